@@ -1,0 +1,87 @@
+# crashsim — every target works on a fresh clone with only Go installed;
+# targets that need a Debian package or a Go tool install it first.
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+GOFUZZREV := v0.0.0-20220726122315-1d375ef9f9f6
+FUZZTIME  ?= 5s
+BENCHTIME ?= 1s
+# Packages with native fuzz targets; fuzz-smoke runs each target for FUZZTIME.
+FUZZPKGS  := $(shell grep -l '^func Fuzz[A-Z]' $$(find . -path ./bench -prune -o -name '*_test.go' -print) 2>/dev/null | xargs -r -n1 dirname | sort -u)
+
+.PHONY: all build test race unit lint fuzz-smoke gofuzz bench bench-peers demo ci pmdk clean
+
+all: build
+
+build:
+	$(GO) build ./...
+
+## test: the README's test command, and what CI runs (.ci/run): lint, then
+## every test with the race detector.
+test: lint
+	$(GO) test -race -count=1 ./...
+
+## unit: every test without the race detector (faster while editing).
+unit:
+	$(GO) test -count=1 ./...
+
+race:
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## fuzz-smoke: each native fuzz target for FUZZTIME.
+fuzz-smoke:
+	@set -e; for pkg in $(FUZZPKGS); do \
+	  for t in $$(grep -h '^func Fuzz[A-Z]' $$pkg/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "== $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## gofuzz: build the go-fuzz harnesses (build tag gofuzz) and run one briefly.
+$(BIN)/go-fuzz $(BIN)/go-fuzz-build:
+	GOBIN=$(BIN) $(GO) install github.com/dvyukov/go-fuzz/go-fuzz@$(GOFUZZREV) github.com/dvyukov/go-fuzz/go-fuzz-build@$(GOFUZZREV)
+
+GOFUZZPKGS := $(shell grep -l '^//go:build gofuzz' $$(find . -path ./bench -prune -o -name '*.go' -print) 2>/dev/null | xargs -r -n1 dirname | sort -u)
+
+gofuzz: $(BIN)/go-fuzz $(BIN)/go-fuzz-build
+	@mkdir -p out/gofuzz
+	@set -e; for pkg in $(GOFUZZPKGS); do \
+	  name=$$(echo $$pkg | sed 's|^\./||; s|/|-|g'); \
+	  echo "== go-fuzz-build $$pkg"; \
+	  $(BIN)/go-fuzz-build -o out/gofuzz/$$name.zip $$pkg; \
+	done
+	@first=$$(ls out/gofuzz/*.zip | head -n1); name=$$(basename $$first .zip); \
+	  echo "== go-fuzz $$name for 20s"; \
+	  timeout 20 $(BIN)/go-fuzz -bin $$first -workdir out/gofuzz/$$name -procs 2 || [ $$? -eq 124 ]
+
+## pmdk: the Debian packages the side-by-side benchmarks link against.
+pmdk:
+	@if ! pkg-config --exists libpmem libpmemobj 2>/dev/null; then \
+	  echo "installing libpmem-dev libpmemobj-dev (PMDK 1.12) for the peer benchmarks"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libpmem-dev libpmemobj-dev pkg-config; \
+	fi
+
+## bench: our benchmarks, then the side-by-side runs against peers (bench/).
+bench: pmdk
+	cd bench && $(GO) vet ./...
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
+	cd bench && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
+
+## bench-peers: only the side-by-side runs in the bench module.
+bench-peers: pmdk
+	cd bench && $(GO) vet ./... && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
+
+## demo: the README's first command.
+demo:
+	$(GO) run ./cmd/crashsim demo
+
+ci: test fuzz-smoke
+
+clean:
+	rm -rf bin out
