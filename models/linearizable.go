@@ -1,0 +1,145 @@
+package models
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// History records the operations of concurrent clients, for the durable
+// linearizability checks. Times are logical: every event takes the next tick,
+// so the order of events is all that matters. It is not safe for concurrent
+// use; the simulator's scheduler runs one simulated thread at a time.
+type History struct {
+	ops      []porcupine.Operation
+	pending  map[int]bool
+	clock    int64
+	lastSync int64 // call time of the last completed sync; 0 if none
+}
+
+// NewHistory returns an empty history.
+func NewHistory() *History { return &History{pending: map[int]bool{}} }
+
+func (h *History) tick() int64 { h.clock++; return h.clock }
+
+// Call records that client invoked input and returns the operation's id.
+func (h *History) Call(client int, input any) int {
+	id := len(h.ops)
+	h.ops = append(h.ops, porcupine.Operation{ClientId: client, Input: input, Call: h.tick()})
+	h.pending[id] = true
+	return id
+}
+
+// Return records that operation id returned output.
+func (h *History) Return(id int, output any) {
+	h.ops[id].Output = output
+	h.ops[id].Return = h.tick()
+	delete(h.pending, id)
+}
+
+// Synced records that a sync barrier called at the time of operation
+// callID's call completed: every operation that returned before it was called
+// is durable. It matters only for buffered durable linearizability.
+func (h *History) Synced(callID int) {
+	if t := h.ops[callID].Call; t > h.lastSync {
+		h.lastSync = t
+	}
+}
+
+// Len returns how many operations were called.
+func (h *History) Len() int { return len(h.ops) }
+
+// unknown is the output of an operation still pending at the crash: the
+// model accepts any output for it.
+type unknown struct{}
+
+// observation is the input of the final operation that reads the whole
+// recovered state; its output is that state.
+type observation struct{}
+
+// porcupineModel adapts m for porcupine, with the two inputs the crash
+// checks add.
+func porcupineModel(m Model) porcupine.Model {
+	return porcupine.Model{
+		Init:  m.Init,
+		Equal: m.equal,
+		Step: func(state, input, output any) (bool, any) {
+			if _, ok := input.(observation); ok {
+				return m.equal(state, output), state
+			}
+			next, out := m.Apply(state, input)
+			if _, ok := output.(unknown); ok {
+				return true, next
+			}
+			return m.equalOutput(out, output), next
+		},
+		DescribeOperation: func(input, output any) string {
+			if _, ok := input.(observation); ok {
+				return "recovered " + m.describeState(output)
+			}
+			return fmt.Sprintf("%s -> %v", m.describeInput(input), output)
+		},
+		DescribeState: m.describeState,
+	}
+}
+
+// Linearizability verdicts, as porcupine gives them.
+type LinearVerdict struct {
+	// Result is porcupine's: Ok, Illegal, or Unknown when the search ran out
+	// of time.
+	Result porcupine.CheckResult
+	// Problem says in one line what is wrong; empty when Ok.
+	Problem string
+	// Info can render an HTML picture of the history with porcupine.
+	Info porcupine.LinearizationInfo
+	// Model is the adapted model, for porcupine.Visualize.
+	Model porcupine.Model
+}
+
+// CheckDurable checks durable linearizability (Izraelevitz et al., DISC
+// 2016): the history with the crash removed, plus the recovered state as a
+// final observation, is linearizable. An operation pending at the crash may or
+// may not have taken effect.
+//
+// With buffered set it checks buffered durable linearizability instead, for
+// APIs that make writes durable in batches: operations that completed after
+// the call of the last completed sync may be lost, but only as a suffix of a
+// linearization. The observation then spans from that call to the end, so
+// those operations may linearize after it (lost) or before it (kept), and
+// real-time order among them makes the lost ones a suffix.
+//
+// timeout bounds porcupine's search (0: none).
+func CheckDurable(m Model, h *History, observed any, buffered bool, timeout time.Duration) LinearVerdict {
+	const never = int64(1) << 62
+	ops := make([]porcupine.Operation, 0, len(h.ops)+1)
+	for id, op := range h.ops {
+		if h.pending[id] {
+			op.Output, op.Return = unknown{}, never
+		}
+		ops = append(ops, op)
+	}
+	obsCall := h.clock + 1
+	if buffered {
+		obsCall = h.lastSync
+	}
+	ops = append(ops, porcupine.Operation{ClientId: maxClient(ops) + 1, Input: observation{}, Output: observed, Call: obsCall, Return: never - 1})
+	pm := porcupineModel(m)
+	res, info := porcupine.CheckOperationsVerbose(pm, ops, timeout)
+	v := LinearVerdict{Result: res, Info: info, Model: pm}
+	switch res {
+	case porcupine.Illegal:
+		v.Problem = fmt.Sprintf("not durably linearizable: no order of the %d operations explains the recovered state %s", len(h.ops), m.describeState(observed))
+	case porcupine.Unknown:
+		v.Problem = "durable linearizability unknown: the search timed out"
+	}
+	return v
+}
+
+func maxClient(ops []porcupine.Operation) int {
+	m := 0
+	for _, op := range ops {
+		m = max(m, op.ClientId)
+	}
+	return m
+}

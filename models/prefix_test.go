@@ -1,0 +1,167 @@
+package models
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+func recs(ss ...string) [][]byte {
+	var out [][]byte
+	for _, s := range ss {
+		out = append(out, []byte(s))
+	}
+	return out
+}
+
+func TestPrefixLog(t *testing.T) {
+	p := NewPrefix(Log())
+	for i, r := range []string{"a", "b", "c"} {
+		if got := p.Invoke(LogAppend{[]byte(r)}); got != uint64(i) {
+			t.Errorf("Invoke(%q) output = %v, want index %d", r, got, i)
+		}
+	}
+	p.Durable(2)
+	cases := []struct {
+		observed [][]byte
+		ok       bool
+		prefix   int
+		problem  string
+	}{
+		{recs("a", "b"), true, 2, ""},
+		{recs("a", "b", "c"), true, 3, ""},
+		{recs("a"), false, 1, "acknowledged operations lost"},
+		{nil, false, 0, "acknowledged operations lost"},
+		{recs("a", "x"), false, -1, "matches no prefix"},
+		{recs("a", "b", "c", "d"), false, -1, "matches no prefix"},
+	}
+	for _, c := range cases {
+		v := p.Check(c.observed)
+		if v.OK != c.ok || v.Prefix != c.prefix || !strings.Contains(v.Problem, c.problem) {
+			t.Errorf("Check(%q) = ok %v prefix %d problem %q; want ok %v prefix %d problem ~%q",
+				c.observed, v.OK, v.Prefix, v.Problem, c.ok, c.prefix, c.problem)
+		}
+		if !v.OK && (v.Observed == "" || v.Expected == "") {
+			t.Errorf("Check(%q): violation without observed/expected description: %+v", c.observed, v)
+		}
+	}
+}
+
+func TestPrefixDurableBeyondInvokedPanics(t *testing.T) {
+	p := NewPrefix(Register())
+	p.Invoke(RegisterWrite{1})
+	defer func() {
+		if recover() == nil {
+			t.Error("Durable(2) with one operation invoked did not panic")
+		}
+	}()
+	p.Durable(2)
+}
+
+func TestPrefixDurableNeverLowers(t *testing.T) {
+	p := NewPrefix(Register())
+	p.Invoke(RegisterWrite{1})
+	p.Invoke(RegisterWrite{2})
+	p.Durable(2)
+	p.Durable(1)
+	if v := p.Check(uint64(1)); v.OK {
+		t.Errorf("state after op 1 accepted after Durable(2) then Durable(1): %v", v)
+	}
+}
+
+// TestPrefixWindow checks that trimming old states keeps the check exact and
+// the diagnosis of recently lost operations.
+func TestPrefixWindow(t *testing.T) {
+	p := NewPrefix(Register())
+	for i := 1; i <= 1000; i++ {
+		p.Invoke(RegisterWrite{uint64(i)})
+		if i%10 == 0 {
+			p.DurableAll()
+		}
+	}
+	if len(p.states) > keepBelowDurable+1+10 {
+		t.Errorf("checker keeps %d states, want at most %d", len(p.states), keepBelowDurable+11)
+	}
+	if v := p.Check(uint64(1000)); !v.OK || v.Prefix != 1000 {
+		t.Errorf("Check(1000) = %v", v)
+	}
+	if v := p.Check(uint64(995)); v.OK || v.Prefix != 995 || !strings.Contains(v.Problem, "#996") {
+		t.Errorf("Check(995) = %+v, want lost operations from #996", v)
+	}
+	if v := p.Check(uint64(5)); v.OK || v.Prefix != -1 {
+		t.Errorf("Check(5) = %+v, want no prefix (beyond the kept window)", v)
+	}
+}
+
+// TestPrefixKVPurity checks that the KV model never changes a state it was
+// given, which the checker relies on to keep several states.
+func TestPrefixKVPurity(t *testing.T) {
+	p := NewPrefix(KV())
+	p.Invoke(KVPut{"x", "1"})
+	p.Invoke(KVPut{"x", "2"})
+	p.Invoke(KVDelete{"x"})
+	for k, want := range []map[string]string{{}, {"x": "1"}, {"x": "2"}, {}} {
+		if got := p.state(k).(map[string]string); !maps.Equal(got, want) {
+			t.Errorf("state after %d ops = %v, want %v", k, got, want)
+		}
+	}
+}
+
+// TestPrefixMatchesBruteForce is the property that defines the check: the
+// verdict is OK exactly when the observed state equals the model state after
+// some k between the durable mark and the number invoked.
+func TestPrefixMatchesBruteForce(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		m := KV()
+		genOp := rapid.OneOf(
+			rapid.Custom(func(t *rapid.T) any {
+				return KVPut{rapid.SampledFrom([]string{"a", "b", "c"}).Draw(t, "k"), rapid.SampledFrom([]string{"1", "2"}).Draw(t, "v")}
+			}),
+			rapid.Custom(func(t *rapid.T) any { return KVDelete{rapid.SampledFrom([]string{"a", "b", "c"}).Draw(t, "k")} }),
+		)
+		ops := rapid.SliceOfN(genOp, 0, 30).Draw(t, "ops")
+		durable := rapid.IntRange(0, len(ops)).Draw(t, "durable")
+		p := NewPrefix(m)
+		var states []any
+		states = append(states, m.Init())
+		for _, op := range ops {
+			p.Invoke(op)
+			next, _ := m.Apply(states[len(states)-1], op)
+			states = append(states, next)
+		}
+		p.Durable(durable)
+		observed := states[rapid.IntRange(0, len(ops)).Draw(t, "k")]
+		if rapid.Bool().Draw(t, "garbage") {
+			g := maps.Clone(observed.(map[string]string))
+			g["zz"] = "garbage"
+			observed = g
+		}
+		want := false
+		for k := durable; k <= len(ops); k++ {
+			if m.equal(states[k], observed) {
+				want = true
+			}
+		}
+		if got := p.Check(observed); got.OK != want {
+			t.Fatalf("Check(%v) ok = %v, brute force says %v (durable %d of %d)\n%v", observed, got.OK, want, durable, len(ops), got)
+		}
+	})
+}
+
+func ExamplePrefix() {
+	p := NewPrefix(Log())
+	p.Invoke(LogAppend{[]byte("a")})
+	p.Invoke(LogAppend{[]byte("b")})
+	p.DurableAll() // a sync returned: both appends must survive
+	p.Invoke(LogAppend{[]byte("c")})
+	fmt.Println(p.Check(recs("a", "b")).OK)
+	fmt.Println(p.Check(recs("a", "b", "c")).OK)
+	fmt.Println(p.Check(recs("a")).Problem)
+	// Output:
+	// true
+	// true
+	// acknowledged operations lost: recovered the state after 1 operations, but 2 were acknowledged durable (lost: #2 append("b"))
+}
