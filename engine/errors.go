@@ -17,7 +17,8 @@ var (
 	ErrClosed = fs.ErrClosed
 
 	// ErrOutOfRange is returned when an offset or length falls outside a
-	// Region, or a Region is asked to shrink.
+	// Region, or a mapping length is not positive. (Asking a Region to
+	// shrink is not an error: Grow to a length at or below Len is a no-op.)
 	ErrOutOfRange = errors.New("engine: offset out of range")
 
 	// ErrMisaligned is returned when an atomic operation is given an offset
