@@ -329,6 +329,44 @@ func (r *osRegion) Flush(off, n int64) error {
 	return nil
 }
 
+// Persist is Flush then Drain in one step (engine.Persister). On the msync
+// media, when no earlier Flush left a range to drain, it msyncs the pages of
+// [off, off+n) directly rather than through the remembered-range set.
+func (r *osRegion) Persist(off, n int64) error {
+	r.mu.RLock()
+	if !r.inRange(off, n) {
+		r.mu.RUnlock()
+		return r.errRange("persist", off, n)
+	}
+	switch {
+	case n == 0 || r.medium == SharedMemory:
+		r.mu.RUnlock()
+		return nil
+	case r.medium == PMem && cacheFlush:
+		flushLines(unsafe.Pointer(&r.data[off]), uintptr(n))
+		r.mu.RUnlock()
+		sfence()
+		return nil
+	}
+	r.dirtyMu.Lock()
+	if len(r.dirty.spans) != 0 {
+		r.dirtyMu.Unlock()
+		r.mu.RUnlock()
+		if err := r.Flush(off, n); err != nil {
+			return err
+		}
+		return r.Drain()
+	}
+	// dirtyMu is held across msync for the reason Drain holds it.
+	err := unix.Msync(r.data[off&^(PageSize-1):off+n], unix.MS_SYNC)
+	r.dirtyMu.Unlock()
+	r.mu.RUnlock()
+	if err != nil {
+		return &fs.PathError{Op: "msync", Path: r.name, Err: err}
+	}
+	return nil
+}
+
 // Drain on PMem is a fence only, and needs no lock: SFENCE touches no
 // mapped memory. It orders the flushes of the calling goroutine; a Flush in
 // another goroutine that happens before this Drain is ordered too, because a

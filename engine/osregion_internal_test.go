@@ -133,3 +133,25 @@ func TestNoDirtyPagesWithoutMsync(t *testing.T) {
 		}
 	}
 }
+
+// Persist is Flush then Drain: it must also drain what an earlier Flush of
+// another range left, on its fast path and its slow one.
+func TestPersistDrainsEarlierFlushes(t *testing.T) {
+	r := mapped(t, OSFS{}, t.TempDir(), 8*PageSize)
+	if err := Persist(r, 5*PageSize, 10); err != nil { // fast path: nothing remembered
+		t.Fatal(err)
+	}
+	if len(r.dirty.spans) != 0 {
+		t.Errorf("after Persist with nothing flushed: remembered %v", r.dirty.spans)
+	}
+	r.Flush(PageSize, 1)
+	if err := Persist(r, 6*PageSize, 10); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.dirty.spans) != 0 {
+		t.Errorf("after Flush then Persist of another range: still remembered %v", r.dirty.spans)
+	}
+	if err := Persist(r, 7*PageSize, PageSize+1); err == nil {
+		t.Error("Persist beyond the mapping: no error")
+	}
+}
