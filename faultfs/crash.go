@@ -1,0 +1,520 @@
+package faultfs
+
+import (
+	"bytes"
+	"cmp"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+)
+
+// Tail says what the bytes of a file between its surviving data and its
+// size read as in a crash state (rule 5): zeros, or with Garbage, bytes of
+// a hash of Seed, the file and the offset, where a write that was lost
+// would have put data.
+type Tail struct {
+	Garbage bool
+	Seed    uint64
+}
+
+// CrashOptions choose the crash state CrashClone builds.
+type CrashOptions struct {
+	// Mode is the strategy: LoseAll (the zero value means LoseAll too)
+	// keeps only what is durable; KeepAll keeps the whole page cache and
+	// namespace, a process crash (F1); InOrderPrefixes keeps everything up
+	// to a random global cut; AllSubsets lets every pending unit and size
+	// pick a random version and keeps a random prefix of the pending
+	// namespace changes.
+	Mode Strategy
+	// Granularity is the unit of data in bytes: 4096 (the default), 512 for
+	// torn sectors, or a smaller power of two down to 8.
+	Granularity int
+	// Seed drives the random choices.
+	Seed int64
+	// Tail is what a file's tail past its surviving data reads as.
+	Tail Tail
+}
+
+// CrashClone returns a new, independent file system holding the state a
+// crash would leave now (DESIGN.md F1, F2): the durable state plus the
+// choice among pending units that opts make. The clone has no locks, no
+// open files and no pending history: its page cache and its durable state
+// are both the chosen state, and its op log starts at Index 0. The live
+// file system is not changed. The clone has no Observe and no Injector;
+// set them with SetObserver and SetInjector.
+//
+// It costs O(names + pending history): the file data are shared, copy on
+// write.
+func (fsys *FS) CrashClone(opts CrashOptions) *FS {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	if opts.Mode == KeepAll {
+		return fsys.volatileClone()
+	}
+	mode := opts.Mode
+	if mode != InOrderPrefixes && mode != AllSubsets {
+		mode = LoseAll
+	}
+	p := fsys.pending(opts.Granularity, mode != LoseAll)
+	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x6661756c74667321))
+	var c Choice
+	switch mode {
+	case InOrderPrefixes:
+		cuts := p.cuts()
+		c = p.cut(cuts[rng.IntN(len(cuts))])
+	case AllSubsets:
+		c = p.random(rng)
+	}
+	return p.Clone(c, opts.Tail)
+}
+
+// Pending describes what is not yet durable at the instant it was taken:
+// the namespace changes, the sizes and the data units that a crash may keep
+// or lose, each with its versions (see the crash rules in the package doc).
+// A Pending is a snapshot: it stays valid, and its clones stay the same,
+// however the file system changes afterwards. Its fields are read-only.
+type Pending struct {
+	// Granularity is the size of a data unit in bytes.
+	Granularity int
+	// Meta lists the namespace changes that are not durable, in order. A
+	// crash keeps a prefix of them (rule 9).
+	Meta []MetaOp
+	// Sizes lists the files whose size is not durable.
+	Sizes []SizeUnit
+	// Data lists the units of file data that have more than one version.
+	Data []DataUnit
+
+	root  *inode
+	ids   uint64
+	base  dirTable
+	ops   []metaOp // every change since base, durable or not
+	files map[*inode]*fileSnap
+	sizes []*inode // the inode of each Sizes entry
+	units []unit   // the internals of each Data entry
+}
+
+// MetaOp is a namespace change that is not durable.
+type MetaOp struct {
+	// Seq is the sequence number of the change: the Index of the
+	// operation that made it, plus one.
+	Seq     uint64
+	Kind    MetaKind
+	Path    string
+	NewPath string // rename
+}
+
+// SizeUnit is the pending size history of one file. Version 0 is the
+// durable size; version k is the size after the k-th size change since.
+type SizeUnit struct {
+	Inode uint64
+	Path  string   // the file's name in the page cache's namespace, "" if it has none
+	Sizes []int64  // the size of each version
+	Seqs  []uint64 // the sequence number of each version; Seqs[0] is 0
+}
+
+// Versions returns the number of versions a crash may pick from.
+func (u SizeUnit) Versions() int { return len(u.Sizes) }
+
+// DataUnit is Len bytes at Off of one file whose content is not durable.
+// Version 0 is the durable content; each later version is the content
+// after a change to the unit, and differs from the version before it.
+type DataUnit struct {
+	Inode uint64
+	Path  string // the file's name in the page cache's namespace, "" if it has none
+	Off   int64
+	Len   int
+	// Seqs is the sequence number (Op.Index + 1) of the change that made
+	// each version; Seqs[0] is 0.
+	Seqs []uint64
+}
+
+// Versions returns the number of distinct versions a crash may pick from.
+func (u DataUnit) Versions() int { return len(u.Seqs) }
+
+// unit is the internal side of a DataUnit.
+type unit struct {
+	file  *inode
+	block int64
+	index int   // unit index in the block
+	raw   []int // per version, how many of the block's deltas that touch the unit it applies
+}
+
+// normGranularity rounds g to a power of two in [8, BlockSize]; 0 means
+// BlockSize.
+func normGranularity(g int) int {
+	if g <= 0 || g >= BlockSize {
+		return BlockSize
+	}
+	n := 8
+	for n*2 <= g {
+		n *= 2
+	}
+	return n
+}
+
+// Pending returns what is not durable now, with data units of granularity
+// bytes (a power of two from 8 to 4096; 0 means 4096, other values are
+// rounded down into that range).
+func (fsys *FS) Pending(granularity int) *Pending {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	return fsys.pending(granularity, true)
+}
+
+// pending takes the snapshot; withUnits=false leaves out the description
+// of sizes and data, which a lose-all clone does not need. fsys.mu must be
+// held.
+func (fsys *FS) pending(granularity int, withUnits bool) *Pending {
+	p := &Pending{
+		Granularity: normGranularity(granularity),
+		root:        fsys.root,
+		ids:         fsys.ids,
+		base:        fsys.base.clone(),
+		ops:         make([]metaOp, len(fsys.ops)),
+		files:       map[*inode]*fileSnap{},
+	}
+	for i, m := range fsys.ops {
+		p.ops[i] = *m
+	}
+	capture := func(n *inode) {
+		if n != nil && n.data != nil && p.files[n] == nil {
+			p.files[n] = n.data.snapshot()
+		}
+	}
+	for _, entries := range fsys.base {
+		for _, n := range entries {
+			capture(n)
+		}
+	}
+	for _, m := range fsys.ops {
+		capture(m.node)
+	}
+	// The snapshot shares the durable trees: from now on the file system
+	// copies them before changing them.
+	fsys.owners.dur = newEpoch()
+
+	for _, m := range p.ops {
+		if !m.durable {
+			p.Meta = append(p.Meta, MetaOp{Seq: uint64(m.seq), Kind: m.kind, Path: m.path, NewPath: m.newPath})
+		}
+	}
+	if withUnits {
+		p.describe(fsys.paths())
+	}
+	return p
+}
+
+// paths returns a name of every inode in the page cache's namespace.
+func (fsys *FS) paths() map[*inode]string {
+	out := map[*inode]string{fsys.root: "/"}
+	var walk func(d *inode, prefix string)
+	walk = func(d *inode, prefix string) {
+		for name, n := range d.entries {
+			if _, seen := out[n]; seen {
+				continue
+			}
+			out[n] = prefix + name
+			if n.isDir() {
+				walk(n, prefix+name+"/")
+			}
+		}
+	}
+	walk(fsys.root, "/")
+	return out
+}
+
+// describe fills Sizes and Data, files in inode order, units in offset
+// order.
+func (p *Pending) describe(paths map[*inode]string) {
+	files := slices.SortedFunc(maps.Keys(p.files), func(a, b *inode) int {
+		return cmp.Compare(a.id, b.id)
+	})
+	g := p.Granularity
+	for _, n := range files {
+		s := p.files[n]
+		if len(s.sizes) > 0 {
+			u := SizeUnit{Inode: n.id, Path: paths[n], Sizes: []int64{s.durSize}, Seqs: []uint64{0}}
+			for _, v := range s.sizes {
+				u.Sizes = append(u.Sizes, v.size)
+				u.Seqs = append(u.Seqs, uint64(v.seq))
+			}
+			p.Sizes = append(p.Sizes, u)
+			p.sizes = append(p.sizes, n)
+		}
+		minSize := s.minSize()
+		for i, b := range s.blocks {
+			var durable [BlockSize]byte
+			if blk := s.dur.get(b); blk != nil {
+				durable = blk.data
+			}
+			deltas := s.dirty[i]
+			for ui := 0; ui < BlockSize/g; ui++ {
+				lo, hi := ui*g, (ui+1)*g
+				cur := slices.Clone(durable[lo:hi])
+				du := DataUnit{Inode: n.id, Path: paths[n], Off: b*BlockSize + int64(lo), Len: g, Seqs: []uint64{0}}
+				in := unit{file: n, block: b, index: ui, raw: []int{0}}
+				touched := 0
+				for _, d := range deltas {
+					a, z := max(d.off, lo), min(d.off+d.n, hi)
+					if a >= z {
+						continue
+					}
+					touched++
+					var src []byte
+					if d.data != nil {
+						src = d.data[a-d.off : z-d.off]
+					} else {
+						src = make([]byte, z-a)
+					}
+					// Equal content is the same version only where no
+					// size in the history can make a byte stale.
+					same := bytes.Equal(cur[a-lo:z-lo], src) && b*BlockSize+int64(z) <= minSize
+					copy(cur[a-lo:], src)
+					if !same {
+						du.Seqs = append(du.Seqs, uint64(d.seq))
+						in.raw = append(in.raw, touched)
+					}
+				}
+				if len(du.Seqs) > 1 {
+					p.Data = append(p.Data, du)
+					p.units = append(p.units, in)
+				}
+			}
+		}
+	}
+}
+
+// Clone returns a new, independent file system holding the crash state c
+// picks: every durable namespace change plus the first c.Prefix pending
+// ones, and for each pending size and data unit the version c picks.
+// Entries of c that are missing are 0 (durable); entries out of range are
+// clamped to the last version. tail says what a file's tail past its
+// surviving data reads as. The clone is as described at CrashClone.
+func (p *Pending) Clone(c Choice, tail Tail) *FS {
+	t := p.base.clone()
+	kept := 0
+	for i := range p.ops {
+		m := &p.ops[i]
+		if !m.durable {
+			if kept >= c.Prefix {
+				continue
+			}
+			kept++
+		}
+		m.apply(t)
+	}
+
+	// The raw version each unit of each block keeps.
+	want := map[*inode]map[int64][]int{}
+	for k, u := range p.units {
+		v := pick(c.Data, k, len(u.raw))
+		if v == 0 {
+			continue
+		}
+		blocks := want[u.file]
+		if blocks == nil {
+			blocks = map[int64][]int{}
+			want[u.file] = blocks
+		}
+		if blocks[u.block] == nil {
+			blocks[u.block] = make([]int, BlockSize/p.Granularity)
+		}
+		blocks[u.block][u.index] = u.raw[v]
+	}
+	sizes := map[*inode]int{}
+	for k, n := range p.sizes {
+		sizes[n] = pick(c.Sizes, k, len(p.Sizes[k].Sizes))
+	}
+
+	build := newEpoch()
+	return cloneTree(p.root, p.ids, func(d *inode) map[string]*inode { return t[d] },
+		func(n *inode) *content {
+			return p.files[n].crashContent(sizes[n], want[n], p.Granularity, tail, n.id, build)
+		})
+}
+
+// pick returns the version choices[k] picks among n, clamped.
+func pick(choices []int, k, n int) int {
+	if k >= len(choices) || choices[k] <= 0 {
+		return 0
+	}
+	return min(choices[k], n-1)
+}
+
+// cloneTree builds a new file system from the namespace reachable from
+// root, where entries gives each directory's entries and data each file's
+// content. Inodes keep their ids; an inode reached twice (a crash state can
+// hold two links to one file) becomes one inode.
+func cloneTree(root *inode, ids uint64, entries func(*inode) map[string]*inode, data func(*inode) *content) *FS {
+	out := New(Options{})
+	out.ids = ids
+	made := map[*inode]*inode{}
+	var walk func(old *inode) *inode
+	walk = func(old *inode) *inode {
+		if n := made[old]; n != nil {
+			return n
+		}
+		n := &inode{id: old.id, mode: old.mode}
+		made[old] = n
+		if !old.isDir() {
+			n.data = data(old)
+			return n
+		}
+		n.entries = map[string]*inode{}
+		for name, child := range entries(old) {
+			n.entries[name] = walk(child)
+		}
+		return n
+	}
+	out.root = walk(root)
+	out.base = dirTable{}
+	for _, n := range made {
+		if n.isDir() {
+			out.base[n] = maps.Clone(n.entries)
+		}
+	}
+	return out
+}
+
+// volatileClone is the F1 crash: the page cache and the namespace survive
+// whole. fsys.mu must be held.
+func (fsys *FS) volatileClone() *FS {
+	// The clone shares the page-cache trees: from now on the file system
+	// copies them before changing them.
+	fsys.owners.vol = newEpoch()
+	return cloneTree(fsys.root, fsys.ids, func(d *inode) map[string]*inode { return d.entries },
+		func(n *inode) *content {
+			c := n.data
+			return &content{vol: c.vol, size: c.size, dur: c.vol, durSize: c.size}
+		})
+}
+
+// sizeCut is a size the file had and when: bytes at or past size were cut
+// (or not yet written) at seq.
+type sizeCut struct {
+	size int64
+	seq  int64 // the latest seq of the cuts at or below size
+}
+
+// crashContent builds the file's content in a crash state that picks size
+// version sv and, per block, the raw versions in want (rules 2 to 5).
+func (s *fileSnap) crashContent(sv int, want map[int64][]int, g int, tail Tail, id uint64, epoch uint64) *content {
+	size := s.durSize
+	cuts := []sizeCut{{s.durSize, s.durSeq}}
+	for _, v := range s.sizes[:sv] {
+		size = v.size
+		cuts = append(cuts, sizeCut{v.size, v.seq})
+	}
+	sort.SliceStable(cuts, func(i, j int) bool { return cuts[i].size < cuts[j].size })
+	for i := 1; i < len(cuts); i++ {
+		cuts[i].seq = max(cuts[i].seq, cuts[i-1].seq)
+	}
+	low := cuts[0].size // bytes in [low, size) may be stale
+
+	rebuild := map[int64]bool{}
+	for b := range want {
+		rebuild[b] = true
+	}
+	end := (size + BlockSize - 1) >> blockBits
+	if low < size {
+		for _, b := range s.blocks {
+			if b >= low>>blockBits && b < end {
+				rebuild[b] = true
+			}
+		}
+		s.dur.each(low>>blockBits, end, func(b int64, _ *block) { rebuild[b] = true })
+	}
+	if size&(BlockSize-1) != 0 && s.dur.get(size>>blockBits) != nil {
+		rebuild[size>>blockBits] = true
+	}
+
+	t := s.dur
+	for _, b := range slices.Sorted(maps.Keys(rebuild)) {
+		if b < end {
+			t.set(b, s.crashBlock(b, want[b], g, size, low, cuts, tail, id, epoch), epoch)
+		}
+	}
+	t.cut(end, epoch)
+	return &content{vol: t, size: size, dur: t, durSize: size}
+}
+
+// crashBlock builds block b: the durable block with, in each unit, the
+// first want[unit] deltas that touch it applied; then every byte in
+// [low, size) whose last writer is older than the latest cut at or below
+// its offset reads as the tail; then zeros past size.
+func (s *fileSnap) crashBlock(b int64, want []int, g int, size, low int64, cuts []sizeCut, tail Tail, id uint64, epoch uint64) *block {
+	blk := &block{owner: epoch}
+	if d := s.dur.get(b); d != nil {
+		blk.data = d.data
+	}
+	start := b * BlockSize
+	staleLo := int(max(low-start, 0))
+	staleHi := int(min(size-start, BlockSize))
+	checkStale := staleLo < staleHi
+
+	// writer is the seq of the change each byte last came from; later says
+	// whether a lost write would have put data there. Only stale checks
+	// need them.
+	var writer []int64
+	var later []bool
+	if checkStale {
+		w := s.durSeq - 1
+		if d, ok := s.drained[b]; ok {
+			w = d
+		}
+		writer = make([]int64, BlockSize)
+		for i := range writer {
+			writer[i] = w
+		}
+		later = make([]bool, BlockSize)
+	}
+	count := make([]int, BlockSize/g)
+	for _, d := range s.history(b) {
+		for u := d.off / g; u*g < d.off+d.n; u++ {
+			a, z := max(d.off, u*g), min(d.off+d.n, (u+1)*g)
+			switch {
+			case want != nil && count[u] < want[u]:
+				if d.data != nil {
+					copy(blk.data[a:z], d.data[a-d.off:z-d.off])
+				} else {
+					clear(blk.data[a:z])
+				}
+				for i := a; checkStale && i < z; i++ {
+					writer[i] = d.seq
+				}
+			case d.data != nil:
+				for i := a; checkStale && i < z; i++ {
+					later[i] = true
+				}
+			}
+			count[u]++
+		}
+	}
+	if checkStale {
+		for i := staleLo; i < staleHi; i++ {
+			off := start + int64(i)
+			if writer[i] >= cutAt(cuts, off) {
+				continue
+			}
+			blk.data[i] = 0
+			if tail.Garbage && later[i] {
+				blk.data[i] = byte(mix64(tail.Seed^mix64(id)^uint64(off>>3)) >> (8 * (off & 7)))
+			}
+		}
+	}
+	if staleHi < BlockSize {
+		clear(blk.data[max(staleHi, 0):])
+	}
+	return blk
+}
+
+// cutAt returns the seq of the latest cut at or below off, or MinInt64.
+func cutAt(cuts []sizeCut, off int64) int64 {
+	i := sort.Search(len(cuts), func(i int) bool { return cuts[i].size > off })
+	if i == 0 {
+		return math.MinInt64
+	}
+	return cuts[i-1].seq
+}

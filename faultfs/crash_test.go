@@ -1,0 +1,315 @@
+package faultfs
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"testing"
+
+	"github.com/crashsim/crashsim/engine"
+	"pgregory.net/rapid"
+)
+
+// TestEnumerationMatchesReference checks that AllSubsets yields exactly the
+// crash states of the rules: the set of images equals the one the naive
+// reference builds by brute force, and no choice comes twice.
+func TestEnumerationMatchesReference(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		g := rapid.SampledFrom([]int{4096, 512, 8}).Draw(t, "granularity")
+		tail := Tail{Garbage: rapid.Bool().Draw(t, "garbage"), Seed: 7}
+		d := newDriver(t)
+		d.setup()
+		for range rapid.IntRange(1, 12).Draw(t, "steps") {
+			d.step(g)
+		}
+		want, ok := d.ref.images(g, tail, 2000)
+		if !ok {
+			return // too many states to compare
+		}
+		p := d.fs.Pending(g)
+		n, exact := p.Count(AllSubsets)
+		if !exact || n > 20000 {
+			return
+		}
+		got := map[string]bool{}
+		keys := map[string]bool{}
+		for c := range p.Choices(AllSubsets, 0, 0) {
+			if keys[c.Key()] {
+				t.Fatalf("choice %s yielded twice", c.Key())
+			}
+			keys[c.Key()] = true
+			got[image(t, p.Clone(c, tail))] = true
+		}
+		if uint64(len(keys)) != n {
+			t.Fatalf("Count = %d, Choices yielded %d", n, len(keys))
+		}
+		for img := range want {
+			if !got[img] {
+				t.Fatalf("state of the rules never enumerated:\n%s\n(pending %+v %+v)", img, p.Sizes, p.Data)
+			}
+		}
+		for img := range got {
+			if !want[img] {
+				t.Fatalf("state enumerated that the rules do not allow:\n%s\n(pending %+v %+v)", img, p.Sizes, p.Data)
+			}
+		}
+	})
+}
+
+// imageSet returns the images of every choice of s.
+func imageSet(t fataler, p *Pending, s Strategy, tail Tail) []string {
+	var out []string
+	for c := range p.Choices(s, 0, 0) {
+		out = append(out, image(t, p.Clone(c, tail)))
+	}
+	return out
+}
+
+// TestKeepAllIsVolatile checks that a KeepAll clone is the live state
+// (F1), and that without a failed Sync the enumeration's keep-all is too.
+func TestKeepAllIsVolatile(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		d := newDriver(t)
+		d.setup()
+		for range rapid.IntRange(1, 30).Draw(t, "steps") {
+			d.step(4096)
+		}
+		live := image(t, d.fs)
+		if got := image(t, d.fs.CrashClone(CrashOptions{Mode: KeepAll})); got != live {
+			t.Fatalf("KeepAll clone:\n%s\nlive:\n%s", got, live)
+		}
+		failed := false
+		for _, f := range d.ref.files {
+			failed = failed || len(f.stale) > 0
+		}
+		p := d.fs.Pending(rapid.SampledFrom([]int{4096, 512, 8}).Draw(t, "granularity"))
+		if got := imageSet(t, p, KeepAll, Tail{Garbage: true}); !failed && got[0] != live {
+			t.Fatalf("keep-all choice:\n%s\nlive:\n%s", got[0], live)
+		}
+	})
+}
+
+// TestLoseAllIsDurable checks that a LoseAll clone holds exactly the
+// durable state of the reference: no unsynced byte, size or name.
+func TestLoseAllIsDurable(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		d := newDriver(t)
+		d.setup()
+		for range rapid.IntRange(1, 30).Draw(t, "steps") {
+			d.step(4096)
+		}
+		want, ok := d.ref.lostAll()
+		if !ok {
+			return
+		}
+		g := rapid.SampledFrom([]int{4096, 512, 8}).Draw(t, "granularity")
+		clone := d.fs.CrashClone(CrashOptions{Mode: LoseAll, Granularity: g, Tail: Tail{Garbage: true}})
+		if got := image(t, clone); got != want {
+			t.Fatalf("LoseAll clone:\n%s\nwant:\n%s", got, want)
+		}
+		p := d.fs.Pending(g)
+		if got := imageSet(t, p, LoseAll, Tail{Garbage: true}); got[0] != want {
+			t.Fatalf("lose-all choice:\n%s\nwant:\n%s", got[0], want)
+		}
+	})
+}
+
+// lostAll returns the image of the lose-all state of the reference.
+func (r *refFS) lostAll() (string, bool) {
+	saved := r.ops
+	var durable []*refOp
+	for _, op := range r.ops {
+		if op.durable {
+			durable = append(durable, op)
+		}
+	}
+	r.ops = durable
+	defer func() { r.ops = saved }()
+	fake := map[uint64]*refFile{}
+	for id, f := range r.files {
+		c := *f
+		c.hist, c.sizes = nil, nil
+		fake[id] = &c
+	}
+	files := r.files
+	r.files = fake
+	defer func() { r.files = files }()
+	imgs, ok := r.images(4096, Tail{}, 10)
+	if !ok || len(imgs) != 1 {
+		return "", false
+	}
+	for img := range imgs {
+		return img, true
+	}
+	return "", false
+}
+
+// TestSyncedSurvivesEveryCrash checks that after Sync of a file and SyncDir
+// of its parent, every crash state of every strategy, granularity and seed
+// holds exactly the synced data under its name, whatever happens elsewhere.
+func TestSyncedSurvivesEveryCrash(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		d := newDriver(t)
+		d.setup()
+		for range rapid.IntRange(0, 20).Draw(t, "steps") {
+			d.step(4096)
+		}
+		// The driver's steps never touch these names.
+		name := rapid.SampledFrom([]string{"/x", "/y/x"}).Draw(t, "name")
+		data := rapid.SliceOfN(rapid.Byte(), 0, 10000).Draw(t, "data")
+		d.put(name, data)
+		for range rapid.IntRange(0, 10).Draw(t, "after") {
+			d.step(4096)
+		}
+		check := func(what string, fsys *FS) {
+			got, err := readAll(fsys, name)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if string(got) != string(data) {
+				t.Fatalf("%s: %d bytes, want %d", what, len(got), len(data))
+			}
+		}
+		for _, g := range []int{4096, 512, 8} {
+			for _, mode := range []Strategy{LoseAll, KeepAll, InOrderPrefixes, AllSubsets} {
+				for seed := range int64(3) {
+					for _, garbage := range []bool{false, true} {
+						opts := CrashOptions{Mode: mode, Granularity: g, Seed: seed, Tail: Tail{Garbage: garbage, Seed: 1}}
+						check(fmt.Sprintf("%+v", opts), d.fs.CrashClone(opts))
+					}
+				}
+			}
+			p := d.fs.Pending(g)
+			for c := range p.Choices(AllSubsets, 100, 1) {
+				check("choice "+c.Key(), p.Clone(c, Tail{Garbage: true}))
+			}
+		}
+	})
+}
+
+// TestRenameIsAtomic checks that a rename not followed by SyncDir leaves
+// the old name or the new one, never both or neither, in every clone and
+// every enumerated state.
+func TestRenameIsAtomic(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		d := newDriver(t)
+		d.setup()
+		for range rapid.IntRange(0, 15).Draw(t, "steps") {
+			d.step(4096)
+		}
+		// A durable file in a durable directory.
+		d.put("/r/old", []byte("content"))
+		newName := rapid.SampledFrom([]string{"/r/new", "/new"}).Draw(t, "new")
+		must(t, d.fs.Rename("/r/old", newName))
+		d.ref.rename("/r/old", newName, d.seq())
+		for range rapid.IntRange(0, 10).Draw(t, "after") {
+			d.step(4096)
+		}
+		check := func(img string) {
+			oldThere := has(img, "/r/old")
+			newThere := has(img, newName)
+			if oldThere == newThere {
+				t.Fatalf("after rename to %s: old %v, new %v in\n%s", newName, oldThere, newThere, img)
+			}
+		}
+		p := d.fs.Pending(4096)
+		for c := range p.Choices(AllSubsets, 200, 1) {
+			check(image(t, p.Clone(c, Tail{})))
+		}
+		for c := range p.Choices(InOrderPrefixes, 0, 1) {
+			check(image(t, p.Clone(c, Tail{})))
+		}
+		for seed := range int64(5) {
+			for _, mode := range []Strategy{LoseAll, KeepAll, InOrderPrefixes, AllSubsets} {
+				check(image(t, d.fs.CrashClone(CrashOptions{Mode: mode, Seed: seed})))
+			}
+		}
+	})
+}
+
+// TestCloneIsIndependent checks that writes to a clone never show in the
+// live FS, nor writes to the live FS in the clone.
+func TestCloneIsIndependent(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		d := newDriver(t)
+		d.setup()
+		for range rapid.IntRange(0, 20).Draw(t, "steps") {
+			d.step(4096)
+		}
+		mode := rapid.SampledFrom([]Strategy{LoseAll, KeepAll, InOrderPrefixes, AllSubsets}).Draw(t, "mode")
+		clone := d.fs.CrashClone(CrashOptions{Mode: mode, Seed: 3})
+		cloneBefore := image(t, clone)
+		p := d.fs.Pending(4096)
+		keep := p.Clone(p.keepAll(), Tail{})
+		keepBefore := image(t, keep)
+
+		// Scribble on the live FS, then on the clones.
+		for range rapid.IntRange(1, 10).Draw(t, "live") {
+			d.step(4096)
+		}
+		if got := image(t, clone); got != cloneBefore {
+			t.Fatalf("a live write showed in the clone:\n%s\nwas:\n%s", got, cloneBefore)
+		}
+		if got := image(t, keep); got != keepBefore {
+			t.Fatalf("a live write showed in a Pending clone")
+		}
+		liveMid := image(t, d.fs)
+		scribble(t, clone)
+		scribble(t, keep)
+		if got := image(t, d.fs); got != liveMid {
+			t.Fatalf("a clone write showed in the live FS:\n%s\nwas:\n%s", got, liveMid)
+		}
+	})
+}
+
+// scribble changes every file of fsys in place, through File and Region,
+// and syncs, so that a shared block would show the change elsewhere.
+func scribble(t *rapid.T, fsys *FS) {
+	var walk func(dir string)
+	walk = func(dir string) {
+		entries, err := fsys.ReadDir(dir)
+		must(t, err)
+		for _, e := range entries {
+			p := path.Join(dir, e.Name())
+			if e.IsDir() {
+				walk(p)
+				continue
+			}
+			f, err := fsys.OpenFile(p, os.O_RDWR, 0)
+			must(t, err)
+			fi, err := f.Stat()
+			must(t, err)
+			for off := int64(0); off < fi.Size(); off += 1000 {
+				_, err := f.WriteAt([]byte("#"), off)
+				must(t, err)
+			}
+			if fi.Size() > 0 {
+				r, err := fsys.Map(f, fi.Size())
+				must(t, err)
+				_, err = r.WriteAt([]byte("$"), fi.Size()-1)
+				must(t, err)
+				must(t, engine.Persist(r, 0, fi.Size()))
+			}
+			must(t, f.Sync())
+			must(t, f.Truncate(fi.Size()/2))
+			must(t, f.Close())
+		}
+	}
+	walk("/")
+	must(t, fsys.SyncDir("/"))
+	f, err := fsys.OpenFile("/scribble", os.O_RDWR|os.O_CREATE, 0o644)
+	must(t, err)
+	must(t, f.Close())
+}
+
+// readAll reads a whole file.
+func readAll(fsys engine.FS, name string) ([]byte, error) {
+	return engine.ReadFile(fsys, name)
+}
+
+func must(t *rapid.T, err error) {
+	if err != nil {
+		t.Helper()
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,296 @@
+package faultfs
+
+import (
+	"iter"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+)
+
+// Strategy says which crash states to build from a Pending (DESIGN.md
+// section 5).
+type Strategy uint8
+
+// The strategies.
+const (
+	// LoseAll keeps only what is durable (LazyFS style): one state.
+	LoseAll Strategy = iota + 1
+	// KeepAll keeps every pending change: one state. In CrashClone it is
+	// the process crash F1, whose page cache survives whole, including the
+	// blocks a failed Sync dropped from the history; in Pending.Choices it
+	// is the power-failure state in which every pending unit was written
+	// back. They differ only after an injected SyncFailure.
+	KeepAll
+	// InOrderPrefixes keeps everything up to a global cut c: every
+	// namespace change, size and data version with sequence number <= c.
+	// Pending.Choices yields one state per cut, in order.
+	InOrderPrefixes
+	// AllSubsets lets every size and data unit pick any of its versions
+	// independently and keeps any prefix of the pending namespace changes.
+	// Pending.Choices yields every such state in a fixed mixed-radix order
+	// while there are at most limit of them, else limit seeded random
+	// distinct ones, lose-all and keep-all first.
+	AllSubsets
+)
+
+// String returns the strategy's name, as in reports.
+func (s Strategy) String() string {
+	switch s {
+	case LoseAll:
+		return "lose-all"
+	case KeepAll:
+		return "keep-all"
+	case InOrderPrefixes:
+		return "in-order-prefixes"
+	case AllSubsets:
+		return "all-subsets"
+	}
+	return "Strategy(?)"
+}
+
+// Choice picks a crash state from a Pending: how many of Pending.Meta are
+// kept, and the version of each of Pending.Sizes and Pending.Data (0 is the
+// durable one).
+//
+// A lazy strategy, one that decides a unit only when recovery first reads
+// it, needs no change to this shape: a version of -1 would mean "undecided",
+// and Clone would leave such units in a block that resolves itself through
+// a callback on first read (see the package doc).
+type Choice struct {
+	Prefix int
+	Sizes  []int
+	Data   []int
+}
+
+// Key returns a string that identifies the choice: two choices of one
+// Pending are equal if and only if their keys are.
+func (c Choice) Key() string {
+	b := make([]byte, 0, 8+2*(len(c.Sizes)+len(c.Data)))
+	b = strconv.AppendInt(b, int64(c.Prefix), 10)
+	b = append(b, '/')
+	for i, v := range c.Sizes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(v), 10)
+	}
+	b = append(b, '/')
+	for i, v := range c.Data {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(v), 10)
+	}
+	return string(b)
+}
+
+// radices returns the number of options of each digit of a choice: the
+// prefix, then every size unit, then every data unit.
+func (p *Pending) radices() []int {
+	r := make([]int, 0, 1+len(p.Sizes)+len(p.Data))
+	r = append(r, len(p.Meta)+1)
+	for _, u := range p.Sizes {
+		r = append(r, u.Versions())
+	}
+	for _, u := range p.Data {
+		r = append(r, u.Versions())
+	}
+	return r
+}
+
+// choice assembles a Choice from its digits.
+func (p *Pending) choice(digits []int) Choice {
+	return Choice{
+		Prefix: digits[0],
+		Sizes:  slices.Clone(digits[1 : 1+len(p.Sizes)]),
+		Data:   slices.Clone(digits[1+len(p.Sizes):]),
+	}
+}
+
+func (p *Pending) loseAll() Choice {
+	return p.choice(make([]int, 1+len(p.Sizes)+len(p.Data)))
+}
+
+func (p *Pending) keepAll() Choice {
+	d := p.radices()
+	for i := range d {
+		d[i]--
+	}
+	return p.choice(d)
+}
+
+// cuts returns the global cuts that give distinct in-order states: 0, then
+// every sequence number at which a pending change, size or version starts.
+func (p *Pending) cuts() []uint64 {
+	seqs := []uint64{0}
+	for _, m := range p.Meta {
+		seqs = append(seqs, m.Seq)
+	}
+	for _, u := range p.Sizes {
+		seqs = append(seqs, u.Seqs[1:]...)
+	}
+	for _, u := range p.Data {
+		seqs = append(seqs, u.Seqs[1:]...)
+	}
+	slices.Sort(seqs)
+	return slices.Compact(seqs)
+}
+
+// cut returns the in-order state at cut c: everything with seq <= c.
+func (p *Pending) cut(c uint64) Choice {
+	last := func(seqs []uint64) int {
+		i := 0
+		for i+1 < len(seqs) && seqs[i+1] <= c {
+			i++
+		}
+		return i
+	}
+	ch := Choice{Sizes: make([]int, len(p.Sizes)), Data: make([]int, len(p.Data))}
+	for _, m := range p.Meta {
+		if m.Seq <= c {
+			ch.Prefix++
+		}
+	}
+	for i, u := range p.Sizes {
+		ch.Sizes[i] = last(u.Seqs)
+	}
+	for i, u := range p.Data {
+		ch.Data[i] = last(u.Seqs)
+	}
+	return ch
+}
+
+// random returns a uniformly random state of AllSubsets.
+func (p *Pending) random(rng *rand.Rand) Choice {
+	d := p.radices()
+	for i, r := range d {
+		d[i] = rng.IntN(r)
+	}
+	return p.choice(d)
+}
+
+// Count returns how many states Choices(s, 0, ...) yields, saturating at
+// the largest uint64; exact is false if it saturated.
+func (p *Pending) Count(s Strategy) (n uint64, exact bool) {
+	switch s {
+	case InOrderPrefixes:
+		return uint64(len(p.cuts())), true
+	case AllSubsets:
+		n = 1
+		for _, r := range p.radices() {
+			hi, lo := bits.Mul64(n, uint64(r))
+			if hi != 0 {
+				return ^uint64(0), false
+			}
+			n = lo
+		}
+		return n, true
+	case LoseAll, KeepAll:
+		return 1, true
+	}
+	return 0, true
+}
+
+// Choices yields the crash states strategy s allows, each once. A limit <= 0
+// means no limit; otherwise at most limit states are yielded, and when there
+// are more, InOrderPrefixes yields a seeded random subset of the cuts (the
+// first and last included) in order, and AllSubsets seeded random distinct
+// states, lose-all and keep-all first.
+func (p *Pending) Choices(s Strategy, limit int, seed int64) iter.Seq[Choice] {
+	return func(yield func(Choice) bool) {
+		switch s {
+		case LoseAll:
+			yield(p.loseAll())
+		case KeepAll:
+			yield(p.keepAll())
+		case InOrderPrefixes:
+			cuts := p.cuts()
+			if limit > 0 && len(cuts) > limit {
+				cuts = sampleOrdered(cuts, limit, seed)
+			}
+			for _, c := range cuts {
+				if !yield(p.cut(c)) {
+					return
+				}
+			}
+		case AllSubsets:
+			n, exact := p.Count(AllSubsets)
+			if exact && (limit <= 0 || n <= uint64(limit)) {
+				p.product(yield)
+				return
+			}
+			p.sample(yield, limit, seed)
+		}
+	}
+}
+
+// product yields every state in mixed-radix order, the prefix the fastest
+// digit.
+func (p *Pending) product(yield func(Choice) bool) {
+	r := p.radices()
+	d := make([]int, len(r))
+	for {
+		if !yield(p.choice(d)) {
+			return
+		}
+		i := 0
+		for ; i < len(d); i++ {
+			d[i]++
+			if d[i] < r[i] {
+				break
+			}
+			d[i] = 0
+		}
+		if i == len(d) {
+			return
+		}
+	}
+}
+
+// sample yields lose-all, keep-all, then seeded random distinct states, up
+// to limit in all (no limit if limit <= 0). It is called only when there
+// are more states than limit.
+func (p *Pending) sample(yield func(Choice) bool, limit int, seed int64) {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x616c6c737562736d))
+	seen := map[string]bool{}
+	emit := func(c Choice) bool {
+		k := c.Key()
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+		return yield(c)
+	}
+	if !emit(p.loseAll()) || (limit > 0 && len(seen) >= limit) {
+		return
+	}
+	if !emit(p.keepAll()) {
+		return
+	}
+	for limit <= 0 || len(seen) < limit {
+		if !emit(p.random(rng)) {
+			return
+		}
+	}
+}
+
+// sampleOrdered returns limit of the values, the first and the last among
+// them, picked by seed, in their original order.
+func sampleOrdered(values []uint64, limit int, seed int64) []uint64 {
+	if limit < 2 {
+		return values[:limit]
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x696e6f7264657221))
+	inner := rng.Perm(len(values) - 2)[:limit-2]
+	idx := []int{0, len(values) - 1}
+	for _, i := range inner {
+		idx = append(idx, i+1)
+	}
+	slices.Sort(idx)
+	out := make([]uint64, len(idx))
+	for i, j := range idx {
+		out[i] = values[j]
+	}
+	return out
+}

@@ -1,0 +1,208 @@
+package faultfs
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"syscall"
+	"time"
+
+	"github.com/crashsim/crashsim/engine"
+)
+
+// errWriteAtInAppendMode is what os.File.WriteAt returns for a file opened
+// with O_APPEND; the text is the same so that a differential test can tell.
+var errWriteAtInAppendMode = errors.New("os: invalid use of WriteAt on file opened with O_APPEND")
+
+var errNegativeOffset = errors.New("negative offset")
+
+// file is an open file of an FS. Its checks come in the order of
+// os.File's, so that it fails the way os.File does: an empty read or write
+// succeeds even on a closed file, as it does on Linux.
+type file struct {
+	fs     *FS
+	node   *inode
+	name   string // as opened
+	path   string // clean, for the op log
+	flag   int
+	closed bool
+}
+
+var _ engine.File = (*file)(nil)
+
+func (f *file) Name() string { return f.name }
+
+func (f *file) access() int { return f.flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR) }
+
+// ReadAt reads len(p) bytes at off from the page cache. At end of file it
+// returns io.EOF with the bytes before it.
+func (f *file) ReadAt(p []byte, off int64) (int, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	_, fault := f.fs.begin(Op{Kind: OpRead, Path: f.path, Off: off, Len: int64(len(p))})
+	if err := fault.err("read", f.name); err != nil {
+		return 0, err
+	}
+	switch {
+	case off < 0:
+		return 0, pathError("readat", f.name, errNegativeOffset)
+	case len(p) == 0:
+		return 0, nil
+	case f.closed:
+		return 0, pathError("read", f.name, fs.ErrClosed)
+	case f.node.isDir():
+		return 0, pathError("read", f.name, syscall.EISDIR)
+	case f.access() == os.O_WRONLY:
+		return 0, pathError("read", f.name, syscall.EBADF)
+	}
+	c := f.node.data
+	if off >= c.size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), c.size-off))
+	c.read(p[:n], off)
+	fault.flip(p[:n])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// WriteAt writes p at off into the page cache, extending the file if
+// needed. Nothing is durable when it returns.
+func (f *file) WriteAt(p []byte, off int64) (int, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	seq, fault := f.fs.begin(Op{Kind: OpWrite, Path: f.path, Off: off, Len: int64(len(p))})
+	if err := fault.err("write", f.name); err != nil {
+		return 0, err
+	}
+	switch {
+	case f.flag&os.O_APPEND != 0:
+		return 0, errWriteAtInAppendMode
+	case off < 0:
+		return 0, pathError("writeat", f.name, errNegativeOffset)
+	case len(p) == 0:
+		return 0, nil
+	case f.closed:
+		return 0, pathError("write", f.name, fs.ErrClosed)
+	case f.access() == os.O_RDONLY:
+		return 0, pathError("write", f.name, syscall.EBADF)
+	case off > maxFileSize-int64(len(p)):
+		return 0, pathError("write", f.name, syscall.EFBIG)
+	}
+	if fault.kind == shortWrite {
+		n := len(p) / 2
+		if n > 0 {
+			f.node.data.write(p[:n], off, seq, f.fs.owners)
+		}
+		return n, pathError("write", f.name, injected(syscall.ENOSPC))
+	}
+	f.node.data.write(p, off, seq, f.fs.owners)
+	return len(p), nil
+}
+
+// Sync makes the file's dirty blocks and its size durable. An injected
+// SyncFailure drops them instead, with Linux semantics (rule 7). Sync of a
+// directory is SyncDir.
+func (f *file) Sync() error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	seq, fault := f.fs.begin(Op{Kind: OpSync, Path: f.path})
+	if err := fault.err("sync", f.name); err != nil {
+		return err
+	}
+	switch {
+	case f.closed:
+		return pathError("sync", f.name, fs.ErrClosed)
+	case f.node.isDir():
+		f.fs.syncDir(f.node)
+		return nil
+	case fault.kind == syncFailure:
+		f.node.data.failSync()
+		return pathError("sync", f.name, injected(syscall.EIO))
+	}
+	f.node.data.sync(seq, f.fs.owners)
+	return nil
+}
+
+// Truncate changes the size; the new size is durable after Sync.
+func (f *file) Truncate(size int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	seq, fault := f.fs.begin(Op{Kind: OpTruncate, Path: f.path, Off: size})
+	if err := fault.err("truncate", f.name); err != nil {
+		return err
+	}
+	switch {
+	case f.closed:
+		return pathError("truncate", f.name, fs.ErrClosed)
+	case size < 0 || f.node.isDir() || f.access() == os.O_RDONLY:
+		return pathError("truncate", f.name, syscall.EINVAL)
+	case size > maxFileSize:
+		return pathError("truncate", f.name, syscall.EFBIG)
+	}
+	f.node.data.truncate(size, seq, f.fs.owners)
+	return nil
+}
+
+// Stat describes the file, even after it was removed or renamed; its Name
+// is that of the name it was opened with, as with os.File.
+func (f *file) Stat() (fs.FileInfo, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	_, fault := f.fs.begin(Op{Kind: OpStat, Path: f.path})
+	if err := fault.err("stat", f.name); err != nil {
+		return nil, err
+	}
+	if f.closed {
+		return nil, pathError("stat", f.name, fs.ErrClosed)
+	}
+	return info(path.Base(f.name), f.node), nil
+}
+
+// Close releases the file; it makes nothing durable. An injected error is
+// returned after the file is closed, as close(2) does.
+func (f *file) Close() error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	_, fault := f.fs.begin(Op{Kind: OpClose, Path: f.path})
+	if f.closed {
+		return pathError("close", f.name, fs.ErrClosed)
+	}
+	f.closed = true
+	return fault.err("close", f.name)
+}
+
+// fileInfo is a snapshot of an inode's attributes. ModTime is always the
+// zero time, so that runs are deterministic; a directory's size is 0.
+type fileInfo struct {
+	name string
+	size int64
+	mode fs.FileMode
+}
+
+func info(name string, n *inode) fileInfo {
+	fi := fileInfo{name: name, mode: n.mode}
+	if n.data != nil {
+		fi.size = n.data.size
+	}
+	return fi
+}
+
+func (fi fileInfo) Name() string       { return fi.name }
+func (fi fileInfo) Size() int64        { return fi.size }
+func (fi fileInfo) Mode() fs.FileMode  { return fi.mode }
+func (fi fileInfo) ModTime() time.Time { return time.Time{} }
+func (fi fileInfo) IsDir() bool        { return fi.mode.IsDir() }
+func (fi fileInfo) Sys() any           { return nil }
+
+// dirEntry is an entry of ReadDir.
+type dirEntry struct{ fi fileInfo }
+
+func (d dirEntry) Name() string               { return d.fi.name }
+func (d dirEntry) IsDir() bool                { return d.fi.IsDir() }
+func (d dirEntry) Type() fs.FileMode          { return d.fi.mode.Type() }
+func (d dirEntry) Info() (fs.FileInfo, error) { return d.fi, nil }

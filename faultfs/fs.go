@@ -1,0 +1,366 @@
+package faultfs
+
+import (
+	"io/fs"
+	"maps"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/crashsim/crashsim/engine"
+)
+
+// Options configure a file system.
+type Options struct {
+	// Observe, if not nil, is called with every operation before it takes
+	// effect, in Index order, with the file system locked: it must not call
+	// back into the file system. Log.Observe records them.
+	Observe func(Op)
+
+	// Injector, if not nil, is asked before every operation whether to make
+	// it fail (see Fault). It is called with the file system locked and must
+	// not call back into it.
+	Injector Injector
+}
+
+// FS is an in-memory engine.FS that knows, at every instant, what a power
+// failure or a process crash would leave behind. See the package doc.
+//
+// One mutex serializes every operation of an FS and of its files, locks and
+// regions: the order in which operations take it is the order of the op log
+// and the order of the crash rules.
+type FS struct {
+	mu     sync.Mutex
+	opts   Options
+	owners owners // the epochs of the trees this FS may change in place
+	next   uint64 // Index of the next operation
+	ids    uint64 // last inode id handed out
+
+	root  *inode
+	base  dirTable             // the durable namespace (rule 8)
+	ops   []*metaOp            // namespace changes from the first non-durable one on
+	byDir map[*inode][]*metaOp // non-durable changes touching each directory
+	locks map[*lockHandle]bool // locks held
+}
+
+var _ engine.FS = (*FS)(nil)
+
+// New returns an empty file system: a root directory, durable.
+func New(opts Options) *FS {
+	fsys := &FS{opts: opts, owners: owners{vol: newEpoch(), dur: newEpoch()}}
+	fsys.root = fsys.newInode(fs.ModeDir | 0o755)
+	fsys.base = dirTable{fsys.root: {}}
+	fsys.byDir = map[*inode][]*metaOp{}
+	fsys.locks = map[*lockHandle]bool{}
+	return fsys
+}
+
+// SetInjector replaces the fault injector; nil injects nothing.
+func (fsys *FS) SetInjector(inj Injector) {
+	fsys.mu.Lock()
+	fsys.opts.Injector = inj
+	fsys.mu.Unlock()
+}
+
+// SetObserver replaces the function that observes every operation; nil
+// observes nothing.
+func (fsys *FS) SetObserver(observe func(Op)) {
+	fsys.mu.Lock()
+	fsys.opts.Observe = observe
+	fsys.mu.Unlock()
+}
+
+func (fsys *FS) newInode(mode fs.FileMode) *inode {
+	fsys.ids++
+	n := &inode{id: fsys.ids, mode: mode}
+	if mode.IsDir() {
+		n.entries = map[string]*inode{}
+	}
+	return n
+}
+
+// begin numbers op, shows it to the observer and asks the injector about
+// it. fsys.mu must be held. The op's sequence number in the crash rules is
+// its Index + 1, so that 0 means "before every operation".
+func (fsys *FS) begin(op Op) (seq int64, fault Fault) {
+	op.Index = fsys.next
+	fsys.next++
+	if fsys.opts.Injector != nil {
+		fault = fsys.opts.Injector.MaybeInject(op)
+		if !fault.appliesTo(op.Kind) {
+			fault = Fault{}
+		}
+	}
+	if fsys.opts.Observe != nil {
+		fsys.opts.Observe(op)
+	}
+	return int64(op.Index) + 1, fault
+}
+
+func pathError(op, name string, err error) error {
+	return &fs.PathError{Op: op, Path: name, Err: err}
+}
+
+// OpenFile opens name with the os.O_* flags, as os.OpenFile does on Linux.
+// Creating a file is a namespace change, durable after SyncDir of its
+// directory; O_TRUNC is a size change, durable after File.Sync.
+func (fsys *FS) OpenFile(name string, flag int, perm fs.FileMode) (engine.File, error) {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	p := cleanPath(name)
+	seq, fault := fsys.begin(Op{Kind: OpOpen, Path: p})
+	if err := fault.err("open", name); err != nil {
+		return nil, err
+	}
+	node, err := fsys.open(name, p, flag, perm, seq)
+	if err != nil {
+		return nil, err
+	}
+	return &file{fs: fsys, node: node, name: name, path: p, flag: flag}, nil
+}
+
+// open does the work of OpenFile and Lock: it finds or creates the inode.
+func (fsys *FS) open(name, p string, flag int, perm fs.FileMode, seq int64) (*inode, error) {
+	if name == "" {
+		return nil, pathError("open", name, syscall.ENOENT)
+	}
+	parent, last, node, errno := fsys.resolve(p)
+	if errno != 0 {
+		return nil, pathError("open", name, errno)
+	}
+	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
+	switch {
+	case node != nil && flag&os.O_CREATE != 0 && flag&os.O_EXCL != 0:
+		return nil, pathError("open", name, syscall.EEXIST)
+	case node != nil && node.isDir():
+		if flag&(os.O_CREATE|os.O_TRUNC) != 0 || acc != os.O_RDONLY {
+			return nil, pathError("open", name, syscall.EISDIR)
+		}
+	case node != nil:
+		if flag&os.O_TRUNC != 0 {
+			node.data.truncate(0, seq, fsys.owners)
+		}
+	case flag&os.O_CREATE == 0:
+		return nil, pathError("open", name, syscall.ENOENT)
+	default:
+		node = fsys.newInode(perm & fs.ModePerm &^ umask)
+		node.data = newContent(seq)
+		parent.entries[last] = node
+		fsys.record(&metaOp{seq: seq, kind: MetaCreate, dir: parent, name: last, node: node, path: p})
+	}
+	return node, nil
+}
+
+// Remove removes a file or an empty directory, as os.Remove does. It is
+// durable after SyncDir of the parent.
+func (fsys *FS) Remove(name string) error {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	p := cleanPath(name)
+	seq, fault := fsys.begin(Op{Kind: OpRemove, Path: p})
+	if err := fault.err("remove", name); err != nil {
+		return err
+	}
+	if name == "" {
+		return pathError("remove", name, syscall.ENOENT)
+	}
+	parent, last, node, errno := fsys.resolve(p)
+	switch {
+	case errno != 0:
+		return pathError("remove", name, errno)
+	case node == nil:
+		return pathError("remove", name, syscall.ENOENT)
+	case parent == nil:
+		return pathError("remove", name, syscall.EBUSY)
+	case node.isDir() && len(node.entries) > 0:
+		return pathError("remove", name, syscall.ENOTEMPTY)
+	}
+	delete(parent.entries, last)
+	fsys.record(&metaOp{seq: seq, kind: MetaRemove, dir: parent, name: last, node: node, path: p})
+	return nil
+}
+
+// Rename renames oldname to newname as os.Rename does on Linux: rename(2),
+// except that, like os.Rename, it refuses to replace a directory (EEXIST).
+// It is durable after SyncDir of either parent (rule 10), and atomic: a
+// crash leaves the old name or the new one (rule 8).
+func (fsys *FS) Rename(oldname, newname string) error {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	op, np := cleanPath(oldname), cleanPath(newname)
+	seq, fault := fsys.begin(Op{Kind: OpRename, Path: op, NewPath: np})
+	if err := fault.wrapped(); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err}
+	}
+	errno := fsys.rename(oldname, newname, op, np, seq)
+	if errno != 0 {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: errno}
+	}
+	return nil
+}
+
+func (fsys *FS) rename(oldname, newname, op, np string, seq int64) syscall.Errno {
+	if oldname == "" || newname == "" {
+		return syscall.ENOENT
+	}
+	oldDir, oldLast, oldNode, oldErr := fsys.resolve(op)
+	newDir, newLast, newNode, newErr := fsys.resolve(np)
+	// os.Rename's own check: it never replaces a directory.
+	if newErr == 0 && newNode != nil && newNode.isDir() {
+		switch {
+		case oldErr != 0:
+			return oldErr
+		case oldNode == nil:
+			return syscall.ENOENT
+		case oldname == newname || oldNode != newNode:
+			return syscall.EEXIST
+		}
+		return 0
+	}
+	switch {
+	case oldErr != 0:
+		return oldErr
+	case newErr != 0:
+		return newErr
+	case oldNode == nil:
+		return syscall.ENOENT
+	case oldDir == nil:
+		return syscall.EBUSY
+	case oldNode.isDir() && (np == op || strings.HasPrefix(np, op+"/")):
+		return syscall.EINVAL
+	case newNode == oldNode:
+		return 0
+	case newNode != nil && oldNode.isDir():
+		return syscall.ENOTDIR
+	}
+	delete(oldDir.entries, oldLast)
+	newDir.entries[newLast] = oldNode
+	fsys.record(&metaOp{seq: seq, kind: MetaRename, dir: oldDir, name: oldLast,
+		newDir: newDir, newName: newLast, node: oldNode, path: op, newPath: np})
+	return 0
+}
+
+// MkdirAll creates a directory and any missing parents, as os.MkdirAll
+// does. Each new directory is durable after SyncDir of its parent.
+func (fsys *FS) MkdirAll(name string, perm fs.FileMode) error {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	p := cleanPath(name)
+	seq, fault := fsys.begin(Op{Kind: OpMkdir, Path: p})
+	if err := fault.err("mkdir", name); err != nil {
+		return err
+	}
+	if name == "" {
+		return pathError("mkdir", name, syscall.ENOENT)
+	}
+	if _, _, node, errno := fsys.resolve(p); errno == 0 && node != nil {
+		if node.isDir() {
+			return nil
+		}
+		return pathError("mkdir", name, syscall.ENOTDIR)
+	}
+	dir := fsys.root
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		prefix := p[:i]
+		last := path.Base(prefix)
+		next := dir.entries[last]
+		switch {
+		case next == nil:
+			next = fsys.newInode(fs.ModeDir | perm&fs.ModePerm&^umask)
+			dir.entries[last] = next
+			fsys.record(&metaOp{seq: seq, kind: MetaMkdir, dir: dir, name: last, node: next, path: prefix})
+		case !next.isDir():
+			if !strings.HasPrefix(name, "/") {
+				prefix = prefix[1:]
+			}
+			return pathError("mkdir", prefix, syscall.ENOTDIR)
+		}
+		dir = next
+	}
+	return nil
+}
+
+// ReadDir lists a directory sorted by name, as os.ReadDir does.
+func (fsys *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	p := cleanPath(name)
+	_, fault := fsys.begin(Op{Kind: OpReadDir, Path: p})
+	if err := fault.err("readdir", name); err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, pathError("open", name, syscall.ENOENT)
+	}
+	_, _, node, errno := fsys.resolve(p)
+	switch {
+	case errno != 0:
+		return nil, pathError("open", name, errno)
+	case node == nil:
+		return nil, pathError("open", name, syscall.ENOENT)
+	case !node.isDir():
+		return nil, pathError("open", name, syscall.ENOTDIR)
+	}
+	names := slices.Sorted(maps.Keys(node.entries))
+	list := make([]fs.DirEntry, len(names))
+	for i, n := range names {
+		list[i] = dirEntry{info(n, node.entries[n])}
+	}
+	return list, nil
+}
+
+// Stat describes a file or directory, as os.Stat does.
+func (fsys *FS) Stat(name string) (fs.FileInfo, error) {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	p := cleanPath(name)
+	_, fault := fsys.begin(Op{Kind: OpStat, Path: p})
+	if err := fault.err("stat", name); err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, pathError("stat", name, syscall.ENOENT)
+	}
+	_, last, node, errno := fsys.resolve(p)
+	switch {
+	case errno != 0:
+		return nil, pathError("stat", name, errno)
+	case node == nil:
+		return nil, pathError("stat", name, syscall.ENOENT)
+	}
+	return info(last, node), nil
+}
+
+// SyncDir makes durable every create, remove and rename in the directory
+// name (rule 10), as fsync of the directory does. Given a file, it syncs the
+// file, as fsync of its descriptor would.
+func (fsys *FS) SyncDir(name string) error {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	p := cleanPath(name)
+	seq, fault := fsys.begin(Op{Kind: OpSyncDir, Path: p})
+	if err := fault.err("sync", name); err != nil {
+		return err
+	}
+	if name == "" {
+		return pathError("open", name, syscall.ENOENT)
+	}
+	_, _, node, errno := fsys.resolve(p)
+	switch {
+	case errno != 0:
+		return pathError("open", name, errno)
+	case node == nil:
+		return pathError("open", name, syscall.ENOENT)
+	case node.isDir():
+		fsys.syncDir(node)
+	default:
+		node.data.sync(seq, fsys.owners)
+	}
+	return nil
+}

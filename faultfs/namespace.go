@@ -1,0 +1,187 @@
+package faultfs
+
+import (
+	"io/fs"
+	"path"
+	"strings"
+	"syscall"
+)
+
+// inode is a file or a directory. Directories hold their volatile entries;
+// files hold their content. Inodes are identified by pointer inside one file
+// system and by id across its clones.
+type inode struct {
+	id      uint64
+	mode    fs.FileMode       // fs.ModeDir|perm or perm
+	entries map[string]*inode // directory: the volatile entries
+	data    *content          // regular file
+	locks   lockState
+}
+
+func (n *inode) isDir() bool { return n.mode.IsDir() }
+
+// umask is applied to every permission, as the OS does with the usual umask.
+const umask = 0o022
+
+// cleanPath returns name as an absolute, clean path: relative names are
+// relative to the root.
+func cleanPath(name string) string {
+	return path.Clean("/" + name)
+}
+
+// resolve walks the clean path p in the volatile tree. It returns the parent
+// directory, the last name and the inode there (nil if there is none), or
+// the errno of the walk: ENOENT for a missing directory on the way, ENOTDIR
+// for a file on the way. The root has no parent.
+func (fsys *FS) resolve(p string) (parent *inode, name string, node *inode, errno syscall.Errno) {
+	if p == "/" {
+		return nil, "/", fsys.root, 0
+	}
+	dir := fsys.root
+	rest := p[1:]
+	for {
+		i := strings.IndexByte(rest, '/')
+		if i < 0 {
+			return dir, rest, dir.entries[rest], 0
+		}
+		next := dir.entries[rest[:i]]
+		switch {
+		case next == nil:
+			return nil, "", nil, syscall.ENOENT
+		case !next.isDir():
+			return nil, "", nil, syscall.ENOTDIR
+		}
+		dir, rest = next, rest[i+1:]
+	}
+}
+
+// MetaKind is the kind of a namespace change.
+type MetaKind uint8
+
+// The namespace changes that SyncDir makes durable.
+const (
+	// MetaCreate creates a file (OpenFile with O_CREATE, or Lock).
+	MetaCreate MetaKind = iota + 1
+	// MetaMkdir creates a directory.
+	MetaMkdir
+	// MetaRemove removes a file or an empty directory.
+	MetaRemove
+	// MetaRename renames a file or directory.
+	MetaRename
+)
+
+// String returns the change's name.
+func (k MetaKind) String() string {
+	switch k {
+	case MetaCreate:
+		return "create"
+	case MetaMkdir:
+		return "mkdir"
+	case MetaRemove:
+		return "remove"
+	case MetaRename:
+		return "rename"
+	}
+	return "MetaKind(?)"
+}
+
+// metaOp is one namespace change, recorded with the inodes it links and
+// unlinks so that it can be replayed on any state (rule 8).
+type metaOp struct {
+	seq     int64
+	kind    MetaKind
+	dir     *inode // parent of name (rename: old parent)
+	name    string
+	newDir  *inode // rename: new parent
+	newName string
+	node    *inode // the inode created, removed or renamed
+	path    string // for reports
+	newPath string
+	durable bool
+}
+
+// touches reports whether the change is made durable by a SyncDir of d.
+func (m *metaOp) touches(d *inode) bool {
+	return m.dir == d || m.newDir == d
+}
+
+// dirTable is a namespace state: the entries of every directory that
+// exists in it.
+type dirTable map[*inode]map[string]*inode
+
+func (t dirTable) clone() dirTable {
+	c := make(dirTable, len(t))
+	for d, e := range t {
+		m := make(map[string]*inode, len(e))
+		for k, v := range e {
+			m[k] = v
+		}
+		c[d] = m
+	}
+	return c
+}
+
+// apply replays m on t. A change whose parent directory does not exist in
+// t is dropped, and so is the link of a directory that does not exist in t
+// (rule 9).
+func (m *metaOp) apply(t dirTable) {
+	switch m.kind {
+	case MetaCreate:
+		if e := t[m.dir]; e != nil {
+			e[m.name] = m.node
+		}
+	case MetaMkdir:
+		if e := t[m.dir]; e != nil {
+			e[m.name] = m.node
+			t[m.node] = map[string]*inode{}
+		}
+	case MetaRemove:
+		if e := t[m.dir]; e != nil {
+			delete(e, m.name)
+		}
+		if m.node.isDir() {
+			delete(t, m.node)
+		}
+	case MetaRename:
+		if e := t[m.dir]; e != nil {
+			delete(e, m.name)
+		}
+		if e := t[m.newDir]; e != nil && (!m.node.isDir() || t[m.node] != nil) {
+			e[m.newName] = m.node
+		}
+	}
+}
+
+// record appends a namespace change to the history.
+func (fsys *FS) record(m *metaOp) {
+	fsys.ops = append(fsys.ops, m)
+	fsys.byDir[m.dir] = append(fsys.byDir[m.dir], m)
+	if m.newDir != nil && m.newDir != m.dir {
+		fsys.byDir[m.newDir] = append(fsys.byDir[m.newDir], m)
+	}
+}
+
+// syncDir makes durable every change that touched d (rule 10), then folds
+// the durable head of the history into the durable tree.
+func (fsys *FS) syncDir(d *inode) {
+	for _, m := range fsys.byDir[d] {
+		m.durable = true
+	}
+	delete(fsys.byDir, d)
+	i := 0
+	for ; i < len(fsys.ops) && fsys.ops[i].durable; i++ {
+		m := fsys.ops[i]
+		m.apply(fsys.base)
+		// Drop the change from the index of its other directory too.
+		for _, other := range []*inode{m.dir, m.newDir} {
+			if list := fsys.byDir[other]; len(list) > 0 && list[0] == m {
+				fsys.byDir[other] = list[1:]
+				if len(list) == 1 {
+					delete(fsys.byDir, other)
+				}
+			}
+		}
+		fsys.ops[i] = nil
+	}
+	fsys.ops = fsys.ops[i:]
+}

@@ -1,0 +1,759 @@
+package faultfs
+
+import (
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/crashsim/crashsim/engine"
+	"pgregory.net/rapid"
+)
+
+// This file holds a naive reference of the crash rules (doc.go), written
+// directly from them with whole byte arrays and no history compaction, and
+// a driver that runs random operations on an FS and on the reference. The
+// crash tests compare what the FS enumerates with what the reference does by
+// brute force.
+
+const refCap = 4 * BlockSize // every test file stays below this size
+
+type refDelta struct {
+	seq  int64
+	off  int // in the block
+	data []byte
+	zero bool
+}
+
+type refFile struct {
+	id       uint64
+	vol      [refCap]byte
+	size     int64
+	dur      [refCap]byte
+	durSize  int64
+	durSeq   int64
+	volAlloc map[int64]bool
+	durAlloc map[int64]bool
+	hist     map[int64][]refDelta
+	sizes    []sizeVersion
+	stale    map[int64]bool
+	drained  map[int64]int64
+}
+
+type refOp struct {
+	seq              int64
+	kind             MetaKind
+	dir, newDir      uint64
+	name, newName    string
+	node             uint64
+	nodeDir, durable bool
+}
+
+// refFS is the reference: a volatile namespace of ids, every namespace
+// change since the start, and the files.
+type refFS struct {
+	ids   uint64
+	dirs  map[uint64]map[string]uint64 // volatile
+	files map[uint64]*refFile
+	ops   []*refOp
+}
+
+func newRefFS() *refFS {
+	return &refFS{ids: 1, dirs: map[uint64]map[string]uint64{1: {}}, files: map[uint64]*refFile{}}
+}
+
+// lookup resolves a clean path: parent id, last name, id (0 if missing).
+func (r *refFS) lookup(p string) (parent uint64, name string, id uint64, ok bool) {
+	if p == "/" {
+		return 0, "/", 1, true
+	}
+	parts := strings.Split(p[1:], "/")
+	dir := uint64(1)
+	for _, part := range parts[:len(parts)-1] {
+		next, found := r.dirs[dir][part]
+		if !found || r.dirs[next] == nil {
+			return 0, "", 0, false
+		}
+		dir = next
+	}
+	last := parts[len(parts)-1]
+	return dir, last, r.dirs[dir][last], true
+}
+
+func (r *refFS) record(op *refOp) { r.ops = append(r.ops, op) }
+
+func (r *refFS) create(p string, seq int64) {
+	parent, name, id, ok := r.lookup(p)
+	if !ok || id != 0 {
+		return
+	}
+	r.ids++
+	f := &refFile{id: r.ids, durSeq: seq, volAlloc: map[int64]bool{}, durAlloc: map[int64]bool{},
+		hist: map[int64][]refDelta{}, stale: map[int64]bool{}, drained: map[int64]int64{}}
+	r.files[f.id] = f
+	r.dirs[parent][name] = f.id
+	r.record(&refOp{seq: seq, kind: MetaCreate, dir: parent, name: name, node: f.id})
+}
+
+func (r *refFS) mkdir(p string, seq int64) {
+	parent, name, id, ok := r.lookup(p)
+	if !ok || id != 0 {
+		return
+	}
+	r.ids++
+	r.dirs[r.ids] = map[string]uint64{}
+	r.dirs[parent][name] = r.ids
+	r.record(&refOp{seq: seq, kind: MetaMkdir, dir: parent, name: name, node: r.ids, nodeDir: true})
+}
+
+func (r *refFS) remove(p string, seq int64) {
+	parent, name, id, _ := r.lookup(p)
+	delete(r.dirs[parent], name)
+	r.record(&refOp{seq: seq, kind: MetaRemove, dir: parent, name: name, node: id, nodeDir: r.dirs[id] != nil})
+}
+
+func (r *refFS) rename(oldp, newp string, seq int64) {
+	od, on, id, _ := r.lookup(oldp)
+	nd, nn, _, _ := r.lookup(newp)
+	delete(r.dirs[od], on)
+	r.dirs[nd][nn] = id
+	r.record(&refOp{seq: seq, kind: MetaRename, dir: od, name: on, newDir: nd, newName: nn, node: id, nodeDir: r.dirs[id] != nil})
+}
+
+func (r *refFS) syncDir(p string) {
+	_, _, id, _ := r.lookup(p)
+	for _, op := range r.ops {
+		if op.dir == id || (op.kind == MetaRename && op.newDir == id) {
+			op.durable = true
+		}
+	}
+}
+
+func (r *refFS) file(p string) *refFile {
+	_, _, id, _ := r.lookup(p)
+	return r.files[id]
+}
+
+// Data rules.
+
+func (f *refFile) addDelta(b int64, d refDelta) {
+	if f.stale[b] && len(f.hist[b]) == 0 {
+		delete(f.stale, b)
+		d = refDelta{seq: d.seq, data: slices.Clone(f.vol[b*BlockSize : (b+1)*BlockSize])}
+	}
+	f.hist[b] = append(f.hist[b], d)
+}
+
+func (f *refFile) write(p []byte, off int64, seq int64) {
+	copy(f.vol[off:], p)
+	for o := off; o < off+int64(len(p)); {
+		b := o / BlockSize
+		end := min((b+1)*BlockSize, off+int64(len(p)))
+		f.volAlloc[b] = true
+		f.addDelta(b, refDelta{seq: seq, off: int(o - b*BlockSize), data: slices.Clone(p[o-off : end-off])})
+		o = end
+	}
+	if end := off + int64(len(p)); end > f.size {
+		f.size = end
+		f.sizes = append(f.sizes, sizeVersion{seq, end})
+	}
+}
+
+func (f *refFile) truncate(size int64, seq int64) {
+	switch {
+	case size == f.size:
+		return
+	case size < f.size:
+		for b := size / BlockSize; b <= (f.size-1)/BlockSize; b++ {
+			if !f.volAlloc[b] && !f.durAlloc[b] {
+				continue
+			}
+			from := int64(0)
+			if b == size/BlockSize {
+				from = size % BlockSize
+			}
+			clear(f.vol[b*BlockSize+from : (b+1)*BlockSize])
+			if from == 0 {
+				f.volAlloc[b] = false
+			}
+			f.addDelta(b, refDelta{seq: seq, off: int(from), data: make([]byte, BlockSize-from), zero: true})
+		}
+		clear(f.vol[size:])
+	}
+	f.size = size
+	f.sizes = append(f.sizes, sizeVersion{seq, size})
+}
+
+func (f *refFile) promote(b int64) {
+	copy(f.dur[b*BlockSize:(b+1)*BlockSize], f.vol[b*BlockSize:(b+1)*BlockSize])
+	f.durAlloc[b] = f.volAlloc[b]
+	delete(f.hist, b)
+}
+
+func (f *refFile) sync(seq int64) {
+	for b := range f.hist {
+		f.promote(b)
+	}
+	f.durSize, f.durSeq, f.sizes = f.size, seq, nil
+	clear(f.drained)
+}
+
+func (f *refFile) failSync() {
+	for b := range f.hist {
+		f.stale[b] = true
+	}
+	clear(f.hist)
+}
+
+func (f *refFile) drain(blocks map[int64]bool, seq int64) {
+	for b := range blocks {
+		if len(f.hist[b]) > 0 {
+			f.promote(b)
+			f.drained[b] = seq
+		}
+	}
+}
+
+// refUnit is a unit with its raw versions: 0..len(deltas).
+type refUnit struct {
+	block  int64
+	lo, hi int
+	deltas []refDelta // the changes touching it, clipped to it
+}
+
+func (f *refFile) units(g int) []refUnit {
+	var out []refUnit
+	for _, b := range slices.Sorted(mapsKeys(f.hist)) {
+		for lo := 0; lo < BlockSize; lo += g {
+			u := refUnit{block: b, lo: lo, hi: lo + g}
+			for _, d := range f.hist[b] {
+				a, z := max(d.off, lo), min(d.off+len(d.data), lo+g)
+				if a < z {
+					u.deltas = append(u.deltas, refDelta{seq: d.seq, off: a, data: d.data[a-d.off : z-d.off], zero: d.zero})
+				}
+			}
+			if len(u.deltas) > 0 {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
+}
+
+// content builds the file in a crash state: size version sv, raw version
+// versions[i] of units[i] (rules 2, 4, 5).
+func (f *refFile) content(sv int, units []refUnit, versions []int, tail Tail) string {
+	buf := f.dur
+	var writer [refCap]int64
+	var later [refCap]bool
+	for o := range writer {
+		writer[o] = f.durSeq - 1
+		if d, ok := f.drained[int64(o/BlockSize)]; ok {
+			writer[o] = d
+		}
+	}
+	for i, u := range units {
+		base := int(u.block) * BlockSize
+		for j, d := range u.deltas {
+			for k, c := range d.data {
+				o := base + d.off + k
+				if j < versions[i] {
+					buf[o], writer[o] = c, d.seq
+				} else if !d.zero {
+					later[o] = true
+				}
+			}
+		}
+	}
+	cuts := []sizeVersion{{f.durSeq, f.durSize}}
+	cuts = append(cuts, f.sizes[:sv]...)
+	size := cuts[len(cuts)-1].size
+	for o := int64(0); o < size; o++ {
+		cut := int64(-1 << 62)
+		for _, c := range cuts {
+			if c.size <= o {
+				cut = max(cut, c.seq)
+			}
+		}
+		if writer[o] < cut {
+			buf[o] = 0
+			if tail.Garbage && later[o] {
+				buf[o] = byte(mix64(tail.Seed^mix64(f.id)^uint64(o>>3)) >> (8 * (o & 7)))
+			}
+		}
+	}
+	return string(buf[:size])
+}
+
+// contents returns every content the file can have after a crash.
+func (f *refFile) contents(g int, tail Tail, limit int) (map[string]bool, bool) {
+	units := f.units(g)
+	n := len(f.sizes) + 1
+	for _, u := range units {
+		n *= len(u.deltas) + 1
+		if n > limit {
+			return nil, false
+		}
+	}
+	out := map[string]bool{}
+	v := make([]int, len(units))
+	for {
+		for sv := 0; sv <= len(f.sizes); sv++ {
+			out[f.content(sv, units, v, tail)] = true
+		}
+		i := 0
+		for ; i < len(v); i++ {
+			v[i]++
+			if v[i] <= len(units[i].deltas) {
+				break
+			}
+			v[i] = 0
+		}
+		if i == len(v) {
+			return out, true
+		}
+	}
+}
+
+// namespaces returns the namespace of every crash state: every durable
+// change plus each prefix of the others, replayed from the empty root
+// (rules 8, 9, 10).
+func (r *refFS) namespaces() []map[uint64]map[string]uint64 {
+	var nondurable int
+	for _, op := range r.ops {
+		if !op.durable {
+			nondurable++
+		}
+	}
+	var out []map[uint64]map[string]uint64
+	for k := 0; k <= nondurable; k++ {
+		t := map[uint64]map[string]uint64{1: {}}
+		kept := 0
+		for _, op := range r.ops {
+			if !op.durable {
+				if kept >= k {
+					continue
+				}
+				kept++
+			}
+			switch op.kind {
+			case MetaCreate:
+				if e := t[op.dir]; e != nil {
+					e[op.name] = op.node
+				}
+			case MetaMkdir:
+				if e := t[op.dir]; e != nil {
+					e[op.name] = op.node
+					t[op.node] = map[string]uint64{}
+				}
+			case MetaRemove:
+				if e := t[op.dir]; e != nil {
+					delete(e, op.name)
+				}
+				if op.nodeDir {
+					delete(t, op.node)
+				}
+			case MetaRename:
+				if e := t[op.dir]; e != nil {
+					delete(e, op.name)
+				}
+				if e := t[op.newDir]; e != nil && (!op.nodeDir || t[op.node] != nil) {
+					e[op.newName] = op.node
+				}
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// images returns every crash image, as canonical strings, or false if
+// there are more than limit.
+func (r *refFS) images(g int, tail Tail, limit int) (map[string]bool, bool) {
+	contents := map[uint64][]string{}
+	total := 0
+	for id, f := range r.files {
+		set, ok := f.contents(g, tail, limit)
+		if !ok {
+			return nil, false
+		}
+		contents[id] = slices.Sorted(mapsKeys(set))
+		total += len(set)
+	}
+	out := map[string]bool{}
+	for _, t := range r.namespaces() {
+		// Walk the tree: the names, and the files reached.
+		var names []string
+		var files []uint64
+		var paths []string
+		var walk func(dir uint64, prefix string)
+		walk = func(dir uint64, prefix string) {
+			for _, name := range slices.Sorted(mapsKeys(t[dir])) {
+				id := t[dir][name]
+				p := prefix + name
+				if t[id] != nil {
+					names = append(names, p+"/")
+					walk(id, p+"/")
+				} else if r.files[id] != nil {
+					files = append(files, id)
+					paths = append(paths, p)
+				}
+			}
+		}
+		walk(1, "/")
+		// Every combination of the contents of the files reached; a file
+		// reached twice has one content.
+		uniq := slices.Compact(slices.Sorted(slices.Values(files)))
+		idx := make([]int, len(uniq))
+		n := 1
+		for _, id := range uniq {
+			n *= len(contents[id])
+			if n*len(out) > 50*limit {
+				return nil, false
+			}
+		}
+		for {
+			chosen := map[uint64]string{}
+			for i, id := range uniq {
+				chosen[id] = contents[id][idx[i]]
+			}
+			var img []string
+			img = append(img, names...)
+			for i, id := range files {
+				img = append(img, paths[i]+"="+digest(chosen[id]))
+			}
+			sort.Strings(img)
+			out[strings.Join(img, "\n")] = true
+			if len(out) > limit {
+				return nil, false
+			}
+			i := 0
+			for ; i < len(idx); i++ {
+				idx[i]++
+				if idx[i] < len(contents[uniq[i]]) {
+					break
+				}
+				idx[i] = 0
+			}
+			if i == len(idx) {
+				break
+			}
+		}
+	}
+	_ = total
+	return out, true
+}
+
+// image returns the canonical string of fsys's volatile state: the same
+// form as refFS.images.
+func image(t fataler, fsys engine.FS) string {
+	t.Helper()
+	var img []string
+	var walk func(dir string)
+	walk = func(dir string) {
+		entries, err := fsys.ReadDir(dir)
+		if err != nil {
+			t.Fatalf("ReadDir(%s): %v", dir, err)
+		}
+		for _, e := range entries {
+			p := path.Join(dir, e.Name())
+			if e.IsDir() {
+				img = append(img, p+"/")
+				walk(p)
+				continue
+			}
+			b, err := engine.ReadFile(fsys, p)
+			if err != nil && err != io.EOF {
+				t.Fatalf("ReadFile(%s): %v", p, err)
+			}
+			img = append(img, p+"="+digest(string(b)))
+		}
+	}
+	walk("/")
+	sort.Strings(img)
+	return strings.Join(img, "\n")
+}
+
+func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// failNextSync is an Injector that fails the next Sync with SyncFailure
+// when armed.
+type failNextSync struct{ armed bool }
+
+func (f *failNextSync) MaybeInject(op Op) Fault {
+	if f.armed && op.Kind == OpSync {
+		f.armed = false
+		return SyncFailure
+	}
+	return Fault{}
+}
+
+// driver runs random operations on an FS and on the reference.
+type driver struct {
+	t       *rapid.T
+	fs      *FS
+	ref     *refFS
+	log     *Log
+	inject  *failNextSync
+	regions map[string]engine.Region
+	flushed map[string]map[int64]bool
+}
+
+var (
+	driverFiles = []string{"/a", "/b", "/d/a", "/d/b"}
+	driverDirs  = []string{"/", "/d"}
+	driverNames = append(slices.Clone(driverFiles), "/d")
+)
+
+func newDriver(t *rapid.T) *driver {
+	d := &driver{t: t, ref: newRefFS(), log: new(Log), inject: new(failNextSync),
+		regions: map[string]engine.Region{}, flushed: map[string]map[int64]bool{}}
+	d.fs = New(Options{Observe: d.log.Observe, Injector: d.inject})
+	return d
+}
+
+// seq returns the sequence number of the last operation.
+func (d *driver) seq() int64 {
+	ops := d.log.Ops()
+	return int64(ops[len(ops)-1].Index) + 1
+}
+
+// open opens name O_RDWR, or returns nil.
+func (d *driver) open(name string) engine.File {
+	f, err := d.fs.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+var offsets = []int64{0, 5, 8, 100, 511, 512, 4000, 4090, 4096, 5000, 8192, 9000}
+
+// step runs one random operation on both.
+func (d *driver) step(g int) {
+	t := d.t
+	name := rapid.SampledFrom(driverFiles).Draw(t, "file")
+	maxLen := 600
+	if g < 64 {
+		maxLen = 20
+	}
+	op := rapid.IntRange(0, 15).Draw(t, "op")
+	if op >= 12 {
+		op = 2 // writes are what crash states are made of
+	}
+	switch op {
+	case 0, 1: // create
+		f, err := d.fs.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+		if err == nil {
+			d.ref.create(name, d.seq())
+			f.Close()
+		}
+	case 2, 3: // write
+		off := rapid.SampledFrom(offsets).Draw(t, "off")
+		n := rapid.IntRange(1, maxLen).Draw(t, "len")
+		p := []byte(strings.Repeat(string(rune('A'+rapid.IntRange(0, 25).Draw(t, "fill"))), n))
+		if f := d.open(name); f != nil {
+			if _, err := f.WriteAt(p, off); err != nil {
+				t.Fatal(err)
+			}
+			d.ref.file(name).write(p, off, d.seq())
+			f.Close()
+		}
+	case 4: // truncate
+		size := rapid.SampledFrom(offsets).Draw(t, "size")
+		if f := d.open(name); f != nil {
+			if err := f.Truncate(size); err != nil {
+				t.Fatal(err)
+			}
+			d.ref.file(name).truncate(size, d.seq())
+			f.Close()
+		}
+	case 5: // sync, sometimes failing
+		fail := rapid.IntRange(0, 4).Draw(t, "fail") == 0
+		if f := d.open(name); f != nil {
+			d.inject.armed = fail
+			err := f.Sync()
+			if fail {
+				if err == nil {
+					t.Fatal("SyncFailure: Sync returned nil")
+				}
+				d.ref.file(name).failSync()
+			} else {
+				d.ref.file(name).sync(d.seq())
+			}
+			f.Close()
+		}
+	case 6: // syncdir
+		dir := rapid.SampledFrom(driverDirs).Draw(t, "dir")
+		if d.fs.SyncDir(dir) == nil {
+			d.ref.syncDir(dir)
+		}
+	case 7: // mkdir
+		if _, err := d.fs.Stat("/d"); err != nil && d.fs.MkdirAll("/d", 0o755) == nil {
+			d.ref.mkdir("/d", d.seq())
+		}
+	case 8: // rename
+		from := rapid.SampledFrom(driverNames).Draw(t, "from")
+		to := rapid.SampledFrom(driverNames).Draw(t, "to")
+		if d.fs.Rename(from, to) == nil && from != to {
+			d.ref.rename(from, to, d.seq())
+		}
+	case 9: // remove
+		victim := rapid.SampledFrom(driverNames).Draw(t, "victim")
+		if d.fs.Remove(victim) == nil {
+			d.ref.remove(victim, d.seq())
+		}
+	case 10: // mapped store
+		off := rapid.SampledFrom(offsets).Draw(t, "off")
+		n := rapid.IntRange(1, min(maxLen, 64)).Draw(t, "len")
+		p := []byte(strings.Repeat(string(rune('a'+rapid.IntRange(0, 25).Draw(t, "fill"))), n))
+		f := d.open(name)
+		if f == nil {
+			return
+		}
+		defer f.Close()
+		r, err := d.fs.Map(f, off+int64(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rf := d.ref.file(name)
+		rf.truncate(max(rf.size, off+int64(n)), d.seq())
+		if _, err := r.WriteAt(p, off); err != nil {
+			t.Fatal(err)
+		}
+		rf.write(p, off, d.seq())
+		if old := d.regions[name]; old != nil {
+			old.Close()
+		}
+		d.regions[name] = r
+		d.flushed[name] = map[int64]bool{}
+	case 11: // flush and drain
+		r := d.regions[name]
+		if r == nil {
+			return
+		}
+		off := rapid.Int64Range(0, r.Len()-1).Draw(t, "flushoff")
+		n := rapid.Int64Range(1, r.Len()-off).Draw(t, "flushlen")
+		if err := r.Flush(off, n); err != nil {
+			return // the region was closed or its file cut
+		}
+		for b := off / BlockSize; b <= (off+n-1)/BlockSize; b++ {
+			d.flushed[name][b] = true
+		}
+		if err := r.Drain(); err != nil {
+			t.Fatal(err)
+		}
+		// The region's inode may since have been renamed: drain the file
+		// it maps, which the FS knows by the region.
+		if rf := d.ref.files[r.(*region).node.id]; rf != nil {
+			rf.drain(d.flushed[name], d.seq())
+		}
+		d.flushed[name] = map[int64]bool{}
+	}
+}
+
+// fataler is what both *testing.T and *rapid.T are.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// setup creates some files and a directory, some of them durable, so that
+// the random steps find something to work on.
+func (d *driver) setup() {
+	t := d.t
+	for _, name := range []string{"/a", "/d", "/d/a", "/b"} {
+		if !rapid.Bool().Draw(t, "make "+name) {
+			continue
+		}
+		if name == "/d" {
+			if d.fs.MkdirAll(name, 0o755) == nil {
+				d.ref.mkdir(name, d.seq())
+			}
+			continue
+		}
+		f, err := d.fs.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			continue
+		}
+		d.ref.create(name, d.seq())
+		if rapid.Bool().Draw(t, "fill "+name) {
+			p := []byte(strings.Repeat("0123456789", 500))
+			f.WriteAt(p, 0)
+			d.ref.file(name).write(p, 0, d.seq())
+			f.Sync()
+			d.ref.file(name).sync(d.seq())
+		}
+		f.Close()
+	}
+	if rapid.Bool().Draw(t, "sync names") {
+		for _, dir := range []string{"/", "/d"} {
+			if d.fs.SyncDir(dir) == nil {
+				d.ref.syncDir(dir)
+			}
+		}
+	}
+}
+
+// digest names file content in an image: its length, a hash and a short
+// sample, so that failures stay readable.
+func digest(content string) string {
+	h := fnv.New64a()
+	h.Write([]byte(content))
+	sample := strings.TrimRight(content, "\x00")
+	if len(sample) > 24 {
+		sample = "..." + sample[len(sample)-24:]
+	}
+	return fmt.Sprintf("%d:%x:%q", len(content), h.Sum64(), sample)
+}
+
+// put makes name hold exactly data, durable with its name: create, cut,
+// write, Sync, SyncDir of its parent, on both the FS and the reference.
+func (d *driver) put(name string, data []byte) {
+	t := d.t
+	if err := d.fs.MkdirAll(path.Dir(name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, id, _ := d.ref.lookup(path.Dir(name)); id == 0 {
+		d.ref.mkdir(path.Dir(name), d.seq())
+	}
+	f, err := d.fs.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d.ref.create(name, d.seq())
+	rf := d.ref.file(name)
+	if err := f.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	rf.truncate(0, d.seq())
+	if _, err := f.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 0 {
+		rf.write(data, 0, d.seq())
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	rf.sync(d.seq())
+	for _, dir := range []string{path.Dir(name), "/"} {
+		if err := d.fs.SyncDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		d.ref.syncDir(dir)
+	}
+}
