@@ -24,7 +24,7 @@ func TestDemo(t *testing.T) {
 // one has states that lose or break the update.
 func TestReplaceStates(t *testing.T) {
 	for _, c := range []struct {
-		syncTemp, syncDir bool
+		syncTemp, syncDir  bool
 		wantV1, wantBroken bool
 	}{
 		{true, true, false, false},
