@@ -598,7 +598,13 @@ func (d *driver) step(g int) {
 	case 6: // syncdir
 		dir := rapid.SampledFrom(driverDirs).Draw(t, "dir")
 		if d.fs.SyncDir(dir) == nil {
-			d.ref.syncDir(dir)
+			// SyncDir of a name that is now a file fsyncs the file, as
+			// the OS does (a rename may have put a file at "/d").
+			if f := d.ref.file(dir); f != nil {
+				f.sync(d.seq())
+			} else {
+				d.ref.syncDir(dir)
+			}
 		}
 	case 7: // mkdir
 		if _, err := d.fs.Stat("/d"); err != nil && d.fs.MkdirAll("/d", 0o755) == nil {
