@@ -3,6 +3,7 @@ package faultfs
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -153,5 +154,143 @@ func BenchmarkRegionStore64(b *testing.B) {
 		if i%4096 == 4095 {
 			f.Sync()
 		}
+	}
+}
+
+// BenchmarkPMemImage builds one crash image of a persistent-memory pool:
+// a file on a PMem mount mapped at region bytes, written and durable, then
+// 64 8-byte stores to 64 distinct lines, not drained. One op is
+// Pending(0), the Clone of a random AllSubsets choice, and the clone's
+// Fingerprint (target: 256 MiB within twice 1 MiB).
+func BenchmarkPMemImage(b *testing.B) {
+	for _, size := range []int64{1 << 20, 256 << 20} {
+		b.Run(fmt.Sprintf("region=%dMiB", size>>20), func(b *testing.B) {
+			fsys := pmemPool(b, size)
+			rng := rand.New(rand.NewPCG(11, 12))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p := fsys.Pending(0)
+				if len(p.Data) != 64 {
+					b.Fatalf("%d units pending", len(p.Data))
+				}
+				p.Clone(p.random(rng), Tail{}).Fingerprint()
+			}
+		})
+	}
+}
+
+// pmemPools are the fixtures of BenchmarkPMemImage, built once per size so
+// that the garbage of one is not collected in the timed loop of the next.
+var pmemPools struct {
+	sync.Mutex
+	m map[int64]*FS
+}
+
+func pmemPool(b *testing.B, size int64) *FS {
+	pmemPools.Lock()
+	defer pmemPools.Unlock()
+	if fsys := pmemPools.m[size]; fsys != nil {
+		return fsys
+	}
+	fsys := New(Options{Mounts: []Mount{{Dir: "/pmem", Medium: engine.PMem}}})
+	f, err := engine.Create(fsys, "/pmem/pool")
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for off := int64(0); off < size; off += int64(len(chunk)) {
+		chunk[0] = byte(off >> 20)
+		if _, err := f.WriteAt(chunk, off); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	if err := fsys.SyncDir("/pmem"); err != nil {
+		b.Fatal(err)
+	}
+	r, err := fsys.Map(f, size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	lines := map[int64]bool{}
+	for len(lines) < 64 {
+		l := rng.Int64N(size / 64)
+		if lines[l] {
+			continue
+		}
+		lines[l] = true
+		if err := r.Store64(l*64+8*rng.Int64N(8), rng.Uint64()|1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// The durable pool is hashed once, by the first image; its blocks
+	// and nodes are shared by every image after.
+	p := fsys.Pending(0)
+	p.Clone(p.random(rng), Tail{}).Fingerprint()
+	if pmemPools.m == nil {
+		pmemPools.m = map[int64]*FS{}
+	}
+	pmemPools.m[size] = fsys
+	runtime.GC()
+	return fsys
+}
+
+// fpFixture is 1 GiB in 16 files of 64 MiB, written and synced, for
+// BenchmarkFingerprint alone: the benchmark changes it.
+var fpFixture struct {
+	once  sync.Once
+	fs    *FS
+	files []engine.File
+}
+
+// BenchmarkFingerprint is the Fingerprint of a 1 GiB file system after a
+// 4 KiB write at a random place: its cost is that of the change.
+func BenchmarkFingerprint(b *testing.B) {
+	fpFixture.once.Do(func() {
+		fsys := New(Options{})
+		chunk := make([]byte, 1<<20)
+		for i := range 16 {
+			f, err := engine.Create(fsys, fmt.Sprintf("/f%02d", i))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for off := int64(0); off < 64<<20; off += 1 << 20 {
+				chunk[0], chunk[1] = byte(i), byte(off>>20)
+				if _, err := f.WriteAt(chunk, off); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := f.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			fpFixture.files = append(fpFixture.files, f)
+		}
+		fsys.Fingerprint() // the first one hashes the whole gigabyte
+		fpFixture.fs = fsys
+	})
+	rng := rand.New(rand.NewPCG(9, 10))
+	page := make([]byte, 4096)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		page[0] = byte(i)
+		f := fpFixture.files[rng.IntN(16)]
+		if _, err := f.WriteAt(page, rng.Int64N(64<<20/4096)*4096); err != nil {
+			b.Fatal(err)
+		}
+		fpFixture.fs.Fingerprint()
+	}
+}
+
+// BenchmarkPMemLongWorkload is TestRule13LongWorkloadMemory at 64 MiB:
+// 1,000,000 8-byte stores, a Persist of the whole pool every 1,000. It
+// reports the heap after it.
+func BenchmarkPMemLongWorkload(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		inuse, alloc := longWorkload(b, 64<<20, 1_000_000)
+		b.ReportMetric(float64(inuse>>20), "HeapInuse-MiB")
+		b.ReportMetric(float64(alloc>>20), "HeapAlloc-MiB")
 	}
 }

@@ -19,3 +19,20 @@ func TestConformance(t *testing.T) {
 		return fsys, "/work"
 	})
 }
+
+// TestConformanceOnMedia runs it in a persistent-memory mount and in a
+// shared-memory mount: the media change what survives a crash, never what
+// the file system does.
+func TestConformanceOnMedia(t *testing.T) {
+	for _, m := range []engine.Medium{engine.PMem, engine.SharedMemory} {
+		t.Run(m.String(), func(t *testing.T) {
+			storagetest.Run(t, func(t *testing.T) (engine.FS, string) {
+				fsys := faultfs.New(faultfs.Options{Mounts: []faultfs.Mount{{Dir: "/mnt", Medium: m}}})
+				if err := fsys.MkdirAll("/mnt/work", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				return fsys, "/mnt/work"
+			})
+		})
+	}
+}

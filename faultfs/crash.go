@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+
+	"github.com/crashsim/crashsim/engine"
 )
 
 // Tail says what the bytes of a file between its surviving data and its
@@ -28,8 +30,10 @@ type CrashOptions struct {
 	// pick a random version and keeps a random prefix of the pending
 	// namespace changes.
 	Mode Strategy
-	// Granularity is the unit of data in bytes: 4096 (the default), 512 for
-	// torn sectors, or a smaller power of two down to 8.
+	// Granularity is the unit of data in bytes for every file: 4096, 512
+	// for torn sectors, or a smaller power of two down to 8. 0 gives each
+	// file its medium's unit: 64 on persistent memory, 4096 elsewhere
+	// (rule 15).
 	Granularity int
 	// Seed drives the random choices.
 	Seed int64
@@ -42,8 +46,10 @@ type CrashOptions struct {
 // choice among pending units that opts make. The clone has no locks, no
 // open files and no pending history: its page cache and its durable state
 // are both the chosen state, and its op log starts at Index 0. The live
-// file system is not changed. The clone has no Observe and no Injector;
-// set them with SetObserver and SetInjector.
+// file system is not changed. The clone has the mounts of its parent, but
+// no Observe and no Injector; set them with SetObserver and SetInjector.
+// Every mode but KeepAll is a power failure, which empties shared memory
+// (rule 14).
 //
 // It costs O(names + pending history): the file data are shared, copy on
 // write.
@@ -76,7 +82,9 @@ func (fsys *FS) CrashClone(opts CrashOptions) *FS {
 // A Pending is a snapshot: it stays valid, and its clones stay the same,
 // however the file system changes afterwards. Its fields are read-only.
 type Pending struct {
-	// Granularity is the size of a data unit in bytes.
+	// Granularity is the size of a data unit in bytes, the same for every
+	// file, or 0 when each file has its medium's unit (rule 15); each
+	// DataUnit has its Len.
 	Granularity int
 	// Meta lists the namespace changes that are not durable, in order. A
 	// crash keeps a prefix of them (rule 9).
@@ -86,13 +94,14 @@ type Pending struct {
 	// Data lists the units of file data that have more than one version.
 	Data []DataUnit
 
-	root  *inode
-	ids   uint64
-	base  dirTable
-	ops   []metaOp // every change since base, durable or not
-	files map[*inode]*fileSnap
-	sizes []*inode // the inode of each Sizes entry
-	units []unit   // the internals of each Data entry
+	root   *inode
+	ids    uint64
+	mounts []mountPoint
+	base   dirTable
+	ops    []metaOp // every change since base, durable or not
+	files  map[*inode]*fileSnap
+	sizes  []*inode // the inode of each Sizes entry
+	units  []unit   // the internals of each Data entry
 }
 
 // MetaOp is a namespace change that is not durable.
@@ -119,12 +128,17 @@ func (u SizeUnit) Versions() int { return len(u.Sizes) }
 
 // DataUnit is Len bytes at Off of one file whose content is not durable.
 // Version 0 is the durable content; each later version is the content
-// after a change to the unit, and differs from the version before it.
+// after a change to the unit, and differs from the version before it. On
+// persistent memory, with 64-byte units, version j is the line after the
+// first j of the stores made to it since it was last durable (rule 13).
 type DataUnit struct {
 	Inode uint64
 	Path  string // the file's name in the page cache's namespace, "" if it has none
 	Off   int64
 	Len   int
+	// Medium is the file's medium: engine.PMem, or engine.MappedFile for a
+	// disk file (shared memory has no pending units).
+	Medium engine.Medium
 	// Seqs is the sequence number (Op.Index + 1) of the change that made
 	// each version; Seqs[0] is 0.
 	Seqs []uint64
@@ -142,7 +156,7 @@ type unit struct {
 }
 
 // normGranularity rounds g to a power of two in [8, BlockSize]; 0 means
-// BlockSize.
+// BlockSize. Pending and CrashClone give 0 its own meaning first (rule 15).
 func normGranularity(g int) int {
 	if g <= 0 || g >= BlockSize {
 		return BlockSize
@@ -155,8 +169,10 @@ func normGranularity(g int) int {
 }
 
 // Pending returns what is not durable now, with data units of granularity
-// bytes (a power of two from 8 to 4096; 0 means 4096, other values are
-// rounded down into that range).
+// bytes for every file (a power of two from 8 to 4096; other positive
+// values are rounded down into that range), or with 0 (or less), each
+// file's medium's unit: 64 bytes on persistent memory, 4096 elsewhere
+// (rule 15).
 func (fsys *FS) Pending(granularity int) *Pending {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
@@ -168,19 +184,24 @@ func (fsys *FS) Pending(granularity int) *Pending {
 // held.
 func (fsys *FS) pending(granularity int, withUnits bool) *Pending {
 	p := &Pending{
-		Granularity: normGranularity(granularity),
-		root:        fsys.root,
-		ids:         fsys.ids,
-		base:        fsys.base.clone(),
-		ops:         make([]metaOp, len(fsys.ops)),
-		files:       map[*inode]*fileSnap{},
+		root:   fsys.root,
+		ids:    fsys.ids,
+		mounts: fsys.mounts,
+		base:   fsys.base.clone(),
+		ops:    make([]metaOp, len(fsys.ops)),
+		files:  map[*inode]*fileSnap{},
+	}
+	if granularity > 0 {
+		p.Granularity = normGranularity(granularity)
 	}
 	for i, m := range fsys.ops {
 		p.ops[i] = *m
 	}
 	capture := func(n *inode) {
 		if n != nil && n.data != nil && p.files[n] == nil {
-			p.files[n] = n.data.snapshot()
+			s := n.data.snapshot()
+			s.g = unitOf(granularity, s.medium)
+			p.files[n] = s
 		}
 	}
 	for _, entries := range fsys.base {
@@ -204,6 +225,18 @@ func (fsys *FS) pending(granularity int, withUnits bool) *Pending {
 		p.describe(fsys.paths())
 	}
 	return p
+}
+
+// unitOf returns the unit of data of a file on medium when granularity is
+// asked for (rule 15).
+func unitOf(granularity int, medium engine.Medium) int {
+	switch {
+	case granularity > 0:
+		return normGranularity(granularity)
+	case medium == engine.PMem:
+		return lineSize
+	}
+	return BlockSize
 }
 
 // paths returns a name of every inode in the page cache's namespace.
@@ -231,9 +264,13 @@ func (p *Pending) describe(paths map[*inode]string) {
 	files := slices.SortedFunc(maps.Keys(p.files), func(a, b *inode) int {
 		return cmp.Compare(a.id, b.id)
 	})
-	g := p.Granularity
 	for _, n := range files {
 		s := p.files[n]
+		g := s.g
+		medium := s.medium
+		if medium != engine.PMem {
+			medium = engine.MappedFile
+		}
 		if len(s.sizes) > 0 {
 			u := SizeUnit{Inode: n.id, Path: paths[n], Sizes: []int64{s.durSize}, Seqs: []uint64{0}}
 			for _, v := range s.sizes {
@@ -244,37 +281,50 @@ func (p *Pending) describe(paths map[*inode]string) {
 			p.sizes = append(p.sizes, n)
 		}
 		minSize := s.minSize()
+		cur := make([]byte, g)
+		var zero [BlockSize]byte
 		for i, b := range s.blocks {
-			var durable [BlockSize]byte
+			durable := &zero
 			if blk := s.dur.get(b); blk != nil {
-				durable = blk.data
+				durable = &blk.data
 			}
 			deltas := s.dirty[i]
+			// Only the units some change touches can have versions.
+			var touched [BlockSize / 8 / 64]uint64
+			for _, d := range deltas {
+				for u := d.off / g; u*g < d.off+d.n; u++ {
+					touched[u/64] |= 1 << (u % 64)
+				}
+			}
 			for ui := 0; ui < BlockSize/g; ui++ {
+				if touched[ui/64]&(1<<(ui%64)) == 0 {
+					continue
+				}
 				lo, hi := ui*g, (ui+1)*g
-				cur := slices.Clone(durable[lo:hi])
-				du := DataUnit{Inode: n.id, Path: paths[n], Off: b*BlockSize + int64(lo), Len: g, Seqs: []uint64{0}}
+				copy(cur, durable[lo:hi])
+				du := DataUnit{Inode: n.id, Path: paths[n], Off: b*BlockSize + int64(lo), Len: g, Medium: medium, Seqs: []uint64{0}}
 				in := unit{file: n, block: b, index: ui, raw: []int{0}}
-				touched := 0
+				touches := 0
 				for _, d := range deltas {
 					a, z := max(d.off, lo), min(d.off+d.n, hi)
 					if a >= z {
 						continue
 					}
-					touched++
-					var src []byte
-					if d.data != nil {
-						src = d.data[a-d.off : z-d.off]
-					} else {
-						src = make([]byte, z-a)
-					}
+					touches++
 					// Equal content is the same version only where no
 					// size in the history can make a byte stale.
-					same := bytes.Equal(cur[a-lo:z-lo], src) && b*BlockSize+int64(z) <= minSize
-					copy(cur[a-lo:], src)
-					if !same {
+					var same bool
+					if d.data != nil {
+						src := d.data[a-d.off : z-d.off]
+						same = bytes.Equal(cur[a-lo:z-lo], src)
+						copy(cur[a-lo:], src)
+					} else {
+						same = allZero(cur[a-lo : z-lo])
+						clear(cur[a-lo : z-lo])
+					}
+					if !same || b*BlockSize+int64(z) > minSize {
 						du.Seqs = append(du.Seqs, uint64(d.seq))
-						in.raw = append(in.raw, touched)
+						in.raw = append(in.raw, touches)
 					}
 				}
 				if len(du.Seqs) > 1 {
@@ -284,6 +334,15 @@ func (p *Pending) describe(paths map[*inode]string) {
 			}
 		}
 	}
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Clone returns a new, independent file system holding the crash state c
@@ -319,7 +378,7 @@ func (p *Pending) Clone(c Choice, tail Tail) *FS {
 			want[u.file] = blocks
 		}
 		if blocks[u.block] == nil {
-			blocks[u.block] = make([]int, BlockSize/p.Granularity)
+			blocks[u.block] = make([]int, BlockSize/p.files[u.file].g)
 		}
 		blocks[u.block][u.index] = u.raw[v]
 	}
@@ -329,9 +388,10 @@ func (p *Pending) Clone(c Choice, tail Tail) *FS {
 	}
 
 	build := newEpoch()
-	return cloneTree(p.root, p.ids, func(d *inode) map[string]*inode { return t[d] },
+	return cloneTree(p.root, p.ids, p.mounts, func(d *inode) map[string]*inode { return t[d] },
 		func(n *inode) *content {
-			return p.files[n].crashContent(sizes[n], want[n], p.Granularity, tail, n.id, build)
+			s := p.files[n]
+			return s.crashContent(sizes[n], want[n], s.g, tail, n.id, build)
 		})
 }
 
@@ -343,12 +403,13 @@ func pick(choices []int, k, n int) int {
 	return min(choices[k], n-1)
 }
 
-// cloneTree builds a new file system from the namespace reachable from
-// root, where entries gives each directory's entries and data each file's
-// content. Inodes keep their ids; an inode reached twice (a crash state can
-// hold two links to one file) becomes one inode.
-func cloneTree(root *inode, ids uint64, entries func(*inode) map[string]*inode, data func(*inode) *content) *FS {
-	out := New(Options{})
+// cloneTree builds a new file system with the given mounts from the
+// namespace reachable from root, where entries gives each directory's
+// entries and data each file's content. Inodes keep their ids; an inode
+// reached twice (a crash state can hold two links to one file) becomes one
+// inode.
+func cloneTree(root *inode, ids uint64, mounts []mountPoint, entries func(*inode) map[string]*inode, data func(*inode) *content) *FS {
+	out := newFS(Options{Mounts: mountsOf(mounts)}, mounts)
 	out.ids = ids
 	made := map[*inode]*inode{}
 	var walk func(old *inode) *inode
@@ -356,7 +417,7 @@ func cloneTree(root *inode, ids uint64, entries func(*inode) map[string]*inode, 
 		if n := made[old]; n != nil {
 			return n
 		}
-		n := &inode{id: old.id, mode: old.mode}
+		n := &inode{id: old.id, mode: old.mode, mnt: old.mnt, pinned: old.pinned}
 		made[old] = n
 		if !old.isDir() {
 			n.data = data(old)
@@ -372,7 +433,18 @@ func cloneTree(root *inode, ids uint64, entries func(*inode) map[string]*inode, 
 	out.base = dirTable{}
 	for _, n := range made {
 		if n.isDir() {
-			out.base[n] = maps.Clone(n.entries)
+			out.base[n] = durableEntries(mounts, n)
+		}
+	}
+	return out
+}
+
+// mountsOf returns the Mounts of a mount table, for a clone's Options.
+func mountsOf(table []mountPoint) []Mount {
+	var out []Mount
+	for i, m := range table {
+		if i > 0 || m.medium != engine.MappedFile {
+			out = append(out, Mount{Dir: m.dir, Medium: m.medium})
 		}
 	}
 	return out
@@ -384,10 +456,13 @@ func (fsys *FS) volatileClone() *FS {
 	// The clone shares the page-cache trees: from now on the file system
 	// copies them before changing them.
 	fsys.owners.vol = newEpoch()
-	return cloneTree(fsys.root, fsys.ids, func(d *inode) map[string]*inode { return d.entries },
+	return cloneTree(fsys.root, fsys.ids, fsys.mounts, func(d *inode) map[string]*inode { return d.entries },
 		func(n *inode) *content {
 			c := n.data
-			return &content{vol: c.vol, size: c.size, dur: c.vol, durSize: c.size}
+			if c.volatile() {
+				return &content{medium: c.medium, vol: c.vol, size: c.size, fp: c.fp}
+			}
+			return &content{medium: c.medium, vol: c.vol, size: c.size, dur: c.vol, durSize: c.size, fp: c.fp}
 		})
 }
 
@@ -437,7 +512,7 @@ func (s *fileSnap) crashContent(sv int, want map[int64][]int, g int, tail Tail, 
 		}
 	}
 	t.cut(end, epoch)
-	return &content{vol: t, size: size, dur: t, durSize: size}
+	return &content{medium: s.medium, vol: t, size: size, dur: t, durSize: size}
 }
 
 // crashBlock builds block b: the durable block with, in each unit, the
@@ -467,6 +542,13 @@ func (s *fileSnap) crashBlock(b int64, want []int, g int, size, low int64, cuts 
 		writer = make([]int64, BlockSize)
 		for i := range writer {
 			writer[i] = w
+		}
+		for l := range int64(lineCount) {
+			if d, ok := s.lines[b*lineCount+l]; ok && d > w {
+				for i := l * lineSize; i < (l+1)*lineSize; i++ {
+					writer[i] = d
+				}
+			}
 		}
 		later = make([]bool, BlockSize)
 	}

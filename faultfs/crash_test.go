@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strings"
 	"testing"
 
 	"github.com/crashsim/crashsim/engine"
@@ -15,18 +16,19 @@ import (
 // reference builds by brute force, and no choice comes twice.
 func TestEnumerationMatchesReference(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		g := rapid.SampledFrom([]int{4096, 512, 8}).Draw(t, "granularity")
+		g := rapid.SampledFrom([]int{0, 0, 4096, 512, 64, 8}).Draw(t, "granularity")
 		tail := Tail{Garbage: rapid.Bool().Draw(t, "garbage"), Seed: 7}
 		d := newDriver(t)
 		d.setup()
 		for range rapid.IntRange(1, 12).Draw(t, "steps") {
 			d.step(g)
 		}
+		p := d.fs.Pending(g)
+		checkNoShm(t, p)
 		want, ok := d.ref.images(g, tail, 2000)
 		if !ok {
 			return // too many states to compare
 		}
-		p := d.fs.Pending(g)
 		n, exact := p.Count(AllSubsets)
 		if !exact || n > 20000 {
 			return
@@ -56,6 +58,44 @@ func TestEnumerationMatchesReference(t *testing.T) {
 	})
 }
 
+// checkNoShm checks that nothing on shared memory is pending (rule 14),
+// and that each data unit has its medium's length (rule 15).
+func checkNoShm(t fataler, p *Pending) {
+	t.Helper()
+	for _, m := range p.Meta {
+		if strings.HasPrefix(m.Path, "/s/") || strings.HasPrefix(m.NewPath, "/s/") {
+			t.Fatalf("pending change on shared memory: %+v", m)
+		}
+	}
+	for _, u := range p.Sizes {
+		if strings.HasPrefix(u.Path, "/s/") {
+			t.Fatalf("pending size on shared memory: %+v", u)
+		}
+	}
+	for _, u := range p.Data {
+		want := p.Granularity
+		if want == 0 {
+			want = map[engine.Medium]int{engine.PMem: 64, engine.MappedFile: 4096}[u.Medium]
+		}
+		onPMem := strings.HasPrefix(u.Path, "/pm/") // a file without a name has Path ""
+		if strings.HasPrefix(u.Path, "/s/") || u.Len != want || (u.Path != "" && (u.Medium == engine.PMem) != onPMem) {
+			t.Fatalf("pending unit %+v (granularity %d)", u, p.Granularity)
+		}
+	}
+}
+
+// withoutShm returns an image with the content of /s taken out, as a power
+// failure leaves it.
+func withoutShm(img string) string {
+	var out []string
+	for _, l := range strings.Split(img, "\n") {
+		if !strings.HasPrefix(l, "/s/") || l == "/s/" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 // imageSet returns the images of every choice of s.
 func imageSet(t fataler, p *Pending, s Strategy, tail Tail) []string {
 	var out []string
@@ -82,8 +122,8 @@ func TestKeepAllIsVolatile(t *testing.T) {
 		for _, f := range d.ref.files {
 			failed = failed || len(f.stale) > 0
 		}
-		p := d.fs.Pending(rapid.SampledFrom([]int{4096, 512, 8}).Draw(t, "granularity"))
-		if got := imageSet(t, p, KeepAll, Tail{Garbage: true}); !failed && got[0] != live {
+		p := d.fs.Pending(rapid.SampledFrom([]int{0, 4096, 512, 8}).Draw(t, "granularity"))
+		if got := imageSet(t, p, KeepAll, Tail{Garbage: true}); !failed && got[0] != withoutShm(live) {
 			t.Fatalf("keep-all choice:\n%s\nlive:\n%s", got[0], live)
 		}
 	})
@@ -102,7 +142,7 @@ func TestLoseAllIsDurable(t *testing.T) {
 		if !ok {
 			return
 		}
-		g := rapid.SampledFrom([]int{4096, 512, 8}).Draw(t, "granularity")
+		g := rapid.SampledFrom([]int{0, 4096, 512, 8}).Draw(t, "granularity")
 		clone := d.fs.CrashClone(CrashOptions{Mode: LoseAll, Granularity: g, Tail: Tail{Garbage: true}})
 		if got := image(t, clone); got != want {
 			t.Fatalf("LoseAll clone:\n%s\nwant:\n%s", got, want)

@@ -38,13 +38,31 @@
 //	...
 //	if len(rules.Unfired()) > 0 { t.Fatal("the fault was never injected") }
 //
-// A simulated process gets a view whose locks carry its id, so that killing
-// it can release them (F1):
+// Media: persistent memory on /mnt/pmem (a DAX file system), shared memory
+// on /dev/shm, a disk everywhere else (rules 12 to 15):
 //
-//	p1 := fsys.WithLockOwner(1)
+//	fsys := faultfs.New(faultfs.Options{Mounts: []faultfs.Mount{
+//		{Dir: "/mnt/pmem", Medium: engine.PMem},
+//		{Dir: "/dev/shm", Medium: engine.SharedMemory},
+//	}})
+//	f, _ := engine.Create(fsys, "/mnt/pmem/pool")
+//	r, _ := fsys.Map(f, 1<<20)      // r.Medium() == engine.PMem
+//	r.Store64(0, 42)
+//	engine.Persist(r, 0, 8)         // this line durable, no other
+//	p := fsys.Pending(0)            // 64-byte lines on pmem, 4 KiB pages elsewhere
+//
+// A simulated process gets a view of its own: every operation through it,
+// and through the files, regions and locks it opens, carries its id
+// (Op.Owner), so that a trace tells the processes apart and killing one can
+// release its locks (F1). Markers of the workload share the op log's total
+// order, and a fingerprint deduplicates crash images:
+//
+//	p1 := fsys.View(1)
 //	l, err := p1.Lock("/db/LOCK", engine.Exclusive)
+//	fsys.Mark(1, "invoke put k1")   // an Op of kind OpMark, with its Index
 //	...
-//	fsys.ReleaseLocks(1) // process 1 was killed
+//	fsys.ReleaseLocks(1)            // process 1 was killed
+//	seen[img.Fingerprint()] = true  // the same crash image twice is checked once
 //
 // # Implementation notes
 //
@@ -87,10 +105,10 @@
 //  2. Data history (F2 "mapped file", "file written with write()"). Between
 //     durable points, every 4 KiB block keeps the ordered list of its
 //     changes since it was last durable: (sequence number, offset in the
-//     block, bytes). A unit is g bytes of a block, g = 4096 by default, 512
-//     for torn sectors ("a torn block holds old and new sectors"), or a
-//     smaller power of two down to 8; its changes are those of its block
-//     that overlap it. Version 0 of a unit is its durable content, version
+//     block, bytes). A unit is g bytes of a block (rule 15): 4096 on a disk,
+//     512 for torn sectors ("a torn block holds old and new sectors"), 64
+//     on persistent memory, or another power of two down to 8; its changes
+//     are those of its block that overlap it. Version 0 of a unit is its durable content, version
 //     j its content after the j-th change touching it. A crash state picks
 //     one version for each unit, independently ("a dirty page may be
 //     written back at any moment with its content at that moment"; "unsynced
@@ -170,8 +188,68 @@
 //     SyncDir makes no data durable, and File.Sync no name.
 //
 //  11. Process crash (F1). CrashClone with KeepAll copies the page cache and
-//     the volatile namespace whole; locks are never part of a clone, and
-//     ReleaseLocks releases those of a killed process in the live FS.
+//     the volatile namespace whole, shared memory included; locks are never
+//     part of a clone, and ReleaseLocks releases those of a killed process
+//     in the live FS.
+//
+//  12. Media (F2 "per medium"). Options.Mounts puts a medium on a directory:
+//     engine.PMem (a DAX file system), engine.SharedMemory (tmpfs) or
+//     engine.MappedFile (one more disk). A file's medium is fixed when its
+//     inode is created, from the longest mount whose directory contains its
+//     path; without one it is on a disk, and Map gives a MappedFile region.
+//     The mount points and their parents exist, durable, from New on, in
+//     every crash state, and in every clone (with the mounts): as on Linux a
+//     mount point cannot be removed (EBUSY), and a rename from one mount to
+//     another fails with EXDEV (an *os.LinkError wrapping syscall.EXDEV).
+//     Where Linux would move the mount with a renamed parent directory of a
+//     mount point, the rename fails with EBUSY: mounts are fixed paths. The
+//     namespace of a persistent-memory mount follows rules 8 to 10, as a
+//     DAX file system's metadata does.
+//
+//  13. Persistent memory (F2 "persistent memory"). A Region of a file on a
+//     PMem mount has Medium engine.PMem. Its stores (WriteAt and the
+//     atomics) are recorded as changes split at aligned 8-byte word
+//     boundaries, in address order, as memcpy stores them: with the default
+//     64-byte unit, version j of a line (rule 2) is the line after the first
+//     j stores made to it since it was last durable, so that a crash leaves
+//     each line holding a prefix of its stores in program order ("stores to
+//     one 64-byte line reach media in program order"), lines independent,
+//     and a word never torn (the failure-atomic unit). An unflushed line
+//     may be written back at any moment: any version may survive. Flush
+//     remembers the 64-byte lines of a range and when it was called; Drain
+//     makes each remembered line durable with the content it had when it was
+//     last flushed ("a line is durable once a Flush covering it is followed
+//     by a Drain"): the changes made before that Flush are promoted, those
+//     made after it stay pending, as on x86, where CLWB writes back the line
+//     as it is when it runs and SFENCE waits only for that. Only those 64
+//     bytes are promoted: the other lines of the block keep their history.
+//     A promoted line is dated by its Flush for rule 5.
+//     Drain does not make the size durable (rule 6), and an injected
+//     SyncFailure on it drops the whole 4 KiB blocks of those lines, as
+//     rule 7 says for pages. File I/O on a PMem file (WriteAt, Truncate,
+//     Sync) keeps the rules of a file written with write(): a write is one
+//     change per block, durable after File.Sync. This is conservative: a DAX
+//     write() copies to the media with non-temporal stores and is durable
+//     soon after it returns, but no engine should count on it, and the
+//     file's size, like any inode metadata, needs fsync anyway.
+//
+//  14. Shared memory (F2 "shared memory: lost entirely", F1). Files and
+//     directories under a SharedMemory mount have no durable state and no
+//     history: nothing there is a namespace change, a size version or a
+//     data unit of Pending, and Sync, SyncDir, Flush and Drain there make
+//     nothing durable. Every power-failure crash state (Pending's clones;
+//     CrashClone with LoseAll, InOrderPrefixes or AllSubsets) has the mount
+//     point present and empty, but for the mount points of other mounts
+//     below it. A process crash (KeepAll, rule 11) keeps it whole. Map gives
+//     a Region of Medium engine.SharedMemory.
+//
+//  15. Units. Pending(g) and CrashOptions.Granularity with g = 0 give each
+//     file its medium's unit: 64 bytes (a cache line) on persistent memory,
+//     4096 (a page) on a disk; Pending.Granularity is then 0, and each
+//     DataUnit has its Len and Medium. Any g > 0 is the unit of every file,
+//     rounded down to a power of two in [8, 4096]: the simulator's tearing
+//     granularity (8, 64, 512, 4096). Aligned atomics are never torn at any
+//     unit, because a unit is never smaller than a word.
 //
 // Building a crash state. Pending takes a snapshot of the durable state and
 // the pending history (O(names + history)), which stays valid however the
@@ -197,8 +275,38 @@
 //
 // Locks are flock locks kept in a table in memory: each Lock call is a
 // handle of its own, and handles conflict even within one process. Each
-// handle carries an owner (WithLockOwner) so that ReleaseLocks can do what
-// the kernel does when a process dies.
+// handle carries the owner of the View it was taken through, so that
+// ReleaseLocks can do what the kernel does when a process dies. A View is a
+// small value holding the FS and an owner; files, regions and locks keep
+// the owner they were opened with, and every Op they log carries it.
+// Marks (FS.Mark) are operations that change nothing: they take an Index
+// so that the simulator's markers and the storage operations share one
+// order, and a fault injected on them is ignored.
+//
+// Persistent memory, in the block history. A region store on PMem is a
+// change per aligned word; Flush keeps byte ranges (a Flush of a whole
+// 1 GiB region is one range, not 2^24 lines), and Drain walks the dirty
+// blocks those ranges touch, or the ranges' blocks, whichever are fewer,
+// then for each block ANDs the flushed lines with the lines its changes
+// touch, copies those lines into the durable block and cuts them out of
+// the history. When no change is left, the durable block becomes the page
+// cache's, shared, as Sync does. A Drain costs the changes it makes
+// durable, and history never outlives the Drain of its line, so a long
+// workload of stores and Persists holds only what is not yet durable. The
+// dates rule 5 needs are kept per line, and only where a size the file had
+// since its last Sync lies at or below the line: elsewhere no size version
+// could make a byte of the line stale, whatever the date (on a pool whose
+// size is durable, that is every line).
+//
+// Fingerprints. A block's hash is SHA-256 of its bytes, cut to 128 bits
+// and cached in the block; a node of a block tree caches the hash of its
+// 64 children (a hole hashes as zeros), and a write clears the caches
+// along the path it copies or changes, which is the path it owns; a file
+// hashes its size and its tree at the fewest levels that span the size, so
+// that trees of different heights but equal content agree; a directory
+// hashes its sorted entries and caches the result. Caches are set
+// atomically: shared blocks and nodes may be hashed by several file
+// systems at once, and are immutable.
 //
 // Fault injection follows Pebble's errorfs: a one-method Injector is asked
 // about every operation before it takes effect; Rules built from composable

@@ -1,11 +1,14 @@
 package faultfs
 
 import (
+	"errors"
+	"fmt"
 	"iter"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Strategy says which crash states to build from a Pending (DESIGN.md
@@ -83,6 +86,63 @@ func (c Choice) Key() string {
 		b = strconv.AppendInt(b, int64(v), 10)
 	}
 	return string(b)
+}
+
+// ErrBadChoice is returned (wrapped) by ParseChoice when a key is not one
+// that Choice.Key makes.
+var ErrBadChoice = errors.New("faultfs: malformed choice key")
+
+// ParseChoice returns the Choice whose Key is key: the inverse of Key, for
+// a key read back from a report or a command line. An empty list is nil. A
+// key that Key cannot make (a missing or extra "/", an empty or
+// non-canonical number such as "+1" or "01", a number out of range) gives
+// an error wrapping ErrBadChoice.
+func ParseChoice(key string) (Choice, error) {
+	parts := strings.Split(key, "/")
+	if len(parts) != 3 {
+		return Choice{}, fmt.Errorf("%w: %q: want prefix/sizes/data", ErrBadChoice, key)
+	}
+	prefix, err := parseChoiceInt(parts[0])
+	if err != nil {
+		return Choice{}, fmt.Errorf("%w: %q: prefix: %v", ErrBadChoice, key, err)
+	}
+	sizes, err := parseChoiceList(parts[1])
+	if err != nil {
+		return Choice{}, fmt.Errorf("%w: %q: sizes: %v", ErrBadChoice, key, err)
+	}
+	data, err := parseChoiceList(parts[2])
+	if err != nil {
+		return Choice{}, fmt.Errorf("%w: %q: data: %v", ErrBadChoice, key, err)
+	}
+	return Choice{Prefix: prefix, Sizes: sizes, Data: data}, nil
+}
+
+func parseChoiceList(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	fields := strings.Split(s, ",")
+	out := make([]int, len(fields))
+	for i, f := range fields {
+		v, err := parseChoiceInt(f)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %v", i, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// parseChoiceInt parses a number as Key writes it, and only so.
+func parseChoiceInt(s string) (int, error) {
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, err
+	}
+	if strconv.Itoa(v) != s {
+		return 0, fmt.Errorf("%q is not written as Key writes it", s)
+	}
+	return v, nil
 }
 
 // radices returns the number of options of each digit of a choice: the

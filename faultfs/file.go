@@ -23,6 +23,7 @@ var errNegativeOffset = errors.New("negative offset")
 // succeeds even on a closed file, as it does on Linux.
 type file struct {
 	fs     *FS
+	owner  int // of the View it was opened through
 	node   *inode
 	name   string // as opened
 	path   string // clean, for the op log
@@ -41,7 +42,7 @@ func (f *file) access() int { return f.flag & (os.O_RDONLY | os.O_WRONLY | os.O_
 func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	_, fault := f.fs.begin(Op{Kind: OpRead, Path: f.path, Off: off, Len: int64(len(p))})
+	_, fault := f.fs.begin(Op{Kind: OpRead, Owner: f.owner, Path: f.path, Off: off, Len: int64(len(p))})
 	if err := fault.err("read", f.name); err != nil {
 		return 0, err
 	}
@@ -75,7 +76,7 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	seq, fault := f.fs.begin(Op{Kind: OpWrite, Path: f.path, Off: off, Len: int64(len(p))})
+	seq, fault := f.fs.begin(Op{Kind: OpWrite, Owner: f.owner, Path: f.path, Off: off, Len: int64(len(p))})
 	if err := fault.err("write", f.name); err != nil {
 		return 0, err
 	}
@@ -96,21 +97,22 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	if fault.kind == shortWrite {
 		n := len(p) / 2
 		if n > 0 {
-			f.node.data.write(p[:n], off, seq, f.fs.owners)
+			f.node.data.write(p[:n], off, seq, f.fs.owners, false)
 		}
 		return n, pathError("write", f.name, injected(syscall.ENOSPC))
 	}
-	f.node.data.write(p, off, seq, f.fs.owners)
+	f.node.data.write(p, off, seq, f.fs.owners, false)
 	return len(p), nil
 }
 
-// Sync makes the file's dirty blocks and its size durable. An injected
-// SyncFailure drops them instead, with Linux semantics (rule 7). Sync of a
-// directory is SyncDir.
+// Sync makes the file's dirty blocks and its size durable, on a disk and on
+// persistent memory alike (rule 13); on shared memory it makes nothing
+// durable (rule 14). An injected SyncFailure drops them instead, with Linux
+// semantics (rule 7). Sync of a directory is SyncDir.
 func (f *file) Sync() error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	seq, fault := f.fs.begin(Op{Kind: OpSync, Path: f.path})
+	seq, fault := f.fs.begin(Op{Kind: OpSync, Owner: f.owner, Path: f.path})
 	if err := fault.err("sync", f.name); err != nil {
 		return err
 	}
@@ -132,7 +134,7 @@ func (f *file) Sync() error {
 func (f *file) Truncate(size int64) error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	seq, fault := f.fs.begin(Op{Kind: OpTruncate, Path: f.path, Off: size})
+	seq, fault := f.fs.begin(Op{Kind: OpTruncate, Owner: f.owner, Path: f.path, Off: size})
 	if err := fault.err("truncate", f.name); err != nil {
 		return err
 	}
@@ -153,7 +155,7 @@ func (f *file) Truncate(size int64) error {
 func (f *file) Stat() (fs.FileInfo, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	_, fault := f.fs.begin(Op{Kind: OpStat, Path: f.path})
+	_, fault := f.fs.begin(Op{Kind: OpStat, Owner: f.owner, Path: f.path})
 	if err := fault.err("stat", f.name); err != nil {
 		return nil, err
 	}
@@ -168,7 +170,7 @@ func (f *file) Stat() (fs.FileInfo, error) {
 func (f *file) Close() error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	_, fault := f.fs.begin(Op{Kind: OpClose, Path: f.path})
+	_, fault := f.fs.begin(Op{Kind: OpClose, Owner: f.owner, Path: f.path})
 	if f.closed {
 		return pathError("close", f.name, fs.ErrClosed)
 	}

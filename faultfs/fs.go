@@ -24,6 +24,10 @@ type Options struct {
 	// it fail (see Fault). It is called with the file system locked and must
 	// not call back into it.
 	Injector Injector
+
+	// Mounts put media on directories (rule 12): persistent memory, shared
+	// memory, or more disk. Without a mount a file is on a disk.
+	Mounts []Mount
 }
 
 // FS is an in-memory engine.FS that knows, at every instant, what a power
@@ -35,9 +39,10 @@ type Options struct {
 type FS struct {
 	mu     sync.Mutex
 	opts   Options
-	owners owners // the epochs of the trees this FS may change in place
-	next   uint64 // Index of the next operation
-	ids    uint64 // last inode id handed out
+	mounts []mountPoint // entry 0 is the root file system
+	owners owners       // the epochs of the trees this FS may change in place
+	next   uint64       // Index of the next operation
+	ids    uint64       // last inode id handed out
 
 	root  *inode
 	base  dirTable             // the durable namespace (rule 8)
@@ -48,14 +53,26 @@ type FS struct {
 
 var _ engine.FS = (*FS)(nil)
 
-// New returns an empty file system: a root directory, durable.
+// New returns an empty file system: a root directory and the mount points
+// of opts.Mounts with their parents, all durable.
 func New(opts Options) *FS {
-	fsys := &FS{opts: opts, owners: owners{vol: newEpoch(), dur: newEpoch()}}
+	opts.Mounts = slices.Clone(opts.Mounts)
+	fsys := newFS(opts, mountTable(opts.Mounts))
 	fsys.root = fsys.newInode(fs.ModeDir | 0o755)
 	fsys.base = dirTable{fsys.root: {}}
-	fsys.byDir = map[*inode][]*metaOp{}
-	fsys.locks = map[*lockHandle]bool{}
+	fsys.mount()
 	return fsys
+}
+
+// newFS returns a file system without a root.
+func newFS(opts Options, mounts []mountPoint) *FS {
+	return &FS{
+		opts:   opts,
+		mounts: mounts,
+		owners: owners{vol: newEpoch(), dur: newEpoch()},
+		byDir:  map[*inode][]*metaOp{},
+		locks:  map[*lockHandle]bool{},
+	}
 }
 
 // SetInjector replaces the fault injector; nil injects nothing.
@@ -82,9 +99,21 @@ func (fsys *FS) newInode(mode fs.FileMode) *inode {
 	return n
 }
 
+// newChild returns a new inode to be linked in parent: it lives on the
+// parent's file system (rule 12).
+func (fsys *FS) newChild(parent *inode, mode fs.FileMode, seq int64) *inode {
+	n := fsys.newInode(mode)
+	n.mnt = parent.mnt
+	if !n.isDir() {
+		n.data = newContent(seq, fsys.medium(n))
+	}
+	return n
+}
+
 // begin numbers op, shows it to the observer and asks the injector about
 // it. fsys.mu must be held. The op's sequence number in the crash rules is
-// its Index + 1, so that 0 means "before every operation".
+// its Index + 1, so that 0 means "before every operation". op.Owner is the
+// caller's.
 func (fsys *FS) begin(op Op) (seq int64, fault Fault) {
 	op.Index = fsys.next
 	fsys.next++
@@ -108,10 +137,14 @@ func pathError(op, name string, err error) error {
 // Creating a file is a namespace change, durable after SyncDir of its
 // directory; O_TRUNC is a size change, durable after File.Sync.
 func (fsys *FS) OpenFile(name string, flag int, perm fs.FileMode) (engine.File, error) {
+	return fsys.openFile(0, name, flag, perm)
+}
+
+func (fsys *FS) openFile(owner int, name string, flag int, perm fs.FileMode) (engine.File, error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	p := cleanPath(name)
-	seq, fault := fsys.begin(Op{Kind: OpOpen, Path: p})
+	seq, fault := fsys.begin(Op{Kind: OpOpen, Path: p, Owner: owner})
 	if err := fault.err("open", name); err != nil {
 		return nil, err
 	}
@@ -119,7 +152,7 @@ func (fsys *FS) OpenFile(name string, flag int, perm fs.FileMode) (engine.File, 
 	if err != nil {
 		return nil, err
 	}
-	return &file{fs: fsys, node: node, name: name, path: p, flag: flag}, nil
+	return &file{fs: fsys, owner: owner, node: node, name: name, path: p, flag: flag}, nil
 }
 
 // open does the work of OpenFile and Lock: it finds or creates the inode.
@@ -146,9 +179,8 @@ func (fsys *FS) open(name, p string, flag int, perm fs.FileMode, seq int64) (*in
 	case flag&os.O_CREATE == 0:
 		return nil, pathError("open", name, syscall.ENOENT)
 	default:
-		node = fsys.newInode(perm & fs.ModePerm &^ umask)
-		node.data = newContent(seq)
-		parent.entries[last] = node
+		node = fsys.newChild(parent, perm&fs.ModePerm&^umask, seq)
+		parent.link(last, node)
 		fsys.record(&metaOp{seq: seq, kind: MetaCreate, dir: parent, name: last, node: node, path: p})
 	}
 	return node, nil
@@ -156,11 +188,13 @@ func (fsys *FS) open(name, p string, flag int, perm fs.FileMode, seq int64) (*in
 
 // Remove removes a file or an empty directory, as os.Remove does. It is
 // durable after SyncDir of the parent.
-func (fsys *FS) Remove(name string) error {
+func (fsys *FS) Remove(name string) error { return fsys.remove(0, name) }
+
+func (fsys *FS) remove(owner int, name string) error {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	p := cleanPath(name)
-	seq, fault := fsys.begin(Op{Kind: OpRemove, Path: p})
+	seq, fault := fsys.begin(Op{Kind: OpRemove, Path: p, Owner: owner})
 	if err := fault.err("remove", name); err != nil {
 		return err
 	}
@@ -173,12 +207,12 @@ func (fsys *FS) Remove(name string) error {
 		return pathError("remove", name, errno)
 	case node == nil:
 		return pathError("remove", name, syscall.ENOENT)
-	case parent == nil:
+	case parent == nil || node.pinned == pinnedMount:
 		return pathError("remove", name, syscall.EBUSY)
 	case node.isDir() && len(node.entries) > 0:
 		return pathError("remove", name, syscall.ENOTEMPTY)
 	}
-	delete(parent.entries, last)
+	parent.unlink(last)
 	fsys.record(&metaOp{seq: seq, kind: MetaRemove, dir: parent, name: last, node: node, path: p})
 	return nil
 }
@@ -186,12 +220,16 @@ func (fsys *FS) Remove(name string) error {
 // Rename renames oldname to newname as os.Rename does on Linux: rename(2),
 // except that, like os.Rename, it refuses to replace a directory (EEXIST).
 // It is durable after SyncDir of either parent (rule 10), and atomic: a
-// crash leaves the old name or the new one (rule 8).
-func (fsys *FS) Rename(oldname, newname string) error {
+// crash leaves the old name or the new one (rule 8). A rename from one
+// mount to another fails with EXDEV, and of a mount point or a parent of
+// one with EBUSY (rule 12).
+func (fsys *FS) Rename(oldname, newname string) error { return fsys.renameAs(0, oldname, newname) }
+
+func (fsys *FS) renameAs(owner int, oldname, newname string) error {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	op, np := cleanPath(oldname), cleanPath(newname)
-	seq, fault := fsys.begin(Op{Kind: OpRename, Path: op, NewPath: np})
+	seq, fault := fsys.begin(Op{Kind: OpRename, Path: op, NewPath: np, Owner: owner})
 	if err := fault.wrapped(); err != nil {
 		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err}
 	}
@@ -225,9 +263,13 @@ func (fsys *FS) rename(oldname, newname, op, np string, seq int64) syscall.Errno
 		return oldErr
 	case newErr != 0:
 		return newErr
+	case oldDir != nil && newDir != nil && oldDir.mnt != newDir.mnt:
+		// rename(2) checks the mounts of the parents before it looks the
+		// names up.
+		return syscall.EXDEV
 	case oldNode == nil:
 		return syscall.ENOENT
-	case oldDir == nil:
+	case oldDir == nil || oldNode.pinned != unpinned:
 		return syscall.EBUSY
 	case oldNode.isDir() && (np == op || strings.HasPrefix(np, op+"/")):
 		return syscall.EINVAL
@@ -236,8 +278,8 @@ func (fsys *FS) rename(oldname, newname, op, np string, seq int64) syscall.Errno
 	case newNode != nil && oldNode.isDir():
 		return syscall.ENOTDIR
 	}
-	delete(oldDir.entries, oldLast)
-	newDir.entries[newLast] = oldNode
+	oldDir.unlink(oldLast)
+	newDir.link(newLast, oldNode)
 	fsys.record(&metaOp{seq: seq, kind: MetaRename, dir: oldDir, name: oldLast,
 		newDir: newDir, newName: newLast, node: oldNode, path: op, newPath: np})
 	return 0
@@ -245,11 +287,13 @@ func (fsys *FS) rename(oldname, newname, op, np string, seq int64) syscall.Errno
 
 // MkdirAll creates a directory and any missing parents, as os.MkdirAll
 // does. Each new directory is durable after SyncDir of its parent.
-func (fsys *FS) MkdirAll(name string, perm fs.FileMode) error {
+func (fsys *FS) MkdirAll(name string, perm fs.FileMode) error { return fsys.mkdirAll(0, name, perm) }
+
+func (fsys *FS) mkdirAll(owner int, name string, perm fs.FileMode) error {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	p := cleanPath(name)
-	seq, fault := fsys.begin(Op{Kind: OpMkdir, Path: p})
+	seq, fault := fsys.begin(Op{Kind: OpMkdir, Path: p, Owner: owner})
 	if err := fault.err("mkdir", name); err != nil {
 		return err
 	}
@@ -272,8 +316,8 @@ func (fsys *FS) MkdirAll(name string, perm fs.FileMode) error {
 		next := dir.entries[last]
 		switch {
 		case next == nil:
-			next = fsys.newInode(fs.ModeDir | perm&fs.ModePerm&^umask)
-			dir.entries[last] = next
+			next = fsys.newChild(dir, fs.ModeDir|perm&fs.ModePerm&^umask, seq)
+			dir.link(last, next)
 			fsys.record(&metaOp{seq: seq, kind: MetaMkdir, dir: dir, name: last, node: next, path: prefix})
 		case !next.isDir():
 			if !strings.HasPrefix(name, "/") {
@@ -287,11 +331,13 @@ func (fsys *FS) MkdirAll(name string, perm fs.FileMode) error {
 }
 
 // ReadDir lists a directory sorted by name, as os.ReadDir does.
-func (fsys *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+func (fsys *FS) ReadDir(name string) ([]fs.DirEntry, error) { return fsys.readDir(0, name) }
+
+func (fsys *FS) readDir(owner int, name string) ([]fs.DirEntry, error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	p := cleanPath(name)
-	_, fault := fsys.begin(Op{Kind: OpReadDir, Path: p})
+	_, fault := fsys.begin(Op{Kind: OpReadDir, Path: p, Owner: owner})
 	if err := fault.err("readdir", name); err != nil {
 		return nil, err
 	}
@@ -316,11 +362,13 @@ func (fsys *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 }
 
 // Stat describes a file or directory, as os.Stat does.
-func (fsys *FS) Stat(name string) (fs.FileInfo, error) {
+func (fsys *FS) Stat(name string) (fs.FileInfo, error) { return fsys.stat(0, name) }
+
+func (fsys *FS) stat(owner int, name string) (fs.FileInfo, error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	p := cleanPath(name)
-	_, fault := fsys.begin(Op{Kind: OpStat, Path: p})
+	_, fault := fsys.begin(Op{Kind: OpStat, Path: p, Owner: owner})
 	if err := fault.err("stat", name); err != nil {
 		return nil, err
 	}
@@ -339,12 +387,15 @@ func (fsys *FS) Stat(name string) (fs.FileInfo, error) {
 
 // SyncDir makes durable every create, remove and rename in the directory
 // name (rule 10), as fsync of the directory does. Given a file, it syncs the
-// file, as fsync of its descriptor would.
-func (fsys *FS) SyncDir(name string) error {
+// file, as fsync of its descriptor would. On shared memory it makes nothing
+// durable (rule 14).
+func (fsys *FS) SyncDir(name string) error { return fsys.syncDirAs(0, name) }
+
+func (fsys *FS) syncDirAs(owner int, name string) error {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	p := cleanPath(name)
-	seq, fault := fsys.begin(Op{Kind: OpSyncDir, Path: p})
+	seq, fault := fsys.begin(Op{Kind: OpSyncDir, Path: p, Owner: owner})
 	if err := fault.err("sync", name); err != nil {
 		return err
 	}

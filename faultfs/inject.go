@@ -29,7 +29,8 @@ type Injector interface {
 
 // Fault is what an Injector makes of an operation: no fault (the zero
 // value), an error, a short write, a bit flip or a failed sync. A fault
-// that does not apply to the operation's kind (see each one) is ignored.
+// that does not apply to the operation's kind (see each one) is ignored, and
+// so is every fault on a Mark.
 type Fault struct {
 	kind  faultKind
 	errno syscall.Errno
@@ -94,6 +95,9 @@ func (f Fault) String() string {
 
 // appliesTo reports whether f means anything for an operation of kind k.
 func (f Fault) appliesTo(k OpKind) bool {
+	if k == OpMark {
+		return false // a mark changes nothing, so nothing can fail
+	}
 	switch f.kind {
 	case errorFault:
 		return true

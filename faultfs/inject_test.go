@@ -43,7 +43,7 @@ func TestLockTable(t *testing.T) {
 	wantPathErr(t, err, "lock", fs.ErrInvalid)
 
 	// A killed process's locks.
-	p1, p2 := fsys.WithLockOwner(1), fsys.WithLockOwner(2)
+	p1, p2 := fsys.View(1), fsys.View(2)
 	l1, err := p1.Lock("/lock", engine.Exclusive)
 	ok(t, err)
 	_, err = p2.Lock("/lock", engine.Exclusive)

@@ -11,8 +11,9 @@ import (
 // Locks are flock(2) locks kept in memory: every Lock call makes a handle of
 // its own, and handles conflict with each other even in one process, as
 // flock does between open file descriptions. Each handle carries an owner,
-// a simulated process id, so that ReleaseLocks can do what the kernel does
-// when a process dies (DESIGN.md F1). Locks are never part of a crash clone.
+// the simulated process id of the View it was taken through, so that
+// ReleaseLocks can do what the kernel does when a process dies (DESIGN.md
+// F1). Locks are never part of a crash clone.
 
 // lockState is the lock table entry of one inode.
 type lockState struct {
@@ -34,26 +35,10 @@ type lockHandle struct {
 // Lock takes a flock-style lock on name for owner 0, creating the file (mode
 // 0600 less the umask) if it does not exist; the create is a namespace
 // change like any other. A conflicting lock held by any handle gives an
-// *fs.PathError{Op: "lock"} wrapping engine.ErrLocked. See WithLockOwner.
+// *fs.PathError{Op: "lock"} wrapping engine.ErrLocked. See View for the
+// locks of other owners.
 func (fsys *FS) Lock(name string, mode engine.LockMode) (io.Closer, error) {
 	return fsys.lock(0, name, mode)
-}
-
-// WithLockOwner returns a view of fsys whose Lock tags every lock with
-// owner, a simulated process id; every other method is fsys's own. A
-// simulator gives each simulated process its own view and calls
-// ReleaseLocks(owner) when it kills the process.
-func (fsys *FS) WithLockOwner(owner int) engine.FS {
-	return ownerView{fsys, owner}
-}
-
-type ownerView struct {
-	*FS
-	owner int
-}
-
-func (v ownerView) Lock(name string, mode engine.LockMode) (io.Closer, error) {
-	return v.FS.lock(v.owner, name, mode)
 }
 
 // ReleaseLocks releases every lock held by owner, as the kernel does when a
@@ -76,7 +61,7 @@ func (fsys *FS) lock(owner int, name string, mode engine.LockMode) (io.Closer, e
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	p := cleanPath(name)
-	seq, fault := fsys.begin(Op{Kind: OpLock, Path: p})
+	seq, fault := fsys.begin(Op{Kind: OpLock, Path: p, Owner: owner})
 	if err := fault.err("lock", name); err != nil {
 		return nil, err
 	}
@@ -121,7 +106,7 @@ func (l *lockHandle) release() {
 func (l *lockHandle) Close() error {
 	l.fs.mu.Lock()
 	defer l.fs.mu.Unlock()
-	_, fault := l.fs.begin(Op{Kind: OpUnlock, Path: l.path})
+	_, fault := l.fs.begin(Op{Kind: OpUnlock, Path: l.path, Owner: l.owner})
 	if l.released {
 		return pathError("unlock", l.name, engine.ErrClosed)
 	}

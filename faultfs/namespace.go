@@ -5,6 +5,8 @@ import (
 	"path"
 	"strings"
 	"syscall"
+
+	"github.com/crashsim/crashsim/engine"
 )
 
 // inode is a file or a directory. Directories hold their volatile entries;
@@ -13,12 +15,27 @@ import (
 type inode struct {
 	id      uint64
 	mode    fs.FileMode       // fs.ModeDir|perm or perm
+	mnt     int               // index in the mount table of the file system holding it (rule 12)
+	pinned  pin               // a mount point or a parent of one: neither removed nor renamed
 	entries map[string]*inode // directory: the volatile entries
 	data    *content          // regular file
 	locks   lockState
+	fpc     *dirPrint // directory: cached fingerprint, nil after a change of entries
 }
 
 func (n *inode) isDir() bool { return n.mode.IsDir() }
+
+// link and unlink change a directory's volatile entries; every change of
+// entries goes through them, so that the cached fingerprint goes too.
+func (n *inode) link(name string, child *inode) {
+	n.entries[name] = child
+	n.fpc = nil
+}
+
+func (n *inode) unlink(name string) {
+	delete(n.entries, name)
+	n.fpc = nil
+}
 
 // umask is applied to every permission, as the OS does with the usual umask.
 const umask = 0o022
@@ -152,8 +169,12 @@ func (m *metaOp) apply(t dirTable) {
 	}
 }
 
-// record appends a namespace change to the history.
+// record appends a namespace change to the history. Nothing on shared
+// memory is recorded: it has no durable namespace to reach (rule 14).
 func (fsys *FS) record(m *metaOp) {
+	if fsys.medium(m.dir) == engine.SharedMemory {
+		return
+	}
 	fsys.ops = append(fsys.ops, m)
 	fsys.byDir[m.dir] = append(fsys.byDir[m.dir], m)
 	if m.newDir != nil && m.newDir != m.dir {

@@ -3,6 +3,7 @@ package faultfs
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 )
 
@@ -21,11 +22,24 @@ type Op struct {
 	// Off and Len are the range of a read, write, flush or atomic; Off is
 	// the size of a truncate; Len the length of a map or grow.
 	Off, Len int64
+	// Owner is the simulated process that made the operation: the owner of
+	// the View it came through (0 for the plain FS), or of a Mark.
+	Owner int
+	// Note is the text of a Mark.
+	Note string
 }
 
-// String describes the operation on one line, as a trace shows it.
+// String describes the operation on one line, as a trace shows it; the
+// owner is shown when it is not 0.
 func (op Op) String() string {
-	s := fmt.Sprintf("#%d %s %s", op.Index, op.Kind, op.Path)
+	s := fmt.Sprintf("#%d %s", op.Index, op.Kind)
+	if op.Owner != 0 {
+		s = fmt.Sprintf("#%d p%d %s", op.Index, op.Owner, op.Kind)
+	}
+	if op.Kind == OpMark {
+		return s + " " + strconv.Quote(op.Note)
+	}
+	s += " " + op.Path
 	if op.NewPath != "" {
 		s += " -> " + op.NewPath
 	}
@@ -67,6 +81,7 @@ const (
 	OpDrain                          // Region.Drain
 	OpGrow                           // Region.Grow
 	OpUnmap                          // Region.Close
+	OpMark                           // FS.Mark: a marker of the workload, which changes nothing
 )
 
 var opNames = [...]string{
@@ -77,6 +92,7 @@ var opNames = [...]string{
 	OpUnlock: "unlock", OpMap: "map", OpRegionRead: "region-read",
 	OpRegionWrite: "region-write", OpRegionAtomic: "region-atomic",
 	OpFlush: "flush", OpDrain: "drain", OpGrow: "grow", OpUnmap: "unmap",
+	OpMark: "mark",
 }
 
 // String returns the kind's name, as Op.String shows it.
@@ -85,6 +101,19 @@ func (k OpKind) String() string {
 		return opNames[k]
 	}
 	return fmt.Sprintf("OpKind(%d)", k)
+}
+
+// Mark records a marker of the workload, such as "operation invoked",
+// "returned" or "acknowledged durable", as an operation of owner with the
+// given note: it takes the next Index, so that storage operations and
+// markers share one total order, and it is shown to Options.Observe and to
+// the Injector like any operation. It changes nothing, and a fault injected
+// on it is ignored. It returns the mark's Index.
+func (fsys *FS) Mark(owner int, note string) uint64 {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	seq, _ := fsys.begin(Op{Kind: OpMark, Owner: owner, Note: note})
+	return uint64(seq - 1)
 }
 
 // Log records operations; its Observe method is an Options.Observe. It is

@@ -31,6 +31,7 @@ type refDelta struct {
 
 type refFile struct {
 	id       uint64
+	medium   engine.Medium
 	vol      [refCap]byte
 	size     int64
 	dur      [refCap]byte
@@ -41,7 +42,8 @@ type refFile struct {
 	hist     map[int64][]refDelta
 	sizes    []sizeVersion
 	stale    map[int64]bool
-	drained  map[int64]int64
+	drained  map[int64]int64 // block -> when a Drain made it durable
+	lineDone map[int64]int64 // PMem line -> when a Drain made it durable
 }
 
 type refOp struct {
@@ -56,14 +58,47 @@ type refOp struct {
 // refFS is the reference: a volatile namespace of ids, every namespace
 // change since the start, and the files.
 type refFS struct {
-	ids   uint64
-	dirs  map[uint64]map[string]uint64 // volatile
-	files map[uint64]*refFile
-	ops   []*refOp
+	ids    uint64
+	dirs   map[uint64]map[string]uint64 // volatile
+	files  map[uint64]*refFile
+	ops    []*refOp
+	mounts []Mount
 }
 
-func newRefFS() *refFS {
-	return &refFS{ids: 1, dirs: map[uint64]map[string]uint64{1: {}}, files: map[uint64]*refFile{}}
+// newRefFS returns the reference of New(Options{Mounts: mounts}) for
+// mounts on distinct directories right under the root: they are there,
+// durable, from the start (rule 12).
+func newRefFS(mounts ...Mount) *refFS {
+	r := &refFS{ids: 1, dirs: map[uint64]map[string]uint64{1: {}}, files: map[uint64]*refFile{}, mounts: mounts}
+	for _, m := range mounts {
+		r.mkdir(m.Dir, 0)
+		r.ops[len(r.ops)-1].durable = true
+	}
+	return r
+}
+
+// mediumOf returns the medium of a file created at p: that of the longest
+// mount whose directory contains p (rule 12).
+func (r *refFS) mediumOf(p string) engine.Medium {
+	medium, best := engine.MappedFile, ""
+	for _, m := range r.mounts {
+		if strings.HasPrefix(p, m.Dir+"/") && len(m.Dir) > len(best) {
+			medium, best = m.Medium, m.Dir
+		}
+	}
+	return medium
+}
+
+// shmDirs returns the ids of the shared-memory mount points.
+func (r *refFS) shmDirs() []uint64 {
+	var out []uint64
+	for _, m := range r.mounts {
+		if m.Medium == engine.SharedMemory {
+			_, _, id, _ := r.lookup(m.Dir)
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // lookup resolves a clean path: parent id, last name, id (0 if missing).
@@ -92,8 +127,8 @@ func (r *refFS) create(p string, seq int64) {
 		return
 	}
 	r.ids++
-	f := &refFile{id: r.ids, durSeq: seq, volAlloc: map[int64]bool{}, durAlloc: map[int64]bool{},
-		hist: map[int64][]refDelta{}, stale: map[int64]bool{}, drained: map[int64]int64{}}
+	f := &refFile{id: r.ids, medium: r.mediumOf(p), durSeq: seq, volAlloc: map[int64]bool{}, durAlloc: map[int64]bool{},
+		hist: map[int64][]refDelta{}, stale: map[int64]bool{}, drained: map[int64]int64{}, lineDone: map[int64]int64{}}
 	r.files[f.id] = f
 	r.dirs[parent][name] = f.id
 	r.record(&refOp{seq: seq, kind: MetaCreate, dir: parent, name: name, node: f.id})
@@ -200,6 +235,7 @@ func (f *refFile) sync(seq int64) {
 	}
 	f.durSize, f.durSeq, f.sizes = f.size, seq, nil
 	clear(f.drained)
+	clear(f.lineDone)
 }
 
 func (f *refFile) failSync() {
@@ -218,6 +254,64 @@ func (f *refFile) drain(blocks map[int64]bool, seq int64) {
 	}
 }
 
+// store is a store through a mapping: on persistent memory, one aligned
+// 8-byte word at a time, in address order, as memcpy does (rule 13); else a
+// file write. It never extends the file.
+func (f *refFile) store(p []byte, off int64, seq int64) {
+	if f.medium != engine.PMem {
+		f.write(p, off, seq)
+		return
+	}
+	for o := off; o < off+int64(len(p)); {
+		end := min((o/8+1)*8, off+int64(len(p)))
+		b := o / BlockSize
+		copy(f.vol[o:end], p[o-off:end-off])
+		f.volAlloc[b] = true
+		f.addDelta(b, refDelta{seq: seq, off: int(o - b*BlockSize), data: slices.Clone(p[o-off : end-off])})
+		o = end
+	}
+}
+
+// drainLines is the Drain of a mapping on persistent memory after Flushes
+// of the given 64-byte lines: each of them that has a change since it was
+// last durable becomes durable with its current content, and only it
+// (rule 13).
+func (f *refFile) drainLines(lines map[int64]bool, seq int64) {
+	for l := range lines {
+		b, lo := l*64/BlockSize, int(l*64%BlockSize)
+		changed := false
+		var rest []refDelta
+		for _, d := range f.hist[b] {
+			a, z := d.off, d.off+len(d.data)
+			if a >= lo+64 || z <= lo {
+				rest = append(rest, d)
+				continue
+			}
+			changed = true
+			if a < lo {
+				rest = append(rest, refDelta{seq: d.seq, off: a, data: d.data[:lo-a], zero: d.zero})
+			}
+			if z > lo+64 {
+				rest = append(rest, refDelta{seq: d.seq, off: lo + 64, data: d.data[lo+64-a:], zero: d.zero})
+			}
+		}
+		if !changed {
+			continue
+		}
+		copy(f.dur[l*64:(l+1)*64], f.vol[l*64:(l+1)*64])
+		f.lineDone[l] = seq
+		if len(rest) == 0 {
+			// The block is durable whole now; it is stored as the page
+			// cache's block is (see durAlloc's use in truncate).
+			delete(f.hist, b)
+			f.durAlloc[b] = f.volAlloc[b]
+		} else {
+			f.hist[b] = rest
+			f.durAlloc[b] = f.durAlloc[b] || f.volAlloc[b]
+		}
+	}
+}
+
 // refUnit is a unit with its raw versions: 0..len(deltas).
 type refUnit struct {
 	block  int64
@@ -226,6 +320,12 @@ type refUnit struct {
 }
 
 func (f *refFile) units(g int) []refUnit {
+	if g == 0 { // each medium its unit (rule 15)
+		g = 4096
+		if f.medium == engine.PMem {
+			g = 64
+		}
+	}
 	var out []refUnit
 	for _, b := range slices.Sorted(mapsKeys(f.hist)) {
 		for lo := 0; lo < BlockSize; lo += g {
@@ -253,6 +353,9 @@ func (f *refFile) content(sv int, units []refUnit, versions []int, tail Tail) st
 	for o := range writer {
 		writer[o] = f.durSeq - 1
 		if d, ok := f.drained[int64(o/BlockSize)]; ok {
+			writer[o] = d
+		}
+		if d, ok := f.lineDone[int64(o/64)]; ok && d > writer[o] {
 			writer[o] = d
 		}
 	}
@@ -377,6 +480,9 @@ func (r *refFS) images(g int, tail Tail, limit int) (map[string]bool, bool) {
 	contents := map[uint64][]string{}
 	total := 0
 	for id, f := range r.files {
+		if f.medium == engine.SharedMemory {
+			continue // never reached: see below
+		}
 		set, ok := f.contents(g, tail, limit)
 		if !ok {
 			return nil, false
@@ -386,6 +492,12 @@ func (r *refFS) images(g int, tail Tail, limit int) (map[string]bool, bool) {
 	}
 	out := map[string]bool{}
 	for _, t := range r.namespaces() {
+		// A power failure loses shared memory whole (rule 14).
+		for _, id := range r.shmDirs() {
+			if t[id] != nil {
+				t[id] = map[string]uint64{}
+			}
+		}
 		// Walk the tree: the names, and the files reached.
 		var names []string
 		var files []uint64
@@ -509,18 +621,22 @@ type driver struct {
 	inject  *failNextSync
 	regions map[string]engine.Region
 	flushed map[string]map[int64]bool
+	pmem    bool // most steps are stores, flushes and drains on persistent memory
 }
 
 var (
-	driverFiles = []string{"/a", "/b", "/d/a", "/d/b"}
-	driverDirs  = []string{"/", "/d"}
-	driverNames = append(slices.Clone(driverFiles), "/d")
+	// driverMounts put persistent memory on /pm and shared memory on /s.
+	driverMounts = []Mount{{Dir: "/pm", Medium: engine.PMem}, {Dir: "/s", Medium: engine.SharedMemory}}
+	driverFiles  = []string{"/a", "/b", "/d/a", "/d/b", "/pm/a", "/pm/b", "/s/a"}
+	driverDirs   = []string{"/", "/d", "/pm", "/s"}
+	driverNames  = append(slices.Clone(driverFiles), "/d", "/pm")
 )
 
 func newDriver(t *rapid.T) *driver {
-	d := &driver{t: t, ref: newRefFS(), log: new(Log), inject: new(failNextSync),
+	d := &driver{t: t, ref: newRefFS(driverMounts...), log: new(Log), inject: new(failNextSync),
 		regions: map[string]engine.Region{}, flushed: map[string]map[int64]bool{}}
-	d.fs = New(Options{Observe: d.log.Observe, Injector: d.inject})
+	d.fs = New(Options{Observe: d.log.Observe, Injector: d.inject, Mounts: driverMounts})
+	d.pmem = rapid.IntRange(0, 2).Draw(t, "pmem focus") == 0
 	return d
 }
 
@@ -544,13 +660,21 @@ var offsets = []int64{0, 5, 8, 100, 511, 512, 4000, 4090, 4096, 5000, 8192, 9000
 // step runs one random operation on both.
 func (d *driver) step(g int) {
 	t := d.t
-	name := rapid.SampledFrom(driverFiles).Draw(t, "file")
+	files := driverFiles
+	if d.pmem {
+		files = []string{"/pm/a", "/pm/b", "/pm/a", "/a"}
+	}
+	name := rapid.SampledFrom(files).Draw(t, "file")
 	maxLen := 600
 	if g < 64 {
 		maxLen = 20
 	}
-	op := rapid.IntRange(0, 15).Draw(t, "op")
-	if op >= 12 {
+	var op int
+	if d.pmem {
+		// rapid draws small indices more often: stores, flushes and
+		// drains first.
+		op = rapid.SampledFrom([]int{10, 11, 12, 10, 11, 2, 0, 5, 4, 8, 9, 6, 3, 7, 1}).Draw(t, "op")
+	} else if op = rapid.IntRange(0, 16).Draw(t, "op"); op >= 13 {
 		op = 2 // writes are what crash states are made of
 	}
 	switch op {
@@ -621,9 +745,15 @@ func (d *driver) step(g int) {
 		if d.fs.Remove(victim) == nil {
 			d.ref.remove(victim, d.seq())
 		}
-	case 10: // mapped store
+	case 10, 12: // mapped store, or an atomic one
 		off := rapid.SampledFrom(offsets).Draw(t, "off")
 		n := rapid.IntRange(1, min(maxLen, 64)).Draw(t, "len")
+		if strings.HasPrefix(name, "/pm/") {
+			n = min(n, 24) // a line holds n/8 versions per store
+		}
+		if op == 12 {
+			off, n = off&^7, 8
+		}
 		p := []byte(strings.Repeat(string(rune('a'+rapid.IntRange(0, 25).Draw(t, "fill"))), n))
 		f := d.open(name)
 		if f == nil {
@@ -636,27 +766,47 @@ func (d *driver) step(g int) {
 		}
 		rf := d.ref.file(name)
 		rf.truncate(max(rf.size, off+int64(n)), d.seq())
-		if _, err := r.WriteAt(p, off); err != nil {
+		if op == 12 {
+			v := uint64(p[0]) * 0x0101010101010101
+			if err := r.Store64(off, v); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := r.WriteAt(p, off); err != nil {
 			t.Fatal(err)
 		}
-		rf.write(p, off, d.seq())
+		rf.store(p, off, d.seq())
 		if old := d.regions[name]; old != nil {
 			old.Close()
 		}
 		d.regions[name] = r
 		d.flushed[name] = map[int64]bool{}
 	case 11: // flush and drain
-		r := d.regions[name]
-		if r == nil {
+		if len(d.regions) == 0 {
 			return
 		}
-		off := rapid.Int64Range(0, r.Len()-1).Draw(t, "flushoff")
-		n := rapid.Int64Range(1, r.Len()-off).Draw(t, "flushlen")
+		name = rapid.SampledFrom(slices.Sorted(mapsKeys(d.regions))).Draw(t, "region")
+		r := d.regions[name]
+		var off, n int64
+		switch rapid.IntRange(0, 2).Draw(t, "flush") {
+		case 0: // all of it
+			off, n = 0, r.Len()
+		case 1: // one line where stores go
+			off = min(rapid.SampledFrom(offsets).Draw(t, "flushline")&^63, r.Len()-1)
+			n = min(64, r.Len()-off)
+		default:
+			off = rapid.Int64Range(0, r.Len()-1).Draw(t, "flushoff")
+			n = rapid.Int64Range(1, r.Len()-off).Draw(t, "flushlen")
+		}
 		if err := r.Flush(off, n); err != nil {
 			return // the region was closed or its file cut
 		}
-		for b := off / BlockSize; b <= (off+n-1)/BlockSize; b++ {
-			d.flushed[name][b] = true
+		// Flush units: 64-byte lines on persistent memory, else pages.
+		unit := int64(BlockSize)
+		if r.Medium() == engine.PMem {
+			unit = 64
+		}
+		for u := off / unit; u <= (off+n-1)/unit; u++ {
+			d.flushed[name][u] = true
 		}
 		if err := r.Drain(); err != nil {
 			t.Fatal(err)
@@ -664,7 +814,12 @@ func (d *driver) step(g int) {
 		// The region's inode may since have been renamed: drain the file
 		// it maps, which the FS knows by the region.
 		if rf := d.ref.files[r.(*region).node.id]; rf != nil {
-			rf.drain(d.flushed[name], d.seq())
+			switch r.Medium() {
+			case engine.PMem:
+				rf.drainLines(d.flushed[name], d.seq())
+			case engine.MappedFile:
+				rf.drain(d.flushed[name], d.seq())
+			}
 		}
 		d.flushed[name] = map[int64]bool{}
 	}
@@ -680,8 +835,8 @@ type fataler interface {
 // the random steps find something to work on.
 func (d *driver) setup() {
 	t := d.t
-	for _, name := range []string{"/a", "/d", "/d/a", "/b"} {
-		if !rapid.Bool().Draw(t, "make "+name) {
+	for _, name := range []string{"/a", "/d", "/d/a", "/b", "/pm/a", "/s/a"} {
+		if !rapid.Bool().Draw(t, "make "+name) && !(d.pmem && name == "/pm/a") {
 			continue
 		}
 		if name == "/d" {

@@ -10,19 +10,25 @@ import (
 )
 
 // Map maps the first length bytes of f, which must be a file of this FS
-// opened O_RDWR, extending the file with zeros if it is shorter (a size
-// change, durable after File.Sync). The Region's medium is MappedFile: it is
-// a view of the file's page cache, so its stores are file writes and file
-// writes show through it. The Region stays valid after f is closed or
-// removed.
+// opened O_RDWR (through any View), extending the file with zeros if it is
+// shorter (a size change, durable after File.Sync). The Region's medium is
+// the file's (rule 12): MappedFile for a disk file, a view of its page
+// cache, so that its stores are file writes and file writes show through
+// it (rule 6); PMem on a persistent-memory mount (rule 13); SharedMemory on
+// a shared-memory mount (rule 14). The Region stays valid after f is closed
+// or removed.
 func (fsys *FS) Map(f engine.File, length int64) (engine.Region, error) {
+	return fsys.mapFile(0, f, length)
+}
+
+func (fsys *FS) mapFile(owner int, f engine.File, length int64) (engine.Region, error) {
 	ff, ok := f.(*file)
 	if !ok || ff.fs != fsys {
 		return nil, fmt.Errorf("%w: map of a %T, not a file of this faultfs.FS", engine.ErrNotSupported, f)
 	}
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
-	seq, fault := fsys.begin(Op{Kind: OpMap, Path: ff.path, Len: length})
+	seq, fault := fsys.begin(Op{Kind: OpMap, Path: ff.path, Len: length, Owner: owner})
 	if err := fault.err("map", ff.name); err != nil {
 		return nil, err
 	}
@@ -39,17 +45,18 @@ func (fsys *FS) Map(f engine.File, length int64) (engine.Region, error) {
 	if c := ff.node.data; c.size < length {
 		c.truncate(length, seq, fsys.owners)
 	}
-	return &region{fs: fsys, node: ff.node, name: ff.name, path: ff.path, length: length}, nil
+	return &region{fs: fsys, owner: owner, node: ff.node, name: ff.name, path: ff.path, length: length}, nil
 }
 
 // region is a mapping of a file of an FS.
 type region struct {
 	fs      *FS
+	owner   int // of the View it was mapped through
 	node    *inode
 	name    string
 	path    string
 	length  int64
-	flushed map[int64]bool // blocks flushed since the last Drain
+	flushed []flush // ranges flushed since the last Drain
 	closed  bool
 }
 
@@ -65,8 +72,9 @@ func (r *region) Len() int64 {
 	return r.length
 }
 
-// Medium is engine.MappedFile: the page-cache rules (DESIGN.md F2).
-func (r *region) Medium() engine.Medium { return engine.MappedFile }
+// Medium is the medium of the file (rule 12), fixed when it was created:
+// engine.MappedFile for a disk file, engine.PMem or engine.SharedMemory.
+func (r *region) Medium() engine.Medium { return r.node.data.medium }
 
 // enter locks the file system, logs the operation and checks it, in the
 // order the OS backend does: fault, Close, the mapping's bounds, the
@@ -74,7 +82,7 @@ func (r *region) Medium() engine.Medium { return engine.MappedFile }
 // On success the caller holds fs.mu and must unlock it.
 func (r *region) enter(kind OpKind, name string, off, n, align int64) (int64, Fault, error) {
 	r.fs.mu.Lock()
-	seq, fault := r.fs.begin(Op{Kind: kind, Path: r.path, Off: off, Len: n})
+	seq, fault := r.fs.begin(Op{Kind: kind, Path: r.path, Off: off, Len: n, Owner: r.owner})
 	err := fault.err(name, r.name)
 	switch {
 	case err != nil:
@@ -127,9 +135,17 @@ func (r *region) WriteAt(p []byte, off int64) (int, error) {
 	}
 	defer r.fs.mu.Unlock()
 	if len(p) > 0 {
-		r.node.data.write(p, off, seq, r.fs.owners)
+		r.write(p, off, seq)
 	}
 	return len(p), nil
+}
+
+// write is a store of the program into the mapping: on persistent memory
+// it reaches the media one aligned word at a time, in address order, as
+// memcpy stores them (rule 13). fs.mu must be held.
+func (r *region) write(p []byte, off, seq int64) {
+	c := r.node.data
+	c.write(p, off, seq, r.fs.owners, c.medium == engine.PMem)
 }
 
 // load and store move an aligned word; fs.mu must be held. A word never
@@ -151,7 +167,7 @@ func (r *region) store(off int64, size int, v uint64, seq int64) {
 	} else {
 		binary.NativeEndian.PutUint64(b[:], v)
 	}
-	r.node.data.write(b[:size], off, seq, r.fs.owners)
+	r.write(b[:size], off, seq)
 }
 
 func (r *region) loadWord(name string, off int64, size int) (uint64, error) {
@@ -225,32 +241,31 @@ func (r *region) CompareAndSwap64(off int64, old, new uint64) (bool, error) {
 	return ok, err
 }
 
-// Flush remembers the pages covering [off, off+n) for the next Drain.
+// Flush remembers the pages (on persistent memory, the 64-byte lines)
+// covering [off, off+n) for the next Drain. On shared memory it does
+// nothing.
 func (r *region) Flush(off, n int64) error {
-	_, _, err := r.enter(OpFlush, "flush", off, n, 0)
+	seq, _, err := r.enter(OpFlush, "flush", off, n, 0)
 	if err != nil {
 		return err
 	}
 	defer r.fs.mu.Unlock()
-	if n == 0 {
-		return nil
-	}
-	if r.flushed == nil {
-		r.flushed = map[int64]bool{}
-	}
-	for b := off >> blockBits; b <= (off+n-1)>>blockBits; b++ {
-		r.flushed[b] = true
+	if n > 0 && !r.node.data.volatile() {
+		r.flushed = append(r.flushed, flush{extent{off, off + n}, seq})
 	}
 	return nil
 }
 
 // Drain makes the pages flushed since the last Drain durable with their
-// current content, as msync(MS_SYNC) does; the file's size is not made
-// durable (rule 6). An injected SyncFailure drops them instead (rule 7).
+// current content, as msync(MS_SYNC) does (rule 6); on persistent memory,
+// the flushed lines with the content they had when they were flushed, as a
+// store fence after CLWB does (rule 13); on shared
+// memory nothing (rule 14). The file's size is not made durable. An
+// injected SyncFailure drops them instead (rule 7).
 func (r *region) Drain() error {
 	r.fs.mu.Lock()
 	defer r.fs.mu.Unlock()
-	seq, fault := r.fs.begin(Op{Kind: OpDrain, Path: r.path})
+	seq, fault := r.fs.begin(Op{Kind: OpDrain, Path: r.path, Owner: r.owner})
 	if err := fault.err("msync", r.name); err != nil {
 		return err
 	}
@@ -271,7 +286,7 @@ func (r *region) Drain() error {
 func (r *region) Grow(length int64) error {
 	r.fs.mu.Lock()
 	defer r.fs.mu.Unlock()
-	seq, fault := r.fs.begin(Op{Kind: OpGrow, Path: r.path, Len: length})
+	seq, fault := r.fs.begin(Op{Kind: OpGrow, Path: r.path, Len: length, Owner: r.owner})
 	if err := fault.err("grow", r.name); err != nil {
 		return err
 	}
@@ -296,7 +311,7 @@ func (r *region) Grow(length int64) error {
 func (r *region) Close() error {
 	r.fs.mu.Lock()
 	defer r.fs.mu.Unlock()
-	_, fault := r.fs.begin(Op{Kind: OpUnmap, Path: r.path})
+	_, fault := r.fs.begin(Op{Kind: OpUnmap, Path: r.path, Owner: r.owner})
 	if r.closed {
 		return fmt.Errorf("%w: close of region %s", engine.ErrClosed, r.name)
 	}

@@ -138,9 +138,12 @@ func TestConcurrentUse(t *testing.T) {
 				r.Add64(0, 1)
 				if i%50 == 0 {
 					h.Sync()
-					fsys.SyncDir("/")
+					fsys.View(g).SyncDir("/")
+					fsys.Mark(g, "sync")
 					c := fsys.CrashClone(CrashOptions{Mode: AllSubsets, Seed: int64(i)})
 					c.Stat(name)
+					c.Fingerprint()
+					fsys.Fingerprint()
 				}
 			}
 			h.Close()
@@ -199,7 +202,8 @@ func TestClonesShareNothingMutable(t *testing.T) {
 					h.Sync()
 					h.Truncate(int64(64-j) * 4096)
 					r.Grow(64 * 4096)
-					p.Clone(p.random(rand.New(rand.NewPCG(uint64(i), uint64(j)))), Tail{Garbage: true})
+					p.Clone(p.random(rand.New(rand.NewPCG(uint64(i), uint64(j)))), Tail{Garbage: true}).Fingerprint()
+					c.Fingerprint() // shared blocks and nodes cache their hashes
 				}
 			}
 		}()

@@ -1,6 +1,9 @@
 package faultfs
 
-import "sync/atomic"
+import (
+	"encoding/binary"
+	"sync/atomic"
+)
 
 // Blocks and the persistent block index.
 //
@@ -16,6 +19,12 @@ import "sync/atomic"
 // then on its first write to each path copies it. A block promoted to the
 // durable tree is frozen (epoch 0) instead, because it is shared by the two
 // trees of one file system.
+//
+// Every block and node also caches its hash for Fingerprint (a Merkle tree,
+// see fingerprint.go). The cache is set atomically, because a shared block
+// or node may be hashed by several file systems at once, and it is cleared
+// only by the owner, on the path that mutableInner, mutableLeaf and mutable
+// hand out for a change: nobody else can reach an owned node.
 
 const (
 	// BlockSize is the unit of the page cache and of the pending history:
@@ -41,21 +50,64 @@ type owners struct {
 	vol, dur uint64
 }
 
-// block is 4 KiB of file content.
+// block is 4 KiB of file content. It holds no pointer, so that the
+// garbage collector need not scan it.
 type block struct {
 	owner uint64
+	sum   blockSum // hash of data, once computed
 	data  [BlockSize]byte
+}
+
+// blockSum is a block's cached hash. Whoever computes it stores it,
+// racing only with others who store the same value (a block shared by
+// several file systems is immutable); its owner clears it before a change,
+// when nobody else can reach it.
+type blockSum struct {
+	lo, hi atomic.Uint64
+	ok     atomic.Bool // set after lo and hi
+}
+
+func (s *blockSum) load() (Fingerprint, bool) {
+	var f Fingerprint
+	if !s.ok.Load() {
+		return f, false
+	}
+	binary.LittleEndian.PutUint64(f[:8], s.lo.Load())
+	binary.LittleEndian.PutUint64(f[8:], s.hi.Load())
+	return f, true
+}
+
+func (s *blockSum) store(f Fingerprint) {
+	s.lo.Store(binary.LittleEndian.Uint64(f[:8]))
+	s.hi.Store(binary.LittleEndian.Uint64(f[8:]))
+	s.ok.Store(true)
+}
+
+func (s *blockSum) clear() {
+	if s.ok.Load() {
+		s.ok.Store(false)
+	}
+}
+
+// clearSum drops a node's cached hash; a plain load first, because an
+// atomic store is a full barrier and most nodes have none to drop.
+func clearSum(p *atomic.Pointer[Fingerprint]) {
+	if p.Load() != nil {
+		p.Store(nil)
+	}
 }
 
 // leaf holds 64 blocks; inner holds 64 inners (level > 1) or 64 leaves
 // (level 1).
 type leaf struct {
 	owner uint64
+	sum   atomic.Pointer[Fingerprint] // hash of the 64 blocks, nil until computed
 	blk   [fan]*block
 }
 
 type inner struct {
 	owner  uint64
+	sum    atomic.Pointer[Fingerprint] // hash of the subtree, nil until computed
 	kids   [fan]*inner
 	leaves [fan]*leaf
 }
@@ -108,17 +160,17 @@ func (t *tree) grow(b int64, epoch uint64) {
 	}
 }
 
-// mutableInner returns n if epoch owns it, else a copy owned by epoch.
+// mutableInner returns n if epoch owns it, else a copy owned by epoch; the
+// caller is about to change it, so its cached hash goes.
 func mutableInner(n *inner, epoch uint64) *inner {
 	if n == nil {
 		return &inner{owner: epoch}
 	}
 	if n.owner == epoch {
+		clearSum(&n.sum)
 		return n
 	}
-	c := *n
-	c.owner = epoch
-	return &c
+	return &inner{owner: epoch, kids: n.kids, leaves: n.leaves}
 }
 
 func mutableLeaf(n *leaf, epoch uint64) *leaf {
@@ -126,11 +178,10 @@ func mutableLeaf(n *leaf, epoch uint64) *leaf {
 		return &leaf{owner: epoch}
 	}
 	if n.owner == epoch {
+		clearSum(&n.sum)
 		return n
 	}
-	c := *n
-	c.owner = epoch
-	return &c
+	return &leaf{owner: epoch, blk: n.blk}
 }
 
 // slot returns the leaf holding block b, copying the path to it where
@@ -170,6 +221,7 @@ func (t *tree) mutable(b int64, epoch uint64) *block {
 		c.data = blk.data
 		blk = c
 	default:
+		blk.sum.clear()
 		return blk
 	}
 	lf.blk[b&fanMask] = blk
