@@ -51,6 +51,25 @@ func KV() Model {
 			panic(fmt.Sprintf("models: kv: unknown input %T", input))
 		},
 		Equal: func(a, b any) bool { return maps.Equal(a.(map[string]string), b.(map[string]string)) },
+		Diff: func(want, got any) string {
+			w, g := want.(map[string]string), got.(map[string]string)
+			var diffs []string
+			for _, k := range slices.Sorted(maps.Keys(w)) {
+				gv, ok := g[k]
+				switch {
+				case !ok:
+					diffs = append(diffs, fmt.Sprintf("%q missing", k))
+				case gv != w[k]:
+					diffs = append(diffs, fmt.Sprintf("%q differs: %s", k, diffBytes([]byte(w[k]), []byte(gv))))
+				}
+			}
+			for _, k := range slices.Sorted(maps.Keys(g)) {
+				if _, ok := w[k]; !ok {
+					diffs = append(diffs, fmt.Sprintf("%q unexpected", k))
+				}
+			}
+			return strings.Join(diffs, "; ")
+		},
 		DescribeInput: func(input any) string {
 			switch in := input.(type) {
 			case KVPut:

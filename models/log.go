@@ -38,6 +38,15 @@ func Log() Model {
 			}
 			return true
 		},
+		Diff: func(want, got any) string {
+			w, g := want.([][]byte), got.([][]byte)
+			for i := range min(len(w), len(g)) {
+				if !bytes.Equal(w[i], g[i]) {
+					return fmt.Sprintf("record %d differs: %s", i+1, diffBytes(w[i], g[i]))
+				}
+			}
+			return fmt.Sprintf("%d records, want %d", len(g), len(w))
+		},
 		DescribeInput: func(input any) string {
 			return fmt.Sprintf("append(%s)", short(input.(LogAppend).Record))
 		},
@@ -66,4 +75,15 @@ func short(b []byte) string {
 		}
 	}
 	return fmt.Sprintf("%q%s", b, cut)
+}
+
+// diffBytes says where got first differs from want.
+func diffBytes(want, got []byte) string {
+	for i := range min(len(want), len(got)) {
+		if want[i] != got[i] {
+			end := min(i+8, len(want), len(got))
+			return fmt.Sprintf("at byte %d of %d: want %x…, got %x…", i, len(want), want[i:end], got[i:end])
+		}
+	}
+	return fmt.Sprintf("length %d, want %d", len(got), len(want))
 }

@@ -26,6 +26,9 @@ type Model struct {
 	// EqualOutput reports whether two outputs are equal. Nil means
 	// reflect.DeepEqual.
 	EqualOutput func(a, b any) bool
+	// Diff, if set, says in one line where state got differs from state
+	// want, for a report whose descriptions are cut short.
+	Diff func(want, got any) string
 	// DescribeInput and DescribeState render an input and a state for a
 	// report. Nil means fmt's %v.
 	DescribeInput func(input any) string

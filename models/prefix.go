@@ -62,6 +62,17 @@ func (p *Prefix) Durable(n int) {
 // a sync barrier returns.
 func (p *Prefix) DurableAll() { p.Durable(len(p.inputs)) }
 
+// Snapshot returns a checker frozen at this instant: later events on p do
+// not change it, so it can judge crash images of this point while the
+// workload goes on. It costs a copy of the slice headers, not of the states
+// (states are never modified, and p never writes into the slices it shares).
+func (p *Prefix) Snapshot() *Prefix {
+	s := *p
+	s.inputs = p.inputs[:len(p.inputs):len(p.inputs)]
+	s.states = p.states[:len(p.states):len(p.states)]
+	return &s
+}
+
 // Invoked returns how many operations were invoked.
 func (p *Prefix) Invoked() int { return len(p.inputs) }
 
@@ -88,6 +99,9 @@ type Verdict struct {
 	Problem string
 	// Observed describes the recovered state; Expected the allowed ones.
 	Observed, Expected string
+	// Diff says where the observed state differs from the state after every
+	// invoked operation, when the model can tell (Model.Diff).
+	Diff string
 }
 
 func (v Verdict) String() string {
@@ -111,6 +125,9 @@ func (p *Prefix) Check(observed any) Verdict {
 	}
 	v.Observed = p.model.describeState(observed)
 	v.Expected = p.describeAllowed()
+	if p.model.Diff != nil {
+		v.Diff = fmt.Sprintf("against the state after %d ops: %s", len(p.inputs), p.model.Diff(p.state(len(p.inputs)), observed))
+	}
 	for k := p.durable - 1; k >= p.lo; k-- {
 		if p.model.equal(p.state(k), observed) {
 			v.Prefix = k

@@ -165,3 +165,20 @@ func ExamplePrefix() {
 	// true
 	// acknowledged operations lost: recovered the state after 1 operations, but 2 were acknowledged durable (lost: #2 append("b"))
 }
+
+func TestPrefixSnapshotIsFrozen(t *testing.T) {
+	p := NewPrefix(Register())
+	p.Invoke(RegisterWrite{1})
+	snap := p.Snapshot()
+	p.Invoke(RegisterWrite{2})
+	p.DurableAll()
+	if v := snap.Check(uint64(0)); !v.OK {
+		t.Errorf("snapshot taken with nothing durable rejects the initial state: %v", v)
+	}
+	if v := snap.Check(uint64(2)); v.OK {
+		t.Errorf("snapshot accepts the effect of an operation invoked after it: %v", v)
+	}
+	if v := p.Check(uint64(0)); v.OK {
+		t.Errorf("live checker accepts a lost durable operation: %v", v)
+	}
+}

@@ -26,6 +26,7 @@ func Register() Model {
 		},
 		Equal:       func(a, b any) bool { return a.(uint64) == b.(uint64) },
 		EqualOutput: func(a, b any) bool { return a == b },
+		Diff:        func(want, got any) string { return fmt.Sprintf("value %d, want %d", got, want) },
 		DescribeInput: func(input any) string {
 			if w, ok := input.(RegisterWrite); ok {
 				return fmt.Sprintf("write(%d)", w.Value)
