@@ -1,0 +1,78 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/models"
+)
+
+// Env is what a scenario's workload and recovery see of the simulated
+// machine: the file system of their process, a seeded random source, and
+// the markers that tell the checker what the workload did.
+type Env struct {
+	// FS is the file system as the process sees it. Paths under /pmem are
+	// persistent memory (Map gives PMem regions), under /dev/shm shared
+	// memory; every other path is on the disk.
+	FS engine.FS
+	// Rand is seeded from the run's seed: a workload that draws from it is
+	// still a pure function of (scenario, options, seed).
+	Rand *rand.Rand
+
+	proc  *Process
+	check *models.Prefix // nil during recovery
+}
+
+// Process returns the simulated process the code runs in.
+func (e *Env) Process() *Process { return e.proc }
+
+// Machine returns the simulated machine, to start more processes.
+func (e *Env) Machine() *Machine { return e.proc.m }
+
+// Invoke marks the start of the next operation of the workload, with its
+// input in the model's terms, and returns the output the model gives for it.
+// During recovery it only marks the trace.
+func (e *Env) Invoke(input any) (want any) {
+	e.proc.mark("invoke", e.describe(input))
+	if e.check == nil {
+		return nil
+	}
+	return e.check.Invoke(input)
+}
+
+// Return marks the end of the current operation, with its output.
+func (e *Env) Return(output any) {
+	e.proc.mark("return", fmt.Sprint(output))
+}
+
+// Durable marks operations 1..n as acknowledged durable: the system under
+// test has promised they survive a crash.
+func (e *Env) Durable(n int) {
+	e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
+	if e.check != nil {
+		e.check.Durable(n)
+	}
+}
+
+// DurableAll marks every operation invoked so far as acknowledged durable,
+// as when a sync barrier returns.
+func (e *Env) DurableAll() {
+	if e.check == nil {
+		e.proc.mark("durable", "all")
+		return
+	}
+	e.Durable(e.check.Invoked())
+}
+
+// Logf writes a note into the trace.
+func (e *Env) Logf(format string, args ...any) {
+	e.proc.mark("note", fmt.Sprintf(format, args...))
+}
+
+func (e *Env) describe(input any) string {
+	if e.check != nil && e.check.Model().DescribeInput != nil {
+		return e.check.Model().DescribeInput(input)
+	}
+	return fmt.Sprint(input)
+}

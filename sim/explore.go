@@ -1,0 +1,432 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/crashsim/crashsim/faultfs"
+	"github.com/crashsim/crashsim/models"
+)
+
+// Explore runs scenario sc on a fresh simulated machine and, at every crash
+// point of opts.Fault (DESIGN.md section 5), builds the crash states that
+// opts.Strategy picks, runs the scenario's recovery on each distinct image,
+// and judges what it returns with the prefix property (section 6). The
+// error is only for options or a scenario that cannot be explored; what the
+// exploration finds is in the Result.
+func Explore(sc *Scenario, opts Options) (*Result, error) {
+	x, err := newExplorer(sc, opts)
+	if err != nil {
+		return nil, err
+	}
+	x.run()
+	return x.res, nil
+}
+
+// explorer is one exploration: the live machine running the workload, the
+// crash points it reaches, and the workers that judge their images.
+type explorer struct {
+	sc    *Scenario
+	opts  Options
+	m     *Machine
+	proc  *Process
+	check *models.Prefix
+	start time.Time
+	res   *Result
+
+	// Owned by the workload's goroutine.
+	points   int // crash points reached, in every shard
+	explored int
+	seen     map[judged]bool
+	stopped  bool
+
+	jobs       chan job
+	workers    sync.WaitGroup
+	recoveries atomic.Int64
+
+	mu       sync.Mutex
+	fails    map[int]*failure // per crash point (slot), its first failing state
+	excerpts [][]Event        // per crash point (slot), the trace before it
+
+	replay *replayTarget // set when replaying one state
+}
+
+// job is one crash image to recover and judge.
+type job struct {
+	point  int // the crash point's index in the run
+	slot   int // its index in res.Points
+	idx    int // the choice's place in the crash point's enumeration
+	choice faultfs.Choice
+	pend   *faultfs.Pending // nil for a process crash
+	img    *faultfs.FS
+	check  *models.Prefix
+}
+
+// failure is the first failing state of a crash point, kept to be shrunk
+// and reported when the run ends.
+type failure struct {
+	job     job
+	out     outcome
+	problem judgement
+	rec     *recoveryCrash // set when the failure is in a crashed recovery
+}
+
+func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if !sc.Applies(opts.Fault) {
+		return nil, fmt.Errorf("%w: scenario %s does not apply to a %v crash", ErrUsage, sc.Name, opts.Fault)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	x := &explorer{
+		sc:    sc,
+		opts:  opts,
+		check: models.NewPrefix(sc.Model),
+		seen:  map[judged]bool{},
+		fails: map[int]*failure{},
+		res: &Result{
+			Scenario: sc.Name, Buggy: sc.Buggy(), Fault: opts.Fault, Strategy: opts.Strategy,
+			FaultName: opts.Fault.String(), StrategyName: opts.Strategy.String(),
+			Seed: opts.Seed, Granularity: opts.Granularity, Shard: opts.Shard.String(),
+			StatesExact: true, Violations: []Violation{},
+		},
+	}
+	return x, nil
+}
+
+// run runs the workload, with the explorer hooked to its crash points, then
+// the last crash point (the end of the trace), then waits for the workers
+// and reports.
+func (x *explorer) run() {
+	x.start = time.Now()
+	x.jobs = make(chan job, 2*x.opts.Workers)
+	for range x.opts.Workers {
+		x.workers.Add(1)
+		go x.work()
+	}
+	x.m = NewMachine()
+	if x.replay != nil {
+		x.m.startRecording()
+	}
+	x.m.hook = x
+	x.proc = x.m.Start("workload")
+	env := &Env{FS: x.proc.FS(), Rand: rand.New(rand.NewPCG(x.opts.Seed, 0x776f726b6c6f6164)), proc: x.proc, check: x.check}
+	if err := runGuarded(func() error { return x.sc.Run(env) }); err != nil && !x.stopped && !x.proc.Killed() {
+		x.res.RunError = err.Error()
+	}
+	if !x.stopped && x.res.RunError == "" {
+		x.crashPoint(Event{Index: x.m.lastOp().Index + 1, Proc: x.proc.ID, Kind: "end"})
+	}
+	close(x.jobs)
+	x.workers.Wait()
+	x.report()
+}
+
+// runGuarded runs f and turns a panic into an error carrying its stack.
+func runGuarded(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return f()
+}
+
+func (x *explorer) options() *Options { return &x.opts }
+
+// before is the crash point of a power failure: just before a barrier of
+// any process of the machine.
+func (x *explorer) before(p *Process, at Event) {
+	if x.opts.Fault == PowerFailure {
+		x.crashPoint(at)
+	}
+}
+
+// after is the crash point of a process crash: just after a change made by
+// any process of the machine.
+func (x *explorer) after(p *Process, at Event) {
+	if x.opts.Fault == ProcessCrash {
+		x.crashPoint(at)
+	}
+}
+
+// crashPoint builds the crash states of this point and sends each distinct
+// image to the workers. It runs in the workload's goroutine, which it
+// blocks: the states of a point, their order and their deduplication depend
+// only on the run, never on the workers.
+func (x *explorer) crashPoint(at Event) {
+	if x.stopped {
+		return
+	}
+	k := x.points
+	x.points++
+	if x.replay != nil {
+		x.replayPoint(k, at)
+		return
+	}
+	if !x.opts.Shard.owns(k) {
+		return
+	}
+	if x.opts.Budget.Time > 0 && time.Since(x.start) > x.opts.Budget.Time {
+		x.stop("time budget")
+		return
+	}
+	check := x.check.Snapshot()
+	slot := len(x.res.Points)
+	pt := Point{Index: k, Trace: at.Index, At: x.describePoint(at), StatesExact: true}
+	x.mu.Lock()
+	x.res.Points = append(x.res.Points, pt)
+	x.mu.Unlock()
+	x.excerpts = append(x.excerpts, x.m.excerpt())
+
+	send := func(j job) bool {
+		pt.Explored++
+		x.explored++
+		key := judged{j.img.Fingerprint(), check.DurableCount(), check.Invoked()}
+		if !x.seen[key] {
+			x.seen[key] = true
+			pt.Unique++
+			j.point, j.slot, j.check = k, slot, check
+			x.jobs <- j
+		}
+		if x.opts.Budget.States > 0 && x.explored >= x.opts.Budget.States {
+			x.stop("state budget")
+			return false
+		}
+		return true
+	}
+	if x.opts.Fault == ProcessCrash {
+		pt.States = 1
+		send(job{img: x.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})})
+	} else {
+		pend := x.m.disk.Pending(x.opts.Granularity)
+		pt.States, pt.StatesExact = pend.Count(faultfs.AllSubsets)
+		idx := 0
+		for c := range pend.Choices(x.opts.Strategy.faultfs(), x.opts.MaxStates, x.seedAt(k)) {
+			if !send(job{idx: idx, choice: c, pend: pend, img: pend.Clone(c, x.opts.Tail)}) {
+				break
+			}
+			idx++
+		}
+	}
+	x.mu.Lock()
+	pt.Violations = x.res.Points[slot].Violations // workers may have counted some
+	x.res.Points[slot] = pt
+	failing := len(x.fails)
+	x.mu.Unlock()
+	if x.opts.Progress != nil {
+		x.opts.Progress(Progress{Scenario: x.sc.Name, CrashPoints: x.points, Explored: x.explored, Violations: failing, Elapsed: time.Since(x.start)})
+	}
+}
+
+// describePoint says where crash point at is: before a barrier (F2), after
+// an operation (F1), or at the end.
+func (x *explorer) describePoint(at Event) string {
+	switch {
+	case at.Kind == "end":
+		return "at the end of the workload"
+	case x.opts.Fault == ProcessCrash:
+		return "after " + at.String()
+	}
+	return "before " + at.String()
+}
+
+// judged identifies a judgement: the verdict on an image depends on the
+// image and on the history it is judged against — the same image can be
+// correct before an operation is acknowledged and a violation after — so
+// both are the key of deduplication.
+type judged struct {
+	image            faultfs.Fingerprint
+	durable, invoked int
+}
+
+// seedAt is the seed of the random choices at crash point k.
+func (x *explorer) seedAt(k int) int64 {
+	return int64(mix(x.opts.Seed, uint64(k)) >> 1)
+}
+
+// mix hashes two words into one (splitmix64's finalizer).
+func mix(a, b uint64) uint64 {
+	z := a*0x9e3779b97f4a7c15 + b + 0x632be59bd9b4e5
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// stop ends the exploration early: the workload's process is killed, so
+// its next operation fails and it returns.
+func (x *explorer) stop(why string) {
+	if x.stopped {
+		return
+	}
+	x.stopped = true
+	x.res.Stopped = why
+	x.proc.Kill()
+}
+
+// work judges images until the jobs run out.
+func (x *explorer) work() {
+	defer x.workers.Done()
+	for j := range x.jobs {
+		x.judgeJob(j)
+	}
+}
+
+// judgeJob recovers one image and records a failure; with RecoveryCrashes
+// it also crashes that recovery at each of its crash points.
+func (x *explorer) judgeJob(j job) {
+	var base *faultfs.FS
+	if x.opts.RecoveryCrashes {
+		base = j.img.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
+	}
+	out := x.recoverOn(j.img, x.recoverySeed(j.point, j.choice))
+	if bad := judge(j.check, out); bad != nil {
+		x.fail(&failure{job: j, out: out, problem: *bad})
+		return
+	}
+	if base != nil {
+		if rc := x.crashRecovery(j, base); rc != nil {
+			x.fail(rc)
+		}
+	}
+}
+
+// recoverySeed seeds the recovery of the state choice picks at crash point
+// k. It depends on the state, not on its place in the enumeration, so that
+// a replay, which knows only the state, recovers with the same seed.
+func (x *explorer) recoverySeed(k int, choice faultfs.Choice) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range []byte(choice.Key()) {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return mix(mix(x.opts.Seed, uint64(k)), h)
+}
+
+// fail records f if it is the first failing state of its crash point.
+func (x *explorer) fail(f *failure) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.res.Points[f.job.slot].Violations++
+	if old := x.fails[f.job.slot]; old == nil || f.job.idx < old.job.idx {
+		x.fails[f.job.slot] = f
+	}
+}
+
+// outcome is what a recovery returned.
+type outcome struct {
+	state any
+	err   error
+	panic string // the panic value and stack
+}
+
+// recoverOn runs the scenario's recovery on a machine holding img.
+func (x *explorer) recoverOn(img *faultfs.FS, seed uint64) outcome {
+	x.recoveries.Add(1)
+	m := machineOn(img)
+	return x.recoverMachine(m, seed)
+}
+
+func (x *explorer) recoverMachine(m *Machine, seed uint64) (out outcome) {
+	p := m.Start("recovery")
+	env := &Env{FS: p.FS(), Rand: rand.New(rand.NewPCG(seed, 0x7265636f76657279)), proc: p}
+	defer func() {
+		if r := recover(); r != nil {
+			out = outcome{panic: fmt.Sprintf("%v\n%s", r, debug.Stack())}
+		}
+	}()
+	state, err := x.sc.Recover(env)
+	return outcome{state: state, err: err}
+}
+
+// judgement is why a recovered state is wrong.
+type judgement struct {
+	problem, expected, observed, diff, panic string
+}
+
+// judge applies DESIGN.md section 6 to one recovery: no error, no panic,
+// and the prefix property. It returns nil when all is well.
+func judge(check *models.Prefix, out outcome) *judgement {
+	switch {
+	case out.panic != "":
+		first, _, _ := cutLine(out.panic)
+		return &judgement{problem: "recovery panicked: " + first, panic: out.panic}
+	case out.err != nil:
+		return &judgement{problem: "recovery failed: " + out.err.Error()}
+	}
+	v, err := checkGuarded(check, out.state)
+	if err != nil {
+		return &judgement{problem: err.Error()}
+	}
+	if v.OK {
+		return nil
+	}
+	return &judgement{problem: v.Problem, expected: v.Expected, observed: v.Observed, diff: v.Diff}
+}
+
+// checkGuarded runs the check, turning a panic of the model (a recovered
+// state of the wrong type, say) into an error rather than a crash of the
+// whole exploration.
+func checkGuarded(check *models.Prefix, state any) (v models.Verdict, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("recovered state %T does not fit model %s: %v", state, check.Model().Name, r)
+		}
+	}()
+	return check.Check(state), nil
+}
+
+func cutLine(s string) (first, rest string, ok bool) {
+	for i := range len(s) {
+		if s[i] == '\n' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// report fills in the result once the workers are done: totals, and each
+// crash point's first failure, shrunk, as a Violation.
+func (x *explorer) report() {
+	r := x.res
+	r.CrashPoints = len(r.Points)
+	for _, p := range r.Points {
+		r.Explored += p.Explored
+		r.Unique += p.Unique
+		if r.States+p.States < r.States {
+			r.States, r.StatesExact = ^uint64(0), false
+		} else {
+			r.States += p.States
+		}
+		r.StatesExact = r.StatesExact && p.StatesExact
+	}
+	slots := make([]int, 0, len(x.fails))
+	for s := range x.fails {
+		slots = append(slots, s)
+	}
+	sort.Ints(slots)
+	vs := make([]Violation, len(slots))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, x.opts.Workers)
+	for i, s := range slots {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			vs[i] = x.violation(x.fails[s])
+		}()
+	}
+	wg.Wait()
+	r.Violations = vs
+	r.Recoveries = int(x.recoveries.Load())
+	r.Elapsed = time.Since(x.start)
+}

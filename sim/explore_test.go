@@ -1,0 +1,321 @@
+package sim
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/models"
+)
+
+// appendLog is a file log of length-prefixed records, fsynced after each
+// append, with a recovery that stops at a torn record; recover is the
+// recovery, so a test can swap in a broken one.
+func appendLog(records [][]byte, recover func(env *Env) (any, error)) *Scenario {
+	return &Scenario{
+		Name:  "append-log",
+		Model: models.Log(),
+		Run: func(env *Env) error {
+			f, err := env.FS.OpenFile("/log", os.O_RDWR|os.O_CREATE, 0o644)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := env.FS.SyncDir("/"); err != nil {
+				return err
+			}
+			end := int64(0)
+			for _, r := range records {
+				env.Invoke(models.LogAppend{Record: r})
+				frame := binary.LittleEndian.AppendUint32(nil, uint32(len(r)))
+				frame = append(frame, r...)
+				if _, err := f.WriteAt(frame, end); err != nil {
+					return err
+				}
+				end += int64(len(frame))
+				if err := f.Sync(); err != nil {
+					return err
+				}
+				env.DurableAll()
+			}
+			return nil
+		},
+		Recover: recover,
+	}
+}
+
+// readLog reads the records of /log up to the first incomplete one. It
+// trusts the length prefix, which is right for this workload: a record's
+// length and data reach the file in one write, and a torn one is cut by the
+// file's size.
+func readLog(fsys engine.FS, name string) ([][]byte, error) {
+	b, err := engine.ReadFile(fsys, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	var recs [][]byte
+	for off := 0; off+4 <= len(b); {
+		n := int(binary.LittleEndian.Uint32(b[off:]))
+		if n == 0 || off+4+n > len(b) {
+			break
+		}
+		recs = append(recs, b[off+4:off+4+n])
+		off += 4 + n
+	}
+	return recs, err
+}
+
+func recoverLog(env *Env) (any, error) { return readLog(env.FS, "/log") }
+
+// tb records what Check reports.
+type tb struct{ errors, fatals []string }
+
+func (t *tb) Helper() {}
+func (t *tb) Errorf(format string, args ...any) {
+	t.errors = append(t.errors, fmt.Sprintf(format, args...))
+}
+func (t *tb) Fatalf(format string, args ...any) {
+	t.fatals = append(t.fatals, fmt.Sprintf(format, args...))
+}
+
+func TestCheckReports(t *testing.T) {
+	records := [][]byte{[]byte("one"), []byte("two")}
+	var ok tb
+	Check(&ok, appendLog(records, recoverLog), Options{})
+	if len(ok.errors)+len(ok.fatals) > 0 {
+		t.Errorf("correct log: %v %v", ok.errors, ok.fatals)
+	}
+	// A recovery that forgets the last record loses an acknowledged append.
+	forgetful := func(env *Env) (any, error) {
+		recs, err := readLog(env.FS, "/log")
+		if len(recs) > 1 {
+			recs = recs[:len(recs)-1]
+		}
+		return recs, err
+	}
+	var bad tb
+	Check(&bad, appendLog(records, forgetful), Options{})
+	if len(bad.errors) == 0 || !strings.Contains(bad.errors[0], "acknowledged operations lost") || !strings.Contains(bad.errors[0], "crashsim replay append-log:") {
+		t.Errorf("forgetful recovery: %q", bad.errors)
+	}
+	var usage tb
+	Check(&usage, appendLog(records, recoverLog), Options{Fault: ProcessCrash, Strategy: Subsets})
+	if len(usage.fatals) != 1 || !strings.Contains(usage.fatals[0], "does not apply") {
+		t.Errorf("unusable options: %q", usage.fatals)
+	}
+}
+
+// TestCheckWithRapid: a rapid-generated operation sequence is the workload;
+// sim.Check runs inside rapid.Check, so a failure would be shrunk by rapid.
+func TestCheckWithRapid(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		records := rapid.SliceOfN(rapid.SliceOfN(rapid.Byte(), 1, 3000), 1, 4).Draw(rt, "records")
+		Check(rt, appendLog(records, recoverLog), Options{Strategy: rapid.SampledFrom(Strategies).Draw(rt, "strategy"), MaxStates: 32})
+	})
+}
+
+// A recovery that is not idempotent: it moves the log to a new file by
+// removing the old one first. Recovering once is right; a crash inside it
+// loses the log. Only Options.RecoveryCrashes can see that.
+func movingRecovery(env *Env) (any, error) {
+	recs, err := readLog(env.FS, "/log")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := env.FS.Stat("/log"); err == nil {
+		if err := env.FS.Remove("/log"); err != nil {
+			return nil, err
+		}
+		if err := env.FS.SyncDir("/"); err != nil {
+			return nil, err
+		}
+	}
+	moved, err := readLog(env.FS, "/log.moved")
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return moved, nil // already moved by an earlier recovery
+	}
+	f, err := engine.Create(env.FS, "/log.moved")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var b []byte
+	for _, r := range recs {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(r)))
+		b = append(b, r...)
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	return recs, env.FS.SyncDir("/")
+}
+
+func TestRecoveryCrashes(t *testing.T) {
+	sc := appendLog([][]byte{[]byte("one"), []byte("two")}, movingRecovery)
+	for _, fault := range Faults {
+		plain, err := Explore(sc, Options{Fault: fault})
+		if err != nil || !plain.OK() {
+			t.Fatalf("%v without recovery crashes: %v %+v", fault, err, plain.Violations)
+		}
+		res, err := Explore(sc, Options{Fault: fault, RecoveryCrashes: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Violations) == 0 {
+			t.Fatalf("%v: a recovery that loses the log when interrupted was not caught", fault)
+		}
+		v := res.Violations[0]
+		if v.RecoveryCrash == "" || res.Recoveries <= plain.Recoveries {
+			t.Errorf("%v: violation %+v, %d recoveries (plain %d)", fault, v, res.Recoveries, plain.Recoveries)
+		}
+		id, err := ParseReplayID(v.ReplayID)
+		if err != nil || id.RecoveryPoint < 0 {
+			t.Fatalf("%v: replay id %q: %v", fault, v.ReplayID, err)
+		}
+		rp, err := RunReplay(sc, id)
+		if err != nil || rp.Violation == nil || rp.Violation.Problem != v.Problem || rp.Violation.RecoveryCrash == "" {
+			t.Errorf("%v: replay %s: %v, %+v", fault, v.ReplayID, err, rp)
+		}
+	}
+}
+
+func TestBudgets(t *testing.T) {
+	sc := appendLog(slices.Repeat([][]byte{[]byte("record")}, 20), recoverLog)
+	res, err := Explore(sc, Options{Strategy: Subsets, Budget: Budget{States: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stopped != "state budget" || res.Explored != 10 || res.RunError != "" {
+		t.Errorf("state budget 10: stopped %q, explored %d, run error %q", res.Stopped, res.Explored, res.RunError)
+	}
+	res, err = Explore(sc, Options{Strategy: Subsets, Budget: Budget{Time: time.Nanosecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stopped != "time budget" || res.RunError != "" {
+		t.Errorf("time budget: stopped %q, run error %q", res.Stopped, res.RunError)
+	}
+}
+
+// TestShards: the shards of a run explore disjoint crash points that
+// together are the whole run's.
+func TestShards(t *testing.T) {
+	sc := appendLog(slices.Repeat([][]byte{[]byte("record")}, 7), recoverLog)
+	whole, err := Explore(sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var points []int
+	explored := 0
+	for i := range 3 {
+		part, err := Explore(sc, Options{Shard: Shard{I: i, N: 3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range part.Points {
+			points = append(points, p.Index)
+		}
+		explored += part.Explored
+	}
+	slices.Sort(points)
+	var want []int
+	for _, p := range whole.Points {
+		want = append(want, p.Index)
+	}
+	if !slices.Equal(points, want) || explored != whole.Explored {
+		t.Errorf("shards cover points %v (%d states), the whole run %v (%d)", points, explored, want, whole.Explored)
+	}
+}
+
+func TestReplayDiverged(t *testing.T) {
+	sc := appendLog([][]byte{[]byte("one")}, recoverLog)
+	for _, id := range []string{
+		"append-log:power:subsets:0:0:99:0//",    // no such crash point
+		"append-log:power:subsets:0:0:1:0/1/1,1", // a choice that does not fit
+	} {
+		rid, err := ParseReplayID(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := RunReplay(sc, rid); !errors.Is(err, ErrDiverged) {
+			t.Errorf("replay %s: %v, want ErrDiverged", id, err)
+		}
+	}
+	rid, _ := ParseReplayID("other:power:subsets:0:0:1:0//")
+	if _, err := RunReplay(sc, rid); !errors.Is(err, ErrUsage) {
+		t.Errorf("replay of another scenario's id: %v, want ErrUsage", err)
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, s := range []string{"process", "F1", "power", "f2"} {
+		if _, err := ParseFault(s); err != nil {
+			t.Errorf("ParseFault(%q): %v", s, err)
+		}
+	}
+	for _, s := range Strategies {
+		if got, err := ParseStrategy(s.String()); err != nil || got != s {
+			t.Errorf("ParseStrategy(%v) = %v, %v", s, got, err)
+		}
+	}
+	for _, bad := range []func() error{
+		func() error { _, err := ParseFault("meteor"); return err },
+		func() error { _, err := ParseStrategy("all"); return err },
+		func() error { _, err := ParseShard("2/2"); return err },
+		func() error { _, err := ParseShard("x"); return err },
+		func() error { _, err := Explore(appendLog(nil, recoverLog), Options{Granularity: 100}); return err },
+	} {
+		if err := bad(); !errors.Is(err, ErrUsage) {
+			t.Errorf("bad input: %v, want ErrUsage", err)
+		}
+	}
+	if sh, err := ParseShard("1/4"); err != nil || sh != (Shard{1, 4}) || sh.String() != "1/4" {
+		t.Errorf("ParseShard(1/4) = %v, %v", sh, err)
+	}
+}
+
+func TestReplayIDRoundTrip(t *testing.T) {
+	for _, s := range []string{
+		"pmem-log:power:subsets:7:64:3:0/1/0,2",
+		"x:process:keep-all:0:0:0:keep",
+		"x:power:prefixes:1:512:2:1//3:4:0/0/1",
+	} {
+		id, err := ParseReplayID(s)
+		if err != nil || id.String() != s {
+			t.Errorf("ParseReplayID(%q) = %v, %v (back: %q)", s, id, err, id.String())
+		}
+	}
+}
+
+func FuzzParseReplayID(f *testing.F) {
+	f.Add("pmem-log:power:subsets:7:64:3:0/1/0,2")
+	f.Add("x:power:prefixes:1:512:2:1//3:4:0/0/1")
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseReplayID(s)
+		if err != nil {
+			if !errors.Is(err, ErrUsage) {
+				t.Fatalf("error %v does not wrap ErrUsage", err)
+			}
+			return
+		}
+		again, err := ParseReplayID(id.String())
+		if err != nil || again != id {
+			t.Fatalf("%q -> %+v -> %q -> %+v, %v", s, id, id.String(), again, err)
+		}
+	})
+}

@@ -1,0 +1,519 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/faultfs"
+)
+
+// Mounts are the media of every simulated machine: persistent memory (a DAX
+// file system) at /pmem, shared memory (tmpfs) at /dev/shm, and a disk
+// everywhere else.
+var Mounts = []faultfs.Mount{
+	{Dir: "/pmem", Medium: engine.PMem},
+	{Dir: "/dev/shm", Medium: engine.SharedMemory},
+}
+
+// Machine is a simulated machine: one disk holding every medium (package
+// faultfs applies each medium's persistence rules), the processes that run
+// on it, and the trace of everything they do. It implements nothing of the
+// crash exploration itself; the explorer hooks into it.
+type Machine struct {
+	disk *faultfs.FS
+
+	mu      sync.Mutex
+	procs   []*Process
+	last    faultfs.Op // the latest operation observed
+	ring    *ring      // the latest events, for excerpts
+	full    []Event    // every event, when recording (replay)
+	sources map[uint64]string
+	record  bool
+
+	// hook, if set, is called at the crash points of the machine's
+	// processes; see crashHook.
+	hook crashHook
+}
+
+// crashHook receives the crash points of a machine. before is called just
+// before a persistence barrier (the crash points of a power failure); after
+// just after an operation that changed the state, and between the words of
+// a multi-word copy (the crash points of a process crash). at describes the
+// operation.
+type crashHook interface {
+	before(p *Process, at Event)
+	after(p *Process, at Event)
+	options() *Options
+}
+
+// excerptLen is how many events before a crash point a violation shows.
+const excerptLen = 16
+
+// NewMachine returns a machine with an empty, durable disk: the mount
+// points exist and nothing else.
+func NewMachine() *Machine {
+	disk := faultfs.New(faultfs.Options{Mounts: Mounts})
+	for _, m := range Mounts {
+		if err := disk.MkdirAll(m.Dir, 0o755); err != nil {
+			panic(fmt.Sprintf("sim: mount point %s: %v", m.Dir, err)) // an empty FS cannot refuse
+		}
+	}
+	for _, d := range []string{"/", "/dev"} {
+		if err := disk.SyncDir(d); err != nil {
+			panic(fmt.Sprintf("sim: sync %s: %v", d, err))
+		}
+	}
+	return machineOn(disk)
+}
+
+// machineOn returns a machine running on disk, a crash image.
+func machineOn(disk *faultfs.FS) *Machine {
+	m := &Machine{disk: disk, ring: newRing(excerptLen * 4)}
+	disk.SetObserver(m.observe)
+	return m
+}
+
+// Disk returns the machine's storage.
+func (m *Machine) Disk() *faultfs.FS { return m.disk }
+
+// observe is the disk's observer: every operation of every process, under
+// the disk's lock, in Index order.
+func (m *Machine) observe(op faultfs.Op) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.last = op
+	e := eventOf(op)
+	m.ring.add(e)
+	if m.record {
+		m.full = append(m.full, e)
+		if op.Kind != faultfs.OpMark {
+			if src := callerOutside(); src != "" {
+				m.sources[op.Index] = src
+			}
+		}
+	}
+}
+
+// lastOp returns the latest operation observed on the disk.
+func (m *Machine) lastOp() faultfs.Op {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.last
+}
+
+// excerpt returns the latest events of the trace.
+func (m *Machine) excerpt() []Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ring.last(excerptLen)
+}
+
+// startRecording keeps every event and the source location of every
+// storage operation from now on. It costs a stack walk per operation, so
+// only replay does it.
+func (m *Machine) startRecording() {
+	m.record = true
+	m.sources = map[uint64]string{}
+}
+
+// Start starts a new process.
+func (m *Machine) Start(name string) *Process {
+	m.mu.Lock()
+	p := &Process{m: m, ID: len(m.procs) + 1, Name: name}
+	m.procs = append(m.procs, p)
+	m.mu.Unlock()
+	p.view = m.disk.View(p.ID)
+	p.fs = &procFS{p: p}
+	p.mark("start", name)
+	return p
+}
+
+// Process is a simulated process: what it opens, maps and locks is its
+// own, and Kill takes it all away (F1).
+type Process struct {
+	ID   int
+	Name string
+
+	m      *Machine
+	view   engine.FS
+	fs     *procFS
+	killed atomic.Bool
+}
+
+// FS returns the file system as the process sees it.
+func (p *Process) FS() engine.FS { return p.fs }
+
+// Kill stops the process as kill -9 does (DESIGN.md F1): every later
+// operation of it fails with ErrKilled, its locks are released, and what it
+// wrote to the page cache or to shared memory stays. Other processes go on.
+func (p *Process) Kill() {
+	if p.killed.Swap(true) {
+		return
+	}
+	p.m.disk.ReleaseLocks(p.ID)
+	p.mark("kill", p.Name)
+}
+
+// Killed reports whether the process was killed.
+func (p *Process) Killed() bool { return p.killed.Load() }
+
+func (p *Process) mark(kind, note string) {
+	p.m.disk.Mark(p.ID, kind+" "+note)
+}
+
+// event describes an operation of p that is about to run, for a crash
+// point before it.
+func (p *Process) event(kind, path string, off, n int64) Event {
+	return Event{Index: p.m.lastOp().Index + 1, Proc: p.ID, Kind: kind, Path: path, Off: off, Len: n}
+}
+
+func (p *Process) killedErr(op, path string) error {
+	return &fs.PathError{Op: op, Path: path, Err: ErrKilled}
+}
+
+// before and after call the machine's hook, if any.
+func (p *Process) before(kind, path string, off, n int64) {
+	if h := p.m.hook; h != nil {
+		h.before(p, p.event(kind, path, off, n))
+	}
+}
+
+func (p *Process) after() {
+	if h := p.m.hook; h != nil {
+		h.after(p, eventOf(p.m.lastOp()))
+	}
+}
+
+// callerOutside returns the file:line of the innermost caller that is not
+// in the laboratory's plumbing (packages sim, faultfs and engine itself;
+// engine's subpackages are the code under test and count).
+func callerOutside() string {
+	var pcs [32]uintptr
+	n := runtime.Callers(3, pcs[:])
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		if !plumbing(f.Function) {
+			return fmt.Sprintf("%s:%d", shortFile(f.File), f.Line)
+		}
+		if !more {
+			return ""
+		}
+	}
+}
+
+func plumbing(fn string) bool {
+	for _, pkg := range []string{"github.com/crashsim/crashsim/sim.", "github.com/crashsim/crashsim/faultfs.", "github.com/crashsim/crashsim/engine.", "runtime.", "sync."} {
+		if strings.HasPrefix(fn, pkg) {
+			return true
+		}
+	}
+	return false
+}
+
+// shortFile keeps the last two elements of a source path.
+func shortFile(path string) string {
+	i := strings.LastIndexByte(path, '/')
+	if i > 0 {
+		if j := strings.LastIndexByte(path[:i], '/'); j >= 0 {
+			return path[j+1:]
+		}
+	}
+	return path
+}
+
+// procFS is a process's view of the disk: every operation checks that the
+// process is alive and passes the explorer its crash points.
+type procFS struct{ p *Process }
+
+func (f *procFS) OpenFile(name string, flag int, perm fs.FileMode) (engine.File, error) {
+	if f.p.Killed() {
+		return nil, f.p.killedErr("open", name)
+	}
+	file, err := f.p.view.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	f.p.after()
+	return &procFile{p: f.p, f: file}, nil
+}
+
+func (f *procFS) Remove(name string) error {
+	if f.p.Killed() {
+		return f.p.killedErr("remove", name)
+	}
+	err := f.p.view.Remove(name)
+	f.p.after()
+	return err
+}
+
+func (f *procFS) Rename(oldname, newname string) error {
+	if f.p.Killed() {
+		return &fs.PathError{Op: "rename", Path: oldname, Err: ErrKilled}
+	}
+	err := f.p.view.Rename(oldname, newname)
+	f.p.after()
+	return err
+}
+
+func (f *procFS) MkdirAll(name string, perm fs.FileMode) error {
+	if f.p.Killed() {
+		return f.p.killedErr("mkdir", name)
+	}
+	err := f.p.view.MkdirAll(name, perm)
+	f.p.after()
+	return err
+}
+
+func (f *procFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if f.p.Killed() {
+		return nil, f.p.killedErr("readdir", name)
+	}
+	return f.p.view.ReadDir(name)
+}
+
+func (f *procFS) Stat(name string) (fs.FileInfo, error) {
+	if f.p.Killed() {
+		return nil, f.p.killedErr("stat", name)
+	}
+	return f.p.view.Stat(name)
+}
+
+func (f *procFS) SyncDir(name string) error {
+	if f.p.Killed() {
+		return f.p.killedErr("syncdir", name)
+	}
+	f.p.before("syncdir", name, 0, 0)
+	if f.p.Killed() {
+		return f.p.killedErr("syncdir", name)
+	}
+	return f.p.view.SyncDir(name)
+}
+
+func (f *procFS) Lock(name string, mode engine.LockMode) (io.Closer, error) {
+	if f.p.Killed() {
+		return nil, f.p.killedErr("lock", name)
+	}
+	l, err := f.p.view.Lock(name, mode)
+	if err != nil {
+		return nil, err
+	}
+	f.p.after()
+	return l, nil
+}
+
+func (f *procFS) Map(file engine.File, length int64) (engine.Region, error) {
+	pf, ok := file.(*procFile)
+	if !ok || pf.p.m != f.p.m {
+		return nil, fmt.Errorf("%w: map of a %T, not a file of this simulated machine", engine.ErrNotSupported, file)
+	}
+	if f.p.Killed() {
+		return nil, f.p.killedErr("map", file.Name())
+	}
+	r, err := f.p.view.Map(pf.f, length)
+	if err != nil {
+		return nil, err
+	}
+	f.p.after()
+	return &procRegion{p: f.p, r: r, name: file.Name()}, nil
+}
+
+// procFile is a file opened by a process.
+type procFile struct {
+	p *Process
+	f engine.File
+}
+
+func (f *procFile) Name() string { return f.f.Name() }
+
+func (f *procFile) ReadAt(b []byte, off int64) (int, error) {
+	if f.p.Killed() {
+		return 0, f.p.killedErr("read", f.f.Name())
+	}
+	return f.f.ReadAt(b, off)
+}
+
+// WriteAt writes in pieces of at most one page under a process crash: a
+// process killed inside write(2) may leave a prefix of the pages written.
+func (f *procFile) WriteAt(b []byte, off int64) (int, error) {
+	return splitCopy(f.p, "write", f.f.Name(), b, off, engine.PageSize, f.f.WriteAt)
+}
+
+func (f *procFile) Sync() error {
+	if f.p.Killed() {
+		return f.p.killedErr("sync", f.f.Name())
+	}
+	f.p.before("sync", f.f.Name(), 0, 0)
+	if f.p.Killed() {
+		return f.p.killedErr("sync", f.f.Name())
+	}
+	return f.f.Sync()
+}
+
+func (f *procFile) Truncate(size int64) error {
+	if f.p.Killed() {
+		return f.p.killedErr("truncate", f.f.Name())
+	}
+	err := f.f.Truncate(size)
+	f.p.after()
+	return err
+}
+
+func (f *procFile) Stat() (fs.FileInfo, error) {
+	if f.p.Killed() {
+		return nil, f.p.killedErr("stat", f.f.Name())
+	}
+	return f.f.Stat()
+}
+
+func (f *procFile) Close() error { return f.f.Close() }
+
+// splitCopy writes b at off with write, in pieces of at most unit bytes,
+// aligned, when the machine explores process crashes (so that each piece
+// boundary is a crash point), and in one piece otherwise.
+func splitCopy(p *Process, op, name string, b []byte, off int64, unit int64, write func([]byte, int64) (int, error)) (int, error) {
+	if p.Killed() {
+		return 0, p.killedErr(op, name)
+	}
+	h := p.m.hook
+	if h == nil || h.options().Fault != ProcessCrash || int64(len(b)) <= unit {
+		n, err := write(b, off)
+		p.after()
+		return n, err
+	}
+	if g := h.options().Granularity; op == "region-write" && g > 0 {
+		unit = int64(g)
+	}
+	done := 0
+	for done < len(b) {
+		if p.Killed() {
+			return done, p.killedErr(op, name)
+		}
+		at := off + int64(done)
+		end := min((at/unit+1)*unit, off+int64(len(b)))
+		n, err := write(b[done:done+int(end-at)], at)
+		done += n
+		p.after()
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// procRegion is a mapping made by a process.
+type procRegion struct {
+	p    *Process
+	r    engine.Region
+	name string
+}
+
+func (r *procRegion) Len() int64            { return r.r.Len() }
+func (r *procRegion) Medium() engine.Medium { return r.r.Medium() }
+
+func (r *procRegion) ReadAt(b []byte, off int64) (int, error) {
+	if r.p.Killed() {
+		return 0, r.p.killedErr("region-read", r.name)
+	}
+	return r.r.ReadAt(b, off)
+}
+
+func (r *procRegion) View(off, n int64) ([]byte, error) {
+	if r.p.Killed() {
+		return nil, r.p.killedErr("region-read", r.name)
+	}
+	return r.r.View(off, n)
+}
+
+// WriteAt stores word by word under a process crash: a process killed
+// inside a memcpy leaves a prefix of its words.
+func (r *procRegion) WriteAt(b []byte, off int64) (int, error) {
+	return splitCopy(r.p, "region-write", r.name, b, off, engine.WordSize, r.r.WriteAt)
+}
+
+func (r *procRegion) Load32(off int64) (uint32, error) {
+	if r.p.Killed() {
+		return 0, r.p.killedErr("region-read", r.name)
+	}
+	return r.r.Load32(off)
+}
+
+func (r *procRegion) Load64(off int64) (uint64, error) {
+	if r.p.Killed() {
+		return 0, r.p.killedErr("region-read", r.name)
+	}
+	return r.r.Load64(off)
+}
+
+// atomic runs a state-changing atomic operation and passes its crash point.
+func (r *procRegion) atomic(do func() error) error {
+	if r.p.Killed() {
+		return r.p.killedErr("region-atomic", r.name)
+	}
+	err := do()
+	r.p.after()
+	return err
+}
+
+func (r *procRegion) Store32(off int64, v uint32) error {
+	return r.atomic(func() error { return r.r.Store32(off, v) })
+}
+
+func (r *procRegion) Store64(off int64, v uint64) error {
+	return r.atomic(func() error { return r.r.Store64(off, v) })
+}
+
+func (r *procRegion) Add32(off int64, delta uint32) (v uint32, err error) {
+	err = r.atomic(func() error { v, err = r.r.Add32(off, delta); return err })
+	return v, err
+}
+
+func (r *procRegion) Add64(off int64, delta uint64) (v uint64, err error) {
+	err = r.atomic(func() error { v, err = r.r.Add64(off, delta); return err })
+	return v, err
+}
+
+func (r *procRegion) CompareAndSwap32(off int64, old, new uint32) (ok bool, err error) {
+	err = r.atomic(func() error { ok, err = r.r.CompareAndSwap32(off, old, new); return err })
+	return ok, err
+}
+
+func (r *procRegion) CompareAndSwap64(off int64, old, new uint64) (ok bool, err error) {
+	err = r.atomic(func() error { ok, err = r.r.CompareAndSwap64(off, old, new); return err })
+	return ok, err
+}
+
+func (r *procRegion) Flush(off, n int64) error {
+	if r.p.Killed() {
+		return r.p.killedErr("flush", r.name)
+	}
+	return r.r.Flush(off, n)
+}
+
+func (r *procRegion) Drain() error {
+	if r.p.Killed() {
+		return r.p.killedErr("drain", r.name)
+	}
+	r.p.before("drain", r.name, 0, 0)
+	if r.p.Killed() {
+		return r.p.killedErr("drain", r.name)
+	}
+	return r.r.Drain()
+}
+
+func (r *procRegion) Grow(length int64) error {
+	if r.p.Killed() {
+		return r.p.killedErr("grow", r.name)
+	}
+	err := r.r.Grow(length)
+	r.p.after()
+	return err
+}
+
+func (r *procRegion) Close() error { return r.r.Close() }

@@ -1,0 +1,82 @@
+package sim
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/engine/storagetest"
+)
+
+// The simulated machine is a backend like any other: a behaviour that
+// differs from the OS's is a bug in the simulator (DESIGN.md section 3).
+func TestConformance(t *testing.T) {
+	for _, dir := range []string{"/data/t", "/pmem/t", "/dev/shm/t"} {
+		t.Run(dir, func(t *testing.T) {
+			storagetest.Run(t, func(t *testing.T) (engine.FS, string) {
+				p := NewMachine().Start("test")
+				if err := p.FS().MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				return p.FS(), dir
+			})
+		})
+	}
+}
+
+func TestMedia(t *testing.T) {
+	p := NewMachine().Start("test")
+	for dir, want := range map[string]engine.Medium{"/data": engine.MappedFile, "/pmem": engine.PMem, "/dev/shm": engine.SharedMemory} {
+		if err := p.FS().MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := engine.Create(p.FS(), dir+"/f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := p.FS().Map(f, 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Medium() != want {
+			t.Errorf("%s: medium %v, want %v", dir, r.Medium(), want)
+		}
+	}
+}
+
+// TestKill: a killed process's operations fail, its locks are released,
+// and what it wrote stays (F1); other processes go on.
+func TestKill(t *testing.T) {
+	m := NewMachine()
+	a, b := m.Start("a"), m.Start("b")
+	l, err := a.FS().Lock("/lock", engine.Exclusive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := b.FS().Lock("/lock", engine.Exclusive); !errors.Is(err, engine.ErrLocked) {
+		t.Fatalf("second lock: %v, want ErrLocked", err)
+	}
+	f, err := engine.Create(a.FS(), "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("kept"), 0); err != nil {
+		t.Fatal(err)
+	}
+	a.Kill()
+	if _, err := f.WriteAt([]byte("x"), 0); !errors.Is(err, ErrKilled) {
+		t.Errorf("write after kill: %v, want ErrKilled", err)
+	}
+	if _, err := a.FS().Stat("/data"); !errors.Is(err, ErrKilled) {
+		t.Errorf("stat after kill: %v, want ErrKilled", err)
+	}
+	l2, err := b.FS().Lock("/lock", engine.Exclusive)
+	if err != nil {
+		t.Fatalf("lock after the holder was killed: %v", err)
+	}
+	l2.Close()
+	if got, err := engine.ReadFile(b.FS(), "/data"); err != nil || string(got) != "kept" {
+		t.Errorf("the killed process's write: %q, %v; want it kept", got, err)
+	}
+}

@@ -1,0 +1,223 @@
+package sim
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crashsim/crashsim/faultfs"
+)
+
+// Fault is a fault model of DESIGN.md section 4 that the explorer enumerates.
+// F3 (media and I/O faults) is injected by a scenario, never enumerated.
+type Fault int
+
+const (
+	// ProcessCrash is F1: the process stops between two operations or inside
+	// a multi-word copy; everything in the page cache and in shared memory
+	// survives, its locks are released.
+	ProcessCrash Fault = iota + 1
+	// PowerFailure is F2: only what the medium's rules make durable
+	// survives, plus a choice among the pending units; shared memory is lost.
+	PowerFailure
+)
+
+// Faults lists the fault models in the order reports show them.
+var Faults = []Fault{ProcessCrash, PowerFailure}
+
+func (f Fault) String() string {
+	switch f {
+	case ProcessCrash:
+		return "process"
+	case PowerFailure:
+		return "power"
+	}
+	return "Fault(" + strconv.Itoa(int(f)) + ")"
+}
+
+// ParseFault parses "process" (or "F1") and "power" (or "F2").
+func ParseFault(s string) (Fault, error) {
+	switch strings.ToLower(s) {
+	case "process", "f1":
+		return ProcessCrash, nil
+	case "power", "f2":
+		return PowerFailure, nil
+	}
+	return 0, fmt.Errorf("%w: unknown fault model %q (want process or power)", ErrUsage, s)
+}
+
+// Strategy says which crash states of a crash point the explorer builds
+// (DESIGN.md section 5).
+type Strategy int
+
+const (
+	// DropAll keeps only what is durable: one state per crash point, the
+	// LazyFS model.
+	DropAll Strategy = iota + 1
+	// KeepAll keeps every pending unit: one state per crash point. It is the
+	// only strategy of a process crash.
+	KeepAll
+	// Prefixes keeps, for every global cut in program order, everything
+	// before it: the states of a machine that writes back in order.
+	Prefixes
+	// Subsets lets every pending unit pick any of its versions
+	// independently, enumerated while they number at most
+	// Options.MaxStates per crash point, else that many seeded samples.
+	Subsets
+)
+
+// Strategies lists the strategies in the order reports show them.
+var Strategies = []Strategy{DropAll, KeepAll, Prefixes, Subsets}
+
+func (s Strategy) String() string {
+	switch s {
+	case DropAll:
+		return "drop-all"
+	case KeepAll:
+		return "keep-all"
+	case Prefixes:
+		return "prefixes"
+	case Subsets:
+		return "subsets"
+	}
+	return "Strategy(" + strconv.Itoa(int(s)) + ")"
+}
+
+// ParseStrategy parses a strategy's name.
+func ParseStrategy(s string) (Strategy, error) {
+	for _, st := range Strategies {
+		if strings.EqualFold(s, st.String()) {
+			return st, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown strategy %q (want drop-all, keep-all, prefixes or subsets)", ErrUsage, s)
+}
+
+// Applies reports whether strategy s means something under fault f: a
+// process crash loses nothing, so it has only KeepAll.
+func (s Strategy) Applies(f Fault) bool {
+	return f == PowerFailure || s == KeepAll
+}
+
+func (s Strategy) faultfs() faultfs.Strategy {
+	switch s {
+	case DropAll:
+		return faultfs.LoseAll
+	case KeepAll:
+		return faultfs.KeepAll
+	case Prefixes:
+		return faultfs.InOrderPrefixes
+	}
+	return faultfs.AllSubsets
+}
+
+// Shard selects the crash points one machine explores when a batch system
+// spreads an exploration over N machines: crash point k belongs to shard
+// k mod N. The zero value is the whole exploration.
+type Shard struct{ I, N int }
+
+// ParseShard parses "i/n" with 0 <= i < n.
+func ParseShard(s string) (Shard, error) {
+	var sh Shard
+	if _, err := fmt.Sscanf(s, "%d/%d", &sh.I, &sh.N); err != nil || sh.N < 1 || sh.I < 0 || sh.I >= sh.N {
+		return Shard{}, fmt.Errorf("%w: shard %q: want i/n with 0 <= i < n", ErrUsage, s)
+	}
+	return sh, nil
+}
+
+func (s Shard) String() string {
+	if s.N <= 1 {
+		return "all"
+	}
+	return fmt.Sprintf("%d/%d", s.I, s.N)
+}
+
+func (s Shard) owns(point int) bool { return s.N <= 1 || point%s.N == s.I }
+
+// Options configure an exploration. The zero value explores power failures
+// with the Subsets strategy, seed 0, one worker per CPU.
+type Options struct {
+	// Fault is the fault model; 0 means PowerFailure.
+	Fault Fault
+	// Strategy picks the states of each crash point; 0 means Subsets
+	// (KeepAll under ProcessCrash).
+	Strategy Strategy
+	// MaxStates bounds the states of one crash point under Subsets; beyond
+	// it they are sampled (seeded). 0 means 256.
+	MaxStates int
+	// Budget bounds the whole exploration; when it runs out the result says
+	// so and lists what was explored.
+	Budget Budget
+	// Seed makes every random choice: the run is a pure function of
+	// (scenario, options, seed).
+	Seed uint64
+	// Workers run recoveries in parallel; 0 means one per CPU. It changes
+	// speed, never results or their order.
+	Workers int
+	// Granularity overrides the unit that tears, in bytes (8, 64, 512 or
+	// 4096); 0 keeps each medium's own (64 on persistent memory, 4096 on
+	// files and mapped files).
+	Granularity int
+	// Tail is what a file's tail past its surviving data reads as.
+	Tail faultfs.Tail
+	// Shard selects part of the crash points (see Shard).
+	Shard Shard
+	// RecoveryCrashes also crashes each recovery at each of its own crash
+	// points, and checks that recovering again from there is still correct:
+	// recovery must be idempotent.
+	RecoveryCrashes bool
+	// Progress, if set, is called after each crash point is explored.
+	Progress func(Progress)
+}
+
+// Budget bounds an exploration. Zero fields are unbounded.
+type Budget struct {
+	// States is the most crash states judged in the whole run.
+	States int
+	// Time is the longest the exploration runs. A run stopped by time
+	// depends on the machine's speed; one stopped by States does not.
+	Time time.Duration
+}
+
+// Progress reports how far an exploration is.
+type Progress struct {
+	Scenario    string
+	CrashPoints int
+	Explored    int
+	Violations  int
+	Elapsed     time.Duration
+}
+
+// withDefaults returns o with its zero fields filled in.
+func (o Options) withDefaults() Options {
+	if o.Fault == 0 {
+		o.Fault = PowerFailure
+	}
+	if o.Strategy == 0 {
+		o.Strategy = Subsets
+		if o.Fault == ProcessCrash {
+			o.Strategy = KeepAll
+		}
+	}
+	if o.MaxStates <= 0 {
+		o.MaxStates = 256
+	}
+	return o
+}
+
+// validate reports options that cannot be explored.
+func (o Options) validate() error {
+	if !o.Strategy.Applies(o.Fault) {
+		return fmt.Errorf("%w: strategy %v does not apply to a %v crash (it loses nothing)", ErrUsage, o.Strategy, o.Fault)
+	}
+	switch o.Granularity {
+	case 0, 8, 64, 512, 4096:
+	default:
+		return fmt.Errorf("%w: granularity %d: want 8, 64, 512 or 4096", ErrUsage, o.Granularity)
+	}
+	if o.Shard.N > 1 && (o.Shard.I < 0 || o.Shard.I >= o.Shard.N) {
+		return fmt.Errorf("%w: shard %v", ErrUsage, o.Shard)
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package sim
+
+import (
+	"strconv"
+
+	"github.com/crashsim/crashsim/faultfs"
+	"github.com/crashsim/crashsim/models"
+)
+
+// recoveryCrash is a crash state of a recovery: Options.RecoveryCrashes
+// crashes the recovery of each image at each of its own crash points and
+// recovers again from there, which must still satisfy the check: recovery
+// must be idempotent when it is itself interrupted.
+type recoveryCrash struct {
+	point   int
+	at      Event
+	choice  faultfs.Choice
+	pend    *faultfs.Pending // nil for a process crash
+	excerpt []Event
+}
+
+// nestedHook explores the crash points of one recovery, in the worker that
+// judges its image, and stops at the first failure.
+type nestedHook struct {
+	x     *explorer
+	j     job
+	m     *Machine
+	check *models.Prefix
+	k     int
+	seen  map[faultfs.Fingerprint]bool
+	fail  *failure
+}
+
+// nestedStates bounds the states explored at one crash point of a
+// recovery; they multiply with the states of the outer crash point.
+const nestedStates = 32
+
+// crashRecovery runs the recovery of j's image (a copy of it, base) with
+// nestedHook at its crash points, and returns the first failure found.
+func (x *explorer) crashRecovery(j job, base *faultfs.FS) *failure {
+	m := machineOn(base)
+	h := &nestedHook{x: x, j: j, m: m, check: j.check, seen: map[faultfs.Fingerprint]bool{}}
+	m.hook = h
+	x.recoverMachine(m, x.recoverySeed(j.point, j.choice))
+	return h.fail
+}
+
+func (h *nestedHook) options() *Options { return &h.x.opts }
+
+func (h *nestedHook) before(p *Process, at Event) {
+	if h.x.opts.Fault == PowerFailure {
+		h.point(at)
+	}
+}
+
+func (h *nestedHook) after(p *Process, at Event) {
+	if h.x.opts.Fault == ProcessCrash {
+		h.point(at)
+	}
+}
+
+func (h *nestedHook) point(at Event) {
+	if h.fail != nil {
+		return
+	}
+	k := h.k
+	h.k++
+	try := func(img *faultfs.FS, c faultfs.Choice, pend *faultfs.Pending) bool {
+		fp := img.Fingerprint()
+		if h.seen[fp] {
+			return true
+		}
+		h.seen[fp] = true
+		out := h.x.recoverOn(img, h.x.recoverySeed(h.j.point, h.j.choice))
+		if bad := judge(h.check, out); bad != nil {
+			h.fail = &failure{job: h.j, out: out, problem: *bad,
+				rec: &recoveryCrash{point: k, at: at, choice: c, pend: pend, excerpt: h.m.excerpt()}}
+			return false
+		}
+		return true
+	}
+	if h.x.opts.Fault == ProcessCrash {
+		try(h.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll}), faultfs.Choice{}, nil)
+		return
+	}
+	pend := h.m.disk.Pending(h.x.opts.Granularity)
+	limit := min(h.x.opts.MaxStates, nestedStates)
+	for c := range pend.Choices(h.x.opts.Strategy.faultfs(), limit, h.x.seedAt(k)) {
+		if !try(pend.Clone(c, h.x.opts.Tail), c, pend) {
+			return
+		}
+	}
+}
+
+// violation turns a crash point's first failure into a Violation: shrunk to
+// its cause when it is a power failure of the workload.
+func (x *explorer) violation(f *failure) Violation {
+	pt := x.res.Points[f.job.slot]
+	v := Violation{Point: pt.Index, Trace: pt.Trace, At: pt.At, Excerpt: x.excerpts[f.job.slot], Kept: []Unit{}, Lost: []Unit{}}
+	id := ReplayID{Scenario: x.sc.Name, Fault: x.opts.Fault, Strategy: x.opts.Strategy, Seed: x.opts.Seed,
+		Granularity: x.opts.Granularity, Point: pt.Index, Choice: choiceKey(f.job.pend, f.job.choice), RecoveryPoint: -1}
+	bad := f.problem
+	switch {
+	case f.rec != nil:
+		// The outer state recovered correctly; the failure is in the
+		// recovery of a crashed recovery. Its units are the recovery's.
+		id.RecoveryPoint, id.RecoveryChoice = f.rec.point, choiceKey(f.rec.pend, f.rec.choice)
+		v.RecoveryCrash = "crash point " + strconv.Itoa(f.rec.point) + " of the recovery, " + x.describePoint(f.rec.at)
+		if f.rec.pend != nil {
+			lost, kept := deviations(f.rec.pend, f.rec.choice)
+			v.Lost, v.Kept = units(f.rec.pend, f.rec.choice, lost, false), units(f.rec.pend, f.rec.choice, kept, true)
+		}
+	case f.job.pend != nil:
+		e := shrink(f.job.pend, f.job.choice, func(c faultfs.Choice) (outcome, *judgement) {
+			out := x.recoverOn(f.job.pend.Clone(c, x.opts.Tail), x.recoverySeed(f.job.point, c))
+			return out, judge(f.job.check, out)
+		})
+		bad = e.bad
+		id.Choice = e.choice.Key()
+		v.Lost, v.Kept = units(f.job.pend, e.choice, e.lost, false), units(f.job.pend, e.choice, e.kept, true)
+	}
+	v.ReplayID = id.String()
+	v.Problem, v.Expected, v.Observed, v.Diff, v.Panic = bad.problem, bad.expected, bad.observed, bad.diff, bad.panic
+	return v
+}
+
+// choiceKey is the replay form of a choice: "keep" for a process crash,
+// which has no choice.
+func choiceKey(p *faultfs.Pending, c faultfs.Choice) string {
+	if p == nil {
+		return "keep"
+	}
+	return c.Key()
+}

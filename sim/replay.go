@@ -1,0 +1,205 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/crashsim/crashsim/faultfs"
+)
+
+// Replay is one crash state rebuilt from its ReplayID, recovered again with
+// the whole trace recorded and the source location of every storage
+// operation of the workload.
+type Replay struct {
+	ID ReplayID
+	// Violation is what is wrong with the state, nil if it now recovers
+	// correctly. Its Kept and Lost list every unit the state keeps or
+	// loses (the id names a state already shrunk by Explore).
+	Violation *Violation
+	// Verdict is one line: ok, or the problem.
+	Verdict string
+	// Trace is the run's trace up to the crash point.
+	Trace []Event
+	// Sources maps the trace index of a storage operation to the file:line
+	// of the workload code that made it.
+	Sources map[uint64]string
+	// Recovery is the trace of the recovery of the crash image (of the
+	// last recovery, for a crash during recovery).
+	Recovery []Event
+}
+
+// replayTarget is what a replaying explorer looks for, and what it found.
+type replayTarget struct {
+	id  ReplayID
+	out *Replay
+	err error
+}
+
+// RunReplay rebuilds the crash state id names by running sc again with the
+// same options up to the same crash point, recovers it, and judges it. It
+// returns an error wrapping ErrDiverged when the run no longer reaches that
+// point or state, which means the scenario or the engine changed.
+func RunReplay(sc *Scenario, id ReplayID) (*Replay, error) {
+	if id.Scenario != sc.Name {
+		return nil, fmt.Errorf("%w: replay id is for scenario %s, not %s", ErrUsage, id.Scenario, sc.Name)
+	}
+	opts := id.Options()
+	opts.Workers = 1
+	x, err := newExplorer(sc, opts)
+	if err != nil {
+		return nil, err
+	}
+	x.replay = &replayTarget{id: id}
+	x.run()
+	switch {
+	case x.replay.err != nil:
+		return nil, x.replay.err
+	case x.replay.out == nil:
+		return nil, fmt.Errorf("%w: the run reached %d crash points, not %d", ErrDiverged, x.points, id.Point+1)
+	}
+	return x.replay.out, nil
+}
+
+// replayPoint is crashPoint when replaying: it acts at the target point
+// only, and ends the run there.
+func (x *explorer) replayPoint(k int, at Event) {
+	id := x.replay.id
+	if k != id.Point {
+		return
+	}
+	defer x.stop("replayed")
+	check := x.check.Snapshot()
+	var img *faultfs.FS
+	var pend *faultfs.Pending
+	var choice faultfs.Choice
+	if x.opts.Fault == ProcessCrash {
+		img = x.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
+	} else {
+		pend = x.m.disk.Pending(x.opts.Granularity)
+		var err error
+		if choice, err = parseChoiceFor(pend, id.Choice); err != nil {
+			x.replay.err = err
+			return
+		}
+		img = pend.Clone(choice, x.opts.Tail)
+	}
+	r := &Replay{ID: id, Trace: append([]Event(nil), x.m.full...), Sources: x.m.sources}
+	x.replay.out = r
+	seed := x.recoverySeed(k, choice)
+	m := machineOn(img)
+	v := Violation{Point: k, Trace: at.Index, At: x.describePoint(at), ReplayID: id.String(), Kept: []Unit{}, Lost: []Unit{}}
+	v.Excerpt = tail(r.Trace, excerptLen)
+	unitsOf := func(p *faultfs.Pending, c faultfs.Choice) {
+		if p == nil {
+			return
+		}
+		lost, kept := deviations(p, c)
+		v.Lost, v.Kept = units(p, c, lost, false), units(p, c, kept, true)
+	}
+	unitsOf(pend, choice)
+	var out outcome
+	if id.RecoveryPoint < 0 {
+		m.startRecording()
+		out = x.recoverMachine(m, seed)
+		r.Recovery = m.full
+	} else {
+		h := &replayNested{x: x, id: id, seed: seed}
+		m.hook = h
+		x.recoverMachine(m, seed)
+		if h.err != nil {
+			x.replay.err = h.err
+			return
+		}
+		if h.m == nil {
+			x.replay.err = fmt.Errorf("%w: the recovery reached %d crash points, not %d", ErrDiverged, h.k, id.RecoveryPoint+1)
+			return
+		}
+		out, r.Recovery = h.out, h.m.full
+		v.RecoveryCrash = fmt.Sprintf("crash point %d of the recovery, %s", id.RecoveryPoint, x.describePoint(h.at))
+		unitsOf(h.pend, h.choice)
+	}
+	for i := range v.Kept {
+		v.Kept[i].Source = r.Sources[v.Kept[i].Trace]
+	}
+	for i := range v.Lost {
+		v.Lost[i].Source = r.Sources[v.Lost[i].Trace]
+	}
+	bad := judge(check, out)
+	if bad == nil {
+		r.Verdict = "ok: the state recovers correctly"
+		return
+	}
+	v.Problem, v.Expected, v.Observed, v.Diff, v.Panic = bad.problem, bad.expected, bad.observed, bad.diff, bad.panic
+	r.Violation, r.Verdict = &v, bad.problem
+}
+
+// replayNested crashes a recovery at the crash point a replay id names and
+// recovers again from the state it names, recording that last recovery.
+type replayNested struct {
+	x    *explorer
+	id   ReplayID
+	seed uint64
+	k    int
+
+	at     Event
+	pend   *faultfs.Pending
+	choice faultfs.Choice
+	m      *Machine // the machine of the last recovery, once run
+	out    outcome
+	err    error
+}
+
+func (h *replayNested) options() *Options { return &h.x.opts }
+
+func (h *replayNested) before(p *Process, at Event) {
+	if h.x.opts.Fault == PowerFailure {
+		h.point(p, at)
+	}
+}
+
+func (h *replayNested) after(p *Process, at Event) {
+	if h.x.opts.Fault == ProcessCrash {
+		h.point(p, at)
+	}
+}
+
+func (h *replayNested) point(p *Process, at Event) {
+	k := h.k
+	h.k++
+	if k != h.id.RecoveryPoint || h.m != nil || h.err != nil {
+		return
+	}
+	defer p.Kill() // the crashed recovery stops here
+	var img *faultfs.FS
+	if h.x.opts.Fault == ProcessCrash {
+		img = p.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
+	} else {
+		h.pend = p.m.disk.Pending(h.x.opts.Granularity)
+		var err error
+		if h.choice, err = parseChoiceFor(h.pend, h.id.RecoveryChoice); err != nil {
+			h.err = err
+			return
+		}
+		img = h.pend.Clone(h.choice, h.x.opts.Tail)
+	}
+	h.at = at
+	h.m = machineOn(img)
+	h.m.startRecording()
+	h.out = h.x.recoverMachine(h.m, h.seed)
+}
+
+// parseChoiceFor parses a choice key and checks that it fits p.
+func parseChoiceFor(p *faultfs.Pending, key string) (faultfs.Choice, error) {
+	c, err := faultfs.ParseChoice(key)
+	if err != nil {
+		return c, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if c.Prefix > len(p.Meta) || len(c.Sizes) != len(p.Sizes) || len(c.Data) != len(p.Data) {
+		return c, fmt.Errorf("%w: choice %s does not fit the crash point (%d namespace changes, %d sizes, %d data units pending)",
+			ErrDiverged, key, len(p.Meta), len(p.Sizes), len(p.Data))
+	}
+	return c, nil
+}
+
+func tail(events []Event, n int) []Event {
+	return append([]Event(nil), events[max(0, len(events)-n):]...)
+}

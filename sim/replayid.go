@@ -1,0 +1,81 @@
+package sim
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ReplayID names one crash state of one run exactly: `crashsim replay <id>`
+// reruns the scenario with the same options to the same crash point,
+// rebuilds the state, and recovers it again with the store-level trace and
+// source locations. Its text form has no spaces or shell metacharacters:
+//
+//	scenario:fault:strategy:seed:granularity:point:choice[:rpoint:rchoice]
+//
+// where choice is the faultfs choice key (prefix/sizes/data, e.g. 0/1/0,2),
+// and rpoint and rchoice name a crash inside the recovery of that state when
+// Options.RecoveryCrashes found it.
+type ReplayID struct {
+	Scenario    string
+	Fault       Fault
+	Strategy    Strategy
+	Seed        uint64
+	Granularity int
+	Point       int
+	Choice      string
+	// RecoveryPoint is -1 unless the state is a crash of a recovery.
+	RecoveryPoint  int
+	RecoveryChoice string
+}
+
+func (id ReplayID) String() string {
+	s := fmt.Sprintf("%s:%s:%s:%d:%d:%d:%s", id.Scenario, id.Fault, id.Strategy, id.Seed, id.Granularity, id.Point, id.Choice)
+	if id.RecoveryPoint >= 0 {
+		s += fmt.Sprintf(":%d:%s", id.RecoveryPoint, id.RecoveryChoice)
+	}
+	return s
+}
+
+// Options returns the exploration options the id was found with.
+func (id ReplayID) Options() Options {
+	return Options{Fault: id.Fault, Strategy: id.Strategy, Seed: id.Seed, Granularity: id.Granularity}
+}
+
+// ParseReplayID parses the text form of a ReplayID.
+func ParseReplayID(s string) (ReplayID, error) {
+	bad := func(why string) (ReplayID, error) {
+		return ReplayID{}, fmt.Errorf("%w: replay id %q: %s", ErrUsage, s, why)
+	}
+	f := strings.Split(s, ":")
+	if len(f) != 7 && len(f) != 9 {
+		return bad("want scenario:fault:strategy:seed:granularity:point:choice[:rpoint:rchoice]")
+	}
+	id := ReplayID{Scenario: f[0], Choice: f[6], RecoveryPoint: -1}
+	var err error
+	if id.Fault, err = ParseFault(f[1]); err != nil {
+		return bad(err.Error())
+	}
+	if id.Strategy, err = ParseStrategy(f[2]); err != nil {
+		return bad(err.Error())
+	}
+	if id.Seed, err = strconv.ParseUint(f[3], 10, 64); err != nil {
+		return bad("seed: " + err.Error())
+	}
+	if id.Granularity, err = strconv.Atoi(f[4]); err != nil {
+		return bad("granularity: " + err.Error())
+	}
+	if id.Point, err = strconv.Atoi(f[5]); err != nil || id.Point < 0 {
+		return bad("crash point must be a number >= 0")
+	}
+	if len(f) == 9 {
+		if id.RecoveryPoint, err = strconv.Atoi(f[7]); err != nil || id.RecoveryPoint < 0 {
+			return bad("recovery crash point must be a number >= 0")
+		}
+		id.RecoveryChoice = f[8]
+	}
+	if id.Scenario == "" {
+		return bad("no scenario")
+	}
+	return id, nil
+}

@@ -1,0 +1,189 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Result is the outcome of exploring one scenario under one set of options:
+// the one result type that package reports renders as tables, JSON and
+// HTML.
+type Result struct {
+	Scenario string   `json:"scenario"`
+	Buggy    bool     `json:"buggy"`
+	Fault    Fault    `json:"-"`
+	Strategy Strategy `json:"-"`
+	// FaultName and StrategyName are Fault and Strategy as text, for JSON.
+	FaultName    string `json:"fault"`
+	StrategyName string `json:"strategy"`
+	Seed         uint64 `json:"seed"`
+	Granularity  int    `json:"granularity,omitempty"`
+	Shard        string `json:"shard"`
+
+	// CrashPoints is how many crash points the workload reached (in this
+	// shard).
+	CrashPoints int `json:"crash_points"`
+	// States is how many crash states the fault model allows at those
+	// points; StatesExact is false when the count saturated.
+	States      uint64 `json:"states"`
+	StatesExact bool   `json:"states_exact"`
+	// Explored is how many states the strategy built; Unique how many of
+	// them were distinct, each recovered and judged once: an image counts
+	// again when it is judged against a different acknowledged history.
+	Explored int `json:"explored"`
+	Unique   int `json:"unique"`
+	// Recoveries counts recovery runs, crashes during recovery included.
+	Recoveries int `json:"recoveries"`
+
+	Violations []Violation `json:"violations"`
+	// Points has one entry per crash point explored.
+	Points []Point `json:"points,omitempty"`
+	// Stopped says why the exploration ended early ("state budget", "time
+	// budget"), or is empty when it covered every crash point.
+	Stopped string        `json:"stopped,omitempty"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	// RunError is an error of the workload itself (not of a recovery), such
+	// as a failed operation; the exploration stops there.
+	RunError string `json:"run_error,omitempty"`
+}
+
+// OK reports whether the run found nothing wrong.
+func (r *Result) OK() bool { return len(r.Violations) == 0 && r.RunError == "" }
+
+// Point is the record of one crash point.
+type Point struct {
+	// Index numbers the crash points of a run from 0.
+	Index int `json:"index"`
+	// Trace is the index in the trace of the operation the crash precedes
+	// (F2) or follows (F1).
+	Trace uint64 `json:"trace"`
+	// At describes that operation.
+	At          string `json:"at"`
+	States      uint64 `json:"states"`
+	StatesExact bool   `json:"states_exact"`
+	Explored    int    `json:"explored"`
+	Unique      int    `json:"unique"`
+	Violations  int    `json:"violations"`
+}
+
+// Violation is one crash state whose recovery the model rejects, or whose
+// recovery failed.
+type Violation struct {
+	// ReplayID names exactly this state; `crashsim replay <id>` rebuilds it.
+	ReplayID string `json:"replay_id"`
+	Point    int    `json:"point"`
+	Trace    uint64 `json:"trace"`
+	At       string `json:"at"`
+	// Problem says in one line what is wrong.
+	Problem  string `json:"problem"`
+	Expected string `json:"expected,omitempty"`
+	Observed string `json:"observed,omitempty"`
+	// Diff says where the observed state differs from the expected one.
+	Diff string `json:"diff,omitempty"`
+	// Panic is the panic value and stack of a recovery that panicked.
+	Panic string `json:"panic,omitempty"`
+	// Kept and Lost are the pending units this state kept and lost, shrunk
+	// to the fewest that still fail: the cause of the violation.
+	Kept []Unit `json:"kept"`
+	Lost []Unit `json:"lost"`
+	// Excerpt is the trace around the crash point.
+	Excerpt []Event `json:"excerpt"`
+	// RecoveryCrash is set when the violation was found by crashing the
+	// recovery of another image: the crash point in that recovery.
+	RecoveryCrash string `json:"recovery_crash,omitempty"`
+}
+
+// Unit is one pending unit of a crash state: a namespace change, a file's
+// size, or a range of file or memory data, with the version the state picked.
+type Unit struct {
+	// Kind is "meta", "size" or "data".
+	Kind string `json:"kind"`
+	Path string `json:"path"`
+	Off  int64  `json:"off,omitempty"`
+	Len  int    `json:"len,omitempty"`
+	// What describes a namespace change or a size.
+	What string `json:"what,omitempty"`
+	// Version is the version picked, of Versions (0 = durable): how many of
+	// the unit's pending changes the state keeps.
+	Version  int `json:"version"`
+	Versions int `json:"versions"`
+	// Lost says whether the unit is listed for what it loses (Trace is the
+	// first change lost) or for what it keeps (Trace is the last kept).
+	Lost bool `json:"lost"`
+	// Trace is the trace index of the operation that made the first version
+	// lost (for Lost) or the last version kept (for Kept).
+	Trace uint64 `json:"trace"`
+	// Source is the file:line of that operation in the workload; replay
+	// fills it in.
+	Source string `json:"source,omitempty"`
+}
+
+func (u Unit) String() string {
+	var b strings.Builder
+	switch u.Kind {
+	case "data":
+		fmt.Fprintf(&b, "%s [%d,%d)", u.Path, u.Off, u.Off+int64(u.Len))
+	default:
+		b.WriteString(u.What)
+	}
+	changes := u.Versions - 1
+	if u.Kind == "meta" {
+		fmt.Fprintf(&b, " (%d of %d pending namespace changes kept", u.Version, changes)
+	} else {
+		fmt.Fprintf(&b, " (%d of %d changes kept", u.Version, changes)
+	}
+	if u.Lost {
+		fmt.Fprintf(&b, "; first lost by #%d)", u.Trace)
+	} else {
+		fmt.Fprintf(&b, "; last kept made by #%d)", u.Trace)
+	}
+	if u.Source != "" {
+		fmt.Fprintf(&b, " at %s", u.Source)
+	}
+	return b.String()
+}
+
+// String renders the violation for a test log or a terminal.
+func (v *Violation) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "crash point %d, %s\n", v.Point, v.At)
+	if v.RecoveryCrash != "" {
+		fmt.Fprintf(&b, "  during recovery: %s\n", v.RecoveryCrash)
+	}
+	fmt.Fprintf(&b, "  problem:  %s\n", v.Problem)
+	if v.Expected != "" {
+		fmt.Fprintf(&b, "  expected: %s\n", v.Expected)
+	}
+	if v.Observed != "" {
+		fmt.Fprintf(&b, "  observed: %s\n", v.Observed)
+	}
+	if v.Diff != "" {
+		fmt.Fprintf(&b, "  diff:     %s\n", v.Diff)
+	}
+	if v.Panic != "" {
+		fmt.Fprintf(&b, "  panic:    %s\n", indent(v.Panic, "            "))
+	}
+	for _, u := range v.Kept {
+		fmt.Fprintf(&b, "  kept:     %s\n", u)
+	}
+	for _, u := range v.Lost {
+		fmt.Fprintf(&b, "  lost:     %s\n", u)
+	}
+	if len(v.Excerpt) > 0 {
+		b.WriteString("  trace:\n")
+		for _, e := range v.Excerpt {
+			mark := "   "
+			if e.Index == v.Trace {
+				mark = "-> "
+			}
+			fmt.Fprintf(&b, "    %s%s\n", mark, e)
+		}
+	}
+	fmt.Fprintf(&b, "  replay:   crashsim replay %s\n", v.ReplayID)
+	return b.String()
+}
+
+func indent(s, prefix string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
+}

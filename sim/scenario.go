@@ -1,0 +1,53 @@
+package sim
+
+import (
+	"strings"
+
+	"github.com/crashsim/crashsim/models"
+)
+
+// Scenario is what the laboratory checks: a workload, the recovery that
+// follows a crash, and the reference model that judges what recovery
+// returns (DESIGN.md section 6).
+//
+// A scenario's name says what it is; a deliberately broken variant has
+// "-bug-" in its name, and the explorer is expected to report it.
+type Scenario struct {
+	// Name identifies the scenario in reports, replay ids and the CLI.
+	Name string
+	// Doc says in one line what the workload does and, for a bug variant,
+	// what is wrong with it.
+	Doc string
+	// Faults lists the fault models that apply; nil means all.
+	Faults []Fault
+	// Model is the reference model the recovered state is judged against.
+	Model models.Model
+	// Run is the workload. It runs on a fresh simulated machine in one
+	// process, and marks its operations with Env.Invoke and its durability
+	// acknowledgements with Env.Durable or Env.DurableAll. A crash may stop
+	// it at any operation; an error it returns is a failure of the scenario
+	// itself, reported as a violation of its run.
+	Run func(env *Env) error
+	// Recover runs after a crash on a machine holding the crash image, in a
+	// new process. It opens the stored state, repairs it as the engine's
+	// recovery does, runs the engine's invariant checks, and returns the
+	// state in the model's form. An error or a panic is a violation.
+	Recover func(env *Env) (state any, err error)
+}
+
+// Buggy reports whether the scenario is a deliberately broken variant that
+// the explorer must catch.
+func (s *Scenario) Buggy() bool { return strings.Contains(s.Name, "-bug-") }
+
+// Applies reports whether fault model f applies to the scenario.
+func (s *Scenario) Applies(f Fault) bool {
+	if s.Faults == nil {
+		return true
+	}
+	for _, g := range s.Faults {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}

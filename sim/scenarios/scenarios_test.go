@@ -1,0 +1,134 @@
+package scenarios
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/crashsim/crashsim/sim"
+)
+
+// every runs f for each fault model and strategy that applies to sc.
+func every(sc *sim.Scenario, f func(sim.Options)) {
+	for _, fault := range sim.Faults {
+		if !sc.Applies(fault) {
+			continue
+		}
+		for _, s := range sim.Strategies {
+			if s.Applies(fault) {
+				f(sim.Options{Fault: fault, Strategy: s})
+			}
+		}
+	}
+}
+
+// TestCorrectScenariosPass: no violation under any fault model and strategy
+// that applies, and no false alarm with sampling either.
+func TestCorrectScenariosPass(t *testing.T) {
+	for _, sc := range All() {
+		if sc.Buggy() {
+			continue
+		}
+		every(sc, func(o sim.Options) {
+			for _, seed := range []uint64{0, 1} {
+				o.Seed, o.MaxStates = seed, 64
+				res := sim.Check(t, sc, o)
+				if res != nil && res.Explored == 0 {
+					t.Errorf("%s %v/%v: explored nothing", sc.Name, o.Fault, o.Strategy)
+				}
+			}
+		})
+	}
+}
+
+// TestBugVariantsCaught: every bug variant is reported in at least one
+// run, and its violation replays to the same problem.
+func TestBugVariantsCaught(t *testing.T) {
+	for _, sc := range All() {
+		if !sc.Buggy() {
+			continue
+		}
+		caught := false
+		every(sc, func(o sim.Options) {
+			res, err := sim.Explore(sc, o)
+			if err != nil {
+				t.Fatalf("%s: %v", sc.Name, err)
+			}
+			if res.RunError != "" {
+				t.Errorf("%s %v/%v: the workload failed: %s", sc.Name, o.Fault, o.Strategy, res.RunError)
+			}
+			for _, v := range res.Violations {
+				caught = true
+				id, err := sim.ParseReplayID(v.ReplayID)
+				if err != nil {
+					t.Fatalf("%s: replay id %q: %v", sc.Name, v.ReplayID, err)
+				}
+				rp, err := sim.RunReplay(sc, id)
+				if err != nil {
+					t.Fatalf("%s: replay %s: %v", sc.Name, v.ReplayID, err)
+				}
+				if rp.Violation == nil || rp.Violation.Problem != v.Problem {
+					t.Errorf("%s: replay %s: verdict %q, want %q", sc.Name, v.ReplayID, rp.Verdict, v.Problem)
+				}
+				if len(rp.Sources) == 0 || len(rp.Trace) == 0 {
+					t.Errorf("%s: replay %s: no trace or sources", sc.Name, v.ReplayID)
+				}
+			}
+		})
+		if !caught {
+			t.Errorf("%s: bug variant never caught", sc.Name)
+		}
+	}
+}
+
+// TestExplanations pins what the shrunk violations blame: the cause a
+// reader needs, not every unit of the state.
+func TestExplanations(t *testing.T) {
+	for _, c := range []struct {
+		scenario string
+		opts     sim.Options
+		lost     string // in the description of a lost unit
+		kept     string // in the description of a kept unit, if any
+	}{
+		{"file-replace-bug-no-dirsync", sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets}, "rename /data/config.tmp -> /data/config", ""},
+		{"pmem-log-bug-count-first", sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets}, "", "/pmem/log [0,64)"},
+		{"pmem-record-bug-no-commit", sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets}, "/pmem/record [64,128) (1 of 2", "/pmem/record [64,128) (1 of 2"},
+		{"file-log-bug-no-crc", sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets}, "/data/log [4096,8192)", "size of /data/log"},
+	} {
+		sc, _ := Lookup(c.scenario)
+		res, err := sim.Explore(sc, c.opts)
+		if err != nil || len(res.Violations) == 0 {
+			t.Fatalf("%s: %v, %d violations", c.scenario, err, len(res.Violations))
+		}
+		v := res.Violations[0]
+		has := func(units []sim.Unit, s string) bool {
+			for _, u := range units {
+				if strings.Contains(u.String(), s) {
+					return true
+				}
+			}
+			return s == ""
+		}
+		if !has(v.Lost, c.lost) || !has(v.Kept, c.kept) {
+			t.Errorf("%s: explanation lacks lost %q / kept %q:\n%s", c.scenario, c.lost, c.kept, v.String())
+		}
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	all := All()
+	if len(all) < 11 {
+		t.Errorf("%d scenarios, want the 4 demonstrations and their 7 bug variants", len(all))
+	}
+	for _, sc := range all {
+		got, ok := Lookup(sc.Name)
+		if !ok || got.Name != sc.Name || got.Doc == "" || got.Run == nil || got.Recover == nil || got.Model.Init == nil {
+			t.Errorf("scenario %s is incomplete", sc.Name)
+		}
+		if sc.Buggy() != strings.Contains(sc.Doc, "BUG") {
+			t.Errorf("%s: a bug variant's doc says BUG, a correct one's does not: %q", sc.Name, sc.Doc)
+		}
+	}
+	if _, ok := Lookup("no-such"); ok {
+		t.Error("Lookup of an unknown name succeeded")
+	}
+}

@@ -1,0 +1,104 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/crashsim/crashsim/faultfs"
+)
+
+// Event is one entry of the trace: an operation of a simulated process on
+// the machine's storage, or a marker of the workload. Storage events carry
+// the file system's operation index, so every event of a run has one place
+// in one total order.
+type Event struct {
+	// Index is the event's place in the trace.
+	Index uint64 `json:"index"`
+	// Proc is the simulated process that made it.
+	Proc int `json:"proc"`
+	// Kind is the operation ("write", "sync", "region-write", "drain", …)
+	// or the marker ("invoke", "return", "durable", "start", "kill").
+	Kind string `json:"kind"`
+	Path string `json:"path,omitempty"`
+	// NewPath is the new name of a rename.
+	NewPath string `json:"new_path,omitempty"`
+	Off     int64  `json:"off,omitempty"`
+	Len     int64  `json:"len,omitempty"`
+	// Note is a marker's text: the operation invoked, its output.
+	Note string `json:"note,omitempty"`
+}
+
+func (e Event) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#%d p%d %s", e.Index, e.Proc, e.Kind)
+	if e.Path != "" {
+		b.WriteString(" " + e.Path)
+	}
+	if e.NewPath != "" {
+		b.WriteString(" -> " + e.NewPath)
+	}
+	switch e.Kind {
+	case "read", "write", "flush", "region-read", "region-write", "region-atomic":
+		fmt.Fprintf(&b, " [%d,%d)", e.Off, e.Off+e.Len)
+	case "truncate":
+		fmt.Fprintf(&b, " %d", e.Off)
+	case "map", "grow":
+		fmt.Fprintf(&b, " %d", e.Len)
+	}
+	if e.Note != "" {
+		b.WriteString(" " + e.Note)
+	}
+	return b.String()
+}
+
+// IsBarrier reports whether the event is a persistence barrier: a crash
+// point of a power failure precedes each.
+func (e Event) IsBarrier() bool {
+	switch e.Kind {
+	case "sync", "syncdir", "drain":
+		return true
+	}
+	return false
+}
+
+// eventOf turns a disk operation into a trace event. A mark's note is its
+// kind, a space, and its text (see Process.mark).
+func eventOf(op faultfs.Op) Event {
+	e := Event{Index: op.Index, Proc: op.Owner, Kind: op.Kind.String(), Path: op.Path, NewPath: op.NewPath, Off: op.Off, Len: op.Len}
+	if op.Kind == faultfs.OpMark {
+		e.Kind, e.Note, _ = strings.Cut(op.Note, " ")
+	}
+	return e
+}
+
+// ring keeps the last events of the trace, for the excerpt of a violation:
+// memory stays bounded however long the workload runs.
+type ring struct {
+	buf  []Event
+	next int
+	full bool
+}
+
+func newRing(n int) *ring { return &ring{buf: make([]Event, n)} }
+
+func (r *ring) add(e Event) {
+	r.buf[r.next] = e
+	r.next++
+	if r.next == len(r.buf) {
+		r.next, r.full = 0, true
+	}
+}
+
+// last returns up to n of the most recent events, oldest first.
+func (r *ring) last(n int) []Event {
+	size := r.next
+	if r.full {
+		size = len(r.buf)
+	}
+	n = min(n, size)
+	out := make([]Event, 0, n)
+	for i := size - n; i < size; i++ {
+		out = append(out, r.buf[(r.next-size+i+len(r.buf))%len(r.buf)])
+	}
+	return out
+}
