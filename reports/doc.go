@@ -1,0 +1,80 @@
+// Package reports renders the results of crash explorations: the one
+// result type, [sim.Result], as a terminal table, as JSON for CI, and as a
+// self-contained HTML page with a timeline of each run's crash points.
+//
+// # Usage
+//
+// Collect the results of [sim.Explore], one per (scenario, fault model,
+// strategy), and hand them to the renderers in the order they should be
+// shown (grouped by scenario):
+//
+//	var results []*sim.Result
+//	for _, sc := range scenarios.All() {
+//		r, err := sim.Explore(sc, sim.Options{Fault: sim.PowerFailure})
+//		if err != nil {
+//			return err
+//		}
+//		results = append(results, r)
+//	}
+//	reports.Table(os.Stdout, results)         // one row per result
+//	reports.Violations(os.Stdout, results, 3) // details, 3 per result at most
+//	reports.JSON(f, results)                  // for CI, and for ReadJSON
+//	reports.HTML(page, results)               // one page, no network
+//
+// [ReadJSON] reads what [JSON] wrote, so a saved run can be rendered again
+// (`crashsim report out.json --html out.html`).
+//
+// [Verdict] gives a result's verdict word: a correct scenario gets "pass"
+// or "FAIL"; a bug variant ([sim.Result.Buggy], "-bug-" in the name) is
+// expected to be caught, so it gets "caught" when the run found a
+// violation and "MISSED" when it did not; a run whose workload itself
+// failed gets "ERROR". [Good] says whether a verdict is the expected one.
+// [Outcomes] judges each scenario over all its runs: a correct scenario
+// must pass every run, a bug variant be caught by at least one (a missing
+// fsync is invisible to a process crash), and no run may fail to run; the
+// HTML summary and `crashsim demo` both judge this way.
+//
+// # Implementation notes
+//
+// Table. The columns are scenario, fault, strategy, crash points, states
+// explored/total, unique images, recoveries, violations, time and verdict.
+// A state total that saturated (StatesExact false) is shown as "≥N": it is
+// a lower bound and must not read as the size of the state space. A run a
+// budget stopped early gets a "*" after its verdict and one footnote per
+// reason under the table; run errors are listed under it in full. The
+// scenario and a repeated fault are written only on the first row of a
+// scenario's group, by hand rather than with tablewriter's cell merging,
+// which would also join equal numbers of two runs of one combination (two
+// shards) and hide that they are two runs. A shard other than the whole
+// run is shown next to the strategy for the same reason.
+//
+// JSON. The field order is sim.Result's declaration order (encoding/json
+// keeps it), and nil lists are written as [] so consumers never see null
+// for "none". Fault and Strategy are not in the JSON (they are typed);
+// their names are, and ReadJSON parses them back with [sim.ParseFault] and
+// [sim.ParseStrategy]. ReadJSON accepts an array of results or a single
+// result object; anything else — invalid JSON, a trailing second value,
+// null entries, an unknown fault or strategy name — is an error wrapping
+// [ErrFormat], never a partial result.
+//
+// HTML. One page built with html/template, so every string from a result
+// (scenario names, problems, paths, notes) is escaped in its context; the
+// template is embedded and parsed at init, so a broken template fails every
+// test rather than one report. Inline CSS and a few lines of script (open
+// the violation a timeline mark links to, hide passing runs, copy a replay
+// command); nothing is fetched, so the page works from a CI artifact store
+// or a mail attachment. The output is a pure function of the results (no
+// timestamp), so two runs with the same seed give the same page.
+//
+// The timeline has one mark per crash point in trace order, green without
+// a violation and red with one; a mark's height grows with the log of the
+// states explored there, and its tooltip gives the crash point, the trace
+// operation and explored/total states. Past 400 crash points consecutive
+// points share a mark (red if any failed), so a long workload's page stays
+// small while a single failing point stays visible. A red mark links to
+// the first violation at that point. Each violation shows its problem,
+// expected versus observed, kept and lost units, the trace excerpt with
+// barriers (sim.Event.IsBarrier) and the crash point highlighted and the
+// operations that made a kept or lost unit tagged, and the replay command.
+// At most 50 violations per result are written out; the JSON has them all.
+package reports

@@ -1,0 +1,251 @@
+package reports
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/crashsim/crashsim/sim"
+)
+
+//go:embed report.html.tmpl
+var pageSource string
+
+// page is parsed once: the template is part of the program, and a mistake
+// in it must fail every test, not one report at run time.
+var page = template.Must(template.New("report").Parse(pageSource))
+
+// maxMarks bounds the marks of one timeline. A long workload has tens of
+// thousands of crash points; past this many, consecutive points share a
+// mark (red if any of them failed), so the page stays small and a
+// failing point stays visible.
+const maxMarks = 400
+
+// HTML writes one self-contained page (inline CSS and script, nothing
+// fetched) with a summary of every result, a timeline of each result's
+// crash points coloured by outcome, and each violation's problem, expected
+// and observed state, kept and lost units, trace excerpt and replay command.
+// Everything taken from the results is escaped by html/template.
+func HTML(w io.Writer, results []*sim.Result) error {
+	var p pageView
+	p.Correct, p.Bugs = tally(results)
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		p.Results = append(p.Results, resultOf(r, fmt.Sprintf("r%d", len(p.Results))))
+		p.Violations += len(r.Violations)
+	}
+	p.Counts = fmt.Sprintf("%d %s, %d %s", len(p.Results), plural(len(p.Results), "run", "runs"), p.Violations, plural(p.Violations, "violation", "violations"))
+	if err := page.Execute(w, &p); err != nil {
+		return fmt.Errorf("reports: html: %w", err)
+	}
+	return nil
+}
+
+// The views hold what the template shows, computed here so that the
+// template has no logic beyond loops and conditions.
+type pageView struct {
+	Results    []resultView
+	Violations int
+	// Counts says how many runs and violations, in words.
+	Counts string
+	// Correct and Bugs judge scenarios, not runs: a correct scenario must
+	// pass every run, a bug variant be caught by at least one (a missing
+	// fsync is invisible to a process crash, so some of its runs pass).
+	Correct, Bugs *scenarioTally
+}
+
+// scenarioTally counts the scenarios of one kind and names those that did
+// not do what their kind expects. A nil tally is a kind with no scenario.
+type scenarioTally struct {
+	All, Good int
+	Bad       []string
+}
+
+func tally(results []*sim.Result) (correct, bugs *scenarioTally) {
+	for _, o := range Outcomes(results) {
+		t := &correct
+		if o.Buggy {
+			t = &bugs
+		}
+		if *t == nil {
+			*t = &scenarioTally{}
+		}
+		(*t).All++
+		if o.Good {
+			(*t).Good++
+		} else {
+			(*t).Bad = append((*t).Bad, o.Scenario)
+		}
+	}
+	return correct, bugs
+}
+
+type resultView struct {
+	ID                     string
+	Scenario, Fault, Strat string
+	Shard                  string
+	Seed                   uint64
+	Granularity            int
+	Buggy                  bool
+	// Quiet is a pass: the runs a reader hunting problems may hide.
+	Quiet                   bool
+	Verdict, VerdictClass   string
+	CrashPoints             int
+	States                  string
+	Unique, Recoveries      int
+	Elapsed                 string
+	Stopped, RunError       string
+	Marks                   []markView
+	PointsPerMark           int
+	Violations              []violationView
+	ViolationCount, Unshown int
+}
+
+type markView struct {
+	Bad    bool
+	Height int
+	Title  string
+	// Target is the id of the first violation the mark covers, or empty.
+	Target string
+}
+
+type violationView struct {
+	ID                              string
+	N                               int
+	Point                           int
+	Trace                           uint64
+	At, Problem, Expected, Observed string
+	Panic, RecoveryCrash, Replay    string
+	Kept, Lost                      []string
+	Excerpt                         []eventView
+	HasExpectation                  bool
+}
+
+type eventView struct {
+	Text               string
+	Barrier, Crash     bool
+	KeptHere, LostHere bool
+}
+
+// maxViolationsShown bounds the violations written out per result: a
+// broken variant can fail at every state, and the first ones show the
+// cause as well as all of them.
+const maxViolationsShown = 50
+
+func resultOf(r *sim.Result, id string) resultView {
+	v := Verdict(r)
+	class := "good"
+	switch {
+	case v == VerdictError:
+		class = "error"
+	case !Good(v):
+		class = "bad"
+	}
+	rv := resultView{
+		ID: id, Scenario: r.Scenario, Fault: faultName(r), Strat: strategyName(r),
+		Shard: r.Shard, Seed: r.Seed, Granularity: r.Granularity, Buggy: r.Buggy,
+		Verdict: v, VerdictClass: class, Quiet: v == VerdictPass,
+		CrashPoints: r.CrashPoints, States: states(r.Explored, r.States, r.StatesExact),
+		Unique: r.Unique, Recoveries: r.Recoveries, Elapsed: duration(r.Elapsed),
+		Stopped: r.Stopped, RunError: r.RunError, ViolationCount: len(r.Violations),
+	}
+	// The first violation at each crash point is where its mark links.
+	firstAt := map[int]string{}
+	for i := range r.Violations {
+		viol := &r.Violations[i]
+		vid := fmt.Sprintf("%s-v%d", id, i)
+		if i < maxViolationsShown {
+			if _, ok := firstAt[viol.Point]; !ok {
+				firstAt[viol.Point] = vid
+			}
+			rv.Violations = append(rv.Violations, violationOf(viol, vid, i+1, r.Fault == sim.ProcessCrash || r.FaultName == sim.ProcessCrash.String()))
+		}
+	}
+	rv.Unshown = len(r.Violations) - len(rv.Violations)
+	rv.Marks, rv.PointsPerMark = marksOf(r.Points, firstAt)
+	return rv
+}
+
+func marksOf(points []sim.Point, firstAt map[int]string) ([]markView, int) {
+	per := (len(points) + maxMarks - 1) / maxMarks
+	if per < 1 {
+		per = 1
+	}
+	marks := make([]markView, 0, (len(points)+per-1)/per)
+	for start := 0; start < len(points); start += per {
+		group := points[start:min(start+per, len(points))]
+		var m markView
+		var explored, viols int
+		var total uint64
+		exact := true
+		for _, p := range group {
+			explored += p.Explored
+			total += p.States
+			exact = exact && p.StatesExact
+			viols += p.Violations
+			if m.Target == "" {
+				m.Target = firstAt[p.Index]
+			}
+		}
+		m.Bad = viols > 0
+		// A log scale: states per point range over orders of magnitude,
+		// and a point with one state must still be visible.
+		m.Height = min(10+int(6*math.Log2(1+float64(explored))), 44)
+		first, last := group[0], group[len(group)-1]
+		if len(group) == 1 {
+			m.Title = fmt.Sprintf("crash point %d at #%d %s: %s states explored, %d violations", first.Index, first.Trace, first.At, states(explored, total, exact), viols)
+		} else {
+			m.Title = fmt.Sprintf("crash points %d–%d (#%d–#%d): %s states explored, %d violations", first.Index, last.Index, first.Trace, last.Trace, states(explored, total, exact), viols)
+		}
+		marks = append(marks, m)
+	}
+	return marks, per
+}
+
+// violationOf builds a violation's view. after says the crash follows the
+// operation at v.Trace (a process crash) rather than precedes it (a power
+// failure strikes just before a barrier, which the excerpt then lacks).
+func violationOf(v *sim.Violation, id string, n int, after bool) violationView {
+	at := v.At
+	if !strings.HasPrefix(at, fmt.Sprintf("#%d ", v.Trace)) {
+		at = fmt.Sprintf("#%d %s", v.Trace, v.At)
+	}
+	vv := violationView{
+		ID: id, N: n, Point: v.Point, Trace: v.Trace, At: at,
+		Problem: v.Problem, Expected: v.Expected, Observed: v.Observed,
+		Panic: v.Panic, RecoveryCrash: v.RecoveryCrash,
+		Replay:         "crashsim replay " + v.ReplayID,
+		HasExpectation: v.Expected != "" || v.Observed != "",
+	}
+	kept := map[uint64]bool{}
+	lost := map[uint64]bool{}
+	for _, u := range v.Kept {
+		vv.Kept = append(vv.Kept, u.String())
+		kept[u.Trace] = true
+	}
+	for _, u := range v.Lost {
+		vv.Lost = append(vv.Lost, u.String())
+		lost[u.Trace] = true
+	}
+	crashShown := false
+	for _, e := range v.Excerpt {
+		vv.Excerpt = append(vv.Excerpt, eventView{
+			Text: e.String(), Barrier: e.IsBarrier(), Crash: e.Index == v.Trace,
+			KeptHere: kept[e.Index], LostHere: lost[e.Index],
+		})
+		crashShown = crashShown || e.Index == v.Trace
+	}
+	if len(vv.Excerpt) > 0 && !crashShown {
+		when := "before"
+		if after {
+			when = "after"
+		}
+		vv.Excerpt = append(vv.Excerpt, eventView{Text: "crash " + when + " " + at, Crash: true})
+	}
+	return vv
+}

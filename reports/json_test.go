@@ -1,0 +1,126 @@
+package reports
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/crashsim/crashsim/sim"
+)
+
+func TestJSONRoundTrip(t *testing.T) {
+	in := fixture()
+	var b bytes.Buffer
+	if err := JSON(&b, append(in, nil)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ReadJSON(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(in) {
+		t.Fatalf("read %d results, wrote %d", len(out), len(in))
+	}
+	for i := range in {
+		want := normalized(in[i])
+		if !reflect.DeepEqual(out[i], want) {
+			t.Errorf("result %d:\n got %+v\nwant %+v", i, out[i], want)
+		}
+	}
+	if in[0].Violations != nil {
+		t.Error("JSON changed the caller's result")
+	}
+}
+
+// TestJSONStable pins the field order and the spelling CI scripts read.
+func TestJSONStable(t *testing.T) {
+	var b bytes.Buffer
+	if err := JSON(&b, fixture()[:1]); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	order := []string{`"scenario": "wal"`, `"buggy": false`, `"fault": "process"`, `"strategy": "keep-all"`, `"seed": 0`, `"shard": "all"`,
+		`"crash_points": 5`, `"states": 5`, `"states_exact": true`, `"explored": 5`, `"unique": 5`, `"recoveries": 5`,
+		`"violations": []`, `"points": [`, `"elapsed_ns": 1500000`}
+	last := -1
+	for _, s := range order {
+		i := strings.Index(out, s)
+		if i < 0 {
+			t.Fatalf("JSON lacks %s:\n%s", s, out)
+		}
+		if i < last {
+			t.Errorf("%s out of order:\n%s", s, out)
+		}
+		last = i
+	}
+	if !strings.HasPrefix(out, "[\n  {\n    \"scenario\"") {
+		t.Errorf("not an indented array:\n%s", out)
+	}
+	b.Reset()
+	if err := JSON(&b, nil); err != nil || b.String() != "[]\n" {
+		t.Errorf("no results: %q, %v; want []", b.String(), err)
+	}
+}
+
+func TestReadJSONOne(t *testing.T) {
+	rs, err := ReadJSON(strings.NewReader(`{"scenario":"wal","fault":"power","strategy":"prefixes"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Fault != sim.PowerFailure || rs[0].Strategy != sim.Prefixes {
+		t.Errorf("got %+v", rs)
+	}
+}
+
+func TestReadJSONMalformed(t *testing.T) {
+	for _, in := range []string{
+		``,
+		`not json`,
+		`null`,
+		`[null]`,
+		`42`,
+		`[{"scenario":"wal","fault":"power","strategy":"subsets"}`,
+		`[{"scenario":"wal","fault":"power","strategy":"subsets"}] []`,
+		`[{"scenario":"wal","fault":"meteor","strategy":"subsets"}]`,
+		`[{"scenario":"wal","fault":"power","strategy":"random"}]`,
+		`[{"scenario":"wal","fault":"power"}]`,
+		`[{"fault":"power","strategy":"subsets"}]`,
+		`[{"scenario":"wal","fault":"power","strategy":"subsets","crash_points":"many"}]`,
+	} {
+		rs, err := ReadJSON(strings.NewReader(in))
+		if !errors.Is(err, ErrFormat) || rs != nil {
+			t.Errorf("ReadJSON(%q) = %v, %v; want ErrFormat", in, rs, err)
+		}
+	}
+}
+
+func FuzzReadJSON(f *testing.F) {
+	var b bytes.Buffer
+	if err := JSON(&b, fixture()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b.Bytes())
+	f.Add([]byte(`{"scenario":"x","fault":"f1","strategy":"subsets"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rs, err := ReadJSON(bytes.NewReader(data))
+		if err != nil {
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("error of the wrong class: %v", err)
+			}
+			return
+		}
+		// Whatever reads must render.
+		var out bytes.Buffer
+		if err := Table(&out, rs); err != nil {
+			t.Fatal(err)
+		}
+		if err := Violations(&out, rs, -1); err != nil {
+			t.Fatal(err)
+		}
+		if err := HTML(&out, rs); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -1,0 +1,137 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/crashsim/crashsim/sim"
+)
+
+// tableHeader is the header of Table, in column order.
+var tableHeader = []string{"scenario", "fault", "strategy", "crash points", "states explored", "unique", "recoveries", "violations", "time", "verdict"}
+
+// Numbers are right-aligned so that their magnitudes line up.
+var tableAlign = []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignLeft}
+
+// stoppedMark flags a row whose exploration a budget cut short; a
+// footnote under the table explains it.
+const stoppedMark = "*"
+
+// Table writes one terminal table of the results, one row per result in
+// the order given. Consecutive rows of one scenario form its group: the
+// scenario (and a repeated fault) is written on the group's first row only,
+// so the table reads as one block per scenario. Under the table it explains
+// early stops and lists run errors.
+func Table(w io.Writer, results []*sim.Result) error {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: tableAlign}),
+	)
+	t.Header(tableHeader)
+	stops := map[string]int{}
+	var runErrors []string
+	var prev *sim.Result
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		// Blanked by hand rather than with tablewriter's merging: a merge
+		// would also join equal numbers of two runs of the same
+		// combination (two shards, say) and hide that they are two runs.
+		scenario, fault := r.Scenario, faultName(r)
+		if prev != nil && prev.Scenario == r.Scenario {
+			scenario = ""
+			if faultName(prev) == fault {
+				fault = ""
+			}
+		}
+		prev = r
+		verdict := Verdict(r)
+		if r.Stopped != "" {
+			verdict += stoppedMark
+			stops[r.Stopped]++
+		}
+		if r.RunError != "" {
+			runErrors = append(runErrors, fmt.Sprintf("run error: %s: %s", runName(r), r.RunError))
+		}
+		err := t.Append(
+			scenario, fault, strategyCell(r),
+			fmt.Sprint(r.CrashPoints),
+			states(r.Explored, r.States, r.StatesExact),
+			fmt.Sprint(r.Unique), fmt.Sprint(r.Recoveries),
+			fmt.Sprint(len(r.Violations)),
+			duration(r.Elapsed), verdict,
+		)
+		if err != nil {
+			return fmt.Errorf("reports: table: %w", err)
+		}
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("reports: table: %w", err)
+	}
+	if len(stops) > 0 {
+		reasons := make([]string, 0, len(stops))
+		for why, n := range stops {
+			reasons = append(reasons, fmt.Sprintf("%s: %d %s", why, n, plural(n, "run", "runs")))
+		}
+		sort.Strings(reasons)
+		if _, err := fmt.Fprintf(w, "%s stopped early (%s): not every crash state was explored; the counts cover what was.\n", stoppedMark, strings.Join(reasons, ", ")); err != nil {
+			return err
+		}
+	}
+	for _, line := range runErrors {
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Violations writes the details of each result's violations, at most max
+// per result (all of them when max < 0), with the command that replays
+// each.
+func Violations(w io.Writer, results []*sim.Result, max int) error {
+	for _, r := range results {
+		if r == nil || len(r.Violations) == 0 || max == 0 {
+			continue
+		}
+		n := len(r.Violations)
+		shown := n
+		if max > 0 && shown > max {
+			shown = max
+		}
+		for i := range shown {
+			v := &r.Violations[i]
+			if _, err := fmt.Fprintf(w, "\n== %s: violation %d of %d\n%s", runName(r), i+1, n, v.String()); err != nil {
+				return err
+			}
+		}
+		if shown < n {
+			if _, err := fmt.Fprintf(w, "   … and %d more %s of %s not shown\n", n-shown, plural(n-shown, "violation", "violations"), r.Scenario); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// strategyCell is the strategy, with the shard when the run covered only
+// part of the crash points: two shards of one run must not read as one.
+func strategyCell(r *sim.Result) string {
+	if r.Shard != "" && r.Shard != "all" {
+		return strategyName(r) + " [" + r.Shard + "]"
+	}
+	return strategyName(r)
+}

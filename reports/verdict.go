@@ -1,0 +1,136 @@
+package reports
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/crashsim/crashsim/sim"
+)
+
+// The verdicts of a result. A correct scenario passes or fails; a bug
+// variant is expected to fail, so finding a violation there is the good
+// outcome ("caught") and finding none is the bad one ("MISSED"). The bad
+// outcomes are in capitals so they stand out in a terminal and in grep.
+const (
+	VerdictPass   = "pass"
+	VerdictFail   = "FAIL"
+	VerdictCaught = "caught"
+	VerdictMissed = "MISSED"
+	// VerdictError is a run whose workload itself failed: nothing after the
+	// failure was explored, so neither pass nor caught can be claimed.
+	VerdictError = "ERROR"
+)
+
+// Verdict returns the verdict word of one result.
+func Verdict(r *sim.Result) string {
+	switch {
+	case r.RunError != "":
+		return VerdictError
+	case r.Buggy && len(r.Violations) > 0:
+		return VerdictCaught
+	case r.Buggy:
+		return VerdictMissed
+	case len(r.Violations) > 0:
+		return VerdictFail
+	}
+	return VerdictPass
+}
+
+// Good reports whether a verdict is what the scenario's kind expects.
+func Good(verdict string) bool { return verdict == VerdictPass || verdict == VerdictCaught }
+
+// faultName and strategyName prefer the text a result carries: a result
+// read back from JSON of a newer crashsim may name a fault this build does
+// not know, and should still render as it was written.
+func faultName(r *sim.Result) string {
+	if r.FaultName != "" {
+		return r.FaultName
+	}
+	return r.Fault.String()
+}
+
+func strategyName(r *sim.Result) string {
+	if r.StrategyName != "" {
+		return r.StrategyName
+	}
+	return r.Strategy.String()
+}
+
+// states renders "explored/total", with ≥ when the total saturated: the
+// reader must not take a lower bound for the size of the state space.
+func states(explored int, total uint64, exact bool) string {
+	if exact {
+		return fmt.Sprintf("%d/%d", explored, total)
+	}
+	return fmt.Sprintf("%d/≥%d", explored, total)
+}
+
+// duration rounds to what a person compares at a glance: three significant
+// figures at most.
+func duration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(100 * time.Microsecond).String()
+	case d < time.Minute:
+		return d.Round(10 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// runName names one result in prose: scenario and what it was run under.
+func runName(r *sim.Result) string {
+	return fmt.Sprintf("%s (%s/%s, seed %d)", r.Scenario, faultName(r), strategyName(r), r.Seed)
+}
+
+// Outcome judges one scenario over all its runs, as the demo and the HTML
+// summary do: a correct scenario must pass every run; a bug variant must be
+// caught by at least one (a missing fsync is invisible to a process crash,
+// so some of its runs pass); a run that failed to run spoils either.
+type Outcome struct {
+	Scenario string
+	Buggy    bool
+	// Runs are the scenario's results, in the order given.
+	Runs []*sim.Result
+	// Good says the scenario did what its kind expects.
+	Good bool
+	// Caught is the first run that caught a bug variant, or nil.
+	Caught *sim.Result
+}
+
+// Outcomes judges each scenario of the results, in order of first
+// appearance.
+func Outcomes(results []*sim.Result) []Outcome {
+	var out []Outcome
+	at := map[string]int{}
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		i, ok := at[r.Scenario]
+		if !ok {
+			i = len(out)
+			at[r.Scenario] = i
+			out = append(out, Outcome{Scenario: r.Scenario, Buggy: r.Buggy})
+		}
+		o := &out[i]
+		o.Runs = append(o.Runs, r)
+		if o.Caught == nil && r.Buggy && len(r.Violations) > 0 {
+			o.Caught = r
+		}
+	}
+	for i := range out {
+		o := &out[i]
+		o.Good = !o.Buggy || o.Caught != nil
+		for _, r := range o.Runs {
+			v := Verdict(r)
+			if v == VerdictError || (!o.Buggy && v != VerdictPass) {
+				o.Good = false
+			}
+		}
+	}
+	return out
+}

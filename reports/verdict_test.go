@@ -1,0 +1,55 @@
+package reports
+
+import (
+	"testing"
+
+	"github.com/crashsim/crashsim/sim"
+)
+
+func TestVerdict(t *testing.T) {
+	for _, c := range []struct {
+		r    sim.Result
+		want string
+		good bool
+	}{
+		{sim.Result{}, VerdictPass, true},
+		{sim.Result{Violations: make([]sim.Violation, 1)}, VerdictFail, false},
+		{sim.Result{Buggy: true, Violations: make([]sim.Violation, 1)}, VerdictCaught, true},
+		{sim.Result{Buggy: true}, VerdictMissed, false},
+		{sim.Result{Buggy: true, RunError: "x", Violations: make([]sim.Violation, 1)}, VerdictError, false},
+	} {
+		if got := Verdict(&c.r); got != c.want || Good(got) != c.good {
+			t.Errorf("Verdict(%+v) = %q (good %v), want %q (good %v)", c.r, got, Good(got), c.want, c.good)
+		}
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	rs := fixture()
+	// A bug variant that errored in one run is not good even if caught.
+	errored := &sim.Result{Scenario: "wal-bug-no-sync", Buggy: true, RunError: "boom"}
+	got := Outcomes(append(rs, nil))
+	want := []struct {
+		name      string
+		runs      int
+		good      bool
+		caughtRun *sim.Result
+	}{
+		{"wal", 2, true, nil},
+		{"wal-bug-no-sync", 2, true, rs[2]},
+		{"vec", 1, false, nil},
+		{"shm", 1, false, nil},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d outcomes, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		o := got[i]
+		if o.Scenario != w.name || len(o.Runs) != w.runs || o.Good != w.good || o.Caught != w.caughtRun {
+			t.Errorf("outcome %d = %s runs %d good %v caught %p; want %s %d %v %p", i, o.Scenario, len(o.Runs), o.Good, o.Caught, w.name, w.runs, w.good, w.caughtRun)
+		}
+	}
+	if o := Outcomes(append(rs, errored)); o[1].Good {
+		t.Error("a bug variant with a failed run judged good")
+	}
+}
