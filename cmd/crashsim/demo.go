@@ -1,260 +1,198 @@
 package main
 
 import (
-	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
+	"strings"
 	"time"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
-
-	"github.com/crashsim/crashsim/engine"
-	"github.com/crashsim/crashsim/faultfs"
+	"github.com/crashsim/crashsim/reports"
+	"github.com/crashsim/crashsim/sim"
+	"github.com/crashsim/crashsim/sim/scenarios"
 )
 
-func init() {
-	verbs["demo"] = verb{"a tour: the storage layer on real media, and crash states of a file update", demo}
-}
+const demoAbout = `The README's main job: explores every built-in scenario under every fault
+model and strategy that applies, within a budget per run so that the whole
+demo takes seconds; prints the table of runs, one caught violation of each
+bug variant with the command that replays it, and a summary.
 
-func demo(args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("demo", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: crashsim demo\n\nMaps a file on each medium this machine has, persists to it and takes\nlocks; then enumerates every crash state of an atomic file update, done\nright and done wrong, on the simulated file system.")
+Exit code: 0 when every correct scenario passed and every bug variant was
+caught in at least one run, 1 otherwise (saying which expectation failed),
+2 on a usage error.`
+
+// The demo's budgets. States bound each run and are the primary bound, so
+// the demo gives the same table on any machine. Time bounds the whole demo
+// and is shared evenly by its runs: it only keeps a slow machine (or the
+// race detector) from making the demo long, whatever the number of
+// scenarios, and a run it stops is marked in the table.
+const (
+	demoBudgetStates = 2000
+	demoBudgetTime   = 30 * time.Second
+	// demoMinRunTime keeps a share from being too short to explore
+	// anything when there are very many runs.
+	demoMinRunTime = 200 * time.Millisecond
+)
+
+func demoCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("demo", "[flags]", demoAbout, stderr)
+	budgetStates := fs.Int("budget-states", demoBudgetStates, "stop each run after this many crash states (0: no limit)")
+	budgetTime := fs.Duration("budget-time", demoBudgetTime, "time for the whole demo, shared evenly by its runs (0: no limit)")
+	seed := fs.Uint64("seed", 0, "seed of every random choice")
+	workers := fs.Int("workers", 0, "recoveries run in parallel (0: one per CPU)")
+	html := fs.String("html", "", "also write an HTML report of every run to this `file`")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return flagsExit(err)
 	}
-	if err := flags.Parse(args); err != nil {
-		return exitUsageErr
+	if len(rest) > 0 {
+		return usageError(stderr, "demo", fmt.Errorf("%w: unexpected argument %q (use 'crashsim run' to pick scenarios)", sim.ErrUsage, rest[0]))
 	}
-	if flags.NArg() > 0 {
-		flags.Usage()
-		return exitUsageErr
+	if *budgetStates < 0 || *budgetTime < 0 || *workers < 0 {
+		return usageError(stderr, "demo", fmt.Errorf("%w: budgets and --workers cannot be negative", sim.ErrUsage))
 	}
-	fmt.Fprintln(stdout, "== The storage layer on this machine")
-	if err := demoMedia(stdout); err != nil {
+	_, htmlFile, err := createOutputs("", *html)
+	if err != nil {
+		return usageError(stderr, "demo", err)
+	}
+
+	scs := scenarios.All()
+	jobs, err := planJobs(scs, sim.Faults, sim.Strategies)
+	if err != nil {
+		return usageError(stderr, "demo", err)
+	}
+	bugs := 0
+	for _, sc := range scs {
+		if sc.Buggy() {
+			bugs++
+		}
+	}
+	fmt.Fprintf(stdout, "== Every built-in scenario under every fault model and strategy that applies\n")
+	perRun := time.Duration(0)
+	if *budgetTime > 0 {
+		perRun = max((*budgetTime / time.Duration(len(jobs))).Round(time.Millisecond), demoMinRunTime)
+	}
+	fmt.Fprintf(stdout, "   %d scenarios (%d correct, %d bug variants), %d runs; each run bounded by %s\n\n",
+		len(scs), len(scs)-bugs, bugs, len(jobs), budgetText(*budgetStates, perRun))
+	opts := sim.Options{Budget: sim.Budget{States: *budgetStates, Time: perRun}, Seed: *seed, Workers: *workers}
+	bar := newProgress(stderr, len(jobs))
+	start := time.Now()
+	results, err := exploreJobs(jobs, opts, bar)
+	bar.finish()
+	if err != nil {
+		fmt.Fprintf(stderr, "crashsim demo: %v\n", err)
+		if errors.Is(err, sim.ErrUsage) {
+			return exitUsageErr
+		}
+		return exitProblem
+	}
+	if err := reports.Table(stdout, results); err != nil {
 		fmt.Fprintf(stderr, "crashsim demo: %v\n", err)
 		return exitProblem
 	}
-	fmt.Fprintln(stdout, "\n== Every crash state of an atomic file update (simulated file system)")
-	if !demoReplace(stdout) {
+	if err := writeOutputs(nil, htmlFile, results); err != nil {
+		fmt.Fprintf(stderr, "crashsim demo: %v\n", err)
 		return exitProblem
 	}
-	return exitOK
+
+	o := judgeDemo(scs, results)
+	if len(o.caught) > 0 {
+		fmt.Fprintf(stdout, "\n== What the laboratory caught: one violation of each bug variant\n")
+		for _, c := range o.caught {
+			fmt.Fprintf(stdout, "\n-- %s (%s/%s): %s\n%s", c.sc.Name, c.result.FaultName, c.result.StrategyName, c.sc.Doc, c.violation.String())
+		}
+	}
+	fmt.Fprintf(stdout, "\n== Summary (%s)\n", time.Since(start).Round(time.Millisecond))
+	if len(o.failures) == 0 {
+		fmt.Fprintf(stdout, "%d correct scenarios passed under %d runs; %d bug variants, all caught.\n", o.correct, o.correctRuns, o.bugs)
+		fmt.Fprintf(stdout, "Replay any state above with its command; 'crashsim run' explores further, 'crashsim tour' shows the storage layer.\n")
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "%d of %d correct scenarios passed; %d of %d bug variants caught.\n", o.correct-o.failedCorrect, o.correct, len(o.caught), o.bugs)
+	for _, f := range o.failures {
+		fmt.Fprintf(stdout, "UNEXPECTED: %s\n", f)
+	}
+	// Said on stderr too: a CI log that keeps only stderr still shows why.
+	fmt.Fprintf(stderr, "crashsim demo: %d %s not met (see UNEXPECTED above)\n", len(o.failures), plural(len(o.failures), "expectation", "expectations"))
+	return exitProblem
 }
 
-// demoMedia maps a file on each medium, persists 64-byte records to it,
-// grows it, and checks that a second exclusive lock is refused.
-func demoMedia(w io.Writer) error {
-	disk, err := os.MkdirTemp("", "crashsim-demo-")
-	if err != nil {
-		return err
+func budgetText(states int, d time.Duration) string {
+	var parts []string
+	if states > 0 {
+		parts = append(parts, fmt.Sprintf("%d crash states", states))
 	}
-	defer os.RemoveAll(disk)
-	places := []struct {
-		where string
-		dir   string
-		fsys  engine.OSFS
-	}{{"temp dir", disk, engine.OSFS{}}}
-	if shm, err := os.MkdirTemp("/dev/shm", "crashsim-demo-"); err == nil {
-		defer os.RemoveAll(shm)
-		places = append(places,
-			struct {
-				where string
-				dir   string
-				fsys  engine.OSFS
-			}{"/dev/shm", shm, engine.OSFS{}},
-			struct {
-				where string
-				dir   string
-				fsys  engine.OSFS
-			}{"/dev/shm, forced pmem", shm, engine.OSFS{Medium: engine.PMem}})
+	if d > 0 {
+		parts = append(parts, d.String())
 	}
-	t := newTable(w)
-	t.Header("where", "medium", "persist 64 B", "grow to 2 MiB", "second lock")
-	for i, p := range places {
-		name := filepath.Join(p.dir, fmt.Sprintf("region%d", i))
-		row, err := demoMedium(p.fsys, name)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.where, err)
-		}
-		t.Append(append([]string{p.where}, row...))
+	if len(parts) == 0 {
+		return "nothing (no budget)"
 	}
-	return t.Render()
+	return strings.Join(parts, " or ")
 }
 
-func demoMedium(fsys engine.OSFS, name string) ([]string, error) {
-	f, err := engine.Create(fsys, name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r, err := fsys.Map(f, 1<<20)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	for off := int64(0); off < r.Len(); off += engine.PageSize {
-		if err := r.Store64(off, 0); err != nil { // fault the pages in first
-			return nil, err
-		}
-	}
-	rec := bytes.Repeat([]byte{0xAB}, 64)
-	rng := rand.New(rand.NewPCG(1, 1))
-	const n = 2000
-	start := time.Now()
-	for range n {
-		off := rng.Int64N(r.Len()/64) * 64
-		if _, err := r.WriteAt(rec, off); err != nil {
-			return nil, err
-		}
-		if err := engine.Persist(r, off, 64); err != nil {
-			return nil, err
-		}
-	}
-	perOp := time.Since(start) / n
-	if err := r.Store64(0, 42); err != nil {
-		return nil, err
-	}
-	if err := r.Grow(2 << 20); err != nil {
-		return nil, err
-	}
-	grown := "lost data"
-	if v, err := r.Load64(0); err == nil && v == 42 && r.Len() == 2<<20 {
-		grown = "ok, data kept"
-	}
-	l, err := fsys.Lock(name+".lock", engine.Exclusive)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Close()
-	second := "NOT refused"
-	if _, err := fsys.Lock(name+".lock", engine.Exclusive); errors.Is(err, engine.ErrLocked) {
-		second = "refused: ErrLocked"
-	}
-	return []string{r.Medium().String(), perOp.String(), grown, second}, nil
+// demoOutcome is the demo's judgement: what a correct scenario and a bug
+// variant are each expected to do, and where that failed.
+type demoOutcome struct {
+	correct, correctRuns, failedCorrect, bugs int
+	caught                                    []caughtBug
+	failures                                  []string
 }
 
-// demoReplace updates /db/config from "v1" to "v2" by writing a temporary
-// file and renaming it over the old one, in three ways, then enumerates
-// every crash state a power failure right after the update was acknowledged
-// may leave, and counts what each holds.
-func demoReplace(w io.Writer) bool {
-	variants := []struct {
-		name          string
-		syncTemp      bool
-		syncDir       bool
-		wantCorrect   bool
-		whatGoesWrong string
-	}{
-		{"temp, fsync, rename, fsync dir", true, true, true, ""},
-		{"no fsync of the temp file", false, true, false, "the new name may hold a file whose data never reached the disk"},
-		{"no fsync of the directory", true, false, false, "the rename may be lost: an acknowledged update disappears"},
-	}
-	t := newTable(w)
-	t.Header("update", "crash states", "new (v2)", "old (v1)", "broken", "verdict")
-	ok := true
-	var notes []string
-	for _, v := range variants {
-		counts, total, err := replaceStates(v.syncTemp, v.syncDir)
-		if err != nil {
-			fmt.Fprintf(w, "%s: %v\n", v.name, err)
-			return false
-		}
-		bad := counts["v1"] + counts["broken"]
-		verdict := "correct"
-		if bad > 0 {
-			verdict = fmt.Sprintf("BUG in %d states", bad)
-			notes = append(notes, fmt.Sprintf("%s: %s", v.name, v.whatGoesWrong))
-		}
-		if (bad == 0) != v.wantCorrect {
-			ok = false
-			verdict += " (unexpected!)"
-		}
-		t.Append(v.name, fmt.Sprint(total), fmt.Sprint(counts["v2"]), fmt.Sprint(counts["v1"]), fmt.Sprint(counts["broken"]), verdict)
-	}
-	if err := t.Render(); err != nil {
-		fmt.Fprintln(w, err)
-		return false
-	}
-	for _, n := range notes {
-		fmt.Fprintln(w, "  "+n)
-	}
-	fmt.Fprintln(w, "\nNext: `crashsim run` explores whole workloads and their recovery this way.")
-	return ok
+type caughtBug struct {
+	sc        *sim.Scenario
+	result    *sim.Result
+	violation *sim.Violation
 }
 
-// replaceStates runs the update on a fresh simulated file system and
-// classifies every crash state (all subsets of the pending units, at 512-byte
-// sectors) by what /db/config holds in it.
-func replaceStates(syncTemp, syncDir bool) (map[string]int, int, error) {
-	fsys := faultfs.New(faultfs.Options{})
-	if err := fsys.MkdirAll("/db", 0o755); err != nil {
-		return nil, 0, err
+// judgeDemo checks the expectations of reports.Outcomes — every run of a
+// correct scenario passes, every bug variant is caught by at least one run,
+// no run fails to run — and says in words where they were not met.
+func judgeDemo(scs []*sim.Scenario, results []*sim.Result) demoOutcome {
+	var o demoOutcome
+	outcomes := map[string]reports.Outcome{}
+	for _, oc := range reports.Outcomes(results) {
+		outcomes[oc.Scenario] = oc
 	}
-	if err := fsys.SyncDir("/"); err != nil {
-		return nil, 0, err
-	}
-	if err := writeFile(fsys, "/db/config", []byte("v1"), true); err != nil {
-		return nil, 0, err
-	}
-	if err := fsys.SyncDir("/db"); err != nil {
-		return nil, 0, err
-	}
-	// The update. It is acknowledged when the last step returns.
-	if err := writeFile(fsys, "/db/config.tmp", bytes.Repeat([]byte("v2"), 1024), syncTemp); err != nil {
-		return nil, 0, err
-	}
-	if err := fsys.Rename("/db/config.tmp", "/db/config"); err != nil {
-		return nil, 0, err
-	}
-	if syncDir {
-		if err := fsys.SyncDir("/db"); err != nil {
-			return nil, 0, err
+	for _, sc := range scs {
+		oc, ok := outcomes[sc.Name]
+		if !ok {
+			o.failures = append(o.failures, fmt.Sprintf("scenario %s: no fault model applies, nothing was explored", sc.Name))
 		}
-	}
-	p := fsys.Pending(engine.SectorSize)
-	counts := map[string]int{}
-	total := 0
-	for c := range p.Choices(faultfs.AllSubsets, 1<<16, 1) {
-		total++
-		img := p.Clone(c, faultfs.Tail{})
-		got, err := engine.ReadFile(img, "/db/config")
+		if sc.Buggy() {
+			o.bugs++
+		} else {
+			o.correct++
+			o.correctRuns += len(oc.Runs)
+			if !oc.Good {
+				o.failedCorrect++
+			}
+		}
+		for _, r := range oc.Runs {
+			if v := reports.Verdict(r); v == reports.VerdictError || (!sc.Buggy() && !reports.Good(v)) {
+				kind := "correct scenario"
+				if sc.Buggy() {
+					kind = "bug variant"
+				}
+				o.failures = append(o.failures, fmt.Sprintf("%s %s: %s under %s/%s%s", kind, sc.Name, v, r.FaultName, r.StrategyName, failureDetail(r)))
+			}
+		}
 		switch {
-		case err == nil && bytes.Equal(got, bytes.Repeat([]byte("v2"), 1024)):
-			counts["v2"]++
-		case err == nil && string(got) == "v1":
-			counts["v1"]++
-		default:
-			counts["broken"]++
+		case oc.Caught != nil:
+			o.caught = append(o.caught, caughtBug{sc, oc.Caught, &oc.Caught.Violations[0]})
+		case sc.Buggy() && ok:
+			o.failures = append(o.failures, fmt.Sprintf("bug variant %s was MISSED by all %d runs", sc.Name, len(oc.Runs)))
 		}
 	}
-	return counts, total, nil
+	return o
 }
 
-func writeFile(fsys engine.FS, name string, data []byte, sync bool) error {
-	f, err := engine.Create(fsys, name)
-	if err != nil {
-		return err
+func failureDetail(r *sim.Result) string {
+	switch {
+	case r.RunError != "":
+		return ": " + r.RunError
+	case len(r.Violations) > 0:
+		return fmt.Sprintf(": %d violations, first: %s (crashsim replay %s)", len(r.Violations), r.Violations[0].Problem, r.Violations[0].ReplayID)
 	}
-	if _, err := f.WriteAt(data, 0); err != nil {
-		f.Close()
-		return err
-	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	return f.Close()
-}
-
-// newTable is a terminal table whose headers are shown as written.
-func newTable(w io.Writer) *tablewriter.Table {
-	return tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
+	return ""
 }

@@ -4,42 +4,54 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/crashsim/crashsim/sim"
 )
 
 func TestDemo(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"demo"}, &out, &errb); code != exitOK {
+	code := run([]string{"demo"}, &out, &errb)
+	if code != exitOK {
 		t.Fatalf("crashsim demo: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	got := out.String()
-	for _, want := range []string{"mapped-file", "refused: ErrLocked", "ok, data kept"} {
+	for _, want := range []string{"verdict", "caught", "What the laboratory caught", "crashsim replay ", "bug variants, all caught."} {
 		if !strings.Contains(got, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, got)
 		}
 	}
+	if strings.Contains(got, "FAIL") || strings.Contains(got, "UNEXPECTED") {
+		t.Errorf("demo output reports a failure:\n%s", got)
+	}
 }
 
-// TestReplaceStates pins what the simulated file system says about the three
-// ways of updating a file: the right one survives every crash, each wrong
-// one has states that lose or break the update.
-func TestReplaceStates(t *testing.T) {
-	for _, c := range []struct {
-		syncTemp, syncDir  bool
-		wantV1, wantBroken bool
-	}{
-		{true, true, false, false},
-		{false, true, false, true},
-		{true, false, true, false},
-	} {
-		counts, total, err := replaceStates(c.syncTemp, c.syncDir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if counts["v2"] == 0 || total != counts["v1"]+counts["v2"]+counts["broken"] {
-			t.Errorf("sync temp %v, sync dir %v: counts %v of %d", c.syncTemp, c.syncDir, counts, total)
-		}
-		if (counts["v1"] > 0) != c.wantV1 || (counts["broken"] > 0) != c.wantBroken {
-			t.Errorf("sync temp %v, sync dir %v: counts %v, want old %v broken %v", c.syncTemp, c.syncDir, counts, c.wantV1, c.wantBroken)
-		}
+func TestJudgeDemo(t *testing.T) {
+	ok := &sim.Scenario{Name: "good"}
+	broken := &sim.Scenario{Name: "broken"}
+	caught := &sim.Scenario{Name: "good-bug-a"}
+	missed := &sim.Scenario{Name: "good-bug-b"}
+	viol := []sim.Violation{{Problem: "lost", ReplayID: "id"}}
+	results := []*sim.Result{
+		{Scenario: "good", FaultName: "power", StrategyName: "subsets"},
+		{Scenario: "good", FaultName: "process", StrategyName: "keep-all"},
+		{Scenario: "broken", FaultName: "power", StrategyName: "subsets", Violations: viol},
+		{Scenario: "good-bug-a", Buggy: true, FaultName: "process", StrategyName: "keep-all"},
+		{Scenario: "good-bug-a", Buggy: true, FaultName: "power", StrategyName: "subsets", Violations: viol},
+		{Scenario: "good-bug-b", Buggy: true, FaultName: "power", StrategyName: "subsets"},
+	}
+	o := judgeDemo([]*sim.Scenario{ok, broken, caught, missed}, results)
+	if o.correct != 2 || o.correctRuns != 3 || o.failedCorrect != 1 || o.bugs != 2 || len(o.caught) != 1 || o.caught[0].sc != caught {
+		t.Errorf("outcome %+v", o)
+	}
+	want := []string{"correct scenario broken: FAIL under power/subsets: 1 violations, first: lost (crashsim replay id)", "bug variant good-bug-b was MISSED by all 1 runs"}
+	if strings.Join(o.failures, "\n") != strings.Join(want, "\n") {
+		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(o.failures, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestDemoUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"demo", "pmem-log"}, &out, &errb); code != exitUsageErr {
+		t.Errorf("demo with an argument: exit %d, want %d", code, exitUsageErr)
 	}
 }

@@ -6,10 +6,25 @@
 //
 // Verbs:
 //
-//	demo   a tour of the storage layer and the simulated file system
+//	demo     run every built-in scenario; show that correct ones pass and
+//	         every bug variant is caught
+//	list     list the built-in scenarios and the fault models that apply
+//	run      explore scenarios under fault models and strategies; tables,
+//	         violation details, JSON (--json, --out) and HTML (--html)
+//	replay   rebuild one crash state from its replay id and recover it again,
+//	         with the trace and the source of each storage operation
+//	report   render saved JSON results again, as tables or HTML
+//	tour     the storage layer on this machine's media, and the crash states
+//	         of an atomic file update
 //
-// Every verb takes --help. The exit code is 0 on success, 1 when a check
-// found a problem, 2 on a usage error.
+// Every verb takes --help; flags may come before or after the arguments.
+// The exit code is 0 on success, 1 when a check found a problem (any
+// violation or failed run for run and report; a state that still violates
+// for replay; an unmet expectation for demo), 2 on a usage error (an
+// unknown verb, flag, scenario or malformed file; for replay also a
+// diverged id).
+//
+// The verbs live one per file; main only wires them.
 package main
 
 import (
@@ -19,13 +34,20 @@ import (
 	"sort"
 )
 
-// A verb is one subcommand; each lives in its own file.
+// A verb is one subcommand.
 type verb struct {
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) int
 }
 
-var verbs = map[string]verb{}
+var verbs = map[string]verb{
+	"demo":   {"every built-in scenario: correct ones pass, every bug variant is caught", demoCmd},
+	"list":   {"the built-in scenarios and the fault models that apply", listCmd},
+	"run":    {"explore scenarios under fault models and strategies", runCmd},
+	"replay": {"rebuild one crash state from its replay id and recover it again", replayCmd},
+	"report": {"render saved JSON results again, as tables or HTML", reportCmd},
+	"tour":   {"the storage layer on real media, and crash states of a file update", tourCmd},
+}
 
 // Exit codes.
 const (

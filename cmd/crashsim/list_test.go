@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestList(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"list"}, &out, &errb); code != exitOK {
+		t.Fatalf("crashsim list: exit %d\n%s", code, errb.String())
+	}
+	for _, want := range []string{"pmem-log ", "pmem-log-bug-", "bug variant", "correct", "process, power"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("list lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestListJSON(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"list", "--json"}, &out, &errb); code != exitOK {
+		t.Fatalf("crashsim list --json: exit %d\n%s", code, errb.String())
+	}
+	var entries []listEntry
+	if err := json.Unmarshal(out.Bytes(), &entries); err != nil {
+		t.Fatalf("list --json: %v\n%s", err, out.String())
+	}
+	var correct, bugs int
+	for _, e := range entries {
+		if e.Name == "" || e.Doc == "" || len(e.Faults) == 0 {
+			t.Errorf("incomplete entry %+v", e)
+		}
+		if e.Bug != strings.Contains(e.Name, "-bug-") {
+			t.Errorf("%s: bug %v", e.Name, e.Bug)
+		}
+		if e.Bug {
+			bugs++
+		} else {
+			correct++
+		}
+	}
+	if correct == 0 || bugs == 0 {
+		t.Errorf("%d correct scenarios and %d bug variants listed", correct, bugs)
+	}
+}
+
+func TestListUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"list", "extra"}, &out, &errb); code != exitUsageErr {
+		t.Errorf("crashsim list extra: exit %d, want %d", code, exitUsageErr)
+	}
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/crashsim/crashsim/reports"
+	"github.com/crashsim/crashsim/sim"
+)
+
+const runAbout = `Explores each selected scenario (all without names; a name may be a glob
+such as 'pmem-*') under every fault model and strategy that applies, or
+those --fault and --strategy pick, prints a table of the runs and the
+details of their violations, each with the command that replays it.
+
+Budgets and --max-states bound each run (one scenario, fault and
+strategy), not the whole command.
+
+Exit code: 1 if any run found a violation or failed — a bug variant's
+violation counts too, so CI can gate on it — 0 otherwise, 2 on a usage
+error.`
+
+// runFlags are the flags of `run`; demo shares the exploration ones.
+type runFlags struct {
+	fault, strategy string
+	maxStates       int
+	budgetStates    int
+	budgetTime      time.Duration
+	seed            uint64
+	workers         int
+	granularity     int
+	shard           string
+	recoveryCrashes bool
+	json            bool
+	out, html       string
+	violations      int
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := newFlags("run", "[flags] [scenario...]", runAbout, stderr)
+	fs.StringVar(&f.fault, "fault", "all", "fault `model`: process, power or all (every one that applies to each scenario)")
+	fs.StringVar(&f.strategy, "strategy", "all", "crash-state `strategy`: drop-all, keep-all, prefixes, subsets or all\n(every one that applies to the fault model)")
+	fs.IntVar(&f.maxStates, "max-states", 0, "states of one crash point enumerated under subsets before sampling (0: the simulator's 256)")
+	fs.IntVar(&f.budgetStates, "budget-states", 0, "stop a run after this many crash states (0: no limit)")
+	fs.DurationVar(&f.budgetTime, "budget-time", 0, "stop a run after this long (0: no limit; a run stopped by time depends on the machine)")
+	fs.Uint64Var(&f.seed, "seed", 0, "seed of every random choice: a run is a pure function of scenario, options and seed")
+	fs.IntVar(&f.workers, "workers", 0, "recoveries run in parallel (0: one per CPU); changes speed, never results")
+	fs.IntVar(&f.granularity, "granularity", 0, "unit that tears, in `bytes`: 8, 64, 512 or 4096 (0: each medium's own)")
+	fs.StringVar(&f.shard, "shard", "", "explore only crash points k with k mod n = i, as `i/n`, to spread a run over n machines")
+	fs.BoolVar(&f.recoveryCrashes, "recovery-crashes", false, "also crash each recovery at its own crash points and recover again")
+	fs.BoolVar(&f.json, "json", false, "write the results as JSON to stdout instead of tables")
+	fs.StringVar(&f.out, "out", "", "also write the results as JSON to this `file`")
+	fs.StringVar(&f.html, "html", "", "also write an HTML report with a timeline of each run to this `file`")
+	fs.IntVar(&f.violations, "violations", 3, "violations shown in detail per run (-1: all)")
+	names, err := parseFlags(fs, args)
+	if err != nil {
+		return flagsExit(err)
+	}
+
+	scs, err := selectScenarios(names)
+	if err != nil {
+		return usageError(stderr, "run", err)
+	}
+	faults, err := parseFaults(f.fault)
+	if err != nil {
+		return usageError(stderr, "run", err)
+	}
+	strategies, err := parseStrategies(f.strategy)
+	if err != nil {
+		return usageError(stderr, "run", err)
+	}
+	jobs, err := planJobs(scs, faults, strategies)
+	if err != nil {
+		return usageError(stderr, "run", err)
+	}
+	opts := sim.Options{
+		MaxStates:       f.maxStates,
+		Budget:          sim.Budget{States: f.budgetStates, Time: f.budgetTime},
+		Seed:            f.seed,
+		Workers:         f.workers,
+		Granularity:     f.granularity,
+		RecoveryCrashes: f.recoveryCrashes,
+	}
+	if f.shard != "" {
+		if opts.Shard, err = sim.ParseShard(f.shard); err != nil {
+			return usageError(stderr, "run", err)
+		}
+	}
+	if f.maxStates < 0 || f.budgetStates < 0 || f.budgetTime < 0 || f.workers < 0 {
+		return usageError(stderr, "run", fmt.Errorf("%w: --max-states, --budget-states, --budget-time and --workers cannot be negative", sim.ErrUsage))
+	}
+	// The output files are created before exploring: a typo in a path
+	// should cost a second, not the whole exploration.
+	outFile, htmlFile, err := createOutputs(f.out, f.html)
+	if err != nil {
+		return usageError(stderr, "run", err)
+	}
+
+	bar := newProgress(stderr, len(jobs))
+	results, err := exploreJobs(jobs, opts, bar)
+	bar.finish()
+	if err != nil {
+		if errors.Is(err, sim.ErrUsage) {
+			// Nothing was explored: leave no empty report behind.
+			discardOutputs(outFile, htmlFile)
+			return usageError(stderr, "run", err)
+		}
+		fmt.Fprintf(stderr, "crashsim run: %v\n", err)
+		return exitProblem
+	}
+
+	if f.json {
+		err = reports.JSON(stdout, results)
+	} else {
+		err = printResults(stdout, results, f.violations)
+	}
+	if err == nil {
+		err = writeOutputs(outFile, htmlFile, results)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "crashsim run: %v\n", err)
+		return exitProblem
+	}
+	if !allOK(results) {
+		return exitProblem
+	}
+	return exitOK
+}
+
+// printResults writes the table, the violation details and a closing count.
+func printResults(w io.Writer, results []*sim.Result, maxViolations int) error {
+	if err := reports.Table(w, results); err != nil {
+		return err
+	}
+	if err := reports.Violations(w, results, maxViolations); err != nil {
+		return err
+	}
+	var viols, failed, errored int
+	for _, r := range results {
+		viols += len(r.Violations)
+		if len(r.Violations) > 0 {
+			failed++
+		}
+		if r.RunError != "" {
+			errored++
+		}
+	}
+	_, err := fmt.Fprintf(w, "\n%d %s: %d with violations (%d violations), %d failed to run.\n",
+		len(results), plural(len(results), "run", "runs"), failed, viols, errored)
+	return err
+}
+
+// allOK is the exit status of run and report: any violation or run error
+// is a problem, a bug variant's included. Whether a bug variant was
+// expected to fail is demo's question, not CI's.
+func allOK(results []*sim.Result) bool {
+	for _, r := range results {
+		if !r.OK() {
+			return false
+		}
+	}
+	return true
+}
+
+func createOutputs(out, html string) (outFile, htmlFile *os.File, err error) {
+	if out != "" {
+		if outFile, err = os.Create(out); err != nil {
+			return nil, nil, fmt.Errorf("%w: --out: %v", sim.ErrUsage, err)
+		}
+	}
+	if html != "" {
+		if htmlFile, err = os.Create(html); err != nil {
+			if outFile != nil {
+				outFile.Close()
+			}
+			return nil, nil, fmt.Errorf("%w: --html: %v", sim.ErrUsage, err)
+		}
+	}
+	return outFile, htmlFile, nil
+}
+
+func discardOutputs(files ...*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}
+}
+
+// writeOutputs writes and closes the files createOutputs made (either may
+// be nil).
+func writeOutputs(outFile, htmlFile *os.File, results []*sim.Result) error {
+	var errs []error
+	if outFile != nil {
+		errs = append(errs, reports.JSON(outFile, results), outFile.Close())
+	}
+	if htmlFile != nil {
+		errs = append(errs, reports.HTML(htmlFile, results), htmlFile.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

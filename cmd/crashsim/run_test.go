@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/crashsim/crashsim/reports"
+)
+
+// Each test names a scenario and a fault model: the cmd tests stay fast
+// under -race because none explores everything.
+
+func TestRunCorrectScenario(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"run", "pmem-log", "--fault", "power", "--strategy", "subsets"}, &out, &errb)
+	if code != exitOK {
+		t.Fatalf("run pmem-log: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"pmem-log", "subsets", "pass", "1 run: 0 with violations"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// bugScenario is a bug variant every fault model catches.
+const bugScenario = "pmem-log-bug-count-first"
+
+var replayCommand = regexp.MustCompile(`crashsim replay (\S+)`)
+
+// TestRunBugVariant checks the CI semantic — a bug variant's violation is
+// exit 1 — and that the replay command printed for it rebuilds a state
+// that still violates.
+func TestRunBugVariant(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"run", bugScenario, "--fault", "process"}, &out, &errb)
+	if code != exitProblem {
+		t.Fatalf("run %s: exit %d, want %d\n%s%s", bugScenario, code, exitProblem, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "caught") {
+		t.Errorf("verdict caught missing:\n%s", out.String())
+	}
+	m := replayCommand.FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no replay command printed:\n%s", out.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"replay", m[1]}, &out, &errb); code != exitProblem {
+		t.Fatalf("replay %s: exit %d, want %d\n%s%s", m[1], code, exitProblem, out.String(), errb.String())
+	}
+	for _, want := range []string{"== Violation", "problem:", "== Trace up to the crash point", "-> ", "== Recovery on the crash image"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("replay output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestRunOutputs(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath, htmlPath := filepath.Join(dir, "out.json"), filepath.Join(dir, "out.html")
+	var out, errb bytes.Buffer
+	// Flags after, before and between names; a glob.
+	code := run([]string{"run", "--strategy", "drop-all", "pmem-log*", "--fault", "power", "--out", jsonPath, "--html", htmlPath, "--violations", "1", "--seed", "3", "--workers", "2"}, &out, &errb)
+	if code != exitProblem {
+		t.Fatalf("exit %d, want %d (the glob takes bug variants in)\n%s", code, exitProblem, errb.String())
+	}
+	f, err := os.Open(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	results, err := reports.ReadJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) < 2 {
+		t.Fatalf("%d results for pmem-log*", len(results))
+	}
+	for _, r := range results {
+		if !strings.HasPrefix(r.Scenario, "pmem-log") || r.FaultName != "power" || r.StrategyName != "drop-all" || r.Seed != 3 {
+			t.Errorf("unexpected result %s %s/%s seed %d", r.Scenario, r.FaultName, r.StrategyName, r.Seed)
+		}
+	}
+	page, err := os.ReadFile(htmlPath)
+	if err != nil || !strings.Contains(string(page), "crashsim report") {
+		t.Errorf("no HTML report: %v", err)
+	}
+	if strings.Count(out.String(), ": violation 1 of") == 0 || strings.Contains(out.String(), ": violation 2 of") {
+		t.Errorf("--violations 1 not honoured:\n%s", out.String())
+	}
+}
+
+func TestRunJSON(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"run", "pmem-record", "--json", "--fault", "process"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	results, err := reports.ReadJSON(&out)
+	if err != nil {
+		t.Fatalf("stdout is not results JSON: %v", err)
+	}
+	if len(results) != 1 || results[0].Scenario != "pmem-record" {
+		t.Errorf("results %+v", results)
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"run", "no-such-scenario"},
+		{"run", "["},
+		{"run", "pmem-log", "--fault", "meteor"},
+		{"run", "pmem-log", "--strategy", "random"},
+		{"run", "pmem-log", "--fault", "process", "--strategy", "subsets"},
+		{"run", "pmem-log", "--shard", "2/2"},
+		{"run", "pmem-log", "--fault", "process", "--granularity", "3", "--out", filepath.Join(dir, "x.json")},
+		{"run", "pmem-log", "--budget-states", "-1"},
+		{"run", "pmem-log", "--out", filepath.Join(dir, "no", "such", "dir.json")},
+		{"run", "--no-such-flag"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != exitUsageErr {
+			t.Errorf("crashsim %v: exit %d, want %d\n%s", args, code, exitUsageErr, errb.String())
+		}
+		if errb.Len() == 0 {
+			t.Errorf("crashsim %v: nothing said on stderr", args)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.json")); !os.IsNotExist(err) {
+		t.Errorf("a run refused for its options left its --out file behind: %v", err)
+	}
+}
