@@ -27,8 +27,10 @@
 // [Verdict] gives a result's verdict word: a correct scenario gets "pass"
 // or "FAIL"; a bug variant ([sim.Result.Buggy], "-bug-" in the name) is
 // expected to be caught, so it gets "caught" when the run found a
-// violation and "MISSED" when it did not; a run whose workload itself
-// failed gets "ERROR". [Good] says whether a verdict is the expected one.
+// violation and "not seen" when it did not — no failure, since one fault
+// model may not expose it; [Table] shows "MISSED" when no run of it in the
+// table caught it. A run whose workload itself failed gets "ERROR". [Good]
+// says whether a verdict is no failure.
 // [Outcomes] judges each scenario over all its runs: a correct scenario
 // must pass every run, a bug variant be caught by at least one (a missing
 // fsync is invisible to a process crash), and no run may fail to run; the

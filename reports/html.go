@@ -32,11 +32,12 @@ const maxMarks = 400
 func HTML(w io.Writer, results []*sim.Result) error {
 	var p pageView
 	p.Correct, p.Bugs = tally(results)
-	for _, r := range results {
+	verdictOf := verdicts(results)
+	for i, r := range results {
 		if r == nil {
 			continue
 		}
-		p.Results = append(p.Results, resultOf(r, fmt.Sprintf("r%d", len(p.Results))))
+		p.Results = append(p.Results, resultOf(r, verdictOf[i], fmt.Sprintf("r%d", len(p.Results))))
 		p.Violations += len(r.Violations)
 	}
 	p.Counts = fmt.Sprintf("%d %s, %d %s", len(p.Results), plural(len(p.Results), "run", "runs"), p.Violations, plural(p.Violations, "violation", "violations"))
@@ -137,8 +138,7 @@ type eventView struct {
 // cause as well as all of them.
 const maxViolationsShown = 50
 
-func resultOf(r *sim.Result, id string) resultView {
-	v := Verdict(r)
+func resultOf(r *sim.Result, v, id string) resultView {
 	class := "good"
 	switch {
 	case v == VerdictError:

@@ -33,7 +33,7 @@ func TestHTML(t *testing.T) {
 	for _, want := range []string{
 		`id="r2"`, // a section per result
 		`<span class="verdict good">caught</span>`, // verdicts
-		`<span class="verdict bad">MISSED</span>`,
+		`<span class="verdict good">not seen</span>`,
 		`<span class="verdict bad">FAIL</span>`,
 		`<span class="verdict error">ERROR</span>`,
 		`256/≥1099511627776`, // saturated count
@@ -156,7 +156,7 @@ func ExampleVerdict() {
 	// wal process keep-all pass
 	// wal power subsets pass
 	// wal-bug-no-sync power subsets caught
-	// wal-bug-no-sync power keep-all MISSED
+	// wal-bug-no-sync power keep-all not seen
 	// vec power drop-all FAIL
 	// shm process keep-all ERROR
 }

@@ -36,7 +36,8 @@ func Table(w io.Writer, results []*sim.Result) error {
 	stops := map[string]int{}
 	var runErrors []string
 	var prev *sim.Result
-	for _, r := range results {
+	verdictOf := verdicts(results)
+	for i, r := range results {
 		if r == nil {
 			continue
 		}
@@ -51,7 +52,7 @@ func Table(w io.Writer, results []*sim.Result) error {
 			}
 		}
 		prev = r
-		verdict := Verdict(r)
+		verdict := verdictOf[i]
 		if r.Stopped != "" {
 			verdict += stoppedMark
 			stops[r.Stopped]++

@@ -9,13 +9,17 @@ import (
 
 // The verdicts of a result. A correct scenario passes or fails; a bug
 // variant is expected to fail, so finding a violation there is the good
-// outcome ("caught") and finding none is the bad one ("MISSED"). The bad
+// outcome ("caught"). A bug variant need not be caught under every fault
+// model — a missing fsync is invisible to a process crash — so one run that
+// finds nothing has not "seen" it, which is no failure; it is "MISSED" only
+// when no run of it caught it (Outcome, and Table over its results). The bad
 // outcomes are in capitals so they stand out in a terminal and in grep.
 const (
-	VerdictPass   = "pass"
-	VerdictFail   = "FAIL"
-	VerdictCaught = "caught"
-	VerdictMissed = "MISSED"
+	VerdictPass    = "pass"
+	VerdictFail    = "FAIL"
+	VerdictCaught  = "caught"
+	VerdictNotSeen = "not seen"
+	VerdictMissed  = "MISSED"
 	// VerdictError is a run whose workload itself failed: nothing after the
 	// failure was explored, so neither pass nor caught can be claimed.
 	VerdictError = "ERROR"
@@ -29,15 +33,40 @@ func Verdict(r *sim.Result) string {
 	case r.Buggy && len(r.Violations) > 0:
 		return VerdictCaught
 	case r.Buggy:
-		return VerdictMissed
+		return VerdictNotSeen
 	case len(r.Violations) > 0:
 		return VerdictFail
 	}
 	return VerdictPass
 }
 
-// Good reports whether a verdict is what the scenario's kind expects.
-func Good(verdict string) bool { return verdict == VerdictPass || verdict == VerdictCaught }
+// Good reports whether a verdict is no failure: what the scenario's kind
+// expects, or a bug variant not seen by one run.
+func Good(verdict string) bool {
+	return verdict == VerdictPass || verdict == VerdictCaught || verdict == VerdictNotSeen
+}
+
+// verdicts returns the verdict of each result in a list, with a bug
+// variant's runs MISSED when none of its runs in the list caught it.
+func verdicts(results []*sim.Result) []string {
+	caught := map[string]bool{}
+	for _, r := range results {
+		if r != nil && r.Buggy && len(r.Violations) > 0 {
+			caught[r.Scenario] = true
+		}
+	}
+	out := make([]string, len(results))
+	for i, r := range results {
+		if r == nil {
+			continue
+		}
+		out[i] = Verdict(r)
+		if out[i] == VerdictNotSeen && !caught[r.Scenario] {
+			out[i] = VerdictMissed
+		}
+	}
+	return out
+}
 
 // faultName and strategyName prefer the text a result carries: a result
 // read back from JSON of a newer crashsim may name a fault this build does

@@ -15,11 +15,24 @@ func TestVerdict(t *testing.T) {
 		{sim.Result{}, VerdictPass, true},
 		{sim.Result{Violations: make([]sim.Violation, 1)}, VerdictFail, false},
 		{sim.Result{Buggy: true, Violations: make([]sim.Violation, 1)}, VerdictCaught, true},
-		{sim.Result{Buggy: true}, VerdictMissed, false},
+		{sim.Result{Buggy: true}, VerdictNotSeen, true},
 		{sim.Result{Buggy: true, RunError: "x", Violations: make([]sim.Violation, 1)}, VerdictError, false},
 	} {
 		if got := Verdict(&c.r); got != c.want || Good(got) != c.good {
 			t.Errorf("Verdict(%+v) = %q (good %v), want %q (good %v)", c.r, got, Good(got), c.want, c.good)
+		}
+	}
+}
+
+func TestVerdictsMissedOnlyWhenNoRunCaught(t *testing.T) {
+	a := &sim.Result{Scenario: "a-bug-x", Buggy: true}
+	aCaught := &sim.Result{Scenario: "a-bug-x", Buggy: true, Violations: make([]sim.Violation, 1)}
+	b := &sim.Result{Scenario: "b-bug-y", Buggy: true}
+	got := verdicts([]*sim.Result{a, aCaught, b, nil})
+	want := []string{VerdictNotSeen, VerdictCaught, VerdictMissed, ""}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("verdicts()[%d] = %q, want %q", i, got[i], want[i])
 		}
 	}
 }
