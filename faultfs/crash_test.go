@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/crashsim/crashsim/engine"
@@ -352,4 +353,54 @@ func must(t *rapid.T, err error) {
 		t.Helper()
 		t.Fatal(err)
 	}
+}
+
+// TestPendingCloneConcurrent: the simulator builds the images of one crash
+// point in parallel, so Clone and Fingerprint of one Pending must be safe
+// from many goroutines at once (run with -race), and give what they give
+// one at a time.
+func TestPendingCloneConcurrent(t *testing.T) {
+	fsys := New(Options{Mounts: []Mount{{Dir: "/pmem", Medium: engine.PMem}}})
+	f, err := engine.Create(fsys, "/pmem/p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := fsys.Map(f, 3*BlockSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok(t, f.Sync())
+	ok(t, fsys.SyncDir("/pmem"))
+	for i := range 12 {
+		ok(t, r.Store64(int64(i*520)&^7, uint64(i+1)))
+	}
+	g, err := engine.Create(fsys, "/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.WriteAt(make([]byte, 9000), 10); err != nil {
+		t.Fatal(err)
+	}
+	p := fsys.Pending(0)
+	var choices []Choice
+	for c := range p.Choices(AllSubsets, 64, 1) {
+		choices = append(choices, c)
+	}
+	want := make([]Fingerprint, len(choices))
+	for i, c := range choices {
+		want[i] = p.Clone(c, Tail{}).Fingerprint()
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(choices); i += 4 {
+				if got := p.Clone(choices[i], Tail{}).Fingerprint(); got != want[i] {
+					t.Errorf("choice %s: concurrent fingerprint %v, sequential %v", choices[i].Key(), got, want[i])
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -298,7 +298,7 @@
 // could make a byte of the line stale, whatever the date (on a pool whose
 // size is durable, that is every line).
 //
-// Fingerprints. A block's hash is SHA-256 of its bytes, cut to 128 bits
+// Fingerprints. A block's hash is XXH3-128 of its bytes
 // and cached in the block; a node of a block tree caches the hash of its
 // 64 children (a hole hashes as zeros), and a write clears the caches
 // along the path it copies or changes, which is the path it owns; a file
