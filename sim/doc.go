@@ -65,19 +65,28 @@
 // fingerprint. A process crash has one state per point: the whole page cache
 // and shared memory (faultfs KeepAll).
 //
-// Determinism. The workload runs in the goroutine that called Explore; the
-// explorer builds, fingerprints and deduplicates the images of a crash point
-// in that goroutine, in order, so which images exist and which are
-// recovered depends only on (scenario, options, seed). Workers only recover
-// and judge. Each crash point reports its first failing state (in the
-// order of its enumeration), so results do not depend on which worker
-// finished first. Recovery of a state is seeded from the state itself.
-// Only a time budget makes a run depend on the machine's speed.
+// Determinism and parallelism. The workload runs in the goroutine that
+// called Explore. At a crash point it only takes the snapshots and the list
+// of choices, and goes on: workers build and fingerprint the images (most of
+// the explorer's own cost), and a sequencer takes the crash points in order,
+// waits for their images, deduplicates them in enumeration order and hands
+// the distinct ones to the workers to recover and judge. So which images
+// exist and which are recovered depend only on (scenario, options, seed),
+// and the state budget stops at the same state whatever the workers. Each
+// crash point reports its first failing state (in the order of its
+// enumeration), so results do not depend on which worker finished first.
+// Recovery of a state is seeded from the state itself. Only a time budget
+// makes a run depend on the machine's speed. At most eight crash points are
+// between the workload and the sequencer, which bounds the images alive at
+// once.
+//
+// A plain recovery runs on a machine that keeps no trace; a recovery whose
+// own crash points are explored, or that is replayed, keeps one.
 //
 // Memory. Nothing of the workload's past is kept but a window of the trace
-// (for excerpts), the fingerprints of images seen, and the model states from
-// a little below the durable mark (models.Prefix): exploration is online, at
-// each crash point, while the workload waits.
+// (for excerpts), the keys of the judgements made, and the model states from
+// a little below the durable mark (models.Prefix): exploration is online,
+// while the workload runs.
 //
 // Violations. A crash point's first failing power-failure state is shrunk
 // (shrink.go): every pending unit is kept, one at a time, while the state

@@ -41,18 +41,28 @@ type explorer struct {
 	res   *Result
 
 	// Owned by the workload's goroutine.
-	points   int // crash points reached, in every shard
+	points int // crash points reached, in every shard
+
+	// The pipeline (see crashPoint): the workload sends each crash point to
+	// the builders and, in order, to the sequencer, which deduplicates its
+	// images and sends the distinct ones to the workers.
+	builds    chan *pointWork
+	pending   chan *pointWork
+	jobs      chan job
+	workers   sync.WaitGroup
+	sequenced chan struct{} // closed when the sequencer is done
+
+	// Owned by the sequencer.
 	explored int
 	seen     map[judged]bool
-	stopped  bool
 
-	jobs       chan job
-	workers    sync.WaitGroup
+	stopped    atomic.Bool
 	recoveries atomic.Int64
 
 	mu       sync.Mutex
 	fails    map[int]*failure // per crash point (slot), its first failing state
 	excerpts [][]Event        // per crash point (slot), the trace before it
+	done     int              // crash points the sequencer finished
 
 	replay *replayTarget // set when replaying one state
 }
@@ -109,11 +119,15 @@ func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
 // and reports.
 func (x *explorer) run() {
 	x.start = time.Now()
-	x.jobs = make(chan job, 2*x.opts.Workers)
+	x.builds = make(chan *pointWork, 4*x.opts.Workers)
+	x.pending = make(chan *pointWork, pointsInFlight)
+	x.jobs = make(chan job, 16*x.opts.Workers)
+	x.sequenced = make(chan struct{})
 	for range x.opts.Workers {
 		x.workers.Add(1)
 		go x.work()
 	}
+	go x.sequence()
 	x.m = NewMachine()
 	if x.replay != nil {
 		x.m.startRecording()
@@ -121,13 +135,15 @@ func (x *explorer) run() {
 	x.m.hook = x
 	x.proc = x.m.Start("workload")
 	env := &Env{FS: x.proc.FS(), Rand: rand.New(rand.NewPCG(x.opts.Seed, 0x776f726b6c6f6164)), proc: x.proc, check: x.check}
-	if err := runGuarded(func() error { return x.sc.Run(env) }); err != nil && !x.stopped && !x.proc.Killed() {
+	if err := runGuarded(func() error { return x.sc.Run(env) }); err != nil && !x.stopped.Load() && !x.proc.Killed() {
 		x.res.RunError = err.Error()
 	}
-	if !x.stopped && x.res.RunError == "" {
+	if !x.stopped.Load() && x.res.RunError == "" {
 		x.crashPoint(Event{Index: x.m.lastOp().Index + 1, Proc: x.proc.ID, Kind: "end"})
 	}
-	close(x.jobs)
+	close(x.pending)
+	close(x.builds)
+	<-x.sequenced
 	x.workers.Wait()
 	x.report()
 }
@@ -160,12 +176,14 @@ func (x *explorer) after(p *Process, at Event) {
 	}
 }
 
-// crashPoint builds the crash states of this point and sends each distinct
-// image to the workers. It runs in the workload's goroutine, which it
-// blocks: the states of a point, their order and their deduplication depend
-// only on the run, never on the workers.
+// crashPoint takes the crash states of this point: a snapshot of what is
+// pending and of the checker, and the strategy's choices among them. It runs
+// in the workload's goroutine and leaves building the images to the workers
+// and deduplicating them to the sequencer, so the workload goes on at once;
+// which images exist, their order and which are recovered still depend only
+// on the run, never on the workers.
 func (x *explorer) crashPoint(at Event) {
-	if x.stopped {
+	if x.stopped.Load() {
 		return
 	}
 	k := x.points
@@ -181,51 +199,106 @@ func (x *explorer) crashPoint(at Event) {
 		x.stop("time budget")
 		return
 	}
-	check := x.check.Snapshot()
-	slot := len(x.res.Points)
-	pt := Point{Index: k, Trace: at.Index, At: x.describePoint(at), StatesExact: true}
-	x.mu.Lock()
-	x.res.Points = append(x.res.Points, pt)
-	x.mu.Unlock()
-	x.excerpts = append(x.excerpts, x.m.excerpt())
-
-	send := func(j job) bool {
-		pt.Explored++
-		x.explored++
-		key := judged{j.img.Fingerprint(), check.DurableCount(), check.Invoked()}
-		if !x.seen[key] {
-			x.seen[key] = true
-			pt.Unique++
-			j.point, j.slot, j.check = k, slot, check
-			x.jobs <- j
-		}
-		if x.opts.Budget.States > 0 && x.explored >= x.opts.Budget.States {
-			x.stop("state budget")
-			return false
-		}
-		return true
+	pw := &pointWork{
+		pt:    Point{Index: k, Trace: at.Index, At: x.describePoint(at), StatesExact: true},
+		check: x.check.Snapshot(),
+		tail:  x.opts.Tail,
 	}
+	x.mu.Lock()
+	pw.slot = len(x.res.Points)
+	x.res.Points = append(x.res.Points, pw.pt)
+	x.excerpts = append(x.excerpts, x.m.excerpt())
+	x.mu.Unlock()
 	if x.opts.Fault == ProcessCrash {
-		pt.States = 1
-		send(job{img: x.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})})
+		pw.pt.States = 1
+		pw.prebuilt = x.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
+		pw.choices = []faultfs.Choice{{}}
 	} else {
-		pend := x.m.disk.Pending(x.opts.Granularity)
-		pt.States, pt.StatesExact = pend.Count(faultfs.AllSubsets)
-		idx := 0
-		for c := range pend.Choices(x.opts.Strategy.faultfs(), x.opts.MaxStates, x.seedAt(k)) {
-			if !send(job{idx: idx, choice: c, pend: pend, img: pend.Clone(c, x.opts.Tail)}) {
+		pw.pend = x.m.disk.Pending(x.opts.Granularity)
+		pw.pt.States, pw.pt.StatesExact = pw.pend.Count(faultfs.AllSubsets)
+		for c := range pw.pend.Choices(x.opts.Strategy.faultfs(), x.opts.MaxStates, x.seedAt(k)) {
+			pw.choices = append(pw.choices, c)
+		}
+	}
+	n := len(pw.choices)
+	pw.imgs, pw.fps = make([]*faultfs.FS, n), make([]faultfs.Fingerprint, n)
+	pw.left.Add(n)
+	x.pending <- pw
+	for range min(n, x.opts.Workers) {
+		x.builds <- pw // each worker that takes it helps build its images
+	}
+}
+
+// pointsInFlight bounds the crash points between the workload and the
+// sequencer. Their images are alive at once, so it bounds memory too (with
+// MaxStates); eight keep two workers busy while a point is being built, where
+// four left them waiting (BenchmarkExplore).
+const pointsInFlight = 8
+
+// pointWork is one crash point on its way through the pipeline.
+type pointWork struct {
+	pt       Point
+	slot     int
+	check    *models.Prefix
+	pend     *faultfs.Pending // nil for a process crash
+	prebuilt *faultfs.FS      // the one image of a process crash
+	tail     faultfs.Tail
+	choices  []faultfs.Choice
+
+	next atomic.Int64   // the next image to build
+	left sync.WaitGroup // images not built yet
+	imgs []*faultfs.FS
+	fps  []faultfs.Fingerprint
+}
+
+// build builds and fingerprints images of pw until none is left to start.
+func (pw *pointWork) build() {
+	for i := int(pw.next.Add(1) - 1); i < len(pw.choices); i = int(pw.next.Add(1) - 1) {
+		img := pw.prebuilt
+		if img == nil {
+			img = pw.pend.Clone(pw.choices[i], pw.tail)
+		}
+		pw.imgs[i], pw.fps[i] = img, img.Fingerprint()
+		pw.left.Done()
+	}
+}
+
+// sequence takes the crash points in order, waits for their images, and
+// sends each image not judged before against the same history to the
+// workers. It alone counts states and applies the state budget, so both are
+// deterministic.
+func (x *explorer) sequence() {
+	defer close(x.sequenced)
+	defer close(x.jobs)
+	for pw := range x.pending {
+		pw.left.Wait()
+		if x.stopped.Load() {
+			continue // the points the workload reached after the budget ran out
+		}
+		pt := &pw.pt
+		for i, c := range pw.choices {
+			pt.Explored++
+			x.explored++
+			key := judged{pw.fps[i], pw.check.DurableCount(), pw.check.Invoked()}
+			if !x.seen[key] {
+				x.seen[key] = true
+				pt.Unique++
+				x.jobs <- job{point: pt.Index, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check}
+			}
+			if x.opts.Budget.States > 0 && x.explored >= x.opts.Budget.States {
+				x.stop("state budget")
 				break
 			}
-			idx++
 		}
-	}
-	x.mu.Lock()
-	pt.Violations = x.res.Points[slot].Violations // workers may have counted some
-	x.res.Points[slot] = pt
-	failing := len(x.fails)
-	x.mu.Unlock()
-	if x.opts.Progress != nil {
-		x.opts.Progress(Progress{Scenario: x.sc.Name, CrashPoints: x.points, Explored: x.explored, Violations: failing, Elapsed: time.Since(x.start)})
+		x.mu.Lock()
+		pt.Violations = x.res.Points[pw.slot].Violations // workers may have counted some
+		x.res.Points[pw.slot] = *pt
+		x.done++
+		failing := len(x.fails)
+		x.mu.Unlock()
+		if x.opts.Progress != nil {
+			x.opts.Progress(Progress{Scenario: x.sc.Name, CrashPoints: pt.Index + 1, Explored: x.explored, Violations: failing, Elapsed: time.Since(x.start)})
+		}
 	}
 }
 
@@ -266,19 +339,44 @@ func mix(a, b uint64) uint64 {
 // stop ends the exploration early: the workload's process is killed, so
 // its next operation fails and it returns.
 func (x *explorer) stop(why string) {
-	if x.stopped {
+	if x.stopped.Swap(true) {
 		return
 	}
-	x.stopped = true
+	x.mu.Lock()
 	x.res.Stopped = why
+	x.mu.Unlock()
 	x.proc.Kill()
 }
 
-// work judges images until the jobs run out.
+// work builds images, first, and judges them, until both run out.
 func (x *explorer) work() {
 	defer x.workers.Done()
-	for j := range x.jobs {
-		x.judgeJob(j)
+	builds, jobs := x.builds, x.jobs
+	for builds != nil || jobs != nil {
+		select {
+		case pw, ok := <-builds:
+			if !ok {
+				builds = nil
+			} else {
+				pw.build()
+			}
+			continue
+		default:
+		}
+		select {
+		case pw, ok := <-builds:
+			if !ok {
+				builds = nil
+			} else {
+				pw.build()
+			}
+		case j, ok := <-jobs:
+			if !ok {
+				jobs = nil
+			} else {
+				x.judgeJob(j)
+			}
+		}
 	}
 }
 
@@ -332,7 +430,7 @@ type outcome struct {
 // recoverOn runs the scenario's recovery on a machine holding img.
 func (x *explorer) recoverOn(img *faultfs.FS, seed uint64) outcome {
 	x.recoveries.Add(1)
-	m := machineOn(img)
+	m := untracedMachineOn(img)
 	return x.recoverMachine(m, seed)
 }
 
@@ -398,6 +496,7 @@ func cutLine(s string) (first, rest string, ok bool) {
 // crash point's first failure, shrunk, as a Violation.
 func (x *explorer) report() {
 	r := x.res
+	r.Points = r.Points[:x.done] // past a budget, the workload ran on unexplored
 	r.CrashPoints = len(r.Points)
 	for _, p := range r.Points {
 		r.Explored += p.Explored

@@ -72,11 +72,20 @@ func NewMachine() *Machine {
 	return machineOn(disk)
 }
 
-// machineOn returns a machine running on disk, a crash image.
+// machineOn returns a machine running on disk, a crash image, that traces
+// what its processes do: for the workload, and for a recovery whose own
+// crash points are explored or which is replayed.
 func machineOn(disk *faultfs.FS) *Machine {
-	m := &Machine{disk: disk, ring: newRing(excerptLen * 4)}
+	m := untracedMachineOn(disk)
 	disk.SetObserver(m.observe)
 	return m
+}
+
+// untracedMachineOn returns a machine running on disk that keeps no trace:
+// for a plain recovery, whose trace nobody reads, it saves the cost of one
+// event per operation.
+func untracedMachineOn(disk *faultfs.FS) *Machine {
+	return &Machine{disk: disk, ring: newRing(excerptLen)}
 }
 
 // Disk returns the machine's storage.

@@ -80,3 +80,26 @@ func TestKill(t *testing.T) {
 		t.Errorf("the killed process's write: %q, %v; want it kept", got, err)
 	}
 }
+
+// TestRing: the ring returns the last events added, oldest first, however
+// many were added.
+func TestRing(t *testing.T) {
+	for _, added := range []int{0, 1, 5, 16, 17, 40} {
+		r := newRing(16)
+		for i := range added {
+			r.add(Event{Index: uint64(i)})
+		}
+		for _, n := range []int{1, 4, 16, 20} {
+			got := r.last(n)
+			want := min(n, added, 16)
+			if len(got) != want {
+				t.Fatalf("added %d, last(%d): %d events, want %d", added, n, len(got), want)
+			}
+			for i, e := range got {
+				if e.Index != uint64(added-want+i) {
+					t.Fatalf("added %d, last(%d)[%d] = #%d, want #%d", added, n, i, e.Index, added-want+i)
+				}
+			}
+		}
+	}
+}

@@ -72,21 +72,26 @@ func eventOf(op faultfs.Op) Event {
 }
 
 // ring keeps the last events of the trace, for the excerpt of a violation:
-// memory stays bounded however long the workload runs.
+// memory stays bounded however long the workload runs. It grows to its size
+// as events come, since most machines (recoveries) see only a few.
 type ring struct {
 	buf  []Event
+	size int
 	next int
 	full bool
 }
 
-func newRing(n int) *ring { return &ring{buf: make([]Event, n)} }
+func newRing(n int) *ring { return &ring{size: n} }
 
 func (r *ring) add(e Event) {
-	r.buf[r.next] = e
-	r.next++
-	if r.next == len(r.buf) {
-		r.next, r.full = 0, true
+	if !r.full && len(r.buf) < r.size {
+		r.buf = append(r.buf, e)
+		r.next = len(r.buf) % r.size
+		r.full = len(r.buf) == r.size
+		return
 	}
+	r.buf[r.next] = e
+	r.next = (r.next + 1) % r.size
 }
 
 // last returns up to n of the most recent events, oldest first.
