@@ -9,7 +9,7 @@ BENCHTIME ?= 1s
 # Packages with native fuzz targets; fuzz-smoke runs each target for FUZZTIME.
 FUZZPKGS  := $(shell grep -l '^func Fuzz[A-Z]' $$(find . -path ./bench -prune -o -name '*_test.go' -print) 2>/dev/null | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test race unit lint fuzz-smoke gofuzz bench bench-peers demo ci pmdk clean
+.PHONY: all build test race unit lint fuzz-smoke gofuzz bench bench-peers bench-explore demo ci pmdk clean
 
 all: build
 
@@ -76,6 +76,21 @@ bench: pmdk
 ## bench-peers: only the side-by-side runs in the bench module.
 bench-peers: pmdk
 	cd bench && $(GO) vet ./... && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
+
+## bench-explore: the explorer's throughput against bare recovery, each
+## configuration in a fresh process, RUNS times, interleaved: in one process
+## a sub-benchmark inherits the heap (and so the GC pace) of the one before,
+## which makes the figures bimodal.
+RUNS ?= 5
+bench-explore:
+	@$(GO) test -c -o $(BIN)/sim.test ./sim/
+	@for i in $$(seq $(RUNS)); do \
+	  for b in records=48/explorer/workers=1 records=48/explorer/workers=2 records=48/bare-recovery \
+	           records=480/explorer/workers=1 records=480/explorer/workers=2 records=480/bare-recovery \
+	           records=480-digest/explorer/workers=1 records=480-digest/explorer/workers=2 records=480-digest/bare-recovery; do \
+	    $(BIN)/sim.test -test.run '^$$' -test.bench "^BenchmarkExplore\$$/^$$(echo $$b | sed 's|/|$$/^|g')\$$" -test.benchtime 4x | grep '^Benchmark'; \
+	  done; \
+	done | awk '{v[$$1]=v[$$1]" "$$(NF-1)} END {for (k in v) print k, v[k]}' | sort
 
 ## demo: the README's first command.
 demo:
