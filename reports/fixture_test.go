@@ -10,7 +10,7 @@ import (
 // stop, a saturated state count and a violation with every detail.
 func fixture() []*sim.Result {
 	viol := sim.Violation{
-		ReplayID: "wal-bug-no-sync:power:subsets:7:0:2:0/0/1",
+		ReplayID: "wal-bug-no-sync:power:subsets:7:0:zero:2:0/0/1",
 		Point:    2, Trace: 41, At: "sync /db/wal/000001.log",
 		Problem:  "acknowledged operation 3 lost",
 		Expected: "[a b c]", Observed: "[a b]",

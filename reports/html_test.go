@@ -47,7 +47,7 @@ func TestHTML(t *testing.T) {
 		`crash point 2, #41 sync /db/wal/000001.log — acknowledged`,
 		`<tr class="lost">`, // the write whose data was lost
 		`<tr class="kept ">`,
-		`crashsim replay wal-bug-no-sync:power:subsets:7:0:2:0/0/1`,
+		`crashsim replay wal-bug-no-sync:power:subsets:7:0:zero:2:0/0/1`,
 		`at wal/segment.go:120`,
 		`title="crash point 2 at #30 drain: 4/4 states explored, 1 violations"`,
 		// Scenarios are judged as a whole: a bug variant caught by one run

@@ -92,7 +92,7 @@ func TestViolations(t *testing.T) {
 		"problem:  acknowledged operation 3 lost",
 		"expected: [a b c]",
 		"lost:     /db/wal/000001.log [4096,8192) (0 of 1 changes kept; first lost by #39) at wal/segment.go:120",
-		"replay:   crashsim replay wal-bug-no-sync:power:subsets:7:0:2:0/0/1",
+		"replay:   crashsim replay wal-bug-no-sync:power:subsets:7:0:zero:2:0/0/1",
 		"… and 1 more violation of wal-bug-no-sync not shown",
 		"== vec (power/drop-all, seed 0): violation 1 of 1",
 	} {

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/models"
@@ -17,10 +18,12 @@ type Env struct {
 	// memory; every other path is on the disk.
 	FS engine.FS
 	// Rand is seeded from the run's seed: a workload that draws from it is
-	// still a pure function of (scenario, options, seed).
+	// still a pure function of (scenario, options, seed). It is not safe for
+	// concurrent use.
 	Rand *rand.Rand
 
 	proc  *Process
+	mu    *sync.Mutex    // serializes the checker: markers may come from several goroutines
 	check *models.Prefix // nil during recovery
 }
 
@@ -38,6 +41,8 @@ func (e *Env) Invoke(input any) (want any) {
 	if e.check == nil {
 		return nil
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	return e.check.Invoke(input)
 }
 
@@ -51,7 +56,9 @@ func (e *Env) Return(output any) {
 func (e *Env) Durable(n int) {
 	e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
 	if e.check != nil {
+		e.mu.Lock()
 		e.check.Durable(n)
+		e.mu.Unlock()
 	}
 }
 
@@ -62,7 +69,10 @@ func (e *Env) DurableAll() {
 		e.proc.mark("durable", "all")
 		return
 	}
-	e.Durable(e.check.Invoked())
+	e.mu.Lock()
+	n := e.check.Invoked()
+	e.mu.Unlock()
+	e.Durable(n)
 }
 
 // Logf writes a note into the trace.

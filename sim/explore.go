@@ -40,8 +40,13 @@ type explorer struct {
 	start time.Time
 	res   *Result
 
-	// Owned by the workload's goroutine.
-	points int // crash points reached, in every shard
+	// Owned by whichever goroutine of the workload reaches a crash point:
+	// engine code may reach barriers from several (a group-commit flusher),
+	// so hookMu serializes crash points, and checkMu the checker, which the
+	// workload's markers and the crash points' snapshots both use.
+	hookMu  sync.Mutex
+	checkMu sync.Mutex
+	points  int // crash points reached, in every shard
 
 	// The pipeline (see crashPoint): the workload sends each crash point to
 	// the builders and, in order, to the sequencer, which deduplicates its
@@ -98,6 +103,9 @@ func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
+	if opts.Tail.Garbage && opts.Tail.Seed == 0 {
+		opts.Tail.Seed = opts.Seed // so that a replay id, which has the run's seed, rebuilds the same garbage
+	}
 	x := &explorer{
 		sc:    sc,
 		opts:  opts,
@@ -134,12 +142,14 @@ func (x *explorer) run() {
 	}
 	x.m.hook = x
 	x.proc = x.m.Start("workload")
-	env := &Env{FS: x.proc.FS(), Rand: rand.New(rand.NewPCG(x.opts.Seed, 0x776f726b6c6f6164)), proc: x.proc, check: x.check}
+	env := &Env{FS: x.proc.FS(), Rand: rand.New(rand.NewPCG(x.opts.Seed, 0x776f726b6c6f6164)), proc: x.proc, mu: &x.checkMu, check: x.check}
 	if err := runGuarded(func() error { return x.sc.Run(env) }); err != nil && !x.stopped.Load() && !x.proc.Killed() {
 		x.res.RunError = err.Error()
 	}
 	if !x.stopped.Load() && x.res.RunError == "" {
+		x.hookMu.Lock()
 		x.crashPoint(Event{Index: x.m.lastOp().Index + 1, Proc: x.proc.ID, Kind: "end"})
+		x.hookMu.Unlock()
 	}
 	close(x.pending)
 	close(x.builds)
@@ -164,6 +174,8 @@ func (x *explorer) options() *Options { return &x.opts }
 // any process of the machine.
 func (x *explorer) before(p *Process, at Event) {
 	if x.opts.Fault == PowerFailure {
+		x.hookMu.Lock()
+		defer x.hookMu.Unlock()
 		x.crashPoint(at)
 	}
 }
@@ -172,6 +184,8 @@ func (x *explorer) before(p *Process, at Event) {
 // any process of the machine.
 func (x *explorer) after(p *Process, at Event) {
 	if x.opts.Fault == ProcessCrash {
+		x.hookMu.Lock()
+		defer x.hookMu.Unlock()
 		x.crashPoint(at)
 	}
 }
@@ -199,9 +213,12 @@ func (x *explorer) crashPoint(at Event) {
 		x.stop("time budget")
 		return
 	}
+	x.checkMu.Lock()
+	check := x.check.Snapshot()
+	x.checkMu.Unlock()
 	pw := &pointWork{
 		pt:    Point{Index: k, Trace: at.Index, At: x.describePoint(at), StatesExact: true},
-		check: x.check.Snapshot(),
+		check: check,
 		tail:  x.opts.Tail,
 	}
 	x.mu.Lock()

@@ -245,8 +245,8 @@ func TestShards(t *testing.T) {
 func TestReplayDiverged(t *testing.T) {
 	sc := appendLog([][]byte{[]byte("one")}, recoverLog)
 	for _, id := range []string{
-		"append-log:power:subsets:0:0:99:0//",    // no such crash point
-		"append-log:power:subsets:0:0:1:0/1/1,1", // a choice that does not fit
+		"append-log:power:subsets:0:0:zero:99:0//",    // no such crash point
+		"append-log:power:subsets:0:0:zero:1:0/1/1,1", // a choice that does not fit
 	} {
 		rid, err := ParseReplayID(id)
 		if err != nil {
@@ -256,7 +256,7 @@ func TestReplayDiverged(t *testing.T) {
 			t.Errorf("replay %s: %v, want ErrDiverged", id, err)
 		}
 	}
-	rid, _ := ParseReplayID("other:power:subsets:0:0:1:0//")
+	rid, _ := ParseReplayID("other:power:subsets:0:0:zero:1:0//")
 	if _, err := RunReplay(sc, rid); !errors.Is(err, ErrUsage) {
 		t.Errorf("replay of another scenario's id: %v, want ErrUsage", err)
 	}
@@ -291,9 +291,9 @@ func TestParse(t *testing.T) {
 
 func TestReplayIDRoundTrip(t *testing.T) {
 	for _, s := range []string{
-		"pmem-log:power:subsets:7:64:3:0/1/0,2",
-		"x:process:keep-all:0:0:0:keep",
-		"x:power:prefixes:1:512:2:1//3:4:0/0/1",
+		"pmem-log:power:subsets:7:64:zero:3:0/1/0,2",
+		"x:process:keep-all:0:0:garbage:0:keep",
+		"x:power:prefixes:1:512:zero:2:1//3:4:0/0/1",
 	} {
 		id, err := ParseReplayID(s)
 		if err != nil || id.String() != s {
@@ -303,8 +303,8 @@ func TestReplayIDRoundTrip(t *testing.T) {
 }
 
 func FuzzParseReplayID(f *testing.F) {
-	f.Add("pmem-log:power:subsets:7:64:3:0/1/0,2")
-	f.Add("x:power:prefixes:1:512:2:1//3:4:0/0/1")
+	f.Add("pmem-log:power:subsets:7:64:zero:3:0/1/0,2")
+	f.Add("x:power:prefixes:1:512:garbage:2:1//3:4:0/0/1")
 	f.Fuzz(func(t *testing.T, s string) {
 		id, err := ParseReplayID(s)
 		if err != nil {
@@ -318,4 +318,46 @@ func FuzzParseReplayID(f *testing.F) {
 			t.Fatalf("%q -> %+v -> %q -> %+v, %v", s, id, id.String(), again, err)
 		}
 	})
+}
+
+// TestConcurrentWorkload: engine code may reach barriers from several
+// goroutines at once (a group-commit flusher, say); the explorer serializes
+// its crash points and the workload's markers (run with -race).
+func TestConcurrentWorkload(t *testing.T) {
+	sc := &Scenario{
+		Name:  "concurrent",
+		Model: models.Register(),
+		Run: func(env *Env) error {
+			errs := make(chan error, 4)
+			for g := range 4 {
+				go func() {
+					f, err := engine.Create(env.FS, fmt.Sprintf("/f%d", g))
+					if err == nil {
+						_, err = f.WriteAt([]byte("data"), 0)
+					}
+					if err == nil {
+						err = f.Sync()
+					}
+					if err == nil {
+						err = env.FS.SyncDir("/")
+					}
+					env.Logf("goroutine %d done", g)
+					errs <- err
+				}()
+			}
+			for range 4 {
+				if err := <-errs; err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Recover: func(env *Env) (any, error) { return uint64(0), nil },
+	}
+	for _, f := range Faults {
+		res, err := Explore(sc, Options{Fault: f})
+		if err != nil || !res.OK() || res.CrashPoints == 0 {
+			t.Fatalf("%v: %v %+v", f, err, res)
+		}
+	}
 }

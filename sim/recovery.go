@@ -98,7 +98,7 @@ func (x *explorer) violation(f *failure) Violation {
 	pt := x.res.Points[f.job.slot]
 	v := Violation{Point: pt.Index, Trace: pt.Trace, At: pt.At, Excerpt: x.excerpts[f.job.slot], Kept: []Unit{}, Lost: []Unit{}}
 	id := ReplayID{Scenario: x.sc.Name, Fault: x.opts.Fault, Strategy: x.opts.Strategy, Seed: x.opts.Seed,
-		Granularity: x.opts.Granularity, Point: pt.Index, Choice: choiceKey(f.job.pend, f.job.choice), RecoveryPoint: -1}
+		Granularity: x.opts.Granularity, GarbageTail: x.opts.Tail.Garbage, Point: pt.Index, Choice: choiceKey(f.job.pend, f.job.choice), RecoveryPoint: -1}
 	bad := f.problem
 	switch {
 	case f.rec != nil:

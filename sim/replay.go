@@ -67,7 +67,9 @@ func (x *explorer) replayPoint(k int, at Event) {
 		return
 	}
 	defer x.stop("replayed")
+	x.checkMu.Lock()
 	check := x.check.Snapshot()
+	x.checkMu.Unlock()
 	var img *faultfs.FS
 	var pend *faultfs.Pending
 	var choice faultfs.Choice

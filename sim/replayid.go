@@ -2,6 +2,8 @@ package sim
 
 import (
 	"fmt"
+
+	"github.com/crashsim/crashsim/faultfs"
 	"strconv"
 	"strings"
 )
@@ -11,9 +13,10 @@ import (
 // rebuilds the state, and recovers it again with the store-level trace and
 // source locations. Its text form has no spaces or shell metacharacters:
 //
-//	scenario:fault:strategy:seed:granularity:point:choice[:rpoint:rchoice]
+//	scenario:fault:strategy:seed:granularity:tail:point:choice[:rpoint:rchoice]
 //
-// where choice is the faultfs choice key (prefix/sizes/data, e.g. 0/1/0,2),
+// where tail is "zero" or "garbage" (Options.Tail),
+// choice is the faultfs choice key (prefix/sizes/data, e.g. 0/1/0,2),
 // and rpoint and rchoice name a crash inside the recovery of that state when
 // Options.RecoveryCrashes found it.
 type ReplayID struct {
@@ -22,6 +25,7 @@ type ReplayID struct {
 	Strategy    Strategy
 	Seed        uint64
 	Granularity int
+	GarbageTail bool
 	Point       int
 	Choice      string
 	// RecoveryPoint is -1 unless the state is a crash of a recovery.
@@ -30,7 +34,11 @@ type ReplayID struct {
 }
 
 func (id ReplayID) String() string {
-	s := fmt.Sprintf("%s:%s:%s:%d:%d:%d:%s", id.Scenario, id.Fault, id.Strategy, id.Seed, id.Granularity, id.Point, id.Choice)
+	tail := "zero"
+	if id.GarbageTail {
+		tail = "garbage"
+	}
+	s := fmt.Sprintf("%s:%s:%s:%d:%d:%s:%d:%s", id.Scenario, id.Fault, id.Strategy, id.Seed, id.Granularity, tail, id.Point, id.Choice)
 	if id.RecoveryPoint >= 0 {
 		s += fmt.Sprintf(":%d:%s", id.RecoveryPoint, id.RecoveryChoice)
 	}
@@ -39,7 +47,7 @@ func (id ReplayID) String() string {
 
 // Options returns the exploration options the id was found with.
 func (id ReplayID) Options() Options {
-	return Options{Fault: id.Fault, Strategy: id.Strategy, Seed: id.Seed, Granularity: id.Granularity}
+	return Options{Fault: id.Fault, Strategy: id.Strategy, Seed: id.Seed, Granularity: id.Granularity, Tail: faultfs.Tail{Garbage: id.GarbageTail}}
 }
 
 // ParseReplayID parses the text form of a ReplayID.
@@ -48,10 +56,10 @@ func ParseReplayID(s string) (ReplayID, error) {
 		return ReplayID{}, fmt.Errorf("%w: replay id %q: %s", ErrUsage, s, why)
 	}
 	f := strings.Split(s, ":")
-	if len(f) != 7 && len(f) != 9 {
-		return bad("want scenario:fault:strategy:seed:granularity:point:choice[:rpoint:rchoice]")
+	if len(f) != 8 && len(f) != 10 {
+		return bad("want scenario:fault:strategy:seed:granularity:tail:point:choice[:rpoint:rchoice]")
 	}
-	id := ReplayID{Scenario: f[0], Choice: f[6], RecoveryPoint: -1}
+	id := ReplayID{Scenario: f[0], Choice: f[7], RecoveryPoint: -1}
 	var err error
 	if id.Fault, err = ParseFault(f[1]); err != nil {
 		return bad(err.Error())
@@ -65,14 +73,21 @@ func ParseReplayID(s string) (ReplayID, error) {
 	if id.Granularity, err = strconv.Atoi(f[4]); err != nil {
 		return bad("granularity: " + err.Error())
 	}
-	if id.Point, err = strconv.Atoi(f[5]); err != nil || id.Point < 0 {
+	switch f[5] {
+	case "zero":
+	case "garbage":
+		id.GarbageTail = true
+	default:
+		return bad("tail must be zero or garbage")
+	}
+	if id.Point, err = strconv.Atoi(f[6]); err != nil || id.Point < 0 {
 		return bad("crash point must be a number >= 0")
 	}
-	if len(f) == 9 {
-		if id.RecoveryPoint, err = strconv.Atoi(f[7]); err != nil || id.RecoveryPoint < 0 {
+	if len(f) == 10 {
+		if id.RecoveryPoint, err = strconv.Atoi(f[8]); err != nil || id.RecoveryPoint < 0 {
 			return bad("recovery crash point must be a number >= 0")
 		}
-		id.RecoveryChoice = f[8]
+		id.RecoveryChoice = f[9]
 	}
 	if id.Scenario == "" {
 		return bad("no scenario")

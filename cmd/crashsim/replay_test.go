@@ -12,7 +12,7 @@ import (
 // so replay exits 0. (TestRunBugVariant replays one that violates.)
 func TestReplayCorrect(t *testing.T) {
 	var out, errb bytes.Buffer
-	id := "pmem-log:process:keep-all:0:0:3:keep"
+	id := "pmem-log:process:keep-all:0:0:zero:3:keep"
 	if code := run([]string{"replay", id, "--all"}, &out, &errb); code != exitOK {
 		t.Fatalf("replay %s: exit %d\n%s%s", id, code, out.String(), errb.String())
 	}
@@ -31,8 +31,8 @@ func TestReplayUsage(t *testing.T) {
 		{"replay"},
 		{"replay", "a", "b"},
 		{"replay", "not-an-id"},
-		{"replay", "no-such-scenario:power:subsets:0:0:1:0//1"},
-		{"replay", "pmem-log:power:subsets:0:0:100000:0//1"}, // diverged: no such crash point
+		{"replay", "no-such-scenario:power:subsets:0:0:zero:1:0//1"},
+		{"replay", "pmem-log:power:subsets:0:0:zero:100000:0//1"}, // diverged: no such crash point
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != exitUsageErr {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/crashsim/crashsim/faultfs"
 	"github.com/crashsim/crashsim/reports"
 	"github.com/crashsim/crashsim/sim"
 )
@@ -32,6 +33,7 @@ type runFlags struct {
 	seed            uint64
 	workers         int
 	granularity     int
+	garbageTail     bool
 	shard           string
 	recoveryCrashes bool
 	json            bool
@@ -50,6 +52,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of every random choice: a run is a pure function of scenario, options and seed")
 	fs.IntVar(&f.workers, "workers", 0, "recoveries run in parallel (0: one per CPU); changes speed, never results")
 	fs.IntVar(&f.granularity, "granularity", 0, "unit that tears, in `bytes`: 8, 64, 512 or 4096 (0: each medium's own)")
+	fs.BoolVar(&f.garbageTail, "garbage-tail", false, "a file's tail past its surviving data reads as garbage, not zeros (F2)")
 	fs.StringVar(&f.shard, "shard", "", "explore only crash points k with k mod n = i, as `i/n`, to spread a run over n machines")
 	fs.BoolVar(&f.recoveryCrashes, "recovery-crashes", false, "also crash each recovery at its own crash points and recover again")
 	fs.BoolVar(&f.json, "json", false, "write the results as JSON to stdout instead of tables")
@@ -83,6 +86,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		Seed:            f.seed,
 		Workers:         f.workers,
 		Granularity:     f.granularity,
+		Tail:            faultfs.Tail{Garbage: f.garbageTail},
 		RecoveryCrashes: f.recoveryCrashes,
 	}
 	if f.shard != "" {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crashsim/crashsim/faultfs"
 	"github.com/crashsim/crashsim/sim"
 )
 
@@ -131,4 +132,27 @@ func TestRegistry(t *testing.T) {
 	if _, ok := Lookup("no-such"); ok {
 		t.Error("Lookup of an unknown name succeeded")
 	}
+}
+
+// TestGarbageTailReplays: the tail option is part of a replay id, so a
+// violation found with garbage tails and torn sectors replays exactly.
+func TestGarbageTailReplays(t *testing.T) {
+	sc, _ := Lookup("file-log-bug-no-crc")
+	o := sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, Granularity: 512, Tail: faultfs.Tail{Garbage: true}, Seed: 3}
+	res, err := sim.Explore(sc, o)
+	if err != nil || len(res.Violations) == 0 {
+		t.Fatalf("%v, %d violations", err, len(res.Violations))
+	}
+	v := res.Violations[0]
+	id, err := sim.ParseReplayID(v.ReplayID)
+	if err != nil || !id.GarbageTail || id.Granularity != 512 {
+		t.Fatalf("replay id %q: %+v, %v", v.ReplayID, id, err)
+	}
+	rp, err := sim.RunReplay(sc, id)
+	if err != nil || rp.Violation == nil || rp.Violation.Observed != v.Observed {
+		t.Fatalf("replay %s: %v, %+v; want observed %q", v.ReplayID, err, rp, v.Observed)
+	}
+	// The correct log is not fooled by garbage either.
+	good, _ := Lookup("file-log")
+	sim.Check(t, good, o)
 }
