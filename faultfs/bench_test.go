@@ -294,3 +294,48 @@ func BenchmarkPMemLongWorkload(b *testing.B) {
 		b.ReportMetric(float64(alloc>>20), "HeapAlloc-MiB")
 	}
 }
+
+// BenchmarkSmallImage is the image of a typical crash point of a small
+// workload: a handful of names, a 64 KiB persistent-memory file, and one
+// 256-byte record pending over five lines. One iteration builds one crash
+// state and fingerprints it, as the simulator does for every state.
+func BenchmarkSmallImage(b *testing.B) {
+	fsys := New(Options{Mounts: []Mount{{Dir: "/pmem", Medium: engine.PMem}, {Dir: "/dev/shm", Medium: engine.SharedMemory}}})
+	for _, d := range []string{"/data", "/pmem", "/dev/shm"} {
+		if err := fsys.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	f, err := engine.Create(fsys, "/pmem/log")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := fsys.Map(f, 64<<10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	for _, d := range []string{"/", "/pmem", "/dev"} {
+		if err := fsys.SyncDir(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rec := make([]byte, 256)
+	for i := range rec {
+		rec[i] = byte(i)
+	}
+	if _, err := r.WriteAt(rec, 64+256*7); err != nil {
+		b.Fatal(err)
+	}
+	p := fsys.Pending(0)
+	var choices []Choice
+	for c := range p.Choices(AllSubsets, 64, 1) {
+		choices = append(choices, c)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		p.Clone(choices[i%len(choices)], Tail{}).Fingerprint()
+	}
+}

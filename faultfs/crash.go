@@ -187,7 +187,7 @@ func (fsys *FS) pending(granularity int, withUnits bool) *Pending {
 		root:   fsys.root,
 		ids:    fsys.ids,
 		mounts: fsys.mounts,
-		base:   fsys.base.clone(),
+		base:   fsys.durableBase().clone(),
 		ops:    make([]metaOp, len(fsys.ops)),
 		files:  map[*inode]*fileSnap{},
 	}
@@ -204,7 +204,7 @@ func (fsys *FS) pending(granularity int, withUnits bool) *Pending {
 			p.files[n] = s
 		}
 	}
-	for _, entries := range fsys.base {
+	for _, entries := range fsys.durableBase() {
 		for _, n := range entries {
 			capture(n)
 		}
@@ -352,7 +352,12 @@ func allZero(b []byte) bool {
 // clamped to the last version. tail says what a file's tail past its
 // surviving data reads as. The clone is as described at CrashClone.
 func (p *Pending) Clone(c Choice, tail Tail) *FS {
-	t := p.base.clone()
+	// With no namespace change to replay, the durable namespace is read as
+	// it is: cloneTree only reads it.
+	t := p.base
+	if len(p.ops) > 0 {
+		t = p.base.clone()
+	}
 	kept := 0
 	for i := range p.ops {
 		m := &p.ops[i]
@@ -430,12 +435,8 @@ func cloneTree(root *inode, ids uint64, mounts []mountPoint, entries func(*inode
 		return n
 	}
 	out.root = walk(root)
-	out.base = dirTable{}
-	for _, n := range made {
-		if n.isDir() {
-			out.base[n] = durableEntries(mounts, n)
-		}
-	}
+	// out.base stays nil: a clone's durable namespace is its namespace,
+	// built by durableBase on first need, which most recoveries never have.
 	return out
 }
 

@@ -179,6 +179,7 @@ func (fsys *FS) open(name, p string, flag int, perm fs.FileMode, seq int64) (*in
 	case flag&os.O_CREATE == 0:
 		return nil, pathError("open", name, syscall.ENOENT)
 	default:
+		fsys.durableBase()
 		node = fsys.newChild(parent, perm&fs.ModePerm&^umask, seq)
 		parent.link(last, node)
 		fsys.record(&metaOp{seq: seq, kind: MetaCreate, dir: parent, name: last, node: node, path: p})
@@ -212,6 +213,7 @@ func (fsys *FS) remove(owner int, name string) error {
 	case node.isDir() && len(node.entries) > 0:
 		return pathError("remove", name, syscall.ENOTEMPTY)
 	}
+	fsys.durableBase()
 	parent.unlink(last)
 	fsys.record(&metaOp{seq: seq, kind: MetaRemove, dir: parent, name: last, node: node, path: p})
 	return nil
@@ -278,6 +280,7 @@ func (fsys *FS) rename(oldname, newname, op, np string, seq int64) syscall.Errno
 	case newNode != nil && oldNode.isDir():
 		return syscall.ENOTDIR
 	}
+	fsys.durableBase()
 	oldDir.unlink(oldLast)
 	newDir.link(newLast, oldNode)
 	fsys.record(&metaOp{seq: seq, kind: MetaRename, dir: oldDir, name: oldLast,
@@ -316,6 +319,7 @@ func (fsys *FS) mkdirAll(owner int, name string, perm fs.FileMode) error {
 		next := dir.entries[last]
 		switch {
 		case next == nil:
+			fsys.durableBase()
 			next = fsys.newChild(dir, fs.ModeDir|perm&fs.ModePerm&^umask, seq)
 			dir.link(last, next)
 			fsys.record(&metaOp{seq: seq, kind: MetaMkdir, dir: dir, name: last, node: next, path: prefix})

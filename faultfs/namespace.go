@@ -182,6 +182,28 @@ func (fsys *FS) record(m *metaOp) {
 	}
 }
 
+// durableBase returns the durable namespace. A crash clone is born with
+// none pending, so its durable namespace is its namespace (less shared
+// memory, rule 14): base is nil then, and built here on first need — before
+// the first namespace change, by every caller that makes one.
+func (fsys *FS) durableBase() dirTable {
+	if fsys.base == nil {
+		t := dirTable{}
+		var walk func(d *inode)
+		walk = func(d *inode) {
+			t[d] = durableEntries(fsys.mounts, d)
+			for _, n := range d.entries {
+				if n.isDir() && t[n] == nil {
+					walk(n)
+				}
+			}
+		}
+		walk(fsys.root)
+		fsys.base = t
+	}
+	return fsys.base
+}
+
 // syncDir makes durable every change that touched d (rule 10), then folds
 // the durable head of the history into the durable tree.
 func (fsys *FS) syncDir(d *inode) {
@@ -192,7 +214,7 @@ func (fsys *FS) syncDir(d *inode) {
 	i := 0
 	for ; i < len(fsys.ops) && fsys.ops[i].durable; i++ {
 		m := fsys.ops[i]
-		m.apply(fsys.base)
+		m.apply(fsys.durableBase())
 		// Drop the change from the index of its other directory too.
 		for _, other := range []*inode{m.dir, m.newDir} {
 			if list := fsys.byDir[other]; len(list) > 0 && list[0] == m {

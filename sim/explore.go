@@ -420,11 +420,15 @@ func (x *explorer) judgeJob(j job) {
 // k. It depends on the state, not on its place in the enumeration, so that
 // a replay, which knows only the state, recovers with the same seed.
 func (x *explorer) recoverySeed(k int, choice faultfs.Choice) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range []byte(choice.Key()) {
-		h = (h ^ uint64(c)) * 1099511628211
+	h := mix(mix(x.opts.Seed, uint64(k)), uint64(choice.Prefix))
+	for _, v := range choice.Sizes {
+		h = mix(h, uint64(v))
 	}
-	return mix(mix(x.opts.Seed, uint64(k)), h)
+	h = mix(h, ^uint64(0)) // sizes end here: {1}{} and {}{1} differ
+	for _, v := range choice.Data {
+		h = mix(h, uint64(v))
+	}
+	return h
 }
 
 // fail records f if it is the first failing state of its crash point.
