@@ -30,22 +30,11 @@ func benchLog(appends int, regionSize int64, digest bool) *Scenario {
 		Name:  "bench-log",
 		Model: model,
 		Run: func(env *Env) error {
-			f, err := env.FS.OpenFile("/pmem/log", os.O_RDWR|os.O_CREATE, 0o644)
+			r, done, err := durableRegion(env, "/pmem/log", regionSize)
 			if err != nil {
 				return err
 			}
-			defer f.Close()
-			r, err := env.FS.Map(f, regionSize)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			if err := f.Sync(); err != nil {
-				return err
-			}
-			if err := env.FS.SyncDir("/pmem"); err != nil {
-				return err
-			}
+			defer done()
 			buf := make([]byte, rec)
 			for i := range appends {
 				for j := 4; j < rec; j++ {

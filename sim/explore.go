@@ -370,29 +370,28 @@ func (x *explorer) work() {
 	defer x.workers.Done()
 	builds, jobs := x.builds, x.jobs
 	for builds != nil || jobs != nil {
+		var pw *pointWork
+		var j job
+		ok := true
 		select {
-		case pw, ok := <-builds:
-			if !ok {
-				builds = nil
-			} else {
-				pw.build()
-			}
-			continue
+		case pw, ok = <-builds: // a build waiting goes first: the sequencer waits on it
 		default:
+			select {
+			case pw, ok = <-builds:
+			case j, ok = <-jobs:
+				if !ok {
+					jobs = nil
+					continue
+				}
+			}
 		}
-		select {
-		case pw, ok := <-builds:
-			if !ok {
-				builds = nil
-			} else {
-				pw.build()
-			}
-		case j, ok := <-jobs:
-			if !ok {
-				jobs = nil
-			} else {
-				x.judgeJob(j)
-			}
+		switch {
+		case !ok:
+			builds = nil
+		case pw != nil:
+			pw.build()
+		default:
+			x.judgeJob(j)
 		}
 	}
 }

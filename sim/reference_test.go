@@ -173,22 +173,11 @@ func traceScenario(ops []refOp, seen func(string)) *Scenario {
 			Equal: func(a, b any) bool { return true },
 		},
 		Run: func(env *Env) error {
-			f, err := engine.Create(env.FS, refFile)
+			r, done, err := durableRegion(env, refFile, refRegion)
 			if err != nil {
 				return err
 			}
-			defer f.Close()
-			r, err := env.FS.Map(f, refRegion)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			if err := f.Sync(); err != nil {
-				return err
-			}
-			if err := env.FS.SyncDir("/pmem"); err != nil {
-				return err
-			}
+			defer done()
 			for _, op := range ops {
 				switch op.kind {
 				case "store":
