@@ -9,7 +9,7 @@ BENCHTIME ?= 1s
 # Packages with native fuzz targets; fuzz-smoke runs each target for FUZZTIME.
 FUZZPKGS  := $(shell grep -l '^func Fuzz[A-Z]' $$(find . -path ./bench -prune -o -name '*_test.go' -print) 2>/dev/null | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test race unit lint fuzz-smoke gofuzz bench bench-peers bench-explore demo ci pmdk clean
+.PHONY: all build test test-heavy race unit lint fuzz-smoke gofuzz bench bench-peers bench-explore demo ci pmdk clean
 
 all: build
 
@@ -20,6 +20,11 @@ build:
 ## every test with the race detector.
 test: lint
 	$(GO) test -race -count=1 ./...
+
+## test-heavy: every test with the heavier property runs (CRASHSIM_HEAVY=1:
+## ten times the rapid checks of engine/wal's properties).
+test-heavy:
+	CRASHSIM_HEAVY=1 $(GO) test -count=1 ./...
 
 ## unit: every test without the race detector (faster while editing).
 unit:

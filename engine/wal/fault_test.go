@@ -1,0 +1,302 @@
+package wal_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/engine/wal"
+	"github.com/crashsim/crashsim/faultfs"
+)
+
+// syncRule fails the n-th fsync of a segment (counting from the first
+// segment's creation) with Linux semantics.
+func syncRule(n uint64) *faultfs.Rules {
+	return faultfs.NewRules(faultfs.Rule{
+		When:  faultfs.And(faultfs.PathGlob("/wal/*.wal"), faultfs.OpKinds(faultfs.OpSync), faultfs.OnIndex(n)),
+		Fault: faultfs.SyncFailure,
+	})
+}
+
+// TestFailedFsyncIsFatal: the failing FlushAndSync says why, the log
+// refuses to go on, and a Resume in the same boot — with the dropped pages
+// still in the page cache — makes them durable before anything new is
+// acknowledged.
+func TestFailedFsyncIsFatal(t *testing.T) {
+	fsys := faultfs.New(faultfs.Options{})
+	rules := syncRule(3) // the second entry's sync, after the two segments' creation
+	fsys.SetInjector(rules)
+	w, err := wal.New(fsys, "/wal", wal.Bytes, wal.Options{SegmentSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append(entry(0, 3000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.FlushAndSync(); err != nil {
+		t.Fatal(err)
+	}
+	w.AppendBatch([][]byte{entry(1, 3000), entry(2, 3000)}) // spans blocks 0 to 2
+	err = w.FlushAndSync()
+	if !errors.Is(err, wal.ErrBroken) || !errors.Is(err, syscall.EIO) || !errors.Is(err, faultfs.ErrInjected) {
+		t.Fatalf("FlushAndSync with a failing fsync: %v, want ErrBroken wrapping EIO", err)
+	}
+	if !strings.Contains(err.Error(), "sync /wal/0000000000000001.wal") {
+		t.Errorf("the error does not say what failed: %v", err)
+	}
+	if len(rules.Unfired()) != 0 {
+		t.Fatal("the fault never fired")
+	}
+	if _, err := w.Append([]byte("x")); !errors.Is(err, wal.ErrBroken) {
+		t.Errorf("Append after a failed fsync: %v", err)
+	}
+	if err := w.Flush(); !errors.Is(err, wal.ErrBroken) {
+		t.Errorf("Flush after a failed fsync: %v", err)
+	}
+	if err := w.FlushAndSync(); !errors.Is(err, wal.ErrBroken) {
+		t.Errorf("a retried FlushAndSync: %v, want ErrBroken (a retried fsync would lie)", err)
+	}
+	if err := w.Close(); !errors.Is(err, wal.ErrBroken) {
+		t.Errorf("Close of a broken log: %v", err)
+	}
+
+	w, err = wal.Resume(fsys, "/wal", wal.Bytes, wal.Options{SegmentSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.LastID() != 3 {
+		t.Fatalf("Resume found %d entries, want the 3 in the page cache", w.LastID())
+	}
+	w.Append(entry(3, 3000))
+	if err := w.FlushAndSync(); err != nil {
+		t.Fatal(err)
+	}
+	// A power failure now keeps every acknowledged entry, the ones whose
+	// fsync failed included: Resume rewrote them.
+	img := fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.LoseAll})
+	checkEntries(t, mustReplay(t, img, "/wal", wal.Strict), 4, fixed(3000))
+}
+
+func TestFailedWriteIsFatal(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		fault faultfs.Fault
+	}{{"enospc", faultfs.Error(syscall.ENOSPC)}, {"short write", faultfs.ShortWrite}} {
+		t.Run(c.name, func(t *testing.T) {
+			fsys := faultfs.New(faultfs.Options{})
+			rules := faultfs.NewRules(faultfs.Rule{
+				When:  faultfs.And(faultfs.PathGlob("/wal/*.wal"), faultfs.OpKinds(faultfs.OpWrite), faultfs.OnIndex(3)),
+				Fault: c.fault,
+			})
+			fsys.SetInjector(rules)
+			w, err := wal.New(fsys, "/wal", wal.Bytes, wal.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				w.Append(entry(i, 1000))
+				err = w.FlushAndSync()
+				if i < 1 && err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !errors.Is(err, wal.ErrBroken) || !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("FlushAndSync with a failing write: %v, want ErrBroken wrapping ENOSPC", err)
+			}
+			w.Close()
+			// Recovery keeps the acknowledged entry and cuts what the
+			// failed write left.
+			img := fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
+			w, err = wal.Resume(img, "/wal", wal.Bytes, wal.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			es := mustReplay(t, img, "/wal", wal.Strict)
+			if len(es) != 1 || !bytes.Equal(es[0].Value, entry(0, 1000)) {
+				t.Fatalf("after recovery: %d entries", len(es))
+			}
+		})
+	}
+}
+
+// TestDurabilityOfEachCall: Append survives nothing, Flush a process
+// crash, FlushAndSync a power failure.
+func TestDurabilityOfEachCall(t *testing.T) {
+	fsys := faultfs.New(faultfs.Options{})
+	w, err := wal.New(fsys, "/wal", wal.Bytes, wal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Append(entry(0, 100))
+	w.FlushAndSync()
+	w.Append(entry(1, 100))
+	w.Flush()
+	w.Append(entry(2, 100))
+	for _, c := range []struct {
+		mode faultfs.Strategy
+		want int
+	}{{faultfs.KeepAll, 2}, {faultfs.LoseAll, 1}} {
+		img := fsys.CrashClone(faultfs.CrashOptions{Mode: c.mode})
+		r, err := wal.Resume(img, "/wal", wal.Bytes, wal.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		checkEntries(t, mustReplay(t, img, "/wal", wal.Strict), c.want, fixed(100))
+	}
+	w.Close()
+}
+
+// tornLog writes a log of three synced entries of 1000 bytes, and two more
+// flushed but not synced, then cuts the last one in half in the page
+// cache, as a crash inside its write would. It returns the file system and
+// the offset of the torn frame.
+func tornLog(t *testing.T) (*faultfs.FS, int64) {
+	t.Helper()
+	fsys := faultfs.New(faultfs.Options{})
+	w, err := wal.New(fsys, "/wal", wal.Bytes, wal.Options{SegmentSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		w.Append(entry(i, 1000))
+		if i < 3 {
+			w.FlushAndSync()
+		}
+	}
+	w.Flush()
+	img := fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll}) // the writer is gone
+	w.Close()
+	f, err := img.OpenFile(segmentPath("/wal", 1), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	torn := int64(wal.HeaderSize + 4*(wal.FrameHeaderSize+1000))
+	if _, err := f.WriteAt(make([]byte, 600), torn+420); err != nil {
+		t.Fatal(err)
+	}
+	return img, torn
+}
+
+func TestStrictAndBestEffortOnATornTail(t *testing.T) {
+	fsys, torn := tornLog(t)
+	_, err := wal.Replay(fsys, "/wal", wal.Bytes, wal.Strict)
+	var ce *wal.CorruptError
+	if !errors.As(err, &ce) || !errors.Is(err, wal.ErrCorrupt) {
+		t.Fatalf("strict replay of a torn tail: %v, want a *CorruptError", err)
+	}
+	if ce.Segment != 1 || ce.Offset != torn || ce.Path != segmentPath("/wal", 1) {
+		t.Errorf("corruption at segment %d offset %d (%s), want segment 1 offset %d", ce.Segment, ce.Offset, ce.Path, torn)
+	}
+	checkEntries(t, mustReplay(t, fsys, "/wal", wal.BestEffort), 4, fixed(1000))
+}
+
+func TestResumeCutsATornTailAndKeepsItAside(t *testing.T) {
+	fsys, torn := tornLog(t)
+	w, err := wal.Resume(fsys, "/wal", wal.Bytes, wal.Options{SegmentSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps := w.Repairs()
+	if len(reps) != 1 || reps[0].Segment != 1 || reps[0].Offset != torn {
+		t.Fatalf("repairs %v, want one cut at segment 1 offset %d", reps, torn)
+	}
+	aside, err := engine.ReadFile(fsys, reps[0].Aside)
+	if err != nil {
+		t.Fatalf("the cut bytes were not kept: %v", err)
+	}
+	frame := wal.AppendFrame(nil, wal.KindEntry, 5, entry(4, 1000))
+	if int64(len(aside)) != reps[0].Length || !bytes.Equal(aside[:420], frame[:420]) {
+		t.Errorf("the bytes kept aside (%d) are not the torn frame's", len(aside))
+	}
+	if id, err := w.Append(entry(4, 1000)); err != nil || id != 5 {
+		t.Fatalf("append after the repair: id %d, %v", id, err)
+	}
+	w.Close()
+	checkEntries(t, mustReplay(t, fsys, "/wal", wal.Strict), 5, fixed(1000))
+	// Resume of a repaired log changes nothing.
+	w, err = wal.Resume(fsys, "/wal", wal.Bytes, wal.Options{SegmentSize: 64 << 10})
+	if err != nil || len(w.Repairs()) != 0 {
+		t.Fatalf("second Resume: %v, repairs %v", err, w.Repairs())
+	}
+	w.Close()
+}
+
+// corruptAt flips a byte of file name at off.
+func corruptAt(t *testing.T, fsys engine.FS, name string, off int64) {
+	t.Helper()
+	f, err := fsys.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	f.ReadAt(b, off)
+	b[0] ^= 0x40
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCorruptionBeforeTheTailIsAlwaysAnError: a bad frame in a sealed
+// segment is an error in both modes, and Resume refuses to touch the log.
+func TestCorruptionBeforeTheTailIsAlwaysAnError(t *testing.T) {
+	fsys := faultfs.New(faultfs.Options{})
+	w, _ := wal.New(fsys, "/wal", wal.Bytes, wal.Options{SegmentSize: 1024})
+	for i := range 20 {
+		w.Append(entry(i, 100))
+	}
+	w.Close()
+	corruptAt(t, fsys, segmentPath("/wal", 1), wal.HeaderSize+120+50)
+	for _, mode := range []wal.Mode{wal.Strict, wal.BestEffort} {
+		_, err := wal.Replay(fsys, "/wal", wal.Bytes, mode)
+		var ce *wal.CorruptError
+		if !errors.As(err, &ce) || ce.Segment != 1 || ce.Offset != wal.HeaderSize+120 {
+			t.Errorf("%v replay of a corrupt sealed segment: %v", mode, err)
+		}
+	}
+	if _, err := wal.Resume(fsys, "/wal", wal.Bytes, wal.Options{SegmentSize: 1024}); !errors.Is(err, wal.ErrCorrupt) {
+		t.Errorf("Resume of a log corrupt before its tail: %v", err)
+	}
+	// A missing segment in the middle is corruption too.
+	fsys.Remove(segmentPath("/wal", 2))
+	if _, err := wal.Replay(fsys, "/wal", wal.Bytes, wal.BestEffort); !errors.Is(err, wal.ErrCorrupt) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("replay with a segment missing: %v", err)
+	}
+}
+
+func TestAnotherVersionIsNotCorruption(t *testing.T) {
+	fsys := faultfs.New(faultfs.Options{})
+	w, _ := wal.New(fsys, "/wal", wal.Bytes, wal.Options{})
+	w.Append([]byte("x"))
+	w.Close()
+	// A header of version 2, with its checksum right.
+	f, _ := fsys.OpenFile(segmentPath("/wal", 1), os.O_RDWR, 0)
+	hdr := make([]byte, wal.HeaderSize)
+	f.ReadAt(hdr, 0)
+	hdr[8] = 2
+	putCRC(hdr)
+	f.WriteAt(hdr, 0)
+	f.Close()
+	for _, mode := range []wal.Mode{wal.Strict, wal.BestEffort} {
+		if _, err := wal.Replay(fsys, "/wal", wal.Bytes, mode); !errors.Is(err, wal.ErrVersion) || errors.Is(err, wal.ErrCorrupt) {
+			t.Errorf("%v replay of a version 2 segment: %v, want ErrVersion", mode, err)
+		}
+	}
+	if _, err := wal.Resume(fsys, "/wal", wal.Bytes, wal.Options{}); !errors.Is(err, wal.ErrVersion) {
+		t.Errorf("Resume of a version 2 log: %v", err)
+	}
+}
+
+// putCRC sets the checksum of a file header.
+func putCRC(hdr []byte) {
+	binary.LittleEndian.PutUint32(hdr[36:], crc32.Checksum(hdr[:36], crc32.MakeTable(crc32.Castagnoli)))
+}
