@@ -1,0 +1,176 @@
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/crashsim/crashsim/engine/wal"
+	"github.com/crashsim/crashsim/faultfs"
+	"github.com/crashsim/crashsim/sim"
+)
+
+// walScenarios returns the WAL scenarios: the correct ones, or the bug
+// variants.
+func walScenarios(buggy bool) []*sim.Scenario {
+	var out []*sim.Scenario
+	for _, sc := range All() {
+		if strings.HasPrefix(sc.Name, "wal-") && sc.Buggy() == buggy {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// walOptions are the explorations every correct WAL scenario passes: a
+// process crash and a power failure with every strategy (as
+// TestCorrectScenariosPass runs them), then every F2 file rule — torn
+// sectors, garbage tails, both — and crashes during recovery (Resume's
+// own repair interrupted, then recovered again).
+var walExplorations = []sim.Options{
+	{Fault: sim.PowerFailure, Strategy: sim.Subsets, Granularity: 512},
+	{Fault: sim.PowerFailure, Strategy: sim.Subsets, Tail: faultfs.Tail{Garbage: true}},
+	{Fault: sim.PowerFailure, Strategy: sim.Prefixes, Granularity: 512, Tail: faultfs.Tail{Garbage: true}},
+	{Fault: sim.PowerFailure, Strategy: sim.Subsets, Granularity: 512, Tail: faultfs.Tail{Garbage: true}, Seed: 1},
+	{Fault: sim.ProcessCrash, RecoveryCrashes: true},
+	{Fault: sim.PowerFailure, Strategy: sim.DropAll, RecoveryCrashes: true},
+	{Fault: sim.PowerFailure, Strategy: sim.Subsets, Granularity: 512, Tail: faultfs.Tail{Garbage: true}, RecoveryCrashes: true},
+}
+
+// checkedRun wraps sc's workload so that its error is kept: the explorer
+// ignores one from a workload whose process was killed, and wal-resume
+// kills its first process on purpose.
+func checkedRun(sc *sim.Scenario) (*sim.Scenario, func() error) {
+	var mu sync.Mutex
+	var first error
+	run := sc.Run
+	c := *sc
+	c.Run = func(env *sim.Env) error {
+		err := run(env)
+		mu.Lock()
+		if first == nil && err != nil {
+			first = err
+		}
+		mu.Unlock()
+		return err
+	}
+	return &c, func() error { mu.Lock(); defer mu.Unlock(); return first }
+}
+
+// TestWALScenariosPass: every correct WAL scenario, under every F2 file
+// rule and with crashes during recovery, recovers every acknowledged entry
+// and nothing else, and its workload — which checks the errors of the F3
+// faults it injects — runs to its end.
+func TestWALScenariosPass(t *testing.T) {
+	scs := walScenarios(false)
+	if len(scs) < 8 {
+		t.Fatalf("%d correct WAL scenarios, want at least 8", len(scs))
+	}
+	for _, sc := range scs {
+		for _, o := range walExplorations {
+			o.MaxStates = 64
+			checked, runErr := checkedRun(sc)
+			res := sim.Check(t, checked, o)
+			if err := runErr(); err != nil {
+				t.Errorf("%s %+v: the workload failed: %v", sc.Name, o, err)
+			}
+			if res != nil && (res.Explored == 0 || res.Recoveries == 0) {
+				t.Errorf("%s %+v: explored %d states, %d recoveries", sc.Name, o, res.Explored, res.Recoveries)
+			}
+		}
+	}
+}
+
+// TestWALBugVariantsCaught pins which fault model catches each bug variant,
+// and that a process crash, which keeps the page cache, catches none of
+// them: each is a bug of durability, not of the program's logic.
+func TestWALBugVariantsCaught(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		catchers []sim.Options
+	}{
+		{"wal-bug-no-dirsync", []sim.Options{{Strategy: sim.DropAll}, {Strategy: sim.Prefixes}, {Strategy: sim.Subsets}}},
+		{"wal-bug-no-crc", []sim.Options{{Strategy: sim.Subsets}, {Strategy: sim.Subsets, Granularity: 512}, {Strategy: sim.Subsets, Tail: faultfs.Tail{Garbage: true}}}},
+		{"wal-bug-fsync-retry", []sim.Options{{Strategy: sim.DropAll}, {Strategy: sim.KeepAll}, {Strategy: sim.Subsets}}},
+		{"wal-bug-checkpoint-no-fsync", []sim.Options{{Strategy: sim.DropAll}, {Strategy: sim.Subsets}}},
+	} {
+		sc, ok := Lookup(c.name)
+		if !ok {
+			t.Fatalf("no scenario %s", c.name)
+		}
+		for _, o := range c.catchers {
+			o.Fault, o.MaxStates = sim.PowerFailure, 64
+			res, err := sim.Explore(sc, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.RunError != "" || len(res.Violations) == 0 {
+				t.Errorf("%s under %v/%v (granularity %d, garbage %v): not caught (%s)", c.name, o.Fault, o.Strategy, o.Granularity, o.Tail.Garbage, res.RunError)
+			}
+		}
+		res, err := sim.Explore(sc, sim.Options{Fault: sim.ProcessCrash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Violations) != 0 {
+			t.Errorf("%s: a process crash caught it: %s", c.name, res.Violations[0].Problem)
+		}
+	}
+	if got := len(walScenarios(true)); got != 4 {
+		t.Errorf("%d WAL bug variants, want the 4 above", got)
+	}
+}
+
+// TestWALRecoveryRepairs: the explorations reach the states the repair is
+// for: some recoveries find a torn tail and cut it, and every recovery
+// leaves a log that reads back Strict (walRecover checks it).
+func TestWALRecoveryRepairs(t *testing.T) {
+	for _, name := range []string{"wal-append", "wal-batch", "wal-sync"} {
+		sc, _ := Lookup(name)
+		var repaired, recovered atomic.Int64
+		sc.Recover = func(env *sim.Env) (any, error) {
+			w, err := wal.Resume(env.FS, walDir, wal.Bytes, walOptions())
+			if err != nil {
+				return nil, err
+			}
+			recovered.Add(1)
+			if len(w.Repairs()) > 0 {
+				repaired.Add(1)
+			}
+			if err := w.Close(); err != nil {
+				return nil, err
+			}
+			return walRecover(env)
+		}
+		sim.Check(t, sc, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, Granularity: 512, Tail: faultfs.Tail{Garbage: true}, MaxStates: 64})
+		if repaired.Load() == 0 {
+			t.Errorf("%s: none of %d recoveries repaired a torn tail", name, recovered.Load())
+		}
+	}
+}
+
+// TestWALScenariosAreDeterministic: an exploration of a WAL scenario is a
+// pure function of its options (the log starts no goroutine of its own),
+// so that every replay id names the state it was printed for.
+func TestWALScenariosAreDeterministic(t *testing.T) {
+	for _, name := range []string{"wal-resume", "wal-checkpoint", "wal-fsync-eio"} {
+		sc, _ := Lookup(name)
+		var sums []string
+		for range 2 {
+			res, err := sim.Explore(sc, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, MaxStates: 64, Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := fmt.Sprint(res.CrashPoints, res.Explored, res.Unique, res.States)
+			for _, p := range res.Points {
+				sum += fmt.Sprint(" ", p.Trace, p.At, p.Explored, p.Unique)
+			}
+			sums = append(sums, sum)
+		}
+		if sums[0] != sums[1] {
+			t.Errorf("%s: two explorations differ:\n%s\n%s", name, sums[0], sums[1])
+		}
+	}
+}
