@@ -1,0 +1,189 @@
+// Package tx is crashsim's persistent object store: a pool file holding a
+// root object of a Go type, typed persistent pointers, and undo-logged
+// transactions — Corundum's programming model and TMFAlloc's single writer
+// and many readers, in Go, on any engine.Region: a DAX file, a file mapped
+// through the page cache, shared memory, or the crash laboratory's
+// simulated machine, which checks every crash the protocol can meet.
+//
+// # Usage
+//
+// A program declares a tag type for each pool, so that the pool is part of
+// every pointer's type, and the types it stores:
+//
+//	type Store struct{}                            // the pool's tag
+//
+//	type Root struct {
+//		Users tx.Map[Store]                       // a persistent hash map, bytes to bytes
+//		Head  tx.Box[Store, Node]                 // an owning pointer
+//		Hits  int64
+//		Mu    tx.Mutex                            // free again after any restart
+//	}
+//
+//	type Node struct {
+//		Value int64
+//		Next  tx.Box[Store, Node]
+//	}
+//
+//	p, err := tx.Create[Store, Root](engine.OSFS{}, "/data/store.pool", &tx.Options{Layout: "v1"})
+//	p, err := tx.Open[Store, Root](engine.OSFS{}, "/data/store.pool", &tx.Options{Layout: "v1"})
+//	defer p.Close()
+//	root := p.Root()                               // a tx.Ptr[Store, Root]
+//
+//	err = p.Update(func(t *tx.Tx[Store]) error {
+//		r, err := root.Get(t)                     // a copy of the root
+//		if err != nil {
+//			return err
+//		}
+//		if r.Users.IsNil() {
+//			if r.Users, err = tx.NewMap(t); err != nil {
+//				return err
+//			}
+//		}
+//		if err := r.Users.Put(t, []byte("ada"), []byte("lovelace")); err != nil {
+//			return err
+//		}
+//		r.Head, err = tx.NewBox(t, Node{Value: 1, Next: r.Head})
+//		if err != nil {
+//			return err
+//		}
+//		r.Hits++
+//		return root.Set(t, r)                    // all of it durable when Update returns nil
+//	})
+//
+//	hits := tx.Field(root, func(r *Root) *int64 { return &r.Hits })
+//	err = p.View(func(t *tx.Tx[Store]) error {
+//		n, err := hits.Get(t)                     // reads one field, in place
+//		...
+//	})
+//
+// The family of pointers: Ptr borrows (a whole object or a field: the cell
+// through which a transaction changes a value in place, with Get, Set and
+// Modify); Box owns one object; Rc and Arc count their owners (Arc in one
+// step, for goroutines sharing a transaction); Weak is a volatile handle
+// that keeps nothing alive; Vec is a growable array, Bytes and String
+// immutable blobs, Map a hash map. Mutex and RWMutex are persistent locks
+// (TryLock, Unlock, Lock). Freeing an owner frees what it owns, recursively.
+//
+// Check walks everything reachable from the root and reports leaks,
+// double allocations, overlaps, bad reference counts and pointers out of
+// range or of another pool; Options.Strict runs it after every commit.
+//
+// # Caveats
+//
+// A Tx is valid only inside the function it was given to; a Tx kept past
+// it fails with ErrClosed. Values are copied in and out of the pool: no Go
+// pointer into the mapping ever leaves the package, so a value read in one
+// transaction is a snapshot, and writing it back in another overwrites
+// whatever changed in between.
+//
+// Updates run one at a time; an Update called from inside an Update's
+// function, in the same goroutine, joins it. A View inside an Update sees
+// the Update's writes; an Update inside a View waits for the View to end,
+// which is forever: do not start one (as with bbolt). Goroutines started
+// by an Update's function may use its Tx, but must be done before the
+// function returns.
+//
+// A View in a pool opened ReadOnly, beside a writer in another process,
+// may run its function more than once (see View): its effects must be
+// repeatable.
+//
+// A transaction's changes go through its undo log, which Options.LogSize
+// bounds (ErrTxTooLarge). New objects are not logged, so building large
+// structures in one transaction is cheap; overwriting a large existing one
+// is not.
+//
+// Cyclic Rc or Arc references are never freed (Check reports them as
+// leaks), as in Corundum.
+//
+// # Corundum's bug classes
+//
+// Corundum prevents seven classes of persistent-memory bugs with Rust's
+// type system. This package prevents each with Go's types and the shape
+// of its API where it can, and detects the rest; each row is backed by a
+// test in bugclass_test.go that tries the bug.
+//
+//	bug                      what goes wrong                           how this package prevents or detects it
+//	-----------------------  ----------------------------------------  -----------------------------------------------------
+//	inter-pool pointer       a pointer into another pool, which may    Prevented by types: Ptr[Tag, T], Box, Rc... carry the
+//	                         not be open                               pool's Tag, so storing one pool's pointer in another's
+//	                                                                   object does not compile; a stored type with a field of
+//	                                                                   another Tag is refused at first use (ErrType).
+//	                                                                   Detected: every pointer holds its pool file's 16-bit
+//	                                                                   identity, so one from another file of the same Tag is
+//	                                                                   ErrPointer when followed and a Check problem.
+//	persistent-to-volatile   a persistent object holding a Go          Prevented at first use: a type is checked by
+//	pointer                  pointer, dangling after a restart         reflection, once, and refused (ErrType, naming the
+//	                                                                   field) if it holds a Go pointer, slice, map, string,
+//	                                                                   interface, channel, func, uintptr or unsafe.Pointer.
+//	volatile-to-persistent   a Go reference keeping a freed object     Prevented by API shape: values are copied out, never
+//	pointer                  "alive", or a zero-referenced one         Go pointers into the mapping; a pointer held in Go
+//	                         reachable                                 memory is an offset that keeps nothing alive. Weak is
+//	                                                                   the volatile reference: it cannot be stored (ErrType)
+//	                                                                   and Promote fails once the object is freed. Detected:
+//	                                                                   a stale pointer followed in an Update is ErrPointer.
+//	unlogged update          a change a crash can tear or that an      Prevented by API shape: every write takes the Tx of an
+//	                         abort cannot undo                         Update; a View's Tx refuses writes (ErrReadOnly), a Tx
+//	                                                                   past its function fails (ErrClosed), and no API writes
+//	                                                                   the pool outside a transaction. Detected: the crashsim
+//	                                                                   scenarios pool-* explore every crash of the commit
+//	                                                                   protocol, and catch each deliberate mistake in it.
+//	data race                two goroutines changing persistent        Prevented: Updates run one at a time (one writer per
+//	                         data at once                              pool, flock across processes: ErrLocked); the
+//	                                                                   operations of one Tx are serialized; a View reads only
+//	                                                                   committed state (a shared lock in this process, a
+//	                                                                   version word across processes).
+//	locked mutex after a     a persistent lock held by a process that  Prevented: the lock word holds the epoch of the open
+//	crash                    died, locked forever                      that took it; each writer's open is a new epoch, so
+//	                                                                   every older lock is free.
+//	memory leak              an allocation nothing points to           Prevented: allocation only in an Update, undone by an
+//	                                                                   abort or a crash (recovery rolls the allocator back
+//	                                                                   with the rest); Free frees what an object owns.
+//	                                                                   Detected: Check reports every unreachable block
+//	                                                                   (Options.Strict after every commit in tests), cycles of
+//	                                                                   Rc included.
+//
+// # Implementation notes
+//
+// The file is drawn in header.go, the log in log.go, the heap in
+// engine/alloc. Pointers are offsets with the pool's identity in their top
+// 16 bits, so growth, which extends the file and remaps it, changes none.
+//
+// Transactions. An Update's writes go to a private write set, sorted
+// disjoint ranges with their new bytes; its reads see the pool through it.
+// Writes to memory the transaction allocated are flagged new: nothing to
+// restore. At commit the entries that change nothing are dropped and the
+// others trimmed to the words that change; then either
+//
+//   - the undo log is written (old bytes, and a hash of the new contents)
+//     and drained, the new bytes written in place and drained: two drains,
+//     however many ranges (log.go has the protocol and recovery); or
+//   - when the transaction changes at most one aligned word of committed
+//     memory, the word is stored atomically and drained, and its new
+//     memory is made durable by the next drain (commitWord in txn.go): one
+//     drain, and no log.
+//
+// The heap's metadata goes through the same write set (the transaction is
+// the heap's Journal), so allocation and free commit, abort and recover
+// with the rest; a block freed by a transaction is not reused by it.
+//
+// Readers and the writer. Changing data in place is the short last step
+// of a commit. In this process it takes applyMu exclusively, and Views
+// hold it shared: a View never sees a commit half done, and waits at most
+// for one. Across processes there is no shared lock: the writer makes the
+// version word odd while it writes in place and even after (a seqlock), and
+// a View of a pool opened ReadOnly checks the word after every read, and
+// runs again from the start if a writer was at work. A writer that died
+// with the word odd leaves it so; once no writer holds the lock, a reader
+// that waited rolls the log back itself. So no reader, in any process, sees
+// an uncommitted or torn state, and none ever blocks the writer.
+//
+// The writer's lock is an exclusive flock on the pool file, taken by Open
+// and held until Close: a second writer gets ErrLocked, in any process.
+// Create builds the pool under a temporary name and renames it into place
+// when durable.
+//
+// Nesting. A running transaction is passed as an argument, as a *sql.Tx
+// is: tx.Update flattens a nested transaction into it (its failure dooms
+// the outer one), and tx.View gives a read-only handle on it. The pool's
+// own Update, called inside one, would wait for itself.
+package tx

@@ -1,0 +1,664 @@
+package tx
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/engine/alloc"
+	"github.com/crashsim/crashsim/internal/txbug"
+)
+
+// Options configure Create and Open. The zero value is a writer with the
+// default sizes.
+type Options struct {
+	// Layout is the user's part of the layout name: the pool's layout is
+	// the root type's name and this string, and Open refuses a pool of
+	// another layout with ErrLayout.
+	Layout string
+	// Size is the size of a new pool's file (Create); 0 means DefaultSize.
+	Size int64
+	// LogSize is the size of a new pool's undo log, which bounds what one
+	// transaction can change (Create); 0 means Size/16, within
+	// [MinLogSize, 4 MiB].
+	LogSize int64
+	// MaxSize bounds the pool's growth; 0 means unbounded.
+	MaxSize int64
+	// ReadOnly opens the pool for View only, without the writer's lock:
+	// any number of read-only pools, in any processes, may be open beside
+	// one writer.
+	ReadOnly bool
+	// Strict runs Check after every commit and panics if it finds a
+	// problem, as bbolt's StrictMode: for tests.
+	Strict bool
+
+	bug txbug.Bug // a deliberate protocol mistake, set only by the laboratory
+}
+
+func init() {
+	txbug.Set = func(opts any, b txbug.Bug) { opts.(*Options).bug = b }
+}
+
+// Info describes an open pool.
+type Info struct {
+	Header
+	// Unclean says the pool was not closed by its last writer, and Recovery
+	// what opening it found in the log: RolledBack a transaction that had
+	// not committed, of LogEntries ranges.
+	Unclean    bool
+	RolledBack bool
+	LogEntries int
+	// Epoch is the generation of this open (the writer's); persistent locks
+	// taken in earlier epochs are free.
+	Epoch uint32
+	// Medium is the persistence rules of the mapping.
+	Medium engine.Medium
+}
+
+// pool is the untyped core of a Pool.
+type pool struct {
+	fsys     engine.FS
+	name     string
+	file     engine.File
+	lock     io.Closer // the writer's flock, nil for a read-only pool
+	r        engine.Region
+	medium   engine.Medium
+	hdr      Header
+	info     Info
+	readOnly bool
+	opts     Options
+	id       uint64 // the pool's 16-bit identity, in bits 48-63 of its pointers
+
+	heap    *alloc.Heap // the writer's
+	epoch   uint32
+	counter uint32
+	root    int64
+	logOff  int64
+	logEnd  int64
+
+	// writerMu makes Updates one at a time.
+	writerMu sync.Mutex
+	// applyMu keeps Views of this process out while a commit writes in
+	// place: readers take it shared, a commit exclusive.
+	applyMu sync.RWMutex
+	wtx     *txn
+	// lastLog are the ranges of the log that holds the last committed
+	// transaction (none once the log is retired): the one-word commit must
+	// not touch them.
+	lastLog []logRange
+	// version is the version word, which only the writer changes.
+	version uint64
+	// unflushed is the new memory of the last one-word commit, which the
+	// next drain makes durable (commitWord).
+	unflushed []logRange
+	broken    error
+	closed    atomic.Bool
+
+	tag        reflect.Type // the pool's Tag
+	recent     [8]atomic.Pointer[layout]
+	recentNext atomic.Uint32
+	typesMu    sync.RWMutex
+	types      map[typeKey]*layout
+	rootL      *layout
+
+	remapMu sync.Mutex // a read-only pool's remaps
+	lockMu  sync.Mutex
+	lockCh  chan struct{} // closed when a persistent lock is released
+}
+
+type logRange struct{ off, n int64 }
+
+const (
+	poolIDShift = 48
+	offsetMask  = 1<<poolIDShift - 1
+)
+
+// createPool creates name with a zeroed root object of rootSize bytes.
+func createPool(fsys engine.FS, name string, o Options, layoutName string, layoutHash uint64, rootSize int64, tag reflect.Type) (_ *pool, err error) {
+	if o.ReadOnly {
+		return nil, fmt.Errorf("%w: Create of a read-only pool", ErrReadOnly)
+	}
+	size := o.Size
+	if size == 0 {
+		size = DefaultSize
+	}
+	size = roundUp(size, alloc.PageSize)
+	logSize := o.LogSize
+	if logSize == 0 {
+		logSize = min(max(size/16, MinLogSize), 4<<20)
+	}
+	logSize = roundUp(logSize, alloc.PageSize)
+	hdr := Header{Version: Version, ByteOrder: nativeOrder, LogOff: logAreaOff, LogSize: logSize,
+		HeapOff: logAreaOff + logSize, Layout: layoutName, LayoutHash: layoutHash}
+	if size < hdr.HeapOff+alloc.MinZone+roundUp(rootSize, alloc.PageSize) {
+		size = hdr.HeapOff + alloc.MinZone + roundUp(rootSize, alloc.PageSize)
+	}
+	if o.MaxSize > 0 && size > o.MaxSize {
+		return nil, fmt.Errorf("%w: a pool of %d bytes is larger than MaxSize %d", ErrNoSpace, size, o.MaxSize)
+	}
+	hdr.Size = size
+	if _, err := rand.Read(hdr.UUID[:]); err != nil {
+		return nil, err
+	}
+	if _, err := fsys.Stat(name); err == nil {
+		return nil, &fs.PathError{Op: "create", Path: name, Err: fs.ErrExist}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	// The pool is built under a temporary name and renamed into place once
+	// it is durable, so that a crash during Create leaves no pool rather
+	// than half of one.
+	tmp := name + ".creating"
+	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		// Left by a Create that crashed, unless one is running now.
+		l, lerr := fsys.Lock(tmp, engine.Exclusive)
+		if lerr != nil {
+			return nil, lerr
+		}
+		l.Close()
+		if err := fsys.Remove(tmp); err != nil {
+			return nil, err
+		}
+		f, err = fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := &pool{fsys: fsys, name: name, file: f, opts: o, hdr: hdr, tag: tag, types: map[typeKey]*layout{}}
+	defer func() {
+		if err != nil {
+			p.release()
+			fsys.Remove(tmp)
+		}
+	}()
+	if p.lock, err = fsys.Lock(tmp, engine.Exclusive); err != nil {
+		return nil, err
+	}
+	if p.r, err = fsys.Map(f, size); err != nil {
+		return nil, err
+	}
+	p.medium = p.r.Medium()
+	p.setGeometry()
+	// Everything is new memory: written straight through, flushed once.
+	j := &formatJournal{r: p.r}
+	if err = alloc.Format(j, heapHeaderOff, hdr.HeapOff, size); err != nil {
+		return nil, err
+	}
+	if p.heap, err = alloc.Open(p.r, heapHeaderOff, size, o.MaxSize); err != nil {
+		return nil, err
+	}
+	root, usable, err := p.heap.Alloc(j, max(rootSize, 1))
+	if err != nil {
+		return nil, err
+	}
+	p.heap.Commit()
+	if err = j.InitAt(make([]byte, usable), root); err != nil {
+		return nil, err
+	}
+	var line [16]byte
+	binary.LittleEndian.PutUint64(line[0:], p.ptr(root))
+	binary.LittleEndian.PutUint64(line[8:], 1)
+	if err = j.InitAt(line[:], rootOff); err != nil {
+		return nil, err
+	}
+	var hb [headerSize]byte
+	hdr.Encode(hb[:])
+	if err = j.InitAt(hb[:], 0); err != nil {
+		return nil, err
+	}
+	for _, rg := range j.ranges {
+		if err = p.r.Flush(rg.off, rg.n); err != nil {
+			return nil, err
+		}
+	}
+	if err = p.r.Drain(); err != nil {
+		return nil, err
+	}
+	if err = f.Sync(); err != nil {
+		return nil, err
+	}
+	if err = fsys.Rename(tmp, name); err != nil {
+		return nil, err
+	}
+	if err = fsys.SyncDir(path.Dir(name)); err != nil {
+		return nil, err
+	}
+	// Map the pool again under its name, keeping the lock (it is the
+	// file's, whatever its name), and open it as any writer does.
+	lock := p.lock
+	p.lock = nil
+	if err = p.release(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return openPoolLocked(fsys, name, o, layoutName, layoutHash, rootSize, tag, lock)
+}
+
+// formatJournal writes a new pool straight through and remembers what it
+// wrote, to flush it.
+type formatJournal struct {
+	r      engine.Region
+	ranges []logRange
+}
+
+func (j *formatJournal) ReadAt(p []byte, off int64) error {
+	_, err := j.r.ReadAt(p, off)
+	return err
+}
+
+func (j *formatJournal) WriteAt(p []byte, off int64) error { return j.InitAt(p, off) }
+
+func (j *formatJournal) InitAt(p []byte, off int64) error {
+	if _, err := j.r.WriteAt(p, off); err != nil {
+		return err
+	}
+	j.ranges = append(j.ranges, logRange{off, int64(len(p))})
+	return nil
+}
+
+func (j *formatJournal) Extend(int64) error {
+	return fmt.Errorf("%w: a new pool cannot grow", ErrNoSpace)
+}
+
+func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
+
+func (p *pool) setGeometry() {
+	p.id = uint64(binary.LittleEndian.Uint16(p.hdr.UUID[:2])|1) << poolIDShift
+	p.logOff = p.hdr.LogOff
+	p.logEnd = p.hdr.LogOff + p.hdr.LogSize
+}
+
+// openPool opens name and checks its header against the layout asked for.
+func openPool(fsys engine.FS, name string, o Options, layoutName string, layoutHash uint64, rootSize int64, tag reflect.Type) (*pool, error) {
+	var lock io.Closer
+	if !o.ReadOnly {
+		if _, err := fsys.Stat(name); err != nil {
+			return nil, err
+		}
+		l, err := fsys.Lock(name, engine.Exclusive)
+		if err != nil {
+			return nil, err
+		}
+		lock = l
+	}
+	return openPoolLocked(fsys, name, o, layoutName, layoutHash, rootSize, tag, lock)
+}
+
+// openPoolLocked is openPool with the writer's lock taken (nil for a
+// reader); it releases it on an error.
+func openPoolLocked(fsys engine.FS, name string, o Options, layoutName string, layoutHash uint64, rootSize int64, tag reflect.Type, lock io.Closer) (_ *pool, err error) {
+	p := &pool{fsys: fsys, name: name, opts: o, readOnly: o.ReadOnly, tag: tag, lock: lock, types: map[typeKey]*layout{}}
+	defer func() {
+		if err != nil {
+			p.release()
+		}
+	}()
+	fi, err := fsys.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if p.file, err = fsys.OpenFile(name, os.O_RDWR, 0); err != nil {
+		return nil, err
+	}
+	f := p.file
+	var hb [headerSize]byte
+	if fi.Size() < headerSize {
+		return nil, fmt.Errorf("%w: %s: file of %d bytes", ErrCorrupt, name, fi.Size())
+	}
+	if _, err = f.ReadAt(hb[:], 0); err != nil {
+		return nil, err
+	}
+	if p.hdr, err = DecodeHeader(hb[:]); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if p.hdr.Layout != cutLayout(layoutName) || p.hdr.LayoutHash != layoutHash {
+		return nil, fmt.Errorf("%w: %s has layout %q (hash %#x), want %q (hash %#x)",
+			ErrLayout, name, p.hdr.Layout, p.hdr.LayoutHash, cutLayout(layoutName), layoutHash)
+	}
+	size := fi.Size()
+	if size < p.hdr.Size || size%alloc.PageSize != 0 {
+		return nil, fmt.Errorf("%w: %s: file of %d bytes, created with %d", ErrCorrupt, name, size, p.hdr.Size)
+	}
+	if p.r, err = fsys.Map(f, size); err != nil {
+		return nil, err
+	}
+	p.medium = p.r.Medium()
+	p.setGeometry()
+	if o.ReadOnly {
+		return p, p.openReader(rootSize)
+	}
+	return p, p.openWriter(rootSize)
+}
+
+func (p *pool) openWriter(rootSize int64) error {
+	unclean, err := p.r.Load64(uncleanOff)
+	if err != nil {
+		return err
+	}
+	p.info.Unclean = unclean != 0
+	if err := p.recoverLog(); err != nil {
+		return err
+	}
+	if p.heap, err = alloc.Open(p.r, heapHeaderOff, p.r.Len(), p.opts.MaxSize); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrCorrupt, p.name, err)
+	}
+	if err := p.readRoot(rootSize, true); err != nil {
+		return err
+	}
+	return p.startWriter(true)
+}
+
+// readRoot reads the root pointer and checks that it points to an object
+// of at least rootSize bytes.
+func (p *pool) readRoot(rootSize int64, writer bool) error {
+	v, err := p.r.Load64(rootOff)
+	if err != nil {
+		return err
+	}
+	root, err := p.offset(v)
+	if err != nil {
+		return fmt.Errorf("%w: %s: root pointer: %w", ErrCorrupt, p.name, err)
+	}
+	if writer {
+		start, size, err := p.heap.Block(root)
+		if err != nil || start != root || size < rootSize {
+			return fmt.Errorf("%w: %s: root pointer %#x is not an object of %d bytes", ErrCorrupt, p.name, v, rootSize)
+		}
+	} else if root < p.hdr.HeapOff || root+rootSize > p.r.Len() {
+		return fmt.Errorf("%w: %s: root pointer %#x out of range", ErrCorrupt, p.name, v)
+	}
+	p.root = root
+	return nil
+}
+
+// startWriter begins this open's epoch: the version word even, the
+// unclean flag set, the epoch advanced, all durable before any
+// transaction.
+func (p *pool) startWriter(reopen bool) error {
+	epoch, err := p.r.Load64(epochOff)
+	if err != nil {
+		return err
+	}
+	p.epoch = uint32(epoch) + 1
+	if p.epoch == 0 {
+		p.epoch = 1
+	}
+	p.info.Epoch = p.epoch
+	if err := p.r.Store64(epochOff, uint64(p.epoch)); err != nil {
+		return err
+	}
+	if err := p.r.Store64(uncleanOff, 1); err != nil {
+		return err
+	}
+	if err := engine.Persist(p.r, liveOff, 64); err != nil {
+		return err
+	}
+	p.wtx = &txn{p: p, writable: true}
+	p.info.Header, p.info.Medium = p.hdr, p.medium
+	return nil
+}
+
+// openReader opens a pool for View: it recovers the log only if no writer
+// has the pool open (it takes the writer's lock to do so, briefly).
+func (p *pool) openReader(rootSize int64) error {
+	if err := p.recoverIfAbandoned(); err != nil {
+		return err
+	}
+	p.info.Header, p.info.Medium = p.hdr, p.medium
+	return p.readRoot(rootSize, false)
+}
+
+// recoverIfAbandoned recovers the log of a pool that no writer has open.
+func (p *pool) recoverIfAbandoned() error {
+	l, err := p.fsys.Lock(p.name, engine.Exclusive)
+	if errors.Is(err, engine.ErrLocked) {
+		return nil // a writer is alive and recovered the pool when it opened it
+	}
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	return p.recoverLog()
+}
+
+// recoverLog rolls back the transaction in the log if it did not commit
+// (see log.go), and resets the version word.
+func (p *pool) recoverLog() error {
+	h, entries, err := p.readLog()
+	if err != nil {
+		return err
+	}
+	// The version word only grows, so that a reader never sees the same
+	// value before and after a change: a writer that died while odd left
+	// it odd, and the next change starts from there.
+	v, err := p.r.Load64(versionOff)
+	if err != nil {
+		return err
+	}
+	p.version = (v + 1) &^ 1
+	p.lastLog = p.lastLog[:0]
+	if len(entries) > 0 {
+		now, err := p.contentsHash(h.seq, entries)
+		if err != nil {
+			return err
+		}
+		if now == h.newHash {
+			// Committed: every range holds what the transaction wrote.
+			for _, e := range entries {
+				p.lastLog = append(p.lastLog, logRange{e.off, e.n})
+			}
+		} else if err := p.rollBackLog(entries); err != nil {
+			return err
+		}
+	}
+	if p.version != v {
+		return p.r.Store64(versionOff, p.version)
+	}
+	return nil
+}
+
+// readLog reads and checks the log: no entries for a retired or torn one.
+func (p *pool) readLog() (logHeader, []logEntry, error) {
+	var hb [logHeaderBytes]byte
+	if _, err := p.r.ReadAt(hb[:], p.logOff); err != nil {
+		return logHeader{}, nil, err
+	}
+	h := decodeLogHeader(hb[:])
+	entries, err := parseLog(h, func(n int64) ([]byte, error) {
+		b := make([]byte, n)
+		_, err := p.r.ReadAt(b, p.logOff+logEntriesOff)
+		return b, err
+	}, p.hdr.LogSize, heapHeaderOff, p.r.Len(), p.logOff, p.logEnd)
+	if err != nil {
+		return h, nil, fmt.Errorf("%s: %w", p.name, err)
+	}
+	return h, entries, nil
+}
+
+// rollBackLog writes back the old bytes of a transaction that did not
+// commit, makes them durable, and retires the log.
+func (p *pool) rollBackLog(entries []logEntry) error {
+	p.info.RolledBack, p.info.LogEntries = true, len(entries)
+	if err := p.r.Store64(versionOff, p.version+1); err != nil {
+		return err
+	}
+	p.version += 2
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		if e.new {
+			continue
+		}
+		if _, err := p.r.WriteAt(e.old, e.off); err != nil {
+			return err
+		}
+		if err := p.r.Flush(e.off, e.n); err != nil {
+			return err
+		}
+	}
+	if err := p.r.Drain(); err != nil {
+		return err
+	}
+	if err := p.r.Store64(p.logOff+logSeqOff, 0); err != nil {
+		return err
+	}
+	return engine.Persist(p.r, p.logOff, 8)
+}
+
+// contentsHash is the newhash of entries as the pool holds them now.
+func (p *pool) contentsHash(seq uint64, entries []logEntry) (uint64, error) {
+	h := seq
+	var buf []byte
+	for _, e := range entries {
+		if int64(cap(buf)) < e.n {
+			buf = make([]byte, e.n)
+		}
+		b := buf[:e.n]
+		if _, err := p.r.ReadAt(b, e.off); err != nil {
+			return 0, err
+		}
+		h = commitHash(h, e.off, b)
+	}
+	return h, nil
+}
+
+// ptr encodes offset off as a pointer of this pool.
+func (p *pool) ptr(off int64) uint64 { return p.id | uint64(off) }
+
+// offset decodes a pointer of this pool.
+func (p *pool) offset(v uint64) (int64, error) {
+	if v == 0 {
+		return 0, ErrNil
+	}
+	if v&^offsetMask != p.id {
+		return 0, fmt.Errorf("%w: %#x is a pointer of another pool (id %#x, this pool's %#x)", ErrPointer, v, v>>poolIDShift, p.id>>poolIDShift)
+	}
+	return int64(v & offsetMask), nil
+}
+
+// close ends the pool: it retires the log and clears the unclean flag (a
+// writer), then releases everything.
+func (p *pool) close() error {
+	if p.closed.Swap(true) {
+		return fmt.Errorf("%w: pool %s", ErrClosed, p.name)
+	}
+	var err error
+	if !p.readOnly {
+		p.writerMu.Lock()
+		if p.broken == nil {
+			for _, u := range p.unflushed {
+				if err == nil {
+					err = p.r.Flush(u.off, u.n)
+				}
+			}
+			if err == nil {
+				err = p.r.Store64(p.logOff+logSeqOff, 0)
+			}
+			if err == nil {
+				err = p.r.Flush(p.logOff, 8)
+			}
+			if err == nil {
+				err = p.r.Store64(uncleanOff, 0)
+			}
+			if err == nil {
+				err = engine.Persist(p.r, liveOff, 64)
+			}
+		}
+		p.writerMu.Unlock()
+	}
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	if rerr := p.release(); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// release closes the mapping, the file and the lock; it may be called
+// again.
+func (p *pool) release() error {
+	var err error
+	if p.r != nil {
+		err = p.r.Close()
+		p.r = nil
+	}
+	if p.file != nil {
+		if cerr := p.file.Close(); err == nil {
+			err = cerr
+		}
+		p.file = nil
+	}
+	if p.lock != nil {
+		if cerr := p.lock.Close(); err == nil {
+			err = cerr
+		}
+		p.lock = nil
+	}
+	return err
+}
+
+// extend grows the file and the mapping to length and makes the size
+// durable: the heap's Journal.Extend.
+func (p *pool) extend(length int64) error {
+	if p.opts.MaxSize > 0 && length > p.opts.MaxSize {
+		return fmt.Errorf("%w: %d bytes is beyond MaxSize %d", ErrNoSpace, length, p.opts.MaxSize)
+	}
+	if length <= p.r.Len() {
+		return nil
+	}
+	if err := p.r.Grow(length); err != nil {
+		return err
+	}
+	return p.file.Sync()
+}
+
+// remap grows a read-only pool's mapping to the file's size, after the
+// writer grew it.
+func (p *pool) remap() error {
+	p.remapMu.Lock()
+	defer p.remapMu.Unlock()
+	fi, err := p.file.Stat()
+	if err != nil {
+		return err
+	}
+	return p.r.Grow(fi.Size())
+}
+
+// nextSeq returns the sequence number of the next logged transaction.
+func (p *pool) nextSeq() uint64 {
+	p.counter++
+	if p.counter == 0 {
+		p.counter = 1
+	}
+	return uint64(p.epoch)<<32 | uint64(p.counter)
+}
+
+// unlocked wakes the goroutines waiting in Lock for a persistent lock.
+func (p *pool) unlocked() {
+	p.lockMu.Lock()
+	if p.lockCh != nil {
+		close(p.lockCh)
+		p.lockCh = nil
+	}
+	p.lockMu.Unlock()
+}
+
+// lockWait returns a channel closed at the next release of a persistent
+// lock.
+func (p *pool) lockWait() <-chan struct{} {
+	p.lockMu.Lock()
+	defer p.lockMu.Unlock()
+	if p.lockCh == nil {
+		p.lockCh = make(chan struct{})
+	}
+	return p.lockCh
+}

@@ -1,0 +1,614 @@
+package tx
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/internal/txbug"
+)
+
+// txn is a transaction of a pool: Update's (writable) or View's. An
+// Update's writes go to a private write set — sorted, disjoint ranges with
+// their new bytes — and reach the pool only when it commits; its reads
+// see the pool with the write set applied. The mutex lets goroutines that
+// fn starts share the transaction.
+type txn struct {
+	p        *pool
+	writable bool
+	mu       sync.Mutex
+	over     bool   // fn returned: the transaction is closed to its Tx
+	gen      uint64 // counts the transactions run on this txn; a Tx is valid for one
+	doomed   error  // a nested transaction failed: this one must abort
+
+	ents    []wsEntry // the write set, sorted by off, disjoint
+	data    []byte    // their new bytes
+	fresh   []logRange
+	freed   []logRange // blocks freed
+	borrows []logRange
+	wake    bool // a persistent lock was released
+
+	// A View in a process that is not the writer validates every read
+	// against the version word: version is the even value it began with.
+	validate   bool
+	version    uint64
+	conflicted bool // a read saw the version change: the View runs again
+
+	scratch []byte
+	old     []byte // the old bytes of the entries, in order, at commit
+	logBody []byte
+}
+
+// wsEntry is a range of the write set; new says it is in memory allocated
+// by the transaction, with nothing to restore.
+type wsEntry struct {
+	off, n int64
+	at     int // its bytes are data[at : at+n]
+	new    bool
+}
+
+// errConflict is what every read of a View returns once one of its reads
+// saw a writer of another process at work: the torn bytes are never
+// handed out, and View runs the function again, whatever it returned.
+var errConflict = errors.New("tx: a writer of another process changed the pool during the View")
+
+// begin readies the writer's transaction for a new Update.
+func (t *txn) begin() {
+	t.over = false
+	t.doomed = nil
+	t.ents = t.ents[:0]
+	if cap(t.data) > 1<<20 {
+		t.data = nil
+	}
+	t.data = t.data[:0]
+	t.fresh = t.fresh[:0]
+	t.freed = t.freed[:0]
+	t.borrows = t.borrows[:0]
+	t.wake = false
+}
+
+// errOver is returned by a Tx used after its function returned.
+func (t *txn) errOver() error {
+	return fmt.Errorf("%w: transaction of %s is over", ErrClosed, t.p.name)
+}
+
+// lock takes the transaction's mutex and checks that it is still open.
+func (t *txn) lock() error {
+	t.mu.Lock()
+	if t.over {
+		t.mu.Unlock()
+		return t.errOver()
+	}
+	return nil
+}
+
+// find returns the index of the first entry that ends after off.
+func (t *txn) find(off int64) int {
+	lo, hi := 0, len(t.ents)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if e := &t.ents[m]; e.off+e.n <= off {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// buf returns a scratch buffer of n bytes.
+func (t *txn) buf(n int64) []byte {
+	if int64(cap(t.scratch)) < n {
+		t.scratch = make([]byte, n)
+	}
+	return t.scratch[:n]
+}
+
+// readAt reads len(dst) bytes at off as the transaction sees them. Callers
+// hold t.mu and have checked the range.
+func (t *txn) readAt(dst []byte, off int64) error {
+	n := int64(len(dst))
+	if !t.writable {
+		return t.readCommitted(dst, off)
+	}
+	i := t.find(off)
+	if i == len(t.ents) || t.ents[i].off >= off+n {
+		return t.readCommitted(dst, off)
+	}
+	if e := &t.ents[i]; e.off <= off && e.off+e.n >= off+n {
+		copy(dst, t.data[e.at+int(off-e.off):])
+		return nil
+	}
+	if err := t.readCommitted(dst, off); err != nil {
+		return err
+	}
+	for ; i < len(t.ents) && t.ents[i].off < off+n; i++ {
+		e := &t.ents[i]
+		lo, hi := max(e.off, off), min(e.off+e.n, off+n)
+		copy(dst[lo-off:hi-off], t.data[e.at+int(lo-e.off):])
+	}
+	return nil
+}
+
+// readCommitted reads committed bytes. A View outside the writer's process
+// checks the version word after copying: a change means a writer was at
+// work, and the View starts over.
+func (t *txn) readCommitted(dst []byte, off int64) error {
+	p := t.p
+	if end := off + int64(len(dst)); end > p.r.Len() && p.readOnly {
+		if err := p.remap(); err != nil {
+			return err
+		}
+	}
+	if t.conflicted {
+		return errConflict
+	}
+	b := t.buf(int64(len(dst)))
+	if _, err := p.r.ReadAt(b, off); err != nil {
+		return err
+	}
+	if t.validate {
+		v, err := p.r.Load64(versionOff)
+		if err != nil {
+			return err
+		}
+		if v != t.version {
+			t.conflicted = true
+			return errConflict
+		}
+	}
+	copy(dst, b)
+	return nil
+}
+
+// isFresh reports whether [off, off+n) is in a block this transaction
+// allocated.
+func (t *txn) isFresh(off, n int64) bool {
+	i := sort.Search(len(t.fresh), func(i int) bool { return t.fresh[i].off+t.fresh[i].n > off })
+	return i < len(t.fresh) && t.fresh[i].off <= off && t.fresh[i].off+t.fresh[i].n >= off+n
+}
+
+func (t *txn) addFresh(off, n int64) {
+	i := sort.Search(len(t.fresh), func(i int) bool { return t.fresh[i].off > off })
+	t.fresh = append(t.fresh, logRange{})
+	copy(t.fresh[i+1:], t.fresh[i:])
+	t.fresh[i] = logRange{off, n}
+}
+
+// freshIndex returns the index of the block at off among the blocks the
+// transaction allocated, or -1.
+func (t *txn) freshIndex(off int64) int {
+	i := sort.Search(len(t.fresh), func(i int) bool { return t.fresh[i].off >= off })
+	if i < len(t.fresh) && t.fresh[i].off == off {
+		return i
+	}
+	return -1
+}
+
+// dropWrites removes from the write set the entries inside [off, off+n).
+func (t *txn) dropWrites(off, n int64) {
+	i := t.find(off)
+	j := i
+	for j < len(t.ents) && t.ents[j].off >= off && t.ents[j].off+t.ents[j].n <= off+n {
+		j++
+	}
+	t.ents = append(t.ents[:i], t.ents[j:]...)
+}
+
+// stage puts b at off into the write set. Callers hold t.mu.
+func (t *txn) stage(b []byte, off int64, new bool) {
+	n := int64(len(b))
+	i := t.find(off)
+	if i == len(t.ents) || t.ents[i].off >= off+n {
+		at := len(t.data)
+		t.data = append(t.data, b...)
+		t.ents = append(t.ents, wsEntry{})
+		copy(t.ents[i+1:], t.ents[i:])
+		t.ents[i] = wsEntry{off: off, n: n, at: at, new: new}
+		return
+	}
+	if e := &t.ents[i]; e.off <= off && e.off+e.n >= off+n {
+		copy(t.data[e.at+int(off-e.off):], b)
+		return
+	}
+	// b overlaps several entries, or sticks out of one: merge them into
+	// one entry covering them all, over the committed bytes between.
+	j := i
+	lo, hi := min(off, t.ents[i].off), off+n
+	allNew := new
+	for ; j < len(t.ents) && t.ents[j].off < off+n; j++ {
+		hi = max(hi, t.ents[j].off+t.ents[j].n)
+		allNew = allNew && t.ents[j].new
+	}
+	merged := make([]byte, hi-lo)
+	if !allNew {
+		// The bytes between the entries are committed ones; read errors
+		// cannot happen in ranges the callers checked.
+		t.p.r.ReadAt(merged, lo)
+	}
+	for k := i; k < j; k++ {
+		e := &t.ents[k]
+		copy(merged[e.off-lo:], t.data[e.at:e.at+int(e.n)])
+	}
+	copy(merged[off-lo:], b)
+	at := len(t.data)
+	t.data = append(t.data, merged...)
+	t.ents[i] = wsEntry{off: lo, n: hi - lo, at: at, new: allNew}
+	t.ents = append(t.ents[:i+1], t.ents[j:]...)
+}
+
+// The transaction is the heap's Journal.
+
+func (t *txn) ReadAt(b []byte, off int64) error {
+	if err := t.p.checkRange(off, int64(len(b))); err != nil {
+		return err
+	}
+	return t.readAt(b, off)
+}
+
+func (t *txn) WriteAt(b []byte, off int64) error {
+	if err := t.p.checkRange(off, int64(len(b))); err != nil {
+		return err
+	}
+	t.stage(b, off, t.isFresh(off, int64(len(b))))
+	return nil
+}
+
+func (t *txn) InitAt(b []byte, off int64) error {
+	if err := t.p.checkRange(off, int64(len(b))); err != nil {
+		return err
+	}
+	t.stage(b, off, true)
+	return nil
+}
+
+func (t *txn) Extend(length int64) error { return t.p.extend(length) }
+
+// checkRange checks that [off, off+n) is in the pool's data: the heap
+// header, the root line or the heap, never the pool header or the log.
+func (p *pool) checkRange(off, n int64) error {
+	if off < heapHeaderOff || n < 0 || off > p.r.Len()-n || (off < p.logEnd && off+n > p.logOff) {
+		return fmt.Errorf("%w: [%d,%d) is outside the pool's data", ErrPointer, off, off+n)
+	}
+	return nil
+}
+
+// commit makes the write set durable and visible (see log.go for the
+// protocol). Before it writes anything in place an error aborts cleanly;
+// after, the log rolls the transaction back, and if even that fails the
+// pool is broken.
+func (t *txn) commit() error {
+	p := t.p
+	bug := p.opts.bug
+	// Read the old bytes of every entry of committed memory, drop the
+	// entries that change nothing and trim from the others the words that
+	// do not change: what is left is what the log must hold.
+	old := t.old[:0]
+	kept := t.ents[:0]
+	words := 0
+	for _, e := range t.ents {
+		if !e.new {
+			at := len(old)
+			old = append(old, make([]byte, e.n)...)
+			if _, err := p.r.ReadAt(old[at:], e.off); err != nil {
+				return err
+			}
+			lo, hi, same := changed(old[at:], t.data[e.at:e.at+int(e.n)], e.off)
+			if same {
+				old = old[:at]
+				continue
+			}
+			if lo > 0 || hi < e.n {
+				copy(old[at:], old[at+int(lo):at+int(hi)])
+				old = old[:at+int(hi-lo)]
+				e = wsEntry{off: e.off + lo, n: hi - lo, at: e.at + int(lo)}
+			}
+			words++
+			if e.off/8 != (e.off+e.n-1)/8 {
+				words++ // more than one word
+			}
+		}
+		kept = append(kept, e)
+	}
+	t.ents, t.old = kept, old
+	if len(t.ents) == 0 {
+		return nil
+	}
+	if words <= 1 && bug == txbug.None {
+		return t.commitWord()
+	}
+	// The log: its header in front of the entries, so that it is one
+	// write and one flush.
+	body := append(t.logBody[:0], make([]byte, logHeaderBytes)...)
+	at := 0
+	for _, e := range t.ents {
+		if e.new {
+			body = appendEntry(body, e.off, e.n, nil)
+			continue
+		}
+		body = appendEntry(body, e.off, e.n, old[at:at+int(e.n)])
+		at += int(e.n)
+	}
+	t.logBody = body
+	logBuf, body := body, body[logHeaderBytes:]
+	if int64(len(body)) > p.hdr.LogSize-logEntriesOff {
+		return fmt.Errorf("%w: %d bytes of log for %d ranges, the log holds %d", ErrTxTooLarge, len(body), len(t.ents), p.hdr.LogSize-logEntriesOff)
+	}
+	seq := p.nextSeq()
+	h := seq
+	for _, e := range t.ents {
+		h = commitHash(h, e.off, t.data[e.at:e.at+int(e.n)])
+	}
+	encodeLogHeader(logBuf, seq, uint32(len(t.ents)), h, body)
+	if _, err := p.r.WriteAt(logBuf, p.logOff); err != nil {
+		return err
+	}
+	p.lastLog = p.lastLog[:0] // the log no longer holds the last transaction
+	if p.medium != engine.SharedMemory {
+		if err := t.flushUnflushed(); err != nil {
+			return err
+		}
+		var err error
+		if bug == txbug.WriteBeforeLog {
+			err = p.r.Flush(p.logOff, int64(len(logBuf)))
+		} else {
+			err = engine.Persist(p.r, p.logOff, int64(len(logBuf)))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// In place, under the version word and out of this process's Views.
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	if err := t.apply(); err != nil {
+		return p.rollBack(err)
+	}
+	for _, e := range t.ents {
+		p.lastLog = append(p.lastLog, logRange{e.off, e.n})
+	}
+	p.unflushed = p.unflushed[:0]
+	return nil
+}
+
+// changed returns the part [lo, hi) of a range at off whose new bytes
+// differ from its old ones, widened to whole aligned words, or same if none
+// differs.
+func changed(old, new []byte, off int64) (lo, hi int64, same bool) {
+	n := int64(len(old))
+	i := int64(0)
+	for i < n && old[i] == new[i] {
+		i++
+	}
+	if i == n {
+		return 0, 0, true
+	}
+	j := n
+	for old[j-1] == new[j-1] {
+		j--
+	}
+	lo = max((off+i)&^7-off, 0)
+	hi = min((off+j+7)&^7-off, n)
+	return lo, hi, false
+}
+
+// flushUnflushed flushes the new memory of earlier one-word commits (see
+// commitWord), but for the blocks this transaction frees: the next drain
+// makes it durable, before anything this transaction writes in place can
+// point to it.
+func (t *txn) flushUnflushed() error {
+	p := t.p
+	for _, u := range p.unflushed {
+		if t.frees(u.off) {
+			continue
+		}
+		if err := p.r.Flush(u.off, u.n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// frees reports whether the transaction frees the block at off.
+func (t *txn) frees(off int64) bool {
+	for _, f := range t.freed {
+		if f.off == off {
+			return true
+		}
+	}
+	return false
+}
+
+// apply writes the write set in place and makes it durable.
+func (t *txn) apply() error {
+	p := t.p
+	bug := p.opts.bug
+	if err := p.r.Store64(versionOff, p.version+1); err != nil {
+		return err
+	}
+	for _, e := range t.ents {
+		if _, err := p.r.WriteAt(t.data[e.at:e.at+int(e.n)], e.off); err != nil {
+			return err
+		}
+	}
+	if bug == txbug.RetireEarly {
+		// The log retired, durably, before the data is flushed.
+		if err := p.r.Store64(p.logOff+logSeqOff, 0); err != nil {
+			return err
+		}
+		if err := engine.Persist(p.r, p.logOff, 8); err != nil {
+			return err
+		}
+	}
+	if p.medium != engine.SharedMemory {
+		if err := t.flushData(bug); err != nil {
+			return err
+		}
+	}
+	p.version += 2
+	return p.r.Store64(versionOff, p.version)
+}
+
+// flushData flushes the write set's ranges and drains. On a page-cache
+// mapping it flushes their hull in one range, so that Drain makes one
+// msync call: msync of clean pages costs nothing.
+func (t *txn) flushData(bug txbug.Bug) error {
+	p := t.p
+	skip := func(e *wsEntry) bool { return bug == txbug.PublishUnflushed && e.new }
+	if p.medium == engine.MappedFile {
+		lo, hi := int64(-1), int64(0)
+		for i := range t.ents {
+			if e := &t.ents[i]; !skip(e) {
+				if lo < 0 || e.off < lo {
+					lo = e.off
+				}
+				hi = max(hi, e.off+e.n)
+			}
+		}
+		if lo < 0 {
+			return nil
+		}
+		return engine.Persist(p.r, lo, hi-lo)
+	}
+	last := -1
+	for i := range t.ents {
+		if !skip(&t.ents[i]) {
+			last = i
+		}
+	}
+	for i := range t.ents {
+		e := &t.ents[i]
+		switch {
+		case skip(e):
+		case i == last:
+			return engine.Persist(p.r, e.off, e.n)
+		default:
+			if err := p.r.Flush(e.off, e.n); err != nil {
+				return err
+			}
+		}
+	}
+	return p.r.Drain()
+}
+
+// rollBack undoes a commit that failed after it began to write in place:
+// it writes back the old bytes from the durable log and drains them, and
+// retires the log. It does not ask, as recovery does, whether the new bytes
+// are all in place: after a failed drain they may be in memory and not on
+// the media. If the rollback fails too the pool is broken.
+func (p *pool) rollBack(cause error) error {
+	_, entries, err := p.readLog()
+	if err == nil && len(entries) > 0 {
+		err = p.rollBackLog(entries)
+	}
+	if err == nil {
+		err = p.r.Store64(versionOff, p.version)
+	}
+	p.lastLog = p.lastLog[:0]
+	if err != nil {
+		p.broken = fmt.Errorf("%w: commit failed (%w), then its rollback (%w)", ErrBroken, cause, err)
+		return p.broken
+	}
+	return cause
+}
+
+// commitWord commits a transaction that changes at most one word of
+// committed memory: the word is stored atomically and made durable with
+// one drain, and no log is written. The transaction makes no committed
+// object point to memory it allocated — that would take a second word, the
+// pointer, besides the allocator's — so its new memory is unreachable until
+// a later transaction publishes it, and need not be durable before then:
+// it is flushed by the next transaction's first drain (flushUnflushed),
+// which comes before anything that transaction writes in place, or by
+// Close. A crash before that leaves it allocated and unreachable, as the
+// transaction did.
+//
+// The word must keep the contents the last log's newhash describes if it
+// is in one of its ranges; such a log is retired, durably, first.
+func (t *txn) commitWord() error {
+	p := t.p
+	var word *wsEntry
+	for i := range t.ents {
+		if !t.ents[i].new {
+			word = &t.ents[i]
+		}
+	}
+	if p.medium != engine.SharedMemory {
+		if err := t.flushUnflushed(); err != nil {
+			return err
+		}
+	}
+	if word != nil && len(p.lastLog) > 0 {
+		w := word.off &^ 7
+		for _, r := range p.lastLog {
+			if w < r.off+r.n && r.off < w+8 {
+				if err := p.r.Store64(p.logOff+logSeqOff, 0); err != nil {
+					return err
+				}
+				if err := engine.Persist(p.r, p.logOff, 8); err != nil {
+					return err
+				}
+				p.lastLog = p.lastLog[:0]
+				break
+			}
+		}
+	}
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	if err := p.r.Store64(versionOff, p.version+1); err != nil {
+		return err
+	}
+	for _, e := range t.ents {
+		if e.new {
+			if _, err := p.r.WriteAt(t.data[e.at:e.at+int(e.n)], e.off); err != nil {
+				return err
+			}
+		}
+	}
+	if word != nil {
+		w := word.off &^ 7
+		var b [8]byte
+		if word.n < 8 {
+			if _, err := p.r.ReadAt(b[:], w); err != nil {
+				return err
+			}
+		}
+		copy(b[word.off-w:], t.data[word.at:word.at+int(word.n)])
+		if err := p.r.Store64(w, binary.NativeEndian.Uint64(b[:])); err != nil {
+			return err
+		}
+		if p.medium != engine.SharedMemory {
+			if err := engine.Persist(p.r, w, 8); err != nil {
+				return err
+			}
+		}
+	} else if p.medium != engine.SharedMemory && len(p.unflushed) > 0 {
+		if err := p.r.Drain(); err != nil {
+			return err
+		}
+	}
+	p.unflushed = p.unflushed[:0]
+	for _, e := range t.ents {
+		if e.new {
+			p.unflushed = append(p.unflushed, logRange{e.off, e.n})
+		}
+	}
+	p.version += 2
+	return p.r.Store64(versionOff, p.version)
+}
+
+// errBorrowed reports whether [off, off+n) overlaps an object that a
+// Modify is changing.
+func (t *txn) errBorrowed(off, n int64) error {
+	for _, b := range t.borrows {
+		if off < b.off+b.n && b.off < off+n {
+			return fmt.Errorf("%w: [%d,%d)", ErrBorrowed, off, off+n)
+		}
+	}
+	return nil
+}
+
+var errTxDone = errors.New("tx: transaction already ended")

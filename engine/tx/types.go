@@ -1,0 +1,289 @@
+package tx
+
+import (
+	"encoding/binary"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/zeebo/xxh3"
+)
+
+// refKind is what a persistent pointer field is.
+type refKind uint8
+
+const (
+	refPtr   refKind = iota + 1 // Ptr: borrows, keeps nothing alive
+	refBox                      // Box: owns an object
+	refRc                       // Rc: one of the counted owners of an object
+	refArc                      // Arc: the same, for many goroutines
+	refVec                      // Vec: owns a vector's header
+	refBlob                     // Bytes, String: owns a blob
+	refMap                      // Map: owns a map's header
+	refArray                    // an array of values holding pointers
+)
+
+var refKindNames = [...]string{refPtr: "Ptr", refBox: "Box", refRc: "Rc", refArc: "Arc", refVec: "Vec", refBlob: "Bytes", refMap: "Map", refArray: "array"}
+
+// persistent is implemented by the persistent pointer types; reflection
+// finds their kind, element type and pool tag through it.
+type persistent interface {
+	persistentRef() (kind refKind, elem reflect.Type, tag reflect.Type)
+}
+
+// volatile is implemented by handles that live only in Go memory (Weak)
+// and must never be stored in a pool.
+type volatile interface{ volatileHandle() }
+
+var (
+	persistentType = reflect.TypeFor[persistent]()
+	volatileType   = reflect.TypeFor[volatile]()
+)
+
+// layoutKind is what a block of the pool holds, for Check.
+type layoutKind uint8
+
+const (
+	objectLayout layoutKind = iota + 1 // a value of a user type
+	rcLayout                           // a reference-counted block: header, then a value
+	vecLayout                          // a vector's header
+	blobLayout                         // the bytes of a Bytes or String
+	mapLayout                          // a map's header
+	leafLayout                         // a block holding no pointers (a vector's or map's storage)
+)
+
+// layout describes a Go type stored in a pool, or a block of one of the
+// package's own structures.
+type layout struct {
+	kind layoutKind
+	typ  reflect.Type
+	name string
+	size int64
+	refs []refField
+	elem *layout // the element of an Rc block or a vector
+}
+
+func (l *layout) String() string { return l.name }
+
+// refField is a pointer at off in a value: of kind, to values laid out as
+// elem; an array repeats sub count times every stride bytes.
+type refField struct {
+	off    int64
+	kind   refKind
+	elem   *layout
+	path   string
+	count  int64
+	stride int64
+	sub    []refField
+}
+
+type typeKey struct {
+	typ  reflect.Type
+	kind layoutKind
+}
+
+// typeError is a type that cannot be stored, and why.
+func typeError(root reflect.Type, path, why string) error {
+	if path == "" {
+		return fmt.Errorf("%w: %v %s", ErrType, root, why)
+	}
+	return fmt.Errorf("%w: %v: field %s %s", ErrType, root, path, why)
+}
+
+// layoutOf returns the checked layout of t as an object of this pool,
+// checking it (and every type its pointers reach) the first time.
+func (p *pool) layoutOf(t reflect.Type) (*layout, error) {
+	return p.layoutFor(typeKey{t, objectLayout})
+}
+
+func (p *pool) layoutFor(k typeKey) (*layout, error) {
+	// The few types a program uses most are in a small cache of their
+	// own: comparing two interface values is cheaper than hashing one.
+	for i := range p.recent {
+		if l := p.recent[i].Load(); l != nil && l.typ == k.typ && l.kind == k.kind {
+			return l, nil
+		}
+	}
+	p.typesMu.RLock()
+	l := p.types[k]
+	p.typesMu.RUnlock()
+	if l != nil {
+		p.recent[p.recentNext.Add(1)%uint32(len(p.recent))].Store(l)
+		return l, nil
+	}
+	p.typesMu.Lock()
+	defer p.typesMu.Unlock()
+	b := &layoutBuilder{p: p, made: map[typeKey]*layout{}}
+	l, err := b.build(k)
+	if err != nil {
+		return nil, err
+	}
+	for k, l := range b.made {
+		if p.types[k] == nil {
+			p.types[k] = l
+		}
+	}
+	return p.types[k], nil
+}
+
+// layoutBuilder builds the layouts of a type and of what it points to;
+// recursive types point to layouts still being built.
+type layoutBuilder struct {
+	p    *pool
+	made map[typeKey]*layout
+}
+
+func (b *layoutBuilder) build(k typeKey) (*layout, error) {
+	if l := b.p.types[k]; l != nil {
+		return l, nil
+	}
+	if l := b.made[k]; l != nil {
+		return l, nil
+	}
+	l := &layout{kind: k.kind, typ: k.typ}
+	b.made[k] = l
+	switch k.kind {
+	case objectLayout:
+		l.name = typeName(k.typ)
+		l.size = int64(k.typ.Size())
+		refs, err := b.fields(k.typ, k.typ, "", 0)
+		if err != nil {
+			delete(b.made, k)
+			return nil, err
+		}
+		l.refs = refs
+	case rcLayout, vecLayout:
+		elem, err := b.build(typeKey{k.typ, objectLayout})
+		if err != nil {
+			delete(b.made, k)
+			return nil, err
+		}
+		l.elem = elem
+		if k.kind == rcLayout {
+			l.name, l.size = "Rc block of "+elem.name, rcHeaderSize+elem.size
+		} else {
+			l.name, l.size = "Vec of "+elem.name, vecHeaderSize
+		}
+	case blobLayout:
+		l.name = "blob"
+	case mapLayout:
+		l.name, l.size = "Map", mapHeaderSize
+	case leafLayout:
+		l.name = "storage"
+	}
+	return l, nil
+}
+
+// fields checks the type t found at path in root and returns the pointers
+// it holds, at offsets from base.
+func (b *layoutBuilder) fields(root, t reflect.Type, path string, base int64) ([]refField, error) {
+	if t.Implements(volatileType) {
+		return nil, typeError(root, path, "is a volatile handle ("+t.String()+"): it lives in Go memory only")
+	}
+	if t.Kind() == reflect.Struct && t.Implements(persistentType) {
+		kind, elem, tag := reflect.Zero(t).Interface().(persistent).persistentRef()
+		if tag != b.p.tagType() {
+			return nil, typeError(root, path, fmt.Sprintf("is a pointer of pool %v in a pool of %v (an inter-pool pointer)", tag, b.p.tagType()))
+		}
+		f := refField{off: base, kind: kind, path: path}
+		switch kind {
+		case refPtr, refBox:
+			l, err := b.build(typeKey{elem, objectLayout})
+			if err != nil {
+				return nil, err
+			}
+			f.elem = l
+		case refRc, refArc:
+			l, err := b.build(typeKey{elem, rcLayout})
+			if err != nil {
+				return nil, err
+			}
+			f.elem = l
+		case refVec:
+			l, err := b.build(typeKey{elem, vecLayout})
+			if err != nil {
+				return nil, err
+			}
+			f.elem = l
+		case refBlob:
+			l, _ := b.build(typeKey{nil, blobLayout})
+			f.elem = l
+		case refMap:
+			l, _ := b.build(typeKey{nil, mapLayout})
+			f.elem = l
+		}
+		return []refField{f}, nil
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return nil, nil
+	case reflect.Array:
+		sub, err := b.fields(root, t.Elem(), path+"[i]", 0)
+		if err != nil || len(sub) == 0 || t.Len() == 0 {
+			return nil, err
+		}
+		return []refField{{off: base, kind: refArray, path: path, count: int64(t.Len()), stride: int64(t.Elem().Size()), sub: sub}}, nil
+	case reflect.Struct:
+		var refs []refField
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			p := sf.Name
+			if path != "" {
+				p = path + "." + sf.Name
+			}
+			r, err := b.fields(root, sf.Type, p, base+int64(sf.Offset))
+			if err != nil {
+				return nil, err
+			}
+			refs = append(refs, r...)
+		}
+		return refs, nil
+	case reflect.Uintptr:
+		return nil, typeError(root, path, "is a uintptr, which holds Go addresses (a persistent-to-volatile pointer)")
+	}
+	return nil, typeError(root, path, fmt.Sprintf("is a %v, which holds Go pointers (a persistent-to-volatile pointer)", t.Kind()))
+}
+
+// typeName names a type for layouts and reports.
+func typeName(t reflect.Type) string {
+	if t == nil {
+		return "<nil>"
+	}
+	return t.String()
+}
+
+// shapeHash hashes the shape of t — kinds, sizes, field offsets and the
+// element types of its pointers, not its field names — so that a pool
+// opened with a changed root type is refused.
+func shapeHash(t reflect.Type) uint64 {
+	var b strings.Builder
+	writeShape(&b, t)
+	return xxh3.HashString(b.String())
+}
+
+func writeShape(b *strings.Builder, t reflect.Type) {
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(t.Size()))
+	b.WriteString(t.Kind().String())
+	b.Write(n[:])
+	if t.Kind() == reflect.Struct && t.Implements(persistentType) {
+		kind, elem, _ := reflect.Zero(t).Interface().(persistent).persistentRef()
+		fmt.Fprintf(b, "<%s %s>", refKindNames[kind], typeName(elem))
+		return
+	}
+	switch t.Kind() {
+	case reflect.Array:
+		fmt.Fprintf(b, "[%d]", t.Len())
+		writeShape(b, t.Elem())
+	case reflect.Struct:
+		b.WriteByte('{')
+		for i := range t.NumField() {
+			f := t.Field(i)
+			fmt.Fprintf(b, "@%d:", f.Offset)
+			writeShape(b, f.Type)
+		}
+		b.WriteByte('}')
+	}
+}

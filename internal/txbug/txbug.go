@@ -1,0 +1,42 @@
+// Package txbug breaks engine/tx on purpose, for the crash laboratory's bug
+// variants (sim/scenarios, pool-bug-*): each Bug is one wrong step of the
+// real commit protocol, switched on in the real code, so that a scenario
+// shows the laboratory catching exactly that mistake. It is internal: no
+// user of the engine can set it.
+package txbug
+
+// Bug is a deliberate mistake in the commit protocol of engine/tx.
+type Bug uint8
+
+const (
+	// None is the correct protocol.
+	None Bug = iota
+	// WriteBeforeLog writes the data in place before the undo log is
+	// durable: the log is flushed but not drained before the writes.
+	WriteBeforeLog
+	// RetireEarly retires the log (makes the commit record durable) before
+	// the data is flushed: the data is left to be written back later.
+	RetireEarly
+	// PublishUnflushed publishes new objects before their contents are
+	// durable: the contents of blocks allocated by the transaction are not
+	// flushed at commit.
+	PublishUnflushed
+)
+
+func (b Bug) String() string {
+	switch b {
+	case None:
+		return "none"
+	case WriteBeforeLog:
+		return "write-before-log"
+	case RetireEarly:
+		return "retire-early"
+	case PublishUnflushed:
+		return "publish-unflushed"
+	}
+	return "Bug(?)"
+}
+
+// Set sets the bug in *engine/tx.Options opts. engine/tx installs it when
+// it is initialized; it panics on anything but a *tx.Options.
+var Set func(opts any, b Bug)
