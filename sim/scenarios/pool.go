@@ -1,0 +1,236 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/crashsim/crashsim/engine/tx"
+	"github.com/crashsim/crashsim/internal/txbug"
+	"github.com/crashsim/crashsim/models"
+	"github.com/crashsim/crashsim/sim"
+)
+
+// The persistent pools of engine/tx: random transactions on a pool's hash
+// map (pool-map, and pool-map-file on a mapped disk file) and on its
+// allocator (pool-alloc, in pool_alloc.go), each transaction one operation
+// of the model. Recovery opens the pool, which rolls back an interrupted
+// transaction, runs the pool's Check (leaks, double allocations, bad
+// pointers) and returns its contents.
+//
+// The bug variants are hidden options of the real commit protocol
+// (internal/txbug), not copies of it:
+//
+//   - pool-bug-write-before-log: the data is written in place before the
+//     undo log is durable (no drain between them);
+//   - pool-bug-retire-early: the commit record is made durable before the
+//     data is flushed;
+//   - pool-bug-publish-unflushed: new objects are published without their
+//     contents flushed.
+const (
+	poolPMemFile = "/pmem/pool"
+	poolDiskDir  = "/data"
+	poolDiskFile = "/data/pool"
+	poolSize     = 160 << 10
+	poolLogSize  = tx.MinLogSize
+	poolMapTxs   = 6
+	poolMapKeys  = 5
+)
+
+// poolTag is the type of the scenarios' pools.
+type poolTag struct{}
+
+// poolRoot is the root object of the scenarios' pools.
+type poolRoot struct {
+	Map   tx.Map[poolTag]
+	Items tx.Vec[poolTag, poolItem]
+}
+
+func init() {
+	register(
+		func() *sim.Scenario {
+			return poolMap("pool-map", "random transactions of puts and deletes on a persistent pool's hash map in persistent memory", poolPMemFile, txbug.None)
+		},
+		func() *sim.Scenario {
+			return poolMap("pool-map-file", "random transactions on a pool's hash map in a file mapped through the page cache (msync)", poolDiskFile, txbug.None)
+		},
+		func() *sim.Scenario {
+			return poolMap("pool-bug-write-before-log", "BUG: a pool transaction writes in place before its undo log is durable", poolPMemFile, txbug.WriteBeforeLog)
+		},
+		func() *sim.Scenario {
+			return poolMap("pool-bug-retire-early", "BUG: a pool transaction retires its log (commit record durable) before its data is flushed", poolPMemFile, txbug.RetireEarly)
+		},
+		func() *sim.Scenario {
+			return poolMap("pool-bug-publish-unflushed", "BUG: a pool transaction publishes new objects before their contents are durable", poolPMemFile, txbug.PublishUnflushed)
+		},
+	)
+}
+
+// poolTx is one transaction of the workload: model operations applied
+// together.
+type poolTx []any
+
+// poolKV is the KV model with transactions of several operations.
+func poolKV() models.Model {
+	kv := models.KV()
+	m := kv
+	m.Name = "kv-tx"
+	m.Apply = func(state, input any) (any, any) {
+		b, ok := input.(poolTx)
+		if !ok {
+			return kv.Apply(state, input)
+		}
+		for _, in := range b {
+			state, _ = kv.Apply(state, in)
+		}
+		return state, nil
+	}
+	m.DescribeInput = func(input any) string {
+		b, ok := input.(poolTx)
+		if !ok {
+			return kv.DescribeInput(input)
+		}
+		parts := make([]string, len(b))
+		for i, in := range b {
+			parts[i] = kv.DescribeInput(in)
+		}
+		return "tx{" + strings.Join(parts, " ") + "}"
+	}
+	return m
+}
+
+// poolOptions are the options of the scenarios' pools, with the bug.
+func poolOptions(bug txbug.Bug) *tx.Options {
+	o := &tx.Options{Size: poolSize, LogSize: poolLogSize}
+	if bug != txbug.None {
+		txbug.Set(o, bug)
+	}
+	return o
+}
+
+// createPool creates the pool and the root's structures, before the first
+// operation.
+func createPool(env *sim.Env, name string, bug txbug.Bug) (*tx.Pool[poolTag, poolRoot], error) {
+	if name == poolDiskFile {
+		if err := env.FS.MkdirAll(poolDiskDir, 0o755); err != nil {
+			return nil, err
+		}
+		if err := env.FS.SyncDir("/"); err != nil {
+			return nil, err
+		}
+	}
+	p, err := tx.Create[poolTag, poolRoot](env.FS, name, poolOptions(bug))
+	if err != nil {
+		return nil, err
+	}
+	root := p.Root()
+	err = p.Update(func(t *tx.Tx[poolTag]) error {
+		r, err := root.Get(t)
+		if err != nil {
+			return err
+		}
+		if r.Map, err = tx.NewMap(t); err != nil {
+			return err
+		}
+		if r.Items, err = tx.NewVec[poolTag, poolItem](t, 0); err != nil {
+			return err
+		}
+		return root.Set(t, r)
+	})
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// openPool is the recovery's Open: no pool yet is an empty one. It checks
+// the pool before anything reads it.
+func openPool(env *sim.Env, name string) (*tx.Pool[poolTag, poolRoot], bool, error) {
+	p, err := tx.Open[poolTag, poolRoot](env.FS, name, nil)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if err := p.Check(); err != nil {
+		p.Close()
+		return nil, false, err
+	}
+	return p, true, nil
+}
+
+func poolMap(name, doc, file string, bug txbug.Bug) *sim.Scenario {
+	return &sim.Scenario{
+		Name:  name,
+		Doc:   doc,
+		Model: poolKV(),
+		Run: func(env *sim.Env) error {
+			p, err := createPool(env, file, bug)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			root := p.Root()
+			for i := range poolMapTxs {
+				var ops poolTx
+				for range 1 + env.Rand.IntN(3) {
+					k := fmt.Sprintf("k%d", env.Rand.IntN(poolMapKeys))
+					if env.Rand.IntN(4) == 0 {
+						ops = append(ops, models.KVDelete{Key: k})
+						continue
+					}
+					v := fmt.Sprintf("v%d-%s", i, strings.Repeat("x", env.Rand.IntN(40)))
+					ops = append(ops, models.KVPut{Key: k, Value: v})
+				}
+				env.Invoke(ops)
+				err := p.Update(func(t *tx.Tx[poolTag]) error {
+					r, err := root.Get(t)
+					if err != nil {
+						return err
+					}
+					for _, op := range ops {
+						switch op := op.(type) {
+						case models.KVPut:
+							err = r.Map.Put(t, []byte(op.Key), []byte(op.Value))
+						case models.KVDelete:
+							_, err = r.Map.Delete(t, []byte(op.Key))
+						}
+						if err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				env.Return(nil)
+				env.DurableAll()
+			}
+			return nil
+		},
+		Recover: func(env *sim.Env) (any, error) {
+			state := map[string]string{}
+			p, ok, err := openPool(env, file)
+			if err != nil || !ok {
+				return state, err
+			}
+			defer p.Close()
+			root := p.Root()
+			err = p.View(func(t *tx.Tx[poolTag]) error {
+				r, err := root.Get(t)
+				if err != nil || r.Map.IsNil() {
+					return err
+				}
+				return r.Map.Range(t, func(k, v []byte) bool {
+					state[string(k)] = string(v)
+					return true
+				})
+			})
+			return state, err
+		},
+	}
+}
