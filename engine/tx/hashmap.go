@@ -2,9 +2,9 @@ package tx
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"reflect"
 
 	"github.com/zeebo/xxh3"
@@ -85,7 +85,9 @@ func NewMap[Tag any](tx *Tx[Tag]) (Map[Tag], error) {
 	binary.LittleEndian.PutUint64(d, t.p.ptr(seg))
 	t.stage(d, dir, true)
 	var seed [8]byte
-	rand.Read(seed[:])
+	if _, err := io.ReadFull(t.p.opts.random(), seed[:]); err != nil {
+		return Map[Tag]{}, fmt.Errorf("tx: the map's seed: %w", err)
+	}
 	h := mapHeader{level: initialLevel, dir: t.p.ptr(dir), dirCap: initialDirCap, seed: binary.LittleEndian.Uint64(seed[:])}
 	t.stage(h.encode(), hdr, true)
 	return Map[Tag]{v: t.p.ptr(hdr)}, nil

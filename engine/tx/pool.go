@@ -40,8 +40,20 @@ type Options struct {
 	// Strict runs Check after every commit and panics if it finds a
 	// problem, as bbolt's StrictMode: for tests.
 	Strict bool
+	// Rand is the source of a new pool's UUID and of its hash maps' seeds;
+	// nil means crypto/rand. A deterministic source makes a pool's bytes a
+	// function of its operations, as the crash laboratory needs to replay.
+	Rand io.Reader
 
 	bug txbug.Bug // a deliberate protocol mistake, set only by the laboratory
+}
+
+// random returns o.Rand, or crypto/rand's reader.
+func (o *Options) random() io.Reader {
+	if o.Rand != nil {
+		return o.Rand
+	}
+	return rand.Reader
 }
 
 func init() {
@@ -146,8 +158,8 @@ func createPool(fsys engine.FS, name string, o Options, layoutName string, layou
 		return nil, fmt.Errorf("%w: a pool of %d bytes is larger than MaxSize %d", ErrNoSpace, size, o.MaxSize)
 	}
 	hdr.Size = size
-	if _, err := rand.Read(hdr.UUID[:]); err != nil {
-		return nil, err
+	if _, err := io.ReadFull(o.random(), hdr.UUID[:]); err != nil {
+		return nil, fmt.Errorf("tx: the pool's UUID: %w", err)
 	}
 	if _, err := fsys.Stat(name); err == nil {
 		return nil, &fs.PathError{Op: "create", Path: name, Err: fs.ErrExist}

@@ -100,9 +100,11 @@ func poolKV() models.Model {
 	return m
 }
 
-// poolOptions are the options of the scenarios' pools, with the bug.
-func poolOptions(bug txbug.Bug) *tx.Options {
-	o := &tx.Options{Size: poolSize, LogSize: poolLogSize}
+// poolOptions are the options of the scenarios' pools, with the bug. The
+// pool's randomness (its UUID, its maps' seeds) comes from the run's seed,
+// so that a crash state replays.
+func poolOptions(env *sim.Env, bug txbug.Bug) *tx.Options {
+	o := &tx.Options{Size: poolSize, LogSize: poolLogSize, Rand: envReader{env}}
 	if bug != txbug.None {
 		txbug.Set(o, bug)
 	}
@@ -120,7 +122,7 @@ func createPool(env *sim.Env, name string, bug txbug.Bug) (*tx.Pool[poolTag, poo
 			return nil, err
 		}
 	}
-	p, err := tx.Create[poolTag, poolRoot](env.FS, name, poolOptions(bug))
+	p, err := tx.Create[poolTag, poolRoot](env.FS, name, poolOptions(env, bug))
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +150,7 @@ func createPool(env *sim.Env, name string, bug txbug.Bug) (*tx.Pool[poolTag, poo
 // openPool is the recovery's Open: no pool yet is an empty one. It checks
 // the pool before anything reads it.
 func openPool(env *sim.Env, name string) (*tx.Pool[poolTag, poolRoot], bool, error) {
-	p, err := tx.Open[poolTag, poolRoot](env.FS, name, nil)
+	p, err := tx.Open[poolTag, poolRoot](env.FS, name, &tx.Options{Rand: envReader{env}})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
@@ -233,4 +235,14 @@ func poolMap(name, doc, file string, bug txbug.Bug) *sim.Scenario {
 			return state, err
 		},
 	}
+}
+
+// envReader reads random bytes from the run's seeded source.
+type envReader struct{ env *sim.Env }
+
+func (r envReader) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = byte(r.env.Rand.Uint32())
+	}
+	return len(b), nil
 }
