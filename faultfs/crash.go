@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/crashsim/crashsim/engine"
 )
@@ -533,6 +534,8 @@ func (s *fileSnap) crashBlock(b int64, want []int, g int, size, low int64, cuts 
 	// writer is the seq of the change each byte last came from; later says
 	// whether a lost write would have put data there. Only stale checks
 	// need them.
+	sc := blockScratches.Get().(*blockScratch)
+	defer blockScratches.Put(sc)
 	var writer []int64
 	var later []bool
 	if checkStale {
@@ -540,7 +543,7 @@ func (s *fileSnap) crashBlock(b int64, want []int, g int, size, low int64, cuts 
 		if d, ok := s.drained[b]; ok {
 			w = d
 		}
-		writer = make([]int64, BlockSize)
+		writer = sc.writer[:]
 		for i := range writer {
 			writer[i] = w
 		}
@@ -551,9 +554,11 @@ func (s *fileSnap) crashBlock(b int64, want []int, g int, size, low int64, cuts 
 				}
 			}
 		}
-		later = make([]bool, BlockSize)
+		later = sc.later[:]
+		clear(later)
 	}
-	count := make([]int, BlockSize/g)
+	count := sc.count[:BlockSize/g]
+	clear(count)
 	for _, d := range s.history(b) {
 		for u := d.off / g; u*g < d.off+d.n; u++ {
 			a, z := max(d.off, u*g), min(d.off+d.n, (u+1)*g)
@@ -592,6 +597,16 @@ func (s *fileSnap) crashBlock(b int64, want []int, g int, size, low int64, cuts 
 	}
 	return blk
 }
+
+// blockScratch is crashBlock's working memory, reused: a clone builds
+// many blocks, and these would otherwise be most of its garbage.
+type blockScratch struct {
+	writer [BlockSize]int64
+	later  [BlockSize]bool
+	count  [BlockSize]int
+}
+
+var blockScratches = sync.Pool{New: func() any { return new(blockScratch) }}
 
 // cutAt returns the seq of the latest cut at or below off, or MinInt64.
 func cutAt(cuts []sizeCut, off int64) int64 {
