@@ -76,10 +76,11 @@
 // transaction is a snapshot, and writing it back in another overwrites
 // whatever changed in between.
 //
-// Updates run one at a time; an Update called from inside an Update's
-// function, in the same goroutine, joins it. A View inside an Update sees
-// the Update's writes; an Update inside a View waits for the View to end,
-// which is forever: do not start one (as with bbolt). Goroutines started
+// Updates run one at a time. Code that takes part in a running
+// transaction takes its *Tx as an argument: tx.Update nests a transaction
+// in it (flattened: its failure aborts the whole), tx.View reads it
+// without writing. The pool's Update called inside an Update's or a View's
+// function would wait for itself: do not (as with bbolt). Goroutines started
 // by an Update's function may use its Tx, but must be done before the
 // function returns.
 //
