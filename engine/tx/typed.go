@@ -47,16 +47,10 @@ func layoutNameOf[Root any](user string) (string, uint64) {
 // built under a temporary name and renamed into place once durable, so
 // a crash during Create leaves no pool.
 func Create[Tag, Root any](fsys engine.FS, name string, o *Options) (*Pool[Tag, Root], error) {
-	var opts Options
-	if o != nil {
-		opts = *o
-	}
-	tag := reflect.TypeFor[Tag]()
-	probe := &pool{tag: tag, types: map[typeKey]*layout{}}
-	if _, err := probe.layoutOf(reflect.TypeFor[Root]()); err != nil {
+	opts, tag, ln, lh, err := prepare[Tag, Root](o)
+	if err != nil {
 		return nil, err
 	}
-	ln, lh := layoutNameOf[Root](opts.Layout)
 	c, err := createPool(fsys, name, opts, ln, lh, int64(unsafe.Sizeof(*new(Root))), tag)
 	if err != nil {
 		return nil, err
@@ -71,21 +65,30 @@ func Create[Tag, Root any](fsys engine.FS, name string, o *Options) (*Pool[Tag, 
 // the log and the heap metadata, and returns ErrCorrupt, ErrVersion or
 // ErrLayout rather than use what it does not understand.
 func Open[Tag, Root any](fsys engine.FS, name string, o *Options) (*Pool[Tag, Root], error) {
-	var opts Options
-	if o != nil {
-		opts = *o
-	}
-	tag := reflect.TypeFor[Tag]()
-	probe := &pool{tag: tag, types: map[typeKey]*layout{}}
-	if _, err := probe.layoutOf(reflect.TypeFor[Root]()); err != nil {
+	opts, tag, ln, lh, err := prepare[Tag, Root](o)
+	if err != nil {
 		return nil, err
 	}
-	ln, lh := layoutNameOf[Root](opts.Layout)
 	c, err := openPool(fsys, name, opts, ln, lh, int64(unsafe.Sizeof(*new(Root))), tag)
 	if err != nil {
 		return nil, err
 	}
 	return newPool[Tag, Root](c)
+}
+
+// prepare checks that Root may be stored in a pool of Tag and returns the
+// options, the tag's type and the layout's name and hash.
+func prepare[Tag, Root any](o *Options) (opts Options, tag reflect.Type, layoutName string, layoutHash uint64, err error) {
+	if o != nil {
+		opts = *o
+	}
+	tag = reflect.TypeFor[Tag]()
+	probe := &pool{tag: tag, types: map[typeKey]*layout{}}
+	if _, err := probe.layoutOf(reflect.TypeFor[Root]()); err != nil {
+		return opts, nil, "", 0, err
+	}
+	layoutName, layoutHash = layoutNameOf[Root](opts.Layout)
+	return opts, tag, layoutName, layoutHash, nil
 }
 
 func newPool[Tag, Root any](c *pool) (*Pool[Tag, Root], error) {
