@@ -61,6 +61,8 @@ func (p *pool) withHeap(f func(*alloc.Heap, *txn) error) error {
 		h, err := alloc.Open(p.r, heapHeaderOff, p.r.Len(), 0)
 		if err == nil {
 			err = f(h, &txn{p: p})
+		} else {
+			err = fmt.Errorf("%w: %s: %w", ErrCorrupt, p.name, err)
 		}
 		now, lerr := p.r.Load64(versionOff)
 		if lerr != nil {

@@ -100,8 +100,8 @@
 //
 // Corundum prevents seven classes of persistent-memory bugs with Rust's
 // type system. This package prevents each with Go's types and the shape
-// of its API where it can, and detects the rest; each row is backed by a
-// test in bugclass_test.go that tries the bug.
+// of its API where it can, and detects the rest. Each row names the test
+// that tries the bug (engine/tx unless it says otherwise).
 //
 //	bug                      what goes wrong                           how this package prevents or detects it
 //	-----------------------  ----------------------------------------  -----------------------------------------------------
@@ -112,36 +112,45 @@
 //	                                                                   Detected: every pointer holds its pool file's 16-bit
 //	                                                                   identity, so one from another file of the same Tag is
 //	                                                                   ErrPointer when followed and a Check problem.
+//	                                                                   Test: TestBugInterPoolPointer (builds a program that
+//	                                                                   must not compile).
 //	persistent-to-volatile   a persistent object holding a Go          Prevented at first use: a type is checked by
 //	pointer                  pointer, dangling after a restart         reflection, once, and refused (ErrType, naming the
 //	                                                                   field) if it holds a Go pointer, slice, map, string,
 //	                                                                   interface, channel, func, uintptr or unsafe.Pointer.
+//	                                                                   Test: TestBugPersistentToVolatile.
 //	volatile-to-persistent   a Go reference keeping a freed object     Prevented by API shape: values are copied out, never
 //	pointer                  "alive", or a zero-referenced one         Go pointers into the mapping; a pointer held in Go
 //	                         reachable                                 memory is an offset that keeps nothing alive. Weak is
 //	                                                                   the volatile reference: it cannot be stored (ErrType)
 //	                                                                   and Promote fails once the object is freed. Detected:
 //	                                                                   a stale pointer followed in an Update is ErrPointer.
+//	                                                                   Test: TestBugVolatileToPersistent.
 //	unlogged update          a change a crash can tear or that an      Prevented by API shape: every write takes the Tx of an
 //	                         abort cannot undo                         Update; a View's Tx refuses writes (ErrReadOnly), a Tx
 //	                                                                   past its function fails (ErrClosed), and no API writes
 //	                                                                   the pool outside a transaction. Detected: the crashsim
 //	                                                                   scenarios pool-* explore every crash of the commit
 //	                                                                   protocol, and catch each deliberate mistake in it.
+//	                                                                   Tests: TestBugUnloggedUpdate; sim/scenarios
+//	                                                                   TestPoolBugVariantsCaught and TestPoolRecoveryCrashes.
 //	data race                two goroutines changing persistent        Prevented: Updates run one at a time (one writer per
 //	                         data at once                              pool, flock across processes: ErrLocked); the
 //	                                                                   operations of one Tx are serialized; a View reads only
 //	                                                                   committed state (a shared lock in this process, a
-//	                                                                   version word across processes).
+//	                                                                   version word across processes). Tests: TestBugDataRace
+//	                                                                   (under -race), TestWriterAndReadersAcrossProcesses.
 //	locked mutex after a     a persistent lock held by a process that  Prevented: the lock word holds the epoch of the open
 //	crash                    died, locked forever                      that took it; each writer's open is a new epoch, so
-//	                                                                   every older lock is free.
+//	                                                                   every older lock is free. Test:
+//	                                                                   TestMutexResetsOnRestart.
 //	memory leak              an allocation nothing points to           Prevented: allocation only in an Update, undone by an
 //	                                                                   abort or a crash (recovery rolls the allocator back
 //	                                                                   with the rest); Free frees what an object owns.
 //	                                                                   Detected: Check reports every unreachable block
 //	                                                                   (Options.Strict after every commit in tests), cycles of
-//	                                                                   Rc included.
+//	                                                                   Rc included. Tests: TestBugLeak,
+//	                                                                   TestRecoveryIsIdempotent.
 //
 // # Implementation notes
 //

@@ -165,6 +165,31 @@ func openPool(env *sim.Env, name string) (*tx.Pool[poolTag, poolRoot], bool, err
 }
 
 func poolMap(name, doc, file string, bug txbug.Bug) *sim.Scenario {
+	return poolMapWith(name, doc, file, bug, randomMapTxs)
+}
+
+// randomMapTxs draws the map workload from the run's seeded source:
+// poolMapTxs transactions of one to three puts and deletes on poolMapKeys
+// keys, values of random lengths.
+func randomMapTxs(env *sim.Env) []poolTx {
+	txs := make([]poolTx, poolMapTxs)
+	for i := range txs {
+		for range 1 + env.Rand.IntN(3) {
+			k := fmt.Sprintf("k%d", env.Rand.IntN(poolMapKeys))
+			if env.Rand.IntN(4) == 0 {
+				txs[i] = append(txs[i], models.KVDelete{Key: k})
+				continue
+			}
+			v := fmt.Sprintf("v%d-%s", i, strings.Repeat("x", env.Rand.IntN(40)))
+			txs[i] = append(txs[i], models.KVPut{Key: k, Value: v})
+		}
+	}
+	return txs
+}
+
+// poolMapWith is a map scenario whose transactions workload returns: the
+// run's random ones, or a sequence rapid generated (pool_test.go).
+func poolMapWith(name, doc, file string, bug txbug.Bug, workload func(env *sim.Env) []poolTx) *sim.Scenario {
 	return &sim.Scenario{
 		Name:  name,
 		Doc:   doc,
@@ -176,17 +201,7 @@ func poolMap(name, doc, file string, bug txbug.Bug) *sim.Scenario {
 			}
 			defer p.Close()
 			root := p.Root()
-			for i := range poolMapTxs {
-				var ops poolTx
-				for range 1 + env.Rand.IntN(3) {
-					k := fmt.Sprintf("k%d", env.Rand.IntN(poolMapKeys))
-					if env.Rand.IntN(4) == 0 {
-						ops = append(ops, models.KVDelete{Key: k})
-						continue
-					}
-					v := fmt.Sprintf("v%d-%s", i, strings.Repeat("x", env.Rand.IntN(40)))
-					ops = append(ops, models.KVPut{Key: k, Value: v})
-				}
+			for _, ops := range workload(env) {
 				env.Invoke(ops)
 				err := p.Update(func(t *tx.Tx[poolTag]) error {
 					r, err := root.Get(t)

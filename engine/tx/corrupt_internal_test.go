@@ -1,0 +1,287 @@
+package tx
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/faultfs"
+)
+
+// The bad-input tests: a damaged header, a damaged log, a pointer out of
+// range inside an object. Each gets a typed error, never a panic.
+
+type ctag struct{}
+
+type cnode struct {
+	Value int64
+	Next  Box[ctag, cnode]
+}
+
+type croot struct {
+	Count int64
+	List  Box[ctag, cnode]
+	Pair  [2]int64
+}
+
+const cpool = "/pmem/pool"
+
+// cfs returns a simulated persistent-memory file system holding a pool
+// with a two-node list and Count 7, closed.
+func cfs(t *testing.T) *faultfs.FS {
+	t.Helper()
+	fsys := faultfs.New(faultfs.Options{Mounts: []faultfs.Mount{{Dir: "/pmem", Medium: engine.PMem}}})
+	if err := fsys.MkdirAll("/pmem", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Create[ctag, croot](fsys, cpool, &Options{Size: 1 << 20, LogSize: MinLogSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := p.Root()
+	err = p.Update(func(t *Tx[ctag]) error {
+		r, _ := root.Get(t)
+		second, err := NewBox(t, cnode{Value: 2})
+		if err != nil {
+			return err
+		}
+		if r.List, err = NewBox(t, cnode{Value: 1, Next: second}); err != nil {
+			return err
+		}
+		r.Count = 7
+		return root.Set(t, r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return fsys
+}
+
+func readFile(t *testing.T, fsys engine.FS, off int64, n int) []byte {
+	t.Helper()
+	f, err := fsys.OpenFile(cpool, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t *testing.T, fsys engine.FS, off int64, b []byte) {
+	t.Helper()
+	f, err := fsys.OpenFile(cpool, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyFS returns a copy of fsys's files as they are now.
+func copyFS(fsys *faultfs.FS) *faultfs.FS {
+	return fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
+}
+
+func openC(fsys engine.FS, o *Options) (*Pool[ctag, croot], error) {
+	return Open[ctag, croot](fsys, cpool, o)
+}
+
+func TestCorruptHeader(t *testing.T) {
+	good := cfs(t)
+	hdr := readFile(t, good, 0, headerSize)
+	reseal := func(b []byte) { binary.LittleEndian.PutUint64(b[120:], xxhString(string(b[:120]))) }
+	for _, c := range []struct {
+		name   string
+		change func(b []byte)
+		want   error
+	}{
+		{"magic", func(b []byte) { b[0] ^= 1 }, ErrCorrupt},
+		{"checksum", func(b []byte) { b[70] ^= 0x40 }, ErrCorrupt},
+		{"version", func(b []byte) { binary.LittleEndian.PutUint32(b[8:], Version+1); reseal(b) }, ErrVersion},
+		{"byte order", func(b []byte) { b[12] = 3 - nativeOrder; reseal(b) }, ErrVersion},
+		{"bad byte order", func(b []byte) { b[12] = 9; reseal(b) }, ErrCorrupt},
+		{"log offset", func(b []byte) { binary.LittleEndian.PutUint64(b[40:], 8192); reseal(b) }, ErrCorrupt},
+		{"log size", func(b []byte) { binary.LittleEndian.PutUint64(b[48:], 1<<40); reseal(b) }, ErrCorrupt},
+		{"heap offset", func(b []byte) { binary.LittleEndian.PutUint64(b[56:], 3); reseal(b) }, ErrCorrupt},
+		{"size", func(b []byte) { binary.LittleEndian.PutUint64(b[32:], 1<<62); reseal(b) }, ErrCorrupt},
+		{"layout padding", func(b []byte) { b[64+layoutLen-1] = 'x'; b[64+layoutLen-3] = 0; reseal(b) }, ErrCorrupt},
+		{"layout not UTF-8", func(b []byte) { b[64] = 0xff; reseal(b) }, ErrCorrupt},
+		{"layout name", func(b []byte) { b[64] = 'Z'; reseal(b) }, ErrLayout},
+		{"layout hash", func(b []byte) { b[112] ^= 1; reseal(b) }, ErrLayout},
+		{"zeros", func(b []byte) { clear(b) }, ErrCorrupt},
+	} {
+		fsys := copyFS(good)
+		b := append([]byte(nil), hdr...)
+		c.change(b)
+		writeFile(t, fsys, 0, b)
+		for _, ro := range []bool{false, true} {
+			p, err := openC(fsys, &Options{ReadOnly: ro})
+			if err == nil {
+				p.Close()
+			}
+			if !errors.Is(err, c.want) {
+				t.Errorf("%s (read-only %v): Open = %v, want %v", c.name, ro, err, c.want)
+			}
+		}
+	}
+	// A file shorter than a header, and an empty one.
+	for _, n := range []int64{0, 100, 4096} {
+		fsys := copyFS(good)
+		f, _ := fsys.OpenFile(cpool, os.O_RDWR, 0)
+		if err := f.Truncate(n); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if _, err := openC(fsys, nil); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("a file of %d bytes: %v", n, err)
+		}
+	}
+}
+
+// forgeLog writes a log with a valid checksum holding entries.
+func forgeLog(t *testing.T, fsys engine.FS, seq uint64, newHash uint64, entries []logEntry, count int) {
+	t.Helper()
+	var body []byte
+	for _, e := range entries {
+		body = appendEntry(body, e.off, e.n, e.old)
+	}
+	b := make([]byte, logHeaderBytes+len(body))
+	encodeLogHeader(b, seq, uint32(count), newHash, body)
+	copy(b[logEntriesOff:], body)
+	writeFile(t, fsys, logAreaOff, b)
+}
+
+func TestCorruptLog(t *testing.T) {
+	good := cfs(t)
+	countOff := int64(readRootOffset(t, good)) // Count is the root's first field
+	old := readFile(t, good, countOff, 8)
+	for _, c := range []struct {
+		name    string
+		entries []logEntry
+		count   int
+		want    error
+	}{
+		{"past the end", []logEntry{{off: 1 << 30, n: 8, old: make([]byte, 8)}}, 1, ErrCorrupt},
+		{"negative length", []logEntry{{off: countOff, n: -8, old: nil}}, 1, ErrCorrupt},
+		{"over the log", []logEntry{{off: logAreaOff + 8, n: 8, old: make([]byte, 8)}}, 1, ErrCorrupt},
+		{"over the pool header", []logEntry{{off: 0, n: 8, old: make([]byte, 8)}}, 1, ErrCorrupt},
+		{"count", []logEntry{{off: countOff, n: 8, old: old}, {off: countOff, n: 8, old: old}}, 3, ErrCorrupt},
+		{"rolled back", []logEntry{{off: countOff, n: 8, old: binary.NativeEndian.AppendUint64(nil, 99)}}, 1, nil},
+	} {
+		fsys := copyFS(good)
+		forgeLog(t, fsys, 1<<32|5, 12345, c.entries, c.count)
+		p, err := openC(fsys, &Options{Strict: true})
+		if !errors.Is(err, c.want) || (err == nil) != (c.want == nil) {
+			t.Errorf("%s: Open = %v, want %v", c.name, err, c.want)
+		}
+		if err != nil {
+			continue
+		}
+		// A log that checks and does not match its newhash is rolled back.
+		if !p.Info().RolledBack {
+			t.Errorf("%s: not rolled back: %+v", c.name, p.Info())
+		}
+		p.View(func(t2 *Tx[ctag]) error {
+			r, err := p.Root().Get(t2)
+			if err != nil || r.Count != 99 {
+				t.Errorf("%s: after the rollback: %+v, %v", c.name, r, err)
+			}
+			return nil
+		})
+		if err := p.Check(); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		p.Close()
+	}
+	// A torn log (its checksum fails) is ignored: nothing of it is in place.
+	fsys := copyFS(good)
+	forgeLog(t, fsys, 1<<32|5, 1, []logEntry{{off: countOff, n: 8, old: binary.NativeEndian.AppendUint64(nil, 99)}}, 1)
+	b := readFile(t, fsys, logAreaOff+logEntriesOff+entryHeaderSize, 1)
+	writeFile(t, fsys, logAreaOff+logEntriesOff+entryHeaderSize, []byte{b[0] ^ 1})
+	p, err := openC(fsys, &Options{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Info().RolledBack {
+		t.Error("a torn log was rolled back")
+	}
+	p.Close()
+}
+
+func readRootOffset(t *testing.T, fsys engine.FS) int64 {
+	v := binary.LittleEndian.Uint64(readFile(t, fsys, rootOff, 8))
+	return int64(v & offsetMask)
+}
+
+// TestCorruptPointer: a pointer inside an object that leads out of the
+// pool, into free memory, into the middle of a block or into another
+// pool is ErrPointer when an Update follows it, and a problem of Check,
+// never a panic. A View checks only that a pointer stays in the pool's
+// heap (it does not consult the allocator, so that readers never wait for
+// it): out of the heap is ErrPointer there too, and inside it a View reads
+// bytes of the pool, harmlessly.
+func TestCorruptPointer(t *testing.T) {
+	good := cfs(t)
+	rootAt := readRootOffset(t, good)
+	listAt := rootAt + int64(unsafe.Offsetof(croot{}.List))
+	valid := binary.NativeEndian.Uint64(readFile(t, good, listAt, 8))
+	id := valid &^ offsetMask
+	for _, c := range []struct {
+		name    string
+		v       uint64
+		outside bool // of the heap: a View refuses it too
+	}{
+		{"past the file", id | 1<<40, true},
+		{"into the log", id | logAreaOff, true},
+		{"into the header", id | 8, true},
+		{"into free memory", id | (1<<20 - 4096), false},
+		{"into the middle of a block", valid + 8, false},
+		{"of another pool", (id ^ 1<<poolIDShift<<1) | valid&offsetMask, true},
+	} {
+		fsys := copyFS(good)
+		writeFile(t, fsys, listAt, binary.NativeEndian.AppendUint64(nil, c.v))
+		p, err := openC(fsys, nil)
+		if err != nil {
+			t.Fatalf("%s: Open: %v", c.name, err)
+		}
+		follow := func(t *Tx[ctag]) error {
+			r, err := p.Root().Get(t)
+			if err != nil {
+				return err
+			}
+			_, err = r.List.Get(t)
+			return err
+		}
+		if err := p.View(follow); c.outside && !errors.Is(err, ErrPointer) || !c.outside && err != nil {
+			t.Errorf("%s: following it in a View: %v", c.name, err)
+		}
+		if err := p.Update(follow); !errors.Is(err, ErrPointer) {
+			t.Errorf("%s: following it in an Update: %v, want ErrPointer", c.name, err)
+		}
+		if err := p.Check(); !errors.Is(err, ErrCheck) || !strings.Contains(err.Error(), "List") {
+			t.Errorf("%s: Check: %v", c.name, err)
+		}
+		// Freeing what it points to is refused too, and the pool stays sound.
+		err = p.Update(func(t *Tx[ctag]) error {
+			r, _ := p.Root().Get(t)
+			return r.List.Free(t)
+		})
+		if err == nil {
+			t.Errorf("%s: Free through it succeeded", c.name)
+		}
+		p.Close()
+	}
+}

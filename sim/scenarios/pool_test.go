@@ -1,0 +1,150 @@
+package scenarios
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/crashsim/crashsim/internal/txbug"
+	"github.com/crashsim/crashsim/models"
+	"github.com/crashsim/crashsim/sim"
+	"pgregory.net/rapid"
+)
+
+// heavy reports whether the heavier explorations run (make test-heavy).
+func heavy() bool { return os.Getenv("CRASHSIM_HEAVY") == "1" }
+
+// poolScenarios returns the registered pool scenarios, correct or buggy.
+func poolScenarios(t *testing.T, buggy bool) []*sim.Scenario {
+	var out []*sim.Scenario
+	for _, sc := range All() {
+		if strings.HasPrefix(sc.Name, "pool-") && sc.Buggy() == buggy {
+			out = append(out, sc)
+		}
+	}
+	if len(out) < 3 {
+		t.Fatalf("%d pool scenarios (buggy %v)", len(out), buggy)
+	}
+	return out
+}
+
+// TestPoolRecoveryCrashes: the correct pool scenarios under every fault
+// model and strategy, each recovery also crashed at each of its own crash
+// points and recovered again: zero violations, so recovery (the log's
+// rollback, the heap's reopening, Check) is idempotent when interrupted.
+// The CI run samples a few states per crash point; CRASHSIM_HEAVY=1
+// explores up to the simulator's default and more seeds.
+func TestPoolRecoveryCrashes(t *testing.T) {
+	seeds, maxStates := []uint64{0}, 4
+	if heavy() {
+		seeds, maxStates = []uint64{0, 1, 2, 3}, 0
+	}
+	for _, sc := range poolScenarios(t, false) {
+		every(sc, func(o sim.Options) {
+			if !heavy() && o.Strategy != sim.Subsets && o.Strategy != sim.KeepAll {
+				return // drop-all and prefixes: the heavy run, and TestCorrectScenariosPass
+			}
+			for _, seed := range seeds {
+				o.Seed, o.MaxStates, o.RecoveryCrashes = seed, maxStates, true
+				res := sim.Check(t, sc, o)
+				if res != nil && res.Explored == 0 {
+					t.Errorf("%s %v/%v: explored nothing", sc.Name, o.Fault, o.Strategy)
+				}
+			}
+		})
+	}
+}
+
+// TestPoolBugVariantsCaught: each deliberate mistake of the commit
+// protocol is caught under power failures (it is invisible to a process
+// crash, which loses nothing), with the problem the mistake causes.
+func TestPoolBugVariantsCaught(t *testing.T) {
+	want := map[string]txbug.Bug{
+		"pool-bug-write-before-log":  txbug.WriteBeforeLog,
+		"pool-bug-retire-early":      txbug.RetireEarly,
+		"pool-bug-publish-unflushed": txbug.PublishUnflushed,
+	}
+	for _, sc := range poolScenarios(t, true) {
+		if _, ok := want[sc.Name]; !ok {
+			t.Errorf("unexpected pool bug variant %s", sc.Name)
+			continue
+		}
+		delete(want, sc.Name)
+		res, err := sim.Explore(sc, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, MaxStates: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.RunError != "" {
+			t.Errorf("%s: the workload failed: %s", sc.Name, res.RunError)
+		}
+		if len(res.Violations) == 0 {
+			t.Errorf("%s: not caught", sc.Name)
+			continue
+		}
+		// A process crash keeps the page cache and the caches: the same
+		// workload is correct then, so the violations are the mistake's.
+		res, err = sim.Explore(sc, sim.Options{Fault: sim.ProcessCrash})
+		if err != nil || len(res.Violations) != 0 {
+			t.Errorf("%s under a process crash: %v, %d violations", sc.Name, err, len(res.Violations))
+		}
+	}
+	for name := range want {
+		t.Errorf("bug variant %s is not registered", name)
+	}
+}
+
+// mapTxs generates transactions of puts and deletes on a few keys, as the
+// model sees them.
+func mapTxs() *rapid.Generator[[]poolTx] {
+	op := rapid.Custom(func(t *rapid.T) any {
+		k := fmt.Sprintf("k%d", rapid.IntRange(0, 5).Draw(t, "key"))
+		if rapid.IntRange(0, 3).Draw(t, "delete") == 0 {
+			return models.KVDelete{Key: k}
+		}
+		return models.KVPut{Key: k, Value: rapid.StringMatching(`[a-z]{0,60}`).Draw(t, "value")}
+	})
+	tx := rapid.Custom(func(t *rapid.T) poolTx { return poolTx(rapid.SliceOfN(op, 1, 4).Draw(t, "ops")) })
+	return rapid.SliceOfN(tx, 1, 5)
+}
+
+// rapidMap is the map scenario on file with the transactions txs.
+func rapidMap(file string, txs []poolTx) *sim.Scenario {
+	return poolMapWith("pool-map-rapid", "rapid-generated transactions on a pool's hash map", file, txbug.None,
+		func(*sim.Env) []poolTx { return txs })
+}
+
+// TestPoolRapidWorkloads: rapid-generated transactions on the map, in
+// persistent memory and in a mapped file, explored under a drawn fault
+// model and strategy; a failure would be shrunk by rapid to a minimal
+// workload. The CI run explores a few generated workloads (rapid's
+// examples); CRASHSIM_HEAVY=1 runs rapid.Check, with shrinking.
+func TestPoolRapidWorkloads(t *testing.T) {
+	explore := func(tb sim.TB, file string, txs []poolTx, o sim.Options) {
+		if !o.Strategy.Applies(o.Fault) {
+			o.Strategy = sim.KeepAll
+		}
+		res := sim.Check(tb, rapidMap(file, txs), o)
+		if res != nil && res.Explored == 0 {
+			tb.Errorf("explored nothing")
+		}
+	}
+	if heavy() {
+		rapid.Check(t, func(rt *rapid.T) {
+			explore(rt, rapid.SampledFrom([]string{poolPMemFile, poolDiskFile}).Draw(rt, "file"), mapTxs().Draw(rt, "txs"), sim.Options{
+				Fault:           rapid.SampledFrom(sim.Faults).Draw(rt, "fault"),
+				Strategy:        rapid.SampledFrom(sim.Strategies).Draw(rt, "strategy"),
+				Seed:            rapid.Uint64().Draw(rt, "seed"),
+				MaxStates:       16,
+				RecoveryCrashes: rapid.Bool().Draw(rt, "recovery crashes"),
+			})
+		})
+		return
+	}
+	gen := mapTxs()
+	for i := range 8 {
+		txs := gen.Example(i)
+		file := []string{poolPMemFile, poolDiskFile}[i%2]
+		explore(t, file, txs, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, Seed: uint64(i), MaxStates: 8})
+	}
+}
