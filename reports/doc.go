@@ -40,7 +40,8 @@
 //
 // Table. The columns are scenario, fault, strategy, crash points, states
 // explored/total, unique images, recoveries, violations, time and verdict.
-// A state total that saturated (StatesExact false) is shown as "≥N": it is
+// A state total that saturated (StatesExact false) is shown as "≥N" (two
+// significant figures, as 1.8e19, once it is large): it is
 // a lower bound and must not read as the size of the state space. A run a
 // budget stopped early gets a "*" after its verdict and one footnote per
 // reason under the table; run errors are listed under it in full. The

@@ -36,7 +36,7 @@ func TestHTML(t *testing.T) {
 		`<span class="verdict good">not seen</span>`,
 		`<span class="verdict bad">FAIL</span>`,
 		`<span class="verdict error">ERROR</span>`,
-		`256/≥1099511627776`, // saturated count
+		`256/≥1.1e12`, // saturated count
 		`Stopped early (state budget)`,
 		`append: no space left`,
 		`href="#r2-v0"`, // the red mark links to the violation

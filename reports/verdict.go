@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/crashsim/crashsim/sim"
@@ -90,6 +91,10 @@ func strategyName(r *sim.Result) string {
 func states(explored int, total uint64, exact bool) string {
 	if exact {
 		return fmt.Sprintf("%d/%d", explored, total)
+	}
+	if total >= 1e6 {
+		// A saturated count is only a bound: its digits say nothing.
+		return fmt.Sprintf("%d/≥%s", explored, strings.Replace(fmt.Sprintf("%.2g", float64(total)), "e+", "e", 1))
 	}
 	return fmt.Sprintf("%d/≥%d", explored, total)
 }
