@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/engine/wal"
@@ -28,13 +29,56 @@ func init() {
 					return walCheckpoint(env, &bugFS{FS: fsys, noSyncGlob: walDir + "/*.checkpoint.tmp"})
 				}, walRecoverCheckpoint)
 		},
+		func() *sim.Scenario {
+			return walScenario("wal-bug-publish-truncate-first", "BUG: publishes a checkpoint in the wrong order, removing the segments it covers before the checkpoint is durable: a crash between the two loses acknowledged entries",
+				func(env *sim.Env, fsys engine.FS) error {
+					return walCheckpointWith(env, fsys, walPublishTruncateFirst)
+				}, walRecoverCheckpoint)
+		},
 	)
+}
+
+// walPublisher publishes a checkpoint of log, whose last entry is id.
+type walPublisher func(w *wal.WAL[[]byte], fsys engine.FS, log [][]byte, id uint64) (wal.Published, error)
+
+// walPublish is wal.Publish: durable checkpoint, durable marker, removal.
+func walPublish(w *wal.WAL[[]byte], _ engine.FS, log [][]byte, id uint64) (wal.Published, error) {
+	return wal.Publish(w, logCodec{}, log, id)
+}
+
+// walPublishTruncateFirst is the publisher of the bug variant: it first
+// removes, durably, the segments the checkpoint will cover — the sealed
+// segments whose entries all have ids up to id; with 900-byte entries and
+// 6 KiB segments, segment n holds entries 6n-5..6n — then calls Publish,
+// which writes the checkpoint and the marker (and finds nothing left to
+// remove).
+func walPublishTruncateFirst(w *wal.WAL[[]byte], fsys engine.FS, log [][]byte, id uint64) (wal.Published, error) {
+	removed := false
+	for seq := uint64(1); 6*seq <= id && 6*seq < w.LastID(); seq++ {
+		name := fmt.Sprintf("%s/%016x.wal", walDir, seq)
+		if err := fsys.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return wal.Published{}, err
+		} else if err == nil {
+			removed = true
+		}
+	}
+	if removed {
+		if err := fsys.SyncDir(walDir); err != nil {
+			return wal.Published{}, err
+		}
+	}
+	return wal.Publish(w, logCodec{}, log, id)
 }
 
 // walCheckpoint appends nine entries, each made durable, and publishes a
 // checkpoint after the seventh (the first segment, sealed after six, is
 // removed) and after the ninth.
 func walCheckpoint(env *sim.Env, fsys engine.FS) error {
+	return walCheckpointWith(env, fsys, walPublish)
+}
+
+// walCheckpointWith is walCheckpoint with the publisher publish.
+func walCheckpointWith(env *sim.Env, fsys engine.FS, publish walPublisher) error {
 	w, err := wal.New(fsys, walDir, wal.Bytes, walOptions())
 	if err != nil {
 		return err
@@ -54,7 +98,7 @@ func walCheckpoint(env *sim.Env, fsys engine.FS) error {
 		env.DurableAll()
 		log = append(log, e)
 		if i == 6 || i == 8 {
-			p, err := wal.Publish(w, logCodec{}, log, id)
+			p, err := publish(w, fsys, log, id)
 			if err != nil {
 				return err
 			}
