@@ -36,10 +36,14 @@ static int alloc_objects(PMEMobjpool *pop, size_t n, size_t size) {
 	return 0;
 }
 
+static struct bench_root *bench_root(PMEMobjpool *pop, size_t nobjs) {
+	return pmemobj_direct(bench_root_oid(pop, nobjs));
+}
+
 // tx_update overwrites object i with 64 bytes in a transaction: the undo
-// snapshot of the range, the store, the commit.
-static int tx_update(PMEMobjpool *pop, size_t nobjs, size_t i, const void *src, size_t n) {
-	struct bench_root *r = pmemobj_direct(bench_root_oid(pop, nobjs));
+// snapshot of the range, the store, the commit. r is the root, looked up
+// once (pmemobj_root takes a lock).
+static int tx_update(PMEMobjpool *pop, struct bench_root *r, size_t i, const void *src, size_t n) {
 	PMEMoid oid = r->objs[i];
 	int ret = 0;
 	TX_BEGIN(pop) {
@@ -87,6 +91,7 @@ import (
 // Pool is an open pmemobj pool whose root holds Objects objects.
 type Pool struct {
 	pop     *C.PMEMobjpool
+	root    *C.struct_bench_root // in the pool's mapping, not Go memory
 	Objects int
 }
 
@@ -109,6 +114,7 @@ func (p *Pool) AllocObjects(n, size int) error {
 		return fmt.Errorf("libpmemobj: allocating %d objects: %s", n, C.GoString(C.pmemobj_errormsg()))
 	}
 	p.Objects = n
+	p.root = C.bench_root(p.pop, C.size_t(n))
 	return nil
 }
 
@@ -118,7 +124,10 @@ func (p *Pool) IsPMem() bool { return C.root_is_pmem(p.pop, C.size_t(max(p.Objec
 
 // Update overwrites object i with src in a transaction.
 func (p *Pool) Update(i int, src []byte) error {
-	if C.tx_update(p.pop, C.size_t(p.Objects), C.size_t(i), unsafe.Pointer(unsafe.SliceData(src)), C.size_t(len(src))) != 0 {
+	if i < 0 || i >= p.Objects {
+		return fmt.Errorf("libpmemobj: object %d of %d", i, p.Objects)
+	}
+	if C.tx_update(p.pop, p.root, C.size_t(i), unsafe.Pointer(unsafe.SliceData(src)), C.size_t(len(src))) != 0 {
 		return fmt.Errorf("libpmemobj: transaction aborted")
 	}
 	return nil

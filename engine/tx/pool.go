@@ -96,6 +96,10 @@ type pool struct {
 	root    int64
 	logOff  int64
 	logEnd  int64
+	// length is r.Len(), kept here because the range checks of every
+	// access read it: the Region's Len takes its lock. Only Map, extend
+	// and remap change the mapping's length, and they set it.
+	length atomic.Int64
 
 	// writerMu makes Updates one at a time.
 	writerMu sync.Mutex
@@ -285,6 +289,7 @@ func (j *formatJournal) Extend(int64) error {
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
 
 func (p *pool) setGeometry() {
+	p.length.Store(p.r.Len())
 	p.id = uint64(binary.LittleEndian.Uint16(p.hdr.UUID[:2])|1) << poolIDShift
 	p.logOff = p.hdr.LogOff
 	p.logEnd = p.hdr.LogOff + p.hdr.LogSize
@@ -630,6 +635,7 @@ func (p *pool) extend(length int64) error {
 	if err := p.r.Grow(length); err != nil {
 		return err
 	}
+	p.length.Store(p.r.Len())
 	return p.file.Sync()
 }
 
@@ -642,7 +648,11 @@ func (p *pool) remap() error {
 	if err != nil {
 		return err
 	}
-	return p.r.Grow(fi.Size())
+	if err := p.r.Grow(fi.Size()); err != nil {
+		return err
+	}
+	p.length.Store(p.r.Len())
+	return nil
 }
 
 // nextSeq returns the sequence number of the next logged transaction.

@@ -138,7 +138,7 @@ func (t *txn) readAt(dst []byte, off int64) error {
 // work, and the View starts over.
 func (t *txn) readCommitted(dst []byte, off int64) error {
 	p := t.p
-	if end := off + int64(len(dst)); end > p.r.Len() && p.readOnly {
+	if end := off + int64(len(dst)); p.readOnly && end > p.length.Load() {
 		if err := p.remap(); err != nil {
 			return err
 		}
@@ -270,7 +270,7 @@ func (t *txn) Extend(length int64) error { return t.p.extend(length) }
 // checkRange checks that [off, off+n) is in the pool's data: the heap
 // header, the root line or the heap, never the pool header or the log.
 func (p *pool) checkRange(off, n int64) error {
-	if off < heapHeaderOff || n < 0 || off > p.r.Len()-n || (off < p.logEnd && off+n > p.logOff) {
+	if off < heapHeaderOff || n < 0 || off > p.length.Load()-n || (off < p.logEnd && off+n > p.logOff) {
 		return fmt.Errorf("%w: [%d,%d) is outside the pool's data", ErrPointer, off, off+n)
 	}
 	return nil
@@ -570,11 +570,16 @@ func (t *txn) commitWord() error {
 	}
 	if word != nil {
 		w := word.off &^ 7
+		// The word's other bytes are loaded as a word, not with ReadAt:
+		// a buffer passed to the Region's methods escapes, and would cost
+		// every one-word commit an allocation.
 		var b [8]byte
 		if word.n < 8 {
-			if _, err := p.r.ReadAt(b[:], w); err != nil {
+			cur, err := p.r.Load64(w)
+			if err != nil {
 				return err
 			}
+			binary.NativeEndian.PutUint64(b[:], cur)
 		}
 		copy(b[word.off-w:], t.data[word.at:word.at+int(word.n)])
 		if err := p.r.Store64(w, binary.NativeEndian.Uint64(b[:])); err != nil {

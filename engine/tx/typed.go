@@ -21,6 +21,9 @@ import (
 // concurrently with each other and with an Update.
 type Pool[Tag, Root any] struct {
 	c *pool
+	// txs are the Tx handles the next Updates get (newTx); the writer's
+	// lock guards them.
+	txs []Tx[Tag]
 }
 
 // Tx is a transaction of a pool of Tag: an Update's, which reads its own
@@ -135,7 +138,21 @@ func (p *Pool[Tag, Root]) Update(fn func(tx *Tx[Tag]) error) error {
 	if c.broken != nil {
 		return c.broken
 	}
-	return c.update(func(gen uint64) error { return fn(&Tx[Tag]{t: c.wtx, gen: gen}) })
+	return c.update(func(gen uint64) error { return fn(p.newTx(gen)) })
+}
+
+// newTx returns a new Tx for an Update. No Tx is ever reused, so that one
+// kept past its function stays invalid; carving them from blocks of 64
+// costs one allocation per 64 Updates instead of one per Update. The
+// caller holds the writer's lock.
+func (p *Pool[Tag, Root]) newTx(gen uint64) *Tx[Tag] {
+	if len(p.txs) == 0 {
+		p.txs = make([]Tx[Tag], 64)
+	}
+	tx := &p.txs[0]
+	p.txs = p.txs[1:]
+	*tx = Tx[Tag]{t: p.c.wtx, gen: gen}
+	return tx
 }
 
 // View runs fn in a read-only transaction. It sees the pool as some
@@ -381,7 +398,7 @@ func (tx *Tx[Tag]) View(fn func(tx *Tx[Tag]) error) error {
 func (t *txn) check(off, n int64) error {
 	p := t.p
 	if !t.writable {
-		if off < p.hdr.HeapOff || n < 0 || off+n < off || (!p.readOnly && off+n > p.r.Len()) {
+		if off < p.hdr.HeapOff || n < 0 || off+n < off || (!p.readOnly && off+n > p.length.Load()) {
 			return fmt.Errorf("%w: [%d,%d) is outside the pool's heap", ErrPointer, off, off+n)
 		}
 		return nil
