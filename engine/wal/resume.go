@@ -139,7 +139,7 @@ func (w *WAL[E]) resume() error {
 	if cur < len(segs) {
 		w.cur, err = w.fsys.OpenFile(segs[cur].path, os.O_RDWR, 0)
 	} else {
-		w.cur, err = createSegment(w.fsys, w.dir, seq, w.opts.SegmentSize, true)
+		w.cur, err = createSegment(w.fsys, w.dir, seq, w.opts, true)
 	}
 	if err != nil {
 		return err
@@ -147,7 +147,7 @@ func (w *WAL[E]) resume() error {
 	if cur+1 < len(segs) {
 		w.ahead, err = w.fsys.OpenFile(segs[cur+1].path, os.O_RDWR, 0)
 	} else {
-		w.ahead, err = createSegment(w.fsys, w.dir, seq+1, w.opts.SegmentSize, true)
+		w.ahead, err = createSegment(w.fsys, w.dir, seq+1, w.opts, true)
 	}
 	if err != nil {
 		return err

@@ -27,6 +27,16 @@ type Options struct {
 	// it writes them to the page cache itself (default 1 MiB). Flush and
 	// FlushAndSync write the buffer whatever its size.
 	BufferSize int
+	// ZeroFill writes zeros over each segment when it is created, before
+	// its sync, so that the appends' fsyncs commit data only, no block
+	// allocation: a batch's sync is faster (docs/BENCHMARKS.md), at the
+	// cost of writing every segment twice. The segment ahead is then
+	// created by a goroutine of the WAL's own, off the path of the appends
+	// (New and Resume still create theirs before they return); a failure
+	// to create it breaks the log at the next seal. The laboratory's
+	// scenarios run without it: that goroutine's I/O would make their
+	// runs nondeterministic.
+	ZeroFill bool
 }
 
 // MinSegmentSize is the smallest Options.SegmentSize.
@@ -88,6 +98,10 @@ type WAL[E any] struct {
 	// The files of the current segment and of the one created ahead; only
 	// the goroutine running a round (core.busy) touches them.
 	cur, ahead engine.File
+	// With Options.ZeroFill the segment ahead is created by a goroutine of
+	// its own, which hands it (created, synced, its name synced) over
+	// here; a seal round, or release, takes it.
+	pending chan createdSegment
 
 	repairs []Repair
 	pubMu   sync.Mutex // serializes Publish
@@ -151,12 +165,12 @@ func lockDir(fsys engine.FS, dir string) (io.Closer, error) {
 // start begins an empty log at segment seq: it creates it and the one after
 // it, and syncs the directory once for both.
 func (w *WAL[E]) start(seq uint64) error {
-	cur, err := createSegment(w.fsys, w.dir, seq, w.opts.SegmentSize, false)
+	cur, err := createSegment(w.fsys, w.dir, seq, w.opts, false)
 	if err != nil {
 		return err
 	}
 	w.cur = cur
-	if w.ahead, err = createSegment(w.fsys, w.dir, seq+1, w.opts.SegmentSize, false); err != nil {
+	if w.ahead, err = createSegment(w.fsys, w.dir, seq+1, w.opts, false); err != nil {
 		return err
 	}
 	if err := w.fsys.SyncDir(w.dir); err != nil {
@@ -166,10 +180,29 @@ func (w *WAL[E]) start(seq uint64) error {
 	return nil
 }
 
+// createdSegment is the outcome of a segment's creation.
+type createdSegment struct {
+	f   engine.File
+	err error
+}
+
+// takePending waits for the segment being created ahead, if any, and
+// makes it w.ahead.
+func (w *WAL[E]) takePending() error {
+	if w.pending == nil {
+		return nil
+	}
+	c := <-w.pending
+	w.pending = nil
+	w.ahead = c.f
+	return c.err
+}
+
 // release closes the files and the lock of a WAL that failed to open or
 // is closed.
 func (w *WAL[E]) release() error {
 	var errs []error
+	errs = append(errs, w.takePending())
 	for _, f := range []engine.File{w.cur, w.ahead} {
 		if f != nil {
 			errs = append(errs, f.Close())
@@ -403,7 +436,9 @@ func (w *WAL[E]) gather() {
 }
 
 // run does round r's I/O with w.mu released, then records its outcome,
-// and creates the segment ahead if the round sealed one. w.mu is held.
+// and creates the segment ahead if the round sealed one: before it
+// returns, or with Options.ZeroFill in a goroutine whose segment the next
+// seal round waits for before it writes a byte to it. w.mu is held.
 func (w *WAL[E]) run(r round) {
 	w.mu.Unlock()
 	err := w.write(r)
@@ -413,14 +448,26 @@ func (w *WAL[E]) run(r round) {
 		w.lastGroup = w.syncing
 	}
 	w.cond.Broadcast()
-	if w.c.busy { // a seal round, which must create the segment ahead
+	if !w.c.busy {
+		return
+	}
+	// A seal round, which must create the segment ahead.
+	if w.opts.ZeroFill { // off the append path: the next seal takes it
+		ch := make(chan createdSegment, 1)
+		w.pending = ch
+		go func(seq uint64) {
+			f, err := createSegment(w.fsys, w.dir, seq, w.opts, true)
+			ch <- createdSegment{f, err}
+		}(r.create)
+		w.c.created(nil)
+	} else {
 		w.mu.Unlock()
-		f, err := createSegment(w.fsys, w.dir, r.create, w.opts.SegmentSize, true)
+		f, err := createSegment(w.fsys, w.dir, r.create, w.opts, true)
 		w.mu.Lock()
 		w.ahead = f
 		w.c.created(err)
-		w.cond.Broadcast()
 	}
+	w.cond.Broadcast()
 }
 
 // write does a round's writes and sync, and switches files after a seal.
@@ -437,6 +484,9 @@ func (w *WAL[E]) write(r round) error {
 		}
 	}
 	if r.seal {
+		if err := w.takePending(); err != nil {
+			return err
+		}
 		err := w.cur.Close()
 		w.cur, w.ahead = w.ahead, nil
 		if err != nil {
