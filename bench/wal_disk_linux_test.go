@@ -15,8 +15,9 @@ import (
 //     sync also commits the allocation of the blocks written);
 //   - fallocate: blocks reserved, unwritten, as etcd's segments are (each
 //     sync also commits their conversion to written extents);
-//   - zeroed: every block written and synced beforehand, which neither log
-//     does (a sync has nothing but data to commit) —
+//   - zeroed: every block written and synced beforehand, as crashsim's
+//     segments are with Options.ZeroFill and etcd's are not (a sync has
+//     nothing but data to commit) —
 //
 // and synced with fsync (crashsim, tidwall) or fdatasync (etcd). The
 // writes are the frame bytes of one batch of 1,000 100-byte entries

@@ -517,6 +517,9 @@ func (w *WAL[E]) Close() error {
 	for w.c.busy {
 		w.cond.Wait()
 	}
+	if err == nil {
+		err = w.c.broken // broken with nothing left to sync: still say so
+	}
 	w.cond.Broadcast()
 	w.mu.Unlock()
 	return errors.Join(err, w.release())
