@@ -16,6 +16,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/crashsim/crashsim/internal/fuzzinput"
 	"io/fs"
 	"os"
 	"sync"
@@ -211,15 +212,15 @@ func Log(data []byte) error {
 // an offset (4), a length (2) and, unless the entry is new, its old bytes;
 // mode's bit 1 miscounts the entries. The result is sealed with LogSum.
 func forge(data []byte, mode byte) []byte {
-	in := input{data}
-	seq := in.u64() | 1
-	newHash := in.u64()
+	in := fuzzinput.New(data)
+	seq := in.Uint64() | 1
+	newHash := in.Uint64()
 	var body []byte
 	count := uint32(0)
-	for !in.empty() && len(body) < tx.MinLogSize/2 {
-		off := uint64(in.u32())
-		n := uint64(in.u16())
-		isNew := n&1 == 1 && in.byte()&1 == 1
+	for !in.Empty() && len(body) < tx.MinLogSize/2 {
+		off := uint64(in.Uint32())
+		n := uint64(in.Uint16())
+		isNew := n&1 == 1 && in.Byte()&1 == 1
 		e := make([]byte, 16)
 		if isNew {
 			off |= 1 << 63
@@ -229,7 +230,7 @@ func forge(data []byte, mode byte) []byte {
 		body = append(body, e...)
 		if !isNew {
 			old := make([]byte, (n+7)&^7)
-			copy(old, in.bytes(int(n)))
+			copy(old, in.Bytes(int(n)))
 			body = append(body, old...)
 		}
 		count++
@@ -325,31 +326,6 @@ func walk(t *tx.Tx[Tag], root tx.Ptr[Tag, Root]) error {
 		}
 	}
 	return nil
-}
-
-// input reads the fuzzer's bytes; past their end it reads zeros.
-type input struct{ b []byte }
-
-func (in *input) empty() bool { return len(in.b) == 0 }
-
-func (in *input) byte() byte {
-	if len(in.b) == 0 {
-		return 0
-	}
-	c := in.b[0]
-	in.b = in.b[1:]
-	return c
-}
-
-func (in *input) u16() uint16 { return uint16(in.byte()) | uint16(in.byte())<<8 }
-func (in *input) u32() uint32 { return uint32(in.u16()) | uint32(in.u16())<<16 }
-func (in *input) u64() uint64 { return uint64(in.u32()) | uint64(in.u32())<<32 }
-
-func (in *input) bytes(n int) []byte {
-	n = min(n, len(in.b))
-	b := in.b[:n]
-	in.b = in.b[n:]
-	return b
 }
 
 // Targets are the targets, in the order go-fuzz's first byte picks them.

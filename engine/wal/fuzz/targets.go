@@ -19,6 +19,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/crashsim/crashsim/internal/fuzzinput"
 	"io"
 	"maps"
 	"path"
@@ -34,29 +35,6 @@ const dir = "/wal"
 // segmentSize is the size of the segments the targets create: small, so
 // that logs have several.
 const segmentSize = 1024
-
-// input reads the fuzzer's bytes; past their end it reads zeros.
-type input struct{ b []byte }
-
-func (in *input) empty() bool { return len(in.b) == 0 }
-
-func (in *input) byte() byte {
-	if len(in.b) == 0 {
-		return 0
-	}
-	c := in.b[0]
-	in.b = in.b[1:]
-	return c
-}
-
-func (in *input) u16() int { return int(in.byte()) | int(in.byte())<<8 }
-
-func (in *input) bytes(n int) []byte {
-	n = min(n, len(in.b))
-	b := in.b[:n]
-	in.b = in.b[n:]
-	return b
-}
 
 // Frame decodes data as one frame: a valid frame must encode back to the
 // same bytes, a short one must ask for more than data holds, an end must
@@ -96,12 +74,12 @@ var dirNames = []string{
 // (name selector, 2-byte length, content) — and checks how it reads and
 // repairs.
 func Directory(data []byte) error {
-	in := input{data}
+	in := fuzzinput.New(data)
 	m := NewMemFS()
 	m.MkdirAll(dir, 0o755)
-	for !in.empty() {
-		name := dirNames[int(in.byte())%len(dirNames)]
-		m.WriteFile(path.Join(dir, name), in.bytes(in.u16()%8192))
+	for !in.Empty() {
+		name := dirNames[int(in.Byte())%len(dirNames)]
+		m.WriteFile(path.Join(dir, name), in.Bytes(int(in.Uint16())%8192))
 	}
 	return checkLog(m, nil)
 }
@@ -129,18 +107,18 @@ func EncodeDirectory(m *MemFS) []byte {
 // reads and repairs: in particular that no entry read is one that was not
 // written with its id.
 func Replay(data []byte) error {
-	in := input{data}
-	opts := wal.Options{SegmentSize: wal.MinSegmentSize + int64(in.u16()%2048)}
+	in := fuzzinput.New(data)
+	opts := wal.Options{SegmentSize: wal.MinSegmentSize + int64(int(in.Uint16())%2048)}
 	m := NewMemFS()
 	w, err := wal.New(m, dir, wal.Bytes, opts)
 	if err != nil {
 		return err
 	}
 	written := map[uint64][]byte{}
-	for range in.byte() % 24 {
-		switch op := in.byte(); op % 6 {
+	for range in.Byte() % 24 {
+		switch op := in.Byte(); op % 6 {
 		case 0, 1:
-			e := in.bytes(in.u16() % 1500)
+			e := in.Bytes(int(in.Uint16()) % 1500)
 			id, err := w.Append(e)
 			if err != nil {
 				return err
@@ -149,7 +127,7 @@ func Replay(data []byte) error {
 		case 2:
 			batch := make([][]byte, 1+op/6%4)
 			for i := range batch {
-				batch[i] = bytes.Clone(in.bytes(int(in.byte())))
+				batch[i] = bytes.Clone(in.Bytes(int(in.Byte())))
 			}
 			first, err := w.AppendBatch(batch)
 			if err != nil {
@@ -184,8 +162,8 @@ func Replay(data []byte) error {
 		}
 	}
 	slices.Sort(files)
-	for !in.empty() {
-		op, f, off := in.byte(), files[int(in.byte())%len(files)], in.u16()
+	for !in.Empty() {
+		op, f, off := in.Byte(), files[int(in.Byte())%len(files)], int(in.Uint16())
 		b := m.ReadFile(f)
 		if len(b) == 0 {
 			continue
@@ -194,7 +172,7 @@ func Replay(data []byte) error {
 		case 0:
 			b[off%len(b)] ^= 1 << (op / 3 % 8)
 		case 1:
-			b[off%len(b)] = in.byte()
+			b[off%len(b)] = in.Byte()
 		case 2:
 			b = b[:off%len(b)]
 		}
@@ -268,9 +246,9 @@ func sameEntries(a, b []wal.Entry[[]byte]) bool {
 // id its header says it covers, or not, as the first byte says): a valid
 // one must be what WriteCheckpoint writes for its state and id.
 func Checkpoint(data []byte) error {
-	in := input{data}
-	sel := in.byte()
-	body := in.b
+	in := fuzzinput.New(data)
+	sel := in.Byte()
+	body := in.Rest()
 	through := uint64(1)
 	if sel&1 == 0 && len(body) >= 24 {
 		through = binary.LittleEndian.Uint64(body[16:])
