@@ -13,6 +13,7 @@ import (
 
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/engine/tx"
+	"github.com/crashsim/crashsim/internal/testproc"
 )
 
 // writerProcessEnv names the pool the helper process writes, and how
@@ -65,26 +66,7 @@ func TestWriterAndReadersAcrossProcesses(t *testing.T) {
 	}
 	p.Close()
 	start := func(count int) (*exec.Cmd, io.WriteCloser, *bufio.Reader) {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestWriterProcess$")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%d", writerProcessEnv, name, count))
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		out := bufio.NewReader(stdout)
-		if line, err := out.ReadString('\n'); line != "locked\n" {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("helper process: %q, %v", line, err)
-		}
-		return cmd, stdin, out
+		return testproc.Start(t, "TestWriterProcess", fmt.Sprintf("%s=%s:%d", writerProcessEnv, name, count))
 	}
 
 	const commits = 2000

@@ -1,7 +1,6 @@
 package wal_test
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/engine/wal"
+	"github.com/crashsim/crashsim/internal/testproc"
 )
 
 func TestSecondWriterInThisProcessIsLocked(t *testing.T) {
@@ -69,25 +69,7 @@ func TestLockHolderProcess(t *testing.T) {
 func TestSecondWriterInAnotherProcessIsLocked(t *testing.T) {
 	dir := t.TempDir() + "/wal"
 	start := func() (*exec.Cmd, io.WriteCloser) {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestLockHolderProcess$")
-		cmd.Env = append(os.Environ(), lockHolderEnv+"="+dir)
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		if line != "locked\n" {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("helper process: %q, %v", line, err)
-		}
+		cmd, stdin, _ := testproc.Start(t, "TestLockHolderProcess", lockHolderEnv+"="+dir)
 		return cmd, stdin
 	}
 
