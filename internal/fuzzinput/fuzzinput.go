@@ -56,3 +56,17 @@ func (in *Input) Bytes(n int) []byte {
 
 // Rest reads every byte that is left.
 func (in *Input) Rest() []byte { return in.Bytes(len(in.b)) }
+
+// GoFuzz is the body of a go-fuzz entry point over several targets: the
+// first byte of data picks one, the rest is its input. It returns -1 for
+// empty data (go-fuzz's "do not add to the corpus"), 1 otherwise, and
+// panics with the error of a target whose property failed.
+func GoFuzz(targets []func([]byte) error, data []byte) int {
+	if len(data) == 0 {
+		return -1
+	}
+	if err := targets[int(data[0])%len(targets)](data[1:]); err != nil {
+		panic(err)
+	}
+	return 1
+}
