@@ -181,10 +181,25 @@ func judgeDemo(scs []*sim.Scenario, results []*sim.Result) demoOutcome {
 		case oc.Caught != nil:
 			o.caught = append(o.caught, caughtBug{sc, oc.Caught, &oc.Caught.Violations[0]})
 		case sc.Buggy() && ok:
-			o.failures = append(o.failures, fmt.Sprintf("bug variant %s was MISSED by all %d runs", sc.Name, len(oc.Runs)))
+			o.failures = append(o.failures, fmt.Sprintf("bug variant %s was MISSED by all %d runs%s", sc.Name, len(oc.Runs), timeStopped(oc.Runs)))
 		}
 	}
 	return o
+}
+
+// timeStopped says how many of a missed bug variant's runs the time budget
+// cut short, the likely reason on a slow machine, and how to go further.
+func timeStopped(runs []*sim.Result) string {
+	n := 0
+	for _, r := range runs {
+		if r.Stopped == "time budget" {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d stopped by the time budget; rerun with --budget-time 0)", n)
 }
 
 func failureDetail(r *sim.Result) string {
