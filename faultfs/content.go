@@ -47,7 +47,8 @@ type sizeVersion struct {
 //
 // Invariants: the bytes of vol past size are zero; for every block b that
 // is not stale, vol[b] is dur[b] with dirty[b] applied in order. On shared
-// memory there is no history and dur stays empty (rule 14).
+// memory there is no history and dur stays empty (rule 14). After
+// FS.Untrack, the second no longer holds: vol goes on alone.
 type content struct {
 	medium engine.Medium // PMem, SharedMemory, or MappedFile for a disk file (rule 12)
 
@@ -65,6 +66,10 @@ type content struct {
 	lines   map[int64]int64   // PMem lines Drain made durable since durSeq, and when, where rule 5 can tell (rule 13)
 
 	fp *Fingerprint // of size and vol, nil after a change
+
+	// untracked: nothing more becomes durable, so no history is kept
+	// (FS.Untrack).
+	untracked bool
 }
 
 // Slices in dirty and sizes are only ever appended to or replaced, never
@@ -77,6 +82,10 @@ func newContent(seq int64, medium engine.Medium) *content {
 // volatile reports whether nothing of the content can ever be durable: a
 // file on shared memory (rule 14).
 func (c *content) volatile() bool { return c.medium == engine.SharedMemory }
+
+// tracked reports whether changes are recorded to become durable: not on
+// shared memory, not after FS.Untrack.
+func (c *content) tracked() bool { return !c.volatile() && !c.untracked }
 
 // read copies the bytes at off into p, which must lie below c.size.
 func (c *content) read(p []byte, off int64) {
@@ -104,7 +113,7 @@ func (c *content) write(p []byte, off int64, seq int64, e owners, words bool) {
 		n := min(len(p), BlockSize-o)
 		blk := c.vol.mutable(b, e.vol)
 		switch {
-		case c.volatile():
+		case !c.tracked():
 			copy(blk.data[o:], p[:n])
 		case words:
 			// Word by word, so that a change that records the whole
@@ -131,7 +140,7 @@ func (c *content) write(p []byte, off int64, seq int64, e owners, words bool) {
 // whose earlier changes a failed Sync dropped is re-dirtied whole, as Linux
 // writes back a whole page (rule 7).
 func (c *content) record(b int64, blk *block, d delta) {
-	if c.volatile() {
+	if !c.tracked() {
 		return
 	}
 	if c.dirty == nil {
@@ -151,7 +160,7 @@ func (c *content) record(b int64, blk *block, d delta) {
 func (c *content) resize(size int64, seq int64) {
 	c.size = size
 	c.fp = nil
-	if !c.volatile() {
+	if c.tracked() {
 		c.sizes = append(c.sizes, sizeVersion{seq: seq, size: size})
 	}
 }
@@ -211,7 +220,7 @@ func (c *content) promote(b int64, e owners) {
 // (rule 3). Blocks a failed Sync dropped stay as they are (rule 7). Nothing
 // on shared memory becomes durable (rule 14).
 func (c *content) sync(seq int64, e owners) {
-	if c.volatile() {
+	if !c.tracked() {
 		return
 	}
 	for b := range c.dirty {
@@ -250,7 +259,7 @@ func (c *content) markStale(b int64) {
 // dropped as by failSync instead (rule 7). On shared memory it does
 // nothing (rule 14).
 func (c *content) drain(flushes []flush, seq int64, e owners, fail bool) {
-	if c.volatile() || len(c.dirty) == 0 || len(flushes) == 0 {
+	if !c.tracked() || len(c.dirty) == 0 || len(flushes) == 0 {
 		return
 	}
 	flushed := make([]extent, len(flushes))

@@ -49,6 +49,8 @@ type FS struct {
 	ops   []*metaOp            // namespace changes from the first non-durable one on
 	byDir map[*inode][]*metaOp // non-durable changes touching each directory
 	locks map[*lockHandle]bool // locks held
+
+	untracked bool // file data no longer becomes durable (Untrack)
 }
 
 var _ engine.FS = (*FS)(nil)
@@ -90,6 +92,26 @@ func (fsys *FS) SetObserver(observe func(Op)) {
 	fsys.mu.Unlock()
 }
 
+// Untrack makes the file system stop keeping what a power failure would
+// leave of file data: from now on no write, Sync or Drain changes the
+// durable data or sizes of files, those present and those created later,
+// so every crash state (CrashClone, Pending) holds file data as it was
+// durable at this call; namespace changes still follow the rules. Reads
+// are unchanged. A write then costs one copy of its block at most, not a
+// recorded history and a second copy when it becomes durable. It is for a
+// file system whose power-failure states nobody will ask for again, such
+// as a crash image being recovered once; it cannot be undone.
+func (fsys *FS) Untrack() {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	fsys.untracked = true
+	for n := range fsys.paths() {
+		if n.data != nil {
+			n.data.untracked = true
+		}
+	}
+}
+
 func (fsys *FS) newInode(mode fs.FileMode) *inode {
 	fsys.ids++
 	n := &inode{id: fsys.ids, mode: mode}
@@ -106,6 +128,7 @@ func (fsys *FS) newChild(parent *inode, mode fs.FileMode, seq int64) *inode {
 	n.mnt = parent.mnt
 	if !n.isDir() {
 		n.data = newContent(seq, fsys.medium(n))
+		n.data.untracked = fsys.untracked
 	}
 	return n
 }

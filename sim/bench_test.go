@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/zeebo/xxh3"
@@ -217,20 +218,29 @@ func BenchmarkExplore(b *testing.B) {
 				b.ReportMetric(float64(states)/b.Elapsed().Seconds(), "states/s")
 			})
 		}
-		b.Run(name+"/bare-recovery", func(b *testing.B) {
-			images := imagesOf(sc, opts)
-			x, _ := newExplorer(sc, opts)
-			states := 0
-			for b.Loop() {
-				for _, img := range images {
-					if out := x.recoverMachine(untracedMachineOn(img), 0); out.err != nil || out.panic != "" {
-						b.Fatal(out.err, out.panic)
+		for _, workers := range []int{1, 2} {
+			b.Run(name+"/bare-recovery/workers="+strconv.Itoa(workers), func(b *testing.B) {
+				images := imagesOf(sc, opts)
+				x, _ := newExplorer(sc, opts)
+				states := 0
+				for b.Loop() {
+					var wg sync.WaitGroup
+					for w := range workers {
+						wg.Go(func() {
+							for i := w; i < len(images); i += workers {
+								if out := x.recoverMachine(untracedMachineOn(images[i]), 0); out.err != nil || out.panic != "" {
+									b.Error(out.err, out.panic)
+									return
+								}
+							}
+						})
 					}
+					wg.Wait()
+					states += len(images)
 				}
-				states += len(images)
-			}
-			b.ReportMetric(float64(states)/b.Elapsed().Seconds(), "states/s")
-		})
+				b.ReportMetric(float64(states)/b.Elapsed().Seconds(), "states/s")
+			})
+		}
 	}
 }
 

@@ -403,6 +403,9 @@ func (x *explorer) judgeJob(j job) {
 	if x.opts.RecoveryCrashes {
 		base = j.img.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
 	}
+	// Nobody asks for a power-failure state of this image again (crashes
+	// of the recovery, if any, are of base): its writes need no history.
+	j.img.Untrack()
 	out := x.recoverOn(j.img, x.recoverySeed(j.point, j.choice))
 	if bad := judge(j.check, out); bad != nil {
 		x.fail(&failure{job: j, out: out, problem: *bad})
