@@ -82,18 +82,25 @@ bench: pmdk
 bench-peers: pmdk
 	cd bench && $(GO) vet ./... && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
 
-## bench-explore: the explorer's throughput against bare recovery, each
+## bench-explore: the explorer's throughput against bare recovery (sim),
+## and its scaling on the engine's own scenarios (sim/scenarios), each
 ## configuration in a fresh process, RUNS times, interleaved: in one process
 ## a sub-benchmark inherits the heap (and so the GC pace) of the one before,
 ## which makes the figures bimodal.
 RUNS ?= 5
 bench-explore:
 	@$(GO) test -c -o $(BIN)/sim.test ./sim/
+	@$(GO) test -c -o $(BIN)/scenarios.test ./sim/scenarios/
 	@for i in $$(seq $(RUNS)); do \
-	  for b in records=48/explorer/workers=1 records=48/explorer/workers=2 records=48/bare-recovery \
-	           records=480/explorer/workers=1 records=480/explorer/workers=2 records=480/bare-recovery \
-	           records=480-digest/explorer/workers=1 records=480-digest/explorer/workers=2 records=480-digest/bare-recovery; do \
-	    $(BIN)/sim.test -test.run '^$$' -test.bench "^BenchmarkExplore\$$/^$$(echo $$b | sed 's|/|$$/^|g')\$$" -test.benchtime 4x | grep '^Benchmark'; \
+	  for r in records=48 records=480 records=480-digest; do \
+	    for b in explorer/workers=1 explorer/workers=2 bare-recovery/workers=1 bare-recovery/workers=2; do \
+	      $(BIN)/sim.test -test.run '^$$' -test.bench "^BenchmarkExplore\$$/^$$(echo $$r/$$b | sed 's|/|$$/^|g')\$$" -test.benchtime 4x | grep '^Benchmark'; \
+	    done; \
+	  done; \
+	  for s in pool-map pool-map-file pool-alloc; do \
+	    for w in 1 2; do \
+	      $(BIN)/scenarios.test -test.run '^$$' -test.bench "^BenchmarkExploreScaling\$$/^$$s\$$/^workers=$$w\$$" -test.benchtime 2x | grep '^Benchmark'; \
+	    done; \
 	  done; \
 	done | awk '{v[$$1]=v[$$1]" "$$(NF-1)} END {for (k in v) print k, v[k]}' | sort
 

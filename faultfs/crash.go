@@ -216,6 +216,7 @@ func (fsys *FS) pending(granularity int, withUnits bool) *Pending {
 	// The snapshot shares the durable trees: from now on the file system
 	// copies them before changing them.
 	fsys.owners.dur = newEpoch()
+	fsys.shared = true
 
 	for _, m := range p.ops {
 		if !m.durable {
@@ -394,11 +395,13 @@ func (p *Pending) Clone(c Choice, tail Tail) *FS {
 	}
 
 	build := newEpoch()
-	return cloneTree(p.root, p.ids, p.mounts, func(d *inode) map[string]*inode { return t[d] },
+	img := cloneTree(p.root, p.ids, p.mounts, func(d *inode) map[string]*inode { return t[d] },
 		func(n *inode) *content {
 			s := p.files[n]
 			return s.crashContent(sizes[n], want[n], s.g, tail, n.id, build)
 		})
+	img.build = build
+	return img
 }
 
 // pick returns the version choices[k] picks among n, clamped.
@@ -458,6 +461,7 @@ func (fsys *FS) volatileClone() *FS {
 	// The clone shares the page-cache trees: from now on the file system
 	// copies them before changing them.
 	fsys.owners.vol = newEpoch()
+	fsys.shared = true
 	return cloneTree(fsys.root, fsys.ids, fsys.mounts, func(d *inode) map[string]*inode { return d.entries },
 		func(n *inode) *content {
 			c := n.data
@@ -522,9 +526,11 @@ func (s *fileSnap) crashContent(sv int, want map[int64][]int, g int, tail Tail, 
 // [low, size) whose last writer is older than the latest cut at or below
 // its offset reads as the tail; then zeros past size.
 func (s *fileSnap) crashBlock(b int64, want []int, g int, size, low int64, cuts []sizeCut, tail Tail, id uint64, epoch uint64) *block {
-	blk := &block{owner: epoch}
+	blk := newBlock(epoch)
 	if d := s.dur.get(b); d != nil {
 		blk.data = d.data
+	} else {
+		clear(blk.data[:])
 	}
 	start := b * BlockSize
 	staleLo := int(max(low-start, 0))

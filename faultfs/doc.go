@@ -263,6 +263,15 @@
 // it. Sync and Drain cost the blocks they promote, and a clone costs its
 // names plus the blocks its choice rebuilds, never the size of the data.
 //
+// An image that is recovered once and then dropped — the simulator's use —
+// need not keep either. Untrack stops the history: from then on a write
+// copies its block at most once and nothing becomes durable, which halves
+// the copying of a recovery that writes and drains. Release ends a file
+// system and hands the nodes and blocks it owns exclusively (those of its
+// own epochs, where it was never cloned) to pools the next clones draw
+// from; its operations fail with engine.ErrClosed from then on, so that
+// nothing left running of a recovery can read memory given to another.
+//
 // A lazy strategy, which decides a unit only when recovery first reads it
 // (Jaaru, ASPLOS'21), fits this shape without a change to it: units are
 // independent, each file's size is one more unit, and Clone already builds

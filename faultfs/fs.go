@@ -51,6 +51,10 @@ type FS struct {
 	locks map[*lockHandle]bool // locks held
 
 	untracked bool // file data no longer becomes durable (Untrack)
+
+	build    uint64 // the epoch of the trees a crash state was built with, or 0
+	shared   bool   // a tree was shared with a clone or snapshot: nothing may be recycled
+	released bool   // Release was called
 }
 
 var _ engine.FS = (*FS)(nil)
@@ -105,11 +109,24 @@ func (fsys *FS) Untrack() {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	fsys.untracked = true
-	for n := range fsys.paths() {
-		if n.data != nil {
-			n.data.untracked = true
+	fsys.eachContent(func(c *content) { c.untracked = true })
+}
+
+// eachContent calls fn with the content of every file in the namespace, a
+// file with several links once per link.
+func (fsys *FS) eachContent(fn func(*content)) {
+	var walk func(d *inode)
+	walk = func(d *inode) {
+		for _, n := range d.entries {
+			switch {
+			case n.isDir():
+				walk(n)
+			case n.data != nil:
+				fn(n.data)
+			}
 		}
 	}
+	walk(fsys.root)
 }
 
 func (fsys *FS) newInode(mode fs.FileMode) *inode {
@@ -140,6 +157,9 @@ func (fsys *FS) newChild(parent *inode, mode fs.FileMode, seq int64) *inode {
 func (fsys *FS) begin(op Op) (seq int64, fault Fault) {
 	op.Index = fsys.next
 	fsys.next++
+	if fsys.released && op.Kind != OpClose && op.Kind != OpUnmap && op.Kind != OpUnlock {
+		return int64(op.Index) + 1, Fault{kind: released} // a close touches no data
+	}
 	if fsys.opts.Injector != nil {
 		fault = fsys.opts.Injector.MaybeInject(op)
 		if !fault.appliesTo(op.Kind) {

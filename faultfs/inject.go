@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/crashsim/crashsim/engine"
 )
 
 // ErrInjected is returned (wrapped, together with an errno) when an
@@ -45,6 +47,7 @@ const (
 	shortWrite
 	bitFlip
 	syncFailure
+	released // not injected: the file system was released (FS.Release)
 )
 
 // Error is a fault that makes any operation fail with errno before it takes
@@ -89,6 +92,8 @@ func (f Fault) String() string {
 		return fmt.Sprintf("bit flip (seed %d)", f.seed)
 	case syncFailure:
 		return "sync failure"
+	case released:
+		return "released"
 	}
 	return "Fault(?)"
 }
@@ -113,18 +118,24 @@ func (f Fault) appliesTo(k OpKind) bool {
 
 // err returns the error of an error fault, as op on name, or nil.
 func (f Fault) err(op, name string) error {
-	if f.kind != errorFault {
-		return nil
+	switch f.kind {
+	case errorFault:
+		return pathError(op, name, injected(f.errno))
+	case released:
+		return releasedErr(op, name)
 	}
-	return pathError(op, name, injected(f.errno))
+	return nil
 }
 
 // wrapped returns the wrapped errno of an error fault, or nil.
 func (f Fault) wrapped() error {
-	if f.kind != errorFault {
-		return nil
+	switch f.kind {
+	case errorFault:
+		return injected(f.errno)
+	case released:
+		return fmt.Errorf("%w: the file system was released", engine.ErrClosed)
 	}
-	return injected(f.errno)
+	return nil
 }
 
 // flip flips one bit of p for a bit-flip fault.

@@ -150,10 +150,10 @@ func (t *tree) get(b int64) *block {
 // grow adds levels until block b fits.
 func (t *tree) grow(b int64, epoch uint64) {
 	if t.root == nil {
-		t.root, t.levels = &inner{owner: epoch}, 1
+		t.root, t.levels = newInner(epoch), 1
 	}
 	for b >= span(t.levels) {
-		r := &inner{owner: epoch}
+		r := newInner(epoch)
 		r.kids[0] = t.root
 		t.root = r
 		t.levels++
@@ -164,24 +164,28 @@ func (t *tree) grow(b int64, epoch uint64) {
 // caller is about to change it, so its cached hash goes.
 func mutableInner(n *inner, epoch uint64) *inner {
 	if n == nil {
-		return &inner{owner: epoch}
+		return newInner(epoch)
 	}
 	if n.owner == epoch {
 		clearSum(&n.sum)
 		return n
 	}
-	return &inner{owner: epoch, kids: n.kids, leaves: n.leaves}
+	c := newInner(epoch)
+	c.kids, c.leaves = n.kids, n.leaves
+	return c
 }
 
 func mutableLeaf(n *leaf, epoch uint64) *leaf {
 	if n == nil {
-		return &leaf{owner: epoch}
+		return newLeaf(epoch)
 	}
 	if n.owner == epoch {
 		clearSum(&n.sum)
 		return n
 	}
-	return &leaf{owner: epoch, blk: n.blk}
+	c := newLeaf(epoch)
+	c.blk = n.blk
+	return c
 }
 
 // slot returns the leaf holding block b, copying the path to it where
@@ -215,9 +219,10 @@ func (t *tree) mutable(b int64, epoch uint64) *block {
 	blk := lf.blk[b&fanMask]
 	switch {
 	case blk == nil:
-		blk = &block{owner: epoch}
+		blk = newBlock(epoch)
+		clear(blk.data[:])
 	case blk.owner != epoch:
-		c := &block{owner: epoch}
+		c := newBlock(epoch)
 		c.data = blk.data
 		blk = c
 	default:

@@ -301,6 +301,8 @@ func (x *explorer) sequence() {
 				x.seen[key] = true
 				pt.Unique++
 				x.jobs <- job{point: pt.Index, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check}
+			} else if pw.prebuilt == nil {
+				pw.imgs[i].Release() // judged already: never recovered
 			}
 			if x.opts.Budget.States > 0 && x.explored >= x.opts.Budget.States {
 				x.stop("state budget")
@@ -411,6 +413,10 @@ func (x *explorer) judgeJob(j job) {
 		x.fail(&failure{job: j, out: out, problem: *bad})
 		return
 	}
+	// Judged and found good: nobody looks at this image again, so its
+	// memory goes to the next ones (faultfs/recycle.go). Anything of the
+	// recovery still running gets ErrClosed.
+	j.img.Release()
 	if base != nil {
 		if rc := x.crashRecovery(j, base); rc != nil {
 			x.fail(rc)
