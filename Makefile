@@ -94,12 +94,12 @@ bench-explore:
 	@for i in $$(seq $(RUNS)); do \
 	  for r in records=48 records=480 records=480-digest; do \
 	    for b in explorer/workers=1 explorer/workers=2 bare-recovery/workers=1 bare-recovery/workers=2; do \
-	      $(BIN)/sim.test -test.run '^$$' -test.bench "^BenchmarkExplore\$$/^$$(echo $$r/$$b | sed 's|/|$$/^|g')\$$" -test.benchtime 4x | grep '^Benchmark'; \
+	      $(BIN)/sim.test -test.run '^$$' -test.bench "^BenchmarkExplore\$$/^$$(echo $$r/$$b | sed 's|/|$$/^|g')\$$" -test.benchtime 1s | grep '^Benchmark'; \
 	    done; \
 	  done; \
 	  for s in pool-map pool-map-file pool-alloc; do \
 	    for w in 1 2; do \
-	      $(BIN)/scenarios.test -test.run '^$$' -test.bench "^BenchmarkExploreScaling\$$/^$$s\$$/^workers=$$w\$$" -test.benchtime 2x | grep '^Benchmark'; \
+	      $(BIN)/scenarios.test -test.run '^$$' -test.bench "^BenchmarkExploreScaling\$$/^$$s\$$/^workers=$$w\$$" -test.benchtime 2s | grep '^Benchmark'; \
 	    done; \
 	  done; \
 	done | awk '{v[$$1]=v[$$1]" "$$(NF-1)} END {for (k in v) print k, v[k]}' | sort
