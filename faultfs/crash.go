@@ -103,6 +103,10 @@ type Pending struct {
 	files  map[*inode]*fileSnap
 	sizes  []*inode // the inode of each Sizes entry
 	units  []unit   // the internals of each Data entry
+	// names are the sorted entries of each directory of base, for the
+	// fingerprints of clones that keep base as it is (no ops): sorted once
+	// here rather than once per clone.
+	names map[*inode][]string
 }
 
 // MetaOp is a namespace change that is not durable.
@@ -205,9 +209,15 @@ func (fsys *FS) pending(granularity int, withUnits bool) *Pending {
 			p.files[n] = s
 		}
 	}
-	for _, entries := range fsys.durableBase() {
+	if len(p.ops) == 0 {
+		p.names = make(map[*inode][]string, len(p.base))
+	}
+	for d, entries := range p.base {
 		for _, n := range entries {
 			capture(n)
+		}
+		if p.names != nil {
+			p.names[d] = slices.Sorted(maps.Keys(entries))
 		}
 	}
 	for _, m := range fsys.ops {
@@ -399,7 +409,7 @@ func (p *Pending) Clone(c Choice, tail Tail) *FS {
 		func(n *inode) *content {
 			s := p.files[n]
 			return s.crashContent(sizes[n], want[n], s.g, tail, n.id, build)
-		})
+		}, p.names)
 	img.build = build
 	return img
 }
@@ -414,10 +424,11 @@ func pick(choices []int, k, n int) int {
 
 // cloneTree builds a new file system with the given mounts from the
 // namespace reachable from root, where entries gives each directory's
-// entries and data each file's content. Inodes keep their ids; an inode
-// reached twice (a crash state can hold two links to one file) becomes one
-// inode.
-func cloneTree(root *inode, ids uint64, mounts []mountPoint, entries func(*inode) map[string]*inode, data func(*inode) *content) *FS {
+// entries and data each file's content; names, if not nil, has the sorted
+// names of each directory's entries, for its fingerprint. Inodes keep their
+// ids; an inode reached twice (a crash state can hold two links to one
+// file) becomes one inode.
+func cloneTree(root *inode, ids uint64, mounts []mountPoint, entries func(*inode) map[string]*inode, data func(*inode) *content, names map[*inode][]string) *FS {
 	out := newFS(Options{Mounts: mountsOf(mounts)}, mounts)
 	out.ids = ids
 	made := map[*inode]*inode{}
@@ -435,6 +446,11 @@ func cloneTree(root *inode, ids uint64, mounts []mountPoint, entries func(*inode
 		n.entries = map[string]*inode{}
 		for name, child := range entries(old) {
 			n.entries[name] = walk(child)
+		}
+		if sorted, ok := names[old]; ok {
+			// Shared by every clone: nodePrint only reads it, and a change
+			// of the entries drops the whole cache.
+			n.fpc = &dirPrint{names: sorted, kids: make([]Fingerprint, len(sorted))}
 		}
 		return n
 	}
@@ -469,7 +485,7 @@ func (fsys *FS) volatileClone() *FS {
 				return &content{medium: c.medium, vol: c.vol, size: c.size, fp: c.fp}
 			}
 			return &content{medium: c.medium, vol: c.vol, size: c.size, dur: c.vol, durSize: c.size, fp: c.fp}
-		})
+		}, nil)
 }
 
 // sizeCut is a size the file had and when: bytes at or past size were cut

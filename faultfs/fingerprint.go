@@ -51,6 +51,7 @@ type dirPrint struct {
 	names []string
 	kids  []Fingerprint
 	sum   Fingerprint
+	valid bool // sum was computed
 }
 
 // nodePrint returns the fingerprint of a file or a directory tree.
@@ -62,8 +63,8 @@ func nodePrint(n *inode) Fingerprint {
 		return n.data.fingerprint()
 	}
 	dp := n.fpc
-	changed := dp == nil
-	if changed {
+	changed := dp == nil || !dp.valid // a clone's cache comes with names only
+	if dp == nil {
 		names := slices.Sorted(maps.Keys(n.entries))
 		dp = &dirPrint{names: names, kids: make([]Fingerprint, len(names))}
 		n.fpc = dp
@@ -83,7 +84,7 @@ func nodePrint(n *inode) Fingerprint {
 			buf = append(buf, name...)
 			buf = append(buf, dp.kids[i][:]...)
 		}
-		dp.sum = sum(buf)
+		dp.sum, dp.valid = sum(buf), true
 	}
 	return dp.sum
 }
