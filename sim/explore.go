@@ -53,7 +53,7 @@ type explorer struct {
 	// images and sends the distinct ones to the workers.
 	builds    chan *pointWork
 	pending   chan *pointWork
-	jobs      chan job
+	jobs      chan *batch
 	workers   sync.WaitGroup
 	sequenced chan struct{} // closed when the sequencer is done
 
@@ -129,7 +129,7 @@ func (x *explorer) run() {
 	x.start = time.Now()
 	x.builds = make(chan *pointWork, 4*x.opts.Workers)
 	x.pending = make(chan *pointWork, pointsInFlight)
-	x.jobs = make(chan job, 16*x.opts.Workers)
+	x.jobs = make(chan *batch, 2*x.opts.Workers)
 	x.sequenced = make(chan struct{})
 	for range x.opts.Workers {
 		x.workers.Add(1)
@@ -293,6 +293,7 @@ func (x *explorer) sequence() {
 			continue // the points the workload reached after the budget ran out
 		}
 		pt := &pw.pt
+		b := &batch{}
 		for i, c := range pw.choices {
 			pt.Explored++
 			x.explored++
@@ -300,7 +301,7 @@ func (x *explorer) sequence() {
 			if !x.seen[key] {
 				x.seen[key] = true
 				pt.Unique++
-				x.jobs <- job{point: pt.Index, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check}
+				b.jobs = append(b.jobs, job{point: pt.Index, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check})
 			} else if pw.prebuilt == nil {
 				pw.imgs[i].Release() // judged already: never recovered
 			}
@@ -308,6 +309,9 @@ func (x *explorer) sequence() {
 				x.stop("state budget")
 				break
 			}
+		}
+		for range min(len(b.jobs), x.opts.Workers) {
+			x.jobs <- b
 		}
 		x.mu.Lock()
 		pt.Violations = x.res.Points[pw.slot].Violations // workers may have counted some
@@ -373,14 +377,14 @@ func (x *explorer) work() {
 	builds, jobs := x.builds, x.jobs
 	for builds != nil || jobs != nil {
 		var pw *pointWork
-		var j job
+		var b *batch
 		ok := true
 		select {
 		case pw, ok = <-builds: // a build waiting goes first: the sequencer waits on it
 		default:
 			select {
 			case pw, ok = <-builds:
-			case j, ok = <-jobs:
+			case b, ok = <-jobs:
 				if !ok {
 					jobs = nil
 					continue
@@ -393,9 +397,37 @@ func (x *explorer) work() {
 		case pw != nil:
 			pw.build()
 		default:
-			x.judgeJob(j)
+			builds = x.judgeBatch(b, builds)
 		}
 	}
+}
+
+// batch is the images of one crash point to judge. Each worker that takes
+// it claims images one at a time until none is left: one channel operation
+// per crash point and worker rather than one per image, whose wake-ups
+// cost as much as a small recovery.
+type batch struct {
+	jobs []job
+	next atomic.Int64
+}
+
+// judgeBatch judges the images of b it claims, building first whatever
+// crash point waits to be built between two of them (the sequencer waits
+// on it). It returns builds, or nil once builds is closed.
+func (x *explorer) judgeBatch(b *batch, builds chan *pointWork) chan *pointWork {
+	for i := int(b.next.Add(1) - 1); i < len(b.jobs); i = int(b.next.Add(1) - 1) {
+		x.judgeJob(b.jobs[i])
+		select {
+		case pw, ok := <-builds:
+			if !ok {
+				builds = nil
+			} else {
+				pw.build()
+			}
+		default:
+		}
+	}
+	return builds
 }
 
 // judgeJob recovers one image and records a failure; with RecoveryCrashes
