@@ -81,7 +81,13 @@
 // once.
 //
 // A plain recovery runs on a machine that keeps no trace; a recovery whose
-// own crash points are explored, or that is replayed, keeps one.
+// own crash points are explored, or that is replayed, keeps one. A plain
+// recovery's image is untracked first (faultfs FS.Untrack: its writes keep
+// no history), and an image judged good, or a duplicate, is released
+// (FS.Release): its blocks and nodes build the next images, so that two
+// workers do not spend their time in Go's allocator and collector. The
+// distinct images of a crash point go to the workers as one batch they
+// claim from, not one channel send per image.
 //
 // Memory. Nothing of the workload's past is kept but a window of the trace
 // (for excerpts), the keys of the judgements made, and the model states from
