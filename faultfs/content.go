@@ -67,9 +67,11 @@ type content struct {
 
 	fp *Fingerprint // of size and vol, nil after a change
 
-	// untracked: nothing more becomes durable, so no history is kept
-	// (FS.Untrack).
-	untracked bool
+	// untracked is the Untrack flag of the file system the content is in
+	// (nil: none yet): once set, nothing more becomes durable, so no
+	// history is kept. A flag of the file system, not of each file, so that
+	// it reaches files open but no longer named too.
+	untracked *bool
 }
 
 // Slices in dirty and sizes are only ever appended to or replaced, never
@@ -85,7 +87,9 @@ func (c *content) volatile() bool { return c.medium == engine.SharedMemory }
 
 // tracked reports whether changes are recorded to become durable: not on
 // shared memory, not after FS.Untrack.
-func (c *content) tracked() bool { return !c.volatile() && !c.untracked }
+func (c *content) tracked() bool {
+	return !c.volatile() && (c.untracked == nil || !*c.untracked)
+}
 
 // read copies the bytes at off into p, which must lie below c.size.
 func (c *content) read(p []byte, off int64) {
@@ -237,6 +241,9 @@ func (c *content) sync(seq int64, e owners) {
 // are dropped from the history without becoming durable, and stay in the
 // page cache (rule 7).
 func (c *content) failSync() {
+	if !c.tracked() {
+		return // after Untrack, what was pending stays pending
+	}
 	for b := range c.dirty {
 		c.markStale(b)
 	}

@@ -57,6 +57,9 @@ type CrashOptions struct {
 func (fsys *FS) CrashClone(opts CrashOptions) *FS {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	if fsys.released {
+		return releasedFS(fsys.mounts)
+	}
 	if opts.Mode == KeepAll {
 		return fsys.volatileClone()
 	}
@@ -95,14 +98,15 @@ type Pending struct {
 	// Data lists the units of file data that have more than one version.
 	Data []DataUnit
 
-	root   *inode
-	ids    uint64
-	mounts []mountPoint
-	base   dirTable
-	ops    []metaOp // every change since base, durable or not
-	files  map[*inode]*fileSnap
-	sizes  []*inode // the inode of each Sizes entry
-	units  []unit   // the internals of each Data entry
+	root     *inode
+	ids      uint64
+	mounts   []mountPoint
+	base     dirTable
+	ops      []metaOp // every change since base, durable or not
+	files    map[*inode]*fileSnap
+	sizes    []*inode // the inode of each Sizes entry
+	units    []unit   // the internals of each Data entry
+	released bool     // taken of a released file system
 	// names are the sorted entries of each directory of base, for the
 	// fingerprints of clones that keep base as it is (no ops): sorted once
 	// here rather than once per clone.
@@ -181,6 +185,9 @@ func normGranularity(g int) int {
 func (fsys *FS) Pending(granularity int) *Pending {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	if fsys.released {
+		return &Pending{mounts: fsys.mounts, released: true} // nothing pending; Clone gives a released FS
+	}
 	return fsys.pending(granularity, true)
 }
 
@@ -364,6 +371,9 @@ func allZero(b []byte) bool {
 // clamped to the last version. tail says what a file's tail past its
 // surviving data reads as. The clone is as described at CrashClone.
 func (p *Pending) Clone(c Choice, tail Tail) *FS {
+	if p.released {
+		return releasedFS(p.mounts)
+	}
 	// With no namespace change to replay, the durable namespace is read as
 	// it is: cloneTree only reads it.
 	t := p.base
@@ -441,6 +451,7 @@ func cloneTree(root *inode, ids uint64, mounts []mountPoint, entries func(*inode
 		made[old] = n
 		if !old.isDir() {
 			n.data = data(old)
+			n.data.untracked = &out.untracked
 			return n
 		}
 		n.entries = map[string]*inode{}

@@ -42,6 +42,9 @@ func (f Fingerprint) String() string { return hex.EncodeToString(f[:]) }
 func (fsys *FS) Fingerprint() Fingerprint {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	if fsys.released {
+		return Fingerprint{} // no state: see Release
+	}
 	return nodePrint(fsys.root)
 }
 

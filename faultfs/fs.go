@@ -97,11 +97,12 @@ func (fsys *FS) SetObserver(observe func(Op)) {
 }
 
 // Untrack makes the file system stop keeping what a power failure would
-// leave of file data: from now on no write, Sync or Drain changes the
-// durable data or sizes of files, those present and those created later,
-// so every crash state (CrashClone, Pending) holds file data as it was
-// durable at this call; namespace changes still follow the rules. Reads
-// are unchanged. A write then costs one copy of its block at most, not a
+// leave of file data: from now on no write, Sync or Drain — successful or
+// failed — changes the durable data, sizes or pending history of any file
+// (named, open but unlinked, or created later), so every crash state
+// (CrashClone, Pending) holds file data as it was durable at this call,
+// with the same choices among what was pending then; namespace changes
+// still follow the rules. Reads are unchanged. A write then costs one copy of its block at most, not a
 // recorded history and a second copy when it becomes durable. It is for a
 // file system whose power-failure states nobody will ask for again, such
 // as a crash image being recovered once; it cannot be undone.
@@ -109,7 +110,6 @@ func (fsys *FS) Untrack() {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	fsys.untracked = true
-	fsys.eachContent(func(c *content) { c.untracked = true })
 }
 
 // eachContent calls fn with the content of every file in the namespace, a
@@ -145,7 +145,7 @@ func (fsys *FS) newChild(parent *inode, mode fs.FileMode, seq int64) *inode {
 	n.mnt = parent.mnt
 	if !n.isDir() {
 		n.data = newContent(seq, fsys.medium(n))
-		n.data.untracked = fsys.untracked
+		n.data.untracked = &fsys.untracked
 	}
 	return n
 }

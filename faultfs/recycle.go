@@ -58,10 +58,12 @@ func newInner(epoch uint64) *inner {
 
 // Release ends the file system: every operation on it, its files, regions
 // and locks fails from now on with an error wrapping engine.ErrClosed
-// (Close and unlock still succeed), its files read as empty, and the
-// memory it owns exclusively is reused by the file systems built after it.
-// The caller must not hold on to anything read from it. A file system that
-// was cloned (CrashClone, Pending) shares its trees and is only closed.
+// (Close and unlock still succeed), and the memory it owns exclusively is
+// reused by the file systems built after it. Its state is gone: its
+// Fingerprint is the zero Fingerprint, and CrashClone, and Clone of its
+// Pending, return a released file system. A file system that was cloned
+// (CrashClone, Pending) shares its trees with the clone, which keeps them:
+// it is only closed.
 func (fsys *FS) Release() {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
@@ -133,6 +135,14 @@ func (f *freed) inner(n *inner, l int, mine func(uint64) bool) {
 			}
 		}
 	}
+}
+
+// releasedFS returns a released file system with the given mounts: what a
+// crash of a released one leaves.
+func releasedFS(mounts []mountPoint) *FS {
+	out := newFS(Options{Mounts: mountsOf(mounts)}, mounts)
+	out.released = true
+	return out
 }
 
 // releasedErr is the error of an operation on a released file system.

@@ -124,6 +124,28 @@ func TestReleaseCloses(t *testing.T) {
 	}
 	ok(t, r.Close())
 	ok(t, f.Close())
+
+	// Its state is gone, and says so: no fingerprint, and what a crash of
+	// it leaves is released too.
+	if fp := fsys.Fingerprint(); fp != (Fingerprint{}) {
+		t.Errorf("Fingerprint after Release: %v, want zero", fp)
+	}
+	p := fsys.Pending(0)
+	if n, exact := p.Count(AllSubsets); n != 1 || !exact {
+		t.Errorf("Pending of a released FS counts %d states (exact %v), want 1", n, exact)
+	}
+	for name, img := range map[string]*FS{
+		"CrashClone(KeepAll)": fsys.CrashClone(CrashOptions{Mode: KeepAll}),
+		"CrashClone(LoseAll)": fsys.CrashClone(CrashOptions{Mode: LoseAll}),
+		"Pending.Clone":       p.Clone(Choice{}, Tail{}),
+	} {
+		if _, err := img.OpenFile("/mnt/pmem/r", os.O_RDWR, 0); !errors.Is(err, engine.ErrClosed) {
+			t.Errorf("%s of a released FS: OpenFile gives %v, want ErrClosed", name, err)
+		}
+		if fp := img.Fingerprint(); fp != (Fingerprint{}) {
+			t.Errorf("%s of a released FS: Fingerprint %v, want zero", name, fp)
+		}
+	}
 }
 
 // TestReleaseOfClonedKeepsShared: an image that was cloned shares its

@@ -68,3 +68,51 @@ func TestUntrack(t *testing.T) {
 		t.Errorf("LoseAll after Untrack: /a = %q", got)
 	}
 }
+
+// TestUntrackReachesUnlinkedFiles: a file open but no longer named when
+// Untrack is called (removed, or renamed over, neither durable) is
+// untracked too: its later writes and Syncs never become durable.
+func TestUntrackReachesUnlinkedFiles(t *testing.T) {
+	for _, unlink := range []string{"remove", "rename-over"} {
+		fsys := New(Options{})
+		f := create(t, fsys, "/a")
+		writeAt(t, f, "durable", 0)
+		ok(t, f.Sync())
+		ok(t, fsys.SyncDir("/"))
+		if unlink == "remove" {
+			ok(t, fsys.Remove("/a"))
+		} else {
+			g := create(t, fsys, "/b")
+			ok(t, g.Close())
+			ok(t, fsys.Rename("/b", "/a"))
+		}
+		fsys.Untrack()
+		writeAt(t, f, "LATER!!", 0)
+		ok(t, f.Sync())
+		if got := fileText(t, lostAll(fsys), "/a"); got != "durable" {
+			t.Errorf("%s: /a after a power failure = %q, want %q (durable at Untrack)", unlink, got, "durable")
+		}
+	}
+}
+
+// TestUntrackKeepsPendingOnFailedSync: after Untrack, a failed Sync drops
+// nothing of what was pending before, as a failed Drain drops nothing.
+func TestUntrackKeepsPendingOnFailedSync(t *testing.T) {
+	fsys := New(Options{})
+	f := create(t, fsys, "/a")
+	ok(t, f.Sync())
+	ok(t, fsys.SyncDir("/"))
+	writeAt(t, f, "pending", 0)
+	before := len(fsys.Pending(0).Data)
+	if before == 0 {
+		t.Fatal("nothing pending before Untrack")
+	}
+	fsys.Untrack()
+	fsys.SetInjector(NewRules(Rule{When: OpKinds(OpSync), Fault: SyncFailure}))
+	if err := f.Sync(); err == nil {
+		t.Fatal("the injected Sync failure did not fail Sync")
+	}
+	if after := len(fsys.Pending(0).Data); after != before {
+		t.Errorf("pending data units: %d before Untrack, %d after a failed Sync", before, after)
+	}
+}
