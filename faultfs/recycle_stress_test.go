@@ -52,7 +52,7 @@ func stressSnap(t testing.TB, fsys *FS) string {
 // stressOp does one random operation. Errors are expected (a file that is
 // not there, a region past the end of a cut file) and ignored: what is
 // checked is that images agree, whatever the operations did.
-func stressOp(t testing.TB, fsys *FS, rng *rand.Rand) {
+func stressOp(fsys *FS, rng *rand.Rand) {
 	name := stressFiles[rng.IntN(len(stressFiles))]
 	offs := []int64{0, 7, 4090, 4096, 64 * 4096, 64*4096 - 3, 64 * 4096 * 3, 1 << 21}
 	switch k := rng.IntN(12); {
@@ -131,7 +131,7 @@ func stressRun(t *testing.T, seed uint64) {
 	src := New(Options{Mounts: testMounts})
 	src.MkdirAll("/d", 0o755)
 	for range 40 {
-		stressOp(t, src, rng)
+		stressOp(src, rng)
 	}
 	var live []stressImg
 	add := func(f *FS) { live = append(live, stressImg{f, stressSnap(t, f)}) }
@@ -154,14 +154,14 @@ func stressRun(t *testing.T, seed uint64) {
 			nops := rng.IntN(15)
 			r1, r2 := rand.New(rand.NewPCG(s1, 5)), rand.New(rand.NewPCG(s1, 5))
 			for range nops {
-				stressOp(t, img, r1)
-				stressOp(t, twin, r2)
+				stressOp(img, r1)
+				stressOp(twin, r2)
 			}
 			add(img)
 			twins = append(twins, [2]*FS{img, twin})
 		}
 		for range 20 {
-			stressOp(t, src, rng)
+			stressOp(src, rng)
 		}
 		live[0].want = stressSnap(t, src)
 		// release about half (never the source)
@@ -179,7 +179,7 @@ func stressRun(t *testing.T, seed uint64) {
 			img := p.Clone(c, Tail{})
 			img.Untrack()
 			for range 10 {
-				stressOp(t, img, rng)
+				stressOp(img, rng)
 			}
 			img.Release()
 		}
@@ -217,7 +217,7 @@ func TestReleaseParallel(t *testing.T) {
 	src := New(Options{Mounts: testMounts})
 	src.MkdirAll("/d", 0o755)
 	for range 60 {
-		stressOp(t, src, rng)
+		stressOp(src, rng)
 	}
 	p := src.Pending(0)
 	var choices []Choice
@@ -247,7 +247,7 @@ func TestReleaseParallel(t *testing.T) {
 				}
 				img.Untrack()
 				for range 5 {
-					stressOp(t, img, rng)
+					stressOp(img, rng)
 				}
 				img.Fingerprint()
 				img.Release()

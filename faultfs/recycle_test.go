@@ -3,6 +3,7 @@ package faultfs
 import (
 	"errors"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/crashsim/crashsim/engine"
@@ -77,7 +78,7 @@ func TestReleaseRecyclesWithoutAliasing(t *testing.T) {
 		}
 		live = kept
 		for _, im := range live {
-			if v, text := read(im.fs); !equal(v, im.want) || text != im.text {
+			if v, text := read(im.fs); !slices.Equal(v, im.want) || text != im.text {
 				t.Fatalf("round %d: image reads %v %q, built as %v %q", round, v, text, im.want, im.text)
 			}
 		}
@@ -88,18 +89,6 @@ func TestReleaseRecyclesWithoutAliasing(t *testing.T) {
 	if v, err := r.Load64(2 * BlockSize); err != nil || v != 3 {
 		t.Errorf("the source region changed: %d, %v", v, err)
 	}
-}
-
-func equal(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestReleaseCloses: after Release every operation fails with ErrClosed

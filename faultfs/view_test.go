@@ -3,6 +3,7 @@ package faultfs
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -55,24 +56,12 @@ func TestViewOwner(t *testing.T) {
 	for _, op := range log.Ops()[n:] {
 		owners = append(owners, op.Owner)
 	}
-	if want := []int{0, 2, 2, 0}; !equalInts(owners, want) {
+	if want := []int{0, 2, 2, 0}; !slices.Equal(owners, want) {
 		t.Fatalf("owners %v, want %v", owners, want)
 	}
 	if s := log.Ops()[n+1].String(); s != "#19 p2 map /h 8" {
 		t.Fatalf("String of an owned op: %q", s)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestMark: marks take the next Index, are observed and shown to the
@@ -132,7 +121,7 @@ func TestParseChoice(t *testing.T) {
 		}
 	}
 	c, err := ParseChoice("2/1,0/")
-	if err != nil || c.Prefix != 2 || !equalInts(c.Sizes, []int{1, 0}) || c.Data != nil {
+	if err != nil || c.Prefix != 2 || !slices.Equal(c.Sizes, []int{1, 0}) || c.Data != nil {
 		t.Fatalf("ParseChoice: %+v %v", c, err)
 	}
 	for _, bad := range []string{"", "1", "1/2", "1/2/3/4", "x//", "/1/", "1/,/", "1/1,/", "01//", "+1//",
