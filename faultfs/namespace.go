@@ -117,11 +117,6 @@ type metaOp struct {
 	durable bool
 }
 
-// touches reports whether the change is made durable by a SyncDir of d.
-func (m *metaOp) touches(d *inode) bool {
-	return m.dir == d || m.newDir == d
-}
-
 // dirTable is a namespace state: the entries of every directory that
 // exists in it.
 type dirTable map[*inode]map[string]*inode

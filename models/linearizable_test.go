@@ -32,6 +32,9 @@ func TestDurablePendingMayOrMayNotApply(t *testing.T) {
 	a := h.Call(0, KVPut{"x", "1"})
 	h.Return(a, nil)
 	h.Call(1, KVPut{"y", "2"}) // the crash interrupts it
+	if n := h.Len(); n != 2 {
+		t.Fatalf("Len = %d, want 2: a pending call counts", n)
+	}
 	for _, c := range []struct {
 		observed map[string]string
 		want     porcupine.CheckResult
