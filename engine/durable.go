@@ -8,7 +8,7 @@ import (
 )
 
 // Durable directory operations: the steps that make a file's content and
-// its name survive a power failure (DESIGN.md F2: data is durable after
+// its name survive a power failure (docs/DESIGN.md F2: data is durable after
 // File.Sync, a name after SyncDir of its directory), put together once so
 // that no engine package gets their order wrong. Paths are those the FS
 // takes; the parent of a path is path.Dir of it.

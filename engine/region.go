@@ -91,7 +91,7 @@ func Persist(r Region, off, n int64) error {
 }
 
 // Medium is the kind of storage under a Region. It decides the fault model
-// (DESIGN.md section 4, F2) that applies to it.
+// (docs/DESIGN.md section 4, F2) that applies to it.
 type Medium int
 
 const (

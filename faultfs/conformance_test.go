@@ -9,7 +9,7 @@ import (
 )
 
 // TestConformance runs the conformance suite every backend passes
-// (DESIGN.md section 3).
+// (docs/DESIGN.md section 3).
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) (engine.FS, string) {
 		fsys := faultfs.New(faultfs.Options{})

@@ -43,7 +43,7 @@ type CrashOptions struct {
 }
 
 // CrashClone returns a new, independent file system holding the state a
-// crash would leave now (DESIGN.md F1, F2): the durable state plus the
+// crash would leave now (docs/DESIGN.md F1, F2): the durable state plus the
 // choice among pending units that opts make. The clone has no locks, no
 // open files and no pending history: its page cache and its durable state
 // are both the chosen state, and its op log starts at Index 0. The live

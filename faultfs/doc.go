@@ -1,6 +1,6 @@
 // Package faultfs is the simulated file system of the crash laboratory: an
 // in-memory engine.FS that knows, at every instant, what a power failure or
-// a process crash would leave behind (DESIGN.md section 4, F1 and F2), that
+// a process crash would leave behind (docs/DESIGN.md section 4, F1 and F2), that
 // builds any of those crash states as a new, independent file system, and
 // that injects media and I/O faults (F3).
 //
@@ -132,7 +132,7 @@
 //     to the end of the block: the page cache zeroes the tail of the cut page
 //     and drops the pages past it, and a crash may catch that write-back
 //     before the size. Truncate is durable with File.Sync, as
-//     engine.File.Truncate says (DESIGN.md F2 lists truncates with the
+//     engine.File.Truncate says (docs/DESIGN.md F2 lists truncates with the
 //     namespace changes; here only the name of a file belongs to its
 //     directory).
 //

@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// Strategy says which crash states to build from a Pending (DESIGN.md
+// Strategy says which crash states to build from a Pending (docs/DESIGN.md
 // section 5).
 type Strategy uint8
 

@@ -13,7 +13,7 @@ import (
 )
 
 // ErrInjected is returned (wrapped, together with an errno) when an
-// operation fails because an Injector said so (DESIGN.md F3), never because
+// operation fails because an Injector said so (docs/DESIGN.md F3), never because
 // of anything the simulated storage did by itself. Both errors.Is(err,
 // ErrInjected) and errors.Is(err, syscall.EIO) (or the injected errno) hold.
 var ErrInjected = errors.New("faultfs: injected fault")

@@ -12,7 +12,7 @@ import (
 // its own, and handles conflict with each other even in one process, as
 // flock does between open file descriptions. Each handle carries an owner,
 // the simulated process id of the View it was taken through, so that
-// ReleaseLocks can do what the kernel does when a process dies (DESIGN.md
+// ReleaseLocks can do what the kernel does when a process dies (docs/DESIGN.md
 // F1). Locks are never part of a crash clone.
 
 // lockState is the lock table entry of one inode.

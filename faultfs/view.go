@@ -11,7 +11,7 @@ import (
 // every operation made through it, and through the files, regions and
 // locks opened through it, carries Op.Owner = owner, so that a trace can
 // tell the processes apart and ReleaseLocks can do what the kernel does
-// when one dies (DESIGN.md F1). The plain *FS is owner 0. A view is the
+// when one dies (docs/DESIGN.md F1). The plain *FS is owner 0. A view is the
 // same file system, not a copy: a file opened through one view may be
 // mapped through another.
 func (fsys *FS) View(owner int) engine.FS {

@@ -1,5 +1,5 @@
 // Package models holds the reference models of crashsim and the checks of
-// DESIGN.md section 6 that judge a state recovered after a crash against them.
+// docs/DESIGN.md section 6 that judge a state recovered after a crash against them.
 //
 // A Model is a sequential specification — Register, Log and KV here — written
 // as a struct of pure functions in the shape of porcupine.Model. Two checks

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Prefix checks the prefix property of DESIGN.md section 6 for a history of
+// Prefix checks the prefix property of docs/DESIGN.md section 6 for a history of
 // one client: the state recovered after a crash must equal the model's state
 // after operations 1..k for some k, where every operation acknowledged
 // durable before the crash is within 1..k and no operation not yet invoked

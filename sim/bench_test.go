@@ -181,7 +181,7 @@ func (c *collector) before(p *Process, at Event) {
 
 // BenchmarkExplore compares the explorer's rate of judged states, with one
 // and two workers, against a bare loop that only runs the recovery on the
-// same images built beforehand (DESIGN.md section 5: the explorer should
+// same images built beforehand (docs/DESIGN.md section 5: the explorer should
 // cost little besides the recoveries). Each iteration is a whole
 // exploration, or a whole pass over the images. The explorer's own cost per
 // state (building and fingerprinting an image) does not depend on the

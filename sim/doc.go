@@ -46,7 +46,7 @@
 //
 // # Implementation notes
 //
-// Crash points (DESIGN.md section 5). For a power failure (F2), just before
+// Crash points (docs/DESIGN.md section 5). For a power failure (F2), just before
 // every persistence barrier of any process — Region.Drain, File.Sync,
 // FS.SyncDir — and at the end of the workload: a crash between two barriers
 // leaves a subset of the states possible at the next one, so nothing is

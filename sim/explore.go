@@ -15,7 +15,7 @@ import (
 )
 
 // Explore runs scenario sc on a fresh simulated machine and, at every crash
-// point of opts.Fault (DESIGN.md section 5), builds the crash states that
+// point of opts.Fault (docs/DESIGN.md section 5), builds the crash states that
 // opts.Strategy picks, runs the scenario's recovery on each distinct image,
 // and judges what it returns with the prefix property (section 6). The
 // error is only for options or a scenario that cannot be explored; what the
@@ -512,7 +512,7 @@ type judgement struct {
 	problem, expected, observed, diff, panic string
 }
 
-// judge applies DESIGN.md section 6 to one recovery: no error, no panic,
+// judge applies docs/DESIGN.md section 6 to one recovery: no error, no panic,
 // and the prefix property. It returns nil when all is well.
 func judge(check *models.Prefix, out outcome) *judgement {
 	switch {

@@ -158,7 +158,7 @@ type Process struct {
 // FS returns the file system as the process sees it.
 func (p *Process) FS() engine.FS { return p.fs }
 
-// Kill stops the process as kill -9 does (DESIGN.md F1): every later
+// Kill stops the process as kill -9 does (docs/DESIGN.md F1): every later
 // operation of it fails with ErrKilled, its locks are released, and what it
 // wrote to the page cache or to shared memory stays. Other processes go on.
 func (p *Process) Kill() {

@@ -9,7 +9,7 @@ import (
 )
 
 // The simulated machine is a backend like any other: a behaviour that
-// differs from the OS's is a bug in the simulator (DESIGN.md section 3).
+// differs from the OS's is a bug in the simulator (docs/DESIGN.md section 3).
 func TestConformance(t *testing.T) {
 	for _, dir := range []string{"/data/t", "/pmem/t", "/dev/shm/t"} {
 		t.Run(dir, func(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"github.com/crashsim/crashsim/faultfs"
 )
 
-// Fault is a fault model of DESIGN.md section 4 that the explorer enumerates.
+// Fault is a fault model of docs/DESIGN.md section 4 that the explorer enumerates.
 // F3 (media and I/O faults) is injected by a scenario, never enumerated.
 type Fault int
 
@@ -48,7 +48,7 @@ func ParseFault(s string) (Fault, error) {
 }
 
 // Strategy says which crash states of a crash point the explorer builds
-// (DESIGN.md section 5).
+// (docs/DESIGN.md section 5).
 type Strategy int
 
 const (

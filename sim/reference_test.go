@@ -14,7 +14,7 @@ import (
 	"github.com/crashsim/crashsim/models"
 )
 
-// A naive reference enumerator written directly from DESIGN.md section 4
+// A naive reference enumerator written directly from docs/DESIGN.md section 4
 // (F2, persistent memory), to check the crash states the explorer builds:
 //
 //   - the failure-atomic unit is an aligned 8-byte word;

@@ -8,7 +8,7 @@ import (
 
 // Scenario is what the laboratory checks: a workload, the recovery that
 // follows a crash, and the reference model that judges what recovery
-// returns (DESIGN.md section 6).
+// returns (docs/DESIGN.md section 6).
 //
 // A scenario's name says what it is; a deliberately broken variant has
 // "-bug-" in its name, and the explorer is expected to report it.

@@ -52,7 +52,7 @@ type explanation struct {
 	lost, kept []int
 }
 
-// shrink explains a failing state c of pending p (DESIGN.md section 6, "the
+// shrink explains a failing state c of pending p (docs/DESIGN.md section 6, "the
 // smallest set of kept/lost units that still fails"). It first keeps as much
 // of every unit as it can while the state still fails, greedily, so that
 // what remains lost is needed for the failure; then it marks as

@@ -47,7 +47,7 @@
 //
 // # Durability contract
 //
-// What survives what, when each call returns (DESIGN.md section 4: a
+// What survives what, when each call returns (docs/DESIGN.md section 4: a
 // process crash keeps the page cache, a power failure only what was
 // synced):
 //

@@ -140,7 +140,7 @@ func recoverLog(fsys engine.FS, dir string, opts wal.Options) ([][]byte, error) 
 // TestPropertyPrefix: for any workload, at every crash point of a power
 // failure (all subsets of the pending units, sampled) and of a process
 // crash, recovery returns a prefix of the appended entries that holds
-// every entry acknowledged durable (DESIGN.md section 6).
+// every entry acknowledged durable (docs/DESIGN.md section 6).
 func TestPropertyPrefix(t *testing.T) {
 	check(t, 100, func(rt *rapid.T) {
 		opts := wal.Options{SegmentSize: int64(rapid.IntRange(wal.MinSegmentSize, 3000).Draw(rt, "segment"))}

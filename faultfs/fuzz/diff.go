@@ -2,7 +2,7 @@
 // and on engine.OSFS, side by side, and reports the first result that
 // differs: a returned count, the data read, a size, a listing, or an error
 // (its nil-ness, its errno or sentinel, its *fs.PathError Op and Path). A
-// difference is a bug in the simulator (DESIGN.md section 3).
+// difference is a bug in the simulator (docs/DESIGN.md section 3).
 //
 // The same code serves the rapid differential test and the native fuzz
 // target of package faultfs (which build Steps, or Decode them from bytes)

@@ -12,7 +12,7 @@ import (
 	"github.com/crashsim/crashsim/sim"
 )
 
-// WAL scenarios under injected media faults (DESIGN.md F3). The workload
+// WAL scenarios under injected media faults (docs/DESIGN.md F3). The workload
 // must see a typed error (ErrBroken wrapping the errno), the log must
 // refuse to go on, and recovery must still hold every acknowledged entry.
 // The segment writes and syncs are counted from the creation of the first
