@@ -11,14 +11,14 @@
 // # Usage
 //
 //	fsys := engine.OSFS{}
-//	f, err := engine.Create(fsys, "/data/pool")
+//	f, err := engine.Create(fsys, filepath.Join(dir, "pool"))
 //	...
 //	r, err := fsys.Map(f, 1<<20)          // extends the file to 1 MiB
 //	r.WriteAt([]byte("hello"), 4096)
 //	r.Store64(0, 1)                       // failure-atomic 8-byte store
 //	err = engine.Persist(r, 0, 4096+5)    // Flush + Drain: now durable
 //
-//	l, err := fsys.Lock("/data/pool.lock", engine.Exclusive)
+//	l, err := fsys.Lock(filepath.Join(dir, "pool.lock"), engine.Exclusive)
 //	if errors.Is(err, engine.ErrLocked) { ... another writer ... }
 //	defer l.Close()
 //
