@@ -10,7 +10,7 @@
 // A WAL of raw byte entries (any type works with a Codec; Binary adapts a
 // type that implements encoding.BinaryAppender and BinaryUnmarshaler):
 //
-//	w, err := wal.New(engine.OSFS{}, "/var/lib/app/wal", wal.Bytes, wal.Options{})
+//	w, err := wal.New(engine.OSFS{}, dir, wal.Bytes, wal.Options{})
 //	id, err := w.Append([]byte("put k1 v1"))      // buffered; id 1
 //	first, err := w.AppendBatch(entries)          // consecutive ids from first
 //	err = w.FlushAndSync()                        // durable: the barrier
