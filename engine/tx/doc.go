@@ -12,6 +12,11 @@
 //
 //	type Store struct{}                            // the pool's tag
 //
+//	type Node struct {
+//		Value int64
+//		Next  tx.Box[Store, Node]
+//	}
+//
 //	type Root struct {
 //		Users tx.Map[Store]                       // a persistent hash map, bytes to bytes
 //		Head  tx.Box[Store, Node]                 // an owning pointer
@@ -19,13 +24,10 @@
 //		Mu    tx.Mutex                            // free again after any restart
 //	}
 //
-//	type Node struct {
-//		Value int64
-//		Next  tx.Box[Store, Node]
-//	}
-//
-//	p, err := tx.Create[Store, Root](engine.OSFS{}, "/data/store.pool", &tx.Options{Layout: "v1"})
-//	p, err := tx.Open[Store, Root](engine.OSFS{}, "/data/store.pool", &tx.Options{Layout: "v1"})
+//	name := filepath.Join(dir, "store.pool")
+//	p, err := tx.Create[Store, Root](engine.OSFS{}, name, &tx.Options{Layout: "v1"})
+//	...
+//	p, err = tx.Open[Store, Root](engine.OSFS{}, name, &tx.Options{Layout: "v1"}) // after a restart
 //	defer p.Close()
 //	root := p.Root()                               // a tx.Ptr[Store, Root]
 //
