@@ -91,7 +91,7 @@ type Pending struct {
 	// DataUnit has its Len.
 	Granularity int
 	// Meta lists the namespace changes that are not durable, in order. A
-	// crash keeps a prefix of them (rule 9).
+	// crash keeps a prefix of them (rule 8).
 	Meta []MetaOp
 	// Sizes lists the files whose size is not durable.
 	Sizes []SizeUnit

@@ -12,12 +12,14 @@
 //
 // # Usage
 //
-//	log := new(faultfs.Log)
-//	fsys := faultfs.New(faultfs.Options{Observe: log.Observe})
+//	ops := new(faultfs.Log)
+//	fsys := faultfs.New(faultfs.Options{Observe: ops.Observe})
+//	engine.MkdirAllDurable(fsys, "/wal", 0o755)
 //	f, _ := engine.Create(fsys, "/wal/000001.log")
 //	f.WriteAt(record, 0)
 //	f.Sync()                // data and size durable
 //	fsys.SyncDir("/wal")    // the name durable
+//	f.WriteAt(record, 4096) // pending: a crash may keep it or lose it
 //
 //	// One crash state:
 //	img := fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.AllSubsets, Seed: 7})
@@ -36,7 +38,9 @@
 //	})
 //	fsys.SetInjector(rules)
 //	...
-//	if len(rules.Unfired()) > 0 { t.Fatal("the fault was never injected") }
+//	if len(rules.Unfired()) > 0 {
+//		log.Fatal("the fault was never injected")
+//	}
 //
 // Media: persistent memory on /mnt/pmem (a DAX file system), shared memory
 // on /dev/shm, a disk everywhere else (rules 12 to 15):

@@ -1,0 +1,128 @@
+package faultfs_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log"
+	"syscall"
+
+	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/faultfs"
+)
+
+// runRecovery stands for a program's recovery: here it says what survived
+// of the log.
+func runRecovery(img *faultfs.FS) {
+	b, err := engine.ReadFile(img, "/wal/000001.log")
+	if err != nil {
+		fmt.Println("recovery:", err)
+		return
+	}
+	fmt.Printf("recovery: %d bytes, second record %v\n", len(b), len(b) > 4096 && bytes.Equal(b[4096:], bytes.Repeat([]byte("r"), 100)))
+}
+
+// The package doc's first example: a file written and synced, then a write
+// left pending; one crash state, then every one (its size and its data
+// each survive or not: four states, two of which read the same); then a
+// fault injected.
+func Example() {
+	record := bytes.Repeat([]byte("r"), 100)
+	var seed int64 = 1
+
+	ops := new(faultfs.Log)
+	fsys := faultfs.New(faultfs.Options{Observe: ops.Observe})
+	engine.MkdirAllDurable(fsys, "/wal", 0o755)
+	f, _ := engine.Create(fsys, "/wal/000001.log")
+	f.WriteAt(record, 0)
+	f.Sync()                // data and size durable
+	fsys.SyncDir("/wal")    // the name durable
+	f.WriteAt(record, 4096) // pending: a crash may keep it or lose it
+
+	// One crash state:
+	img := fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.AllSubsets, Seed: 7})
+	runRecovery(img)
+
+	// Every crash state the rules allow, at most 10 000 of them:
+	p := fsys.Pending(engine.SectorSize)
+	for c := range p.Choices(faultfs.AllSubsets, 10_000, seed) {
+		runRecovery(p.Clone(c, faultfs.Tail{}))
+	}
+
+	// Media faults: the third write to a log fails with ENOSPC.
+	rules := faultfs.NewRules(faultfs.Rule{
+		When:  faultfs.And(faultfs.PathGlob("/wal/*.log"), faultfs.OpKinds(faultfs.OpWrite), faultfs.OnIndex(2)),
+		Fault: faultfs.Error(syscall.ENOSPC),
+	})
+	fsys.SetInjector(rules)
+	for i := range 3 {
+		_, err := f.WriteAt(record, int64(8192+i*100))
+		fmt.Println("write:", err, errors.Is(err, faultfs.ErrInjected))
+	}
+	if len(rules.Unfired()) > 0 {
+		log.Fatal("the fault was never injected")
+	}
+	fmt.Println(len(ops.Ops()), "operations observed")
+	// Output:
+	// recovery: 4196 bytes, second record true
+	// recovery: 100 bytes, second record false
+	// recovery: 4196 bytes, second record false
+	// recovery: 100 bytes, second record false
+	// recovery: 4196 bytes, second record true
+	// write: <nil> false
+	// write: <nil> false
+	// write: write /wal/000001.log: faultfs: injected fault: no space left on device true
+	// 12 operations observed
+}
+
+// The package doc's media example: a persistent-memory mount, a store and
+// a persist; what stays pending.
+func ExampleMount() {
+	fsys := faultfs.New(faultfs.Options{Mounts: []faultfs.Mount{
+		{Dir: "/mnt/pmem", Medium: engine.PMem},
+		{Dir: "/dev/shm", Medium: engine.SharedMemory},
+	}})
+	f, _ := engine.Create(fsys, "/mnt/pmem/pool")
+	r, _ := fsys.Map(f, 1<<20) // r.Medium() == engine.PMem
+	r.Store64(0, 42)
+	engine.Persist(r, 0, 8) // this line durable, no other
+	r.Store64(64, 7)        // the next line: pending
+	p := fsys.Pending(0)    // 64-byte lines on pmem, 4 KiB pages elsewhere
+	fmt.Println(r.Medium() == engine.PMem)
+	for _, u := range p.Data {
+		fmt.Println("pending:", u.Path, u.Off, u.Len)
+	}
+	// Output:
+	// true
+	// pending: /mnt/pmem/pool 64 64
+}
+
+// The package doc's process example: a lock of a simulated process,
+// released when it is killed; the fingerprints of crash images.
+func ExampleFS_View() {
+	fsys := faultfs.New(faultfs.Options{})
+	fsys.MkdirAll("/db", 0o755)
+
+	p1 := fsys.View(1)
+	l, err := p1.Lock("/db/LOCK", engine.Exclusive)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fsys.Mark(1, "invoke put k1") // an Op of kind OpMark, with its Index
+	_, err = fsys.View(2).Lock("/db/LOCK", engine.Exclusive)
+	fmt.Println("process 2:", errors.Is(err, engine.ErrLocked))
+	fsys.ReleaseLocks(1) // process 1 was killed
+	_, err = fsys.View(2).Lock("/db/LOCK", engine.Exclusive)
+	fmt.Println("process 2 after the kill:", err)
+	_ = l
+
+	seen := map[faultfs.Fingerprint]bool{}
+	img := fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.LoseAll})
+	seen[img.Fingerprint()] = true // the same crash image twice is checked once
+	again := fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.LoseAll})
+	fmt.Println("seen before:", seen[again.Fingerprint()])
+	// Output:
+	// process 2: true
+	// process 2 after the kill: <nil>
+	// seen before: true
+}
