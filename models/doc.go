@@ -21,12 +21,18 @@
 //	p.DurableAll()                                  // as its Sync returns
 //	...
 //	v := p.Check(recoveredRecords)                  // after recovery of a crash image
-//	if !v.OK { t.Error(v) }
+//	fmt.Println(v)                                  // ok: state after 1 of 1 operations (1 durable)
+//
+// For concurrent clients, a history of calls and returns:
 //
 //	h := models.NewHistory()
 //	id := h.Call(client, models.KVPut{Key: "k", Value: "v"})
 //	h.Return(id, nil)
-//	v := models.CheckDurable(models.KV(), h, recoveredMap, false, time.Second)
+//	lv := models.CheckDurable(models.KV(), h, recoveredMap, false, time.Second)
+//	fmt.Println(lv.Result)                          // Ok
+//
+// Package sim checks the prefix property of every crash state it explores;
+// it does not call CheckDurable yet (docs/DESIGN.md section 6).
 //
 // # Implementation notes
 //
