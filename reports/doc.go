@@ -9,15 +9,16 @@
 // shown (grouped by scenario):
 //
 //	var results []*sim.Result
-//	for _, sc := range scenarios.All() {
+//	for _, name := range []string{"pmem-log", "pmem-log-bug-count-first"} {
+//		sc, _ := scenarios.Lookup(name)
 //		r, err := sim.Explore(sc, sim.Options{Fault: sim.PowerFailure})
 //		if err != nil {
-//			return err
+//			log.Fatal(err)
 //		}
 //		results = append(results, r)
 //	}
-//	reports.Table(os.Stdout, results)         // one row per result
-//	reports.Violations(os.Stdout, results, 3) // details, 3 per result at most
+//	reports.Table(w, results)                 // one row per result
+//	reports.Violations(w, results, 3)         // details, 3 per result at most
 //	reports.JSON(f, results)                  // for CI, and for ReadJSON
 //	reports.HTML(page, results)               // one page, no network
 //
