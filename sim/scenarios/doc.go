@@ -6,12 +6,13 @@
 // # Usage
 //
 //	for _, sc := range scenarios.All() {
-//		res, err := sim.Explore(sc, sim.Options{Fault: sim.PowerFailure})
+//		res, err := sim.Explore(sc, sim.Options{Fault: sim.PowerFailure, Budget: sim.Budget{States: 100}})
 //		...
 //	}
 //	sc, ok := scenarios.Lookup("pmem-log")
 //
-// The scenarios:
+// The scenarios (`crashsim list` gives each one's line and the fault models
+// that apply):
 //
 //   - pmem-log: an append-only log in persistent memory: each record is
 //     persisted before the count that publishes it. Bugs: the count first;
@@ -22,6 +23,26 @@
 //     directory. Bugs: no fsync before the rename; no directory fsync.
 //   - file-log: length+CRC framed records appended and fsynced; recovery
 //     stops at a torn tail. Bug: no CRC, so a torn tail reads as a record.
+//   - wal-append, wal-batch, wal-sync, wal-resume, wal-checkpoint: the
+//     engine's write-ahead log (engine/wal) appending one entry or a batch
+//     at a time, syncing only every few entries, resumed by a second
+//     process after the first was killed, and publishing checkpoints.
+//     Bugs: recovery that never checks a frame's CRC; no directory fsync
+//     after creating a segment; a checkpoint renamed into place before it
+//     is fsynced; covered segments removed before the checkpoint is
+//     durable.
+//   - wal-fsync-eio, wal-enospc, wal-short-write: the log under an injected
+//     media fault (docs/DESIGN.md F3): the append reports it, the log
+//     refuses to go on, and recovery keeps every acknowledged entry. Bug:
+//     an fsync retried after it failed, which Linux reports as a success.
+//   - pool-map, pool-map-file, pool-alloc: random transactions on a
+//     persistent pool (engine/tx): puts and deletes on its hash map in
+//     persistent memory and in a file mapped through the page cache, and
+//     allocations, frees and replacements of blobs of random sizes. Bugs
+//     (each a wrong step of the real commit protocol, switched on through
+//     internal/txbug): data written in place before the undo log is
+//     durable; the log retired before the data is flushed; new objects
+//     published before their contents are durable.
 //
 // # Implementation notes
 //
