@@ -21,8 +21,10 @@ build:
 test: lint
 	$(GO) test -race -count=1 ./...
 
-## test-heavy: every test with the heavier property runs (CRASHSIM_HEAVY=1:
-## ten times the rapid checks of engine/wal's properties).
+## test-heavy: every test with the heavier property and exploration runs
+## (CRASHSIM_HEAVY=1: ten times the rapid checks of engine/wal's properties,
+## more states, seeds and rapid shrinking in the pool scenarios' tests, more seeds
+## in faultfs's stress test of Release and Untrack).
 test-heavy:
 	CRASHSIM_HEAVY=1 $(GO) test -count=1 ./...
 
