@@ -1,6 +1,9 @@
 package sim
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrUsage is returned when options, a scenario name or a replay id
@@ -15,4 +18,11 @@ var (
 	// the crash point or state a replay id names: the scenario or the engine
 	// changed since the id was printed.
 	ErrDiverged = errors.New("sim: replay diverged")
+
+	// ErrOtherWorkload is returned by Replay when the id carries a workload
+	// digest (ReplayID.Workload) and the run is another workload: its
+	// digest at the crash point differs, or it ends before that point. A
+	// rapid property generates many workloads of one scenario, and all but
+	// one are another. It wraps ErrDiverged.
+	ErrOtherWorkload = fmt.Errorf("%w: another workload", ErrDiverged)
 )

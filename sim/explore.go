@@ -67,6 +67,7 @@ type explorer struct {
 	mu       sync.Mutex
 	fails    map[int]*failure // per crash point (slot), its first failing state
 	excerpts [][]Event        // per crash point (slot), the trace before it
+	digests  []uint64         // per crash point (slot), the workload's digest there
 	done     int              // crash points the sequencer finished
 
 	replay *replayTarget // set when replaying one state
@@ -93,6 +94,9 @@ type failure struct {
 }
 
 func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
 	opts = opts.withDefaults()
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -137,6 +141,7 @@ func (x *explorer) run() {
 	}
 	go x.sequence()
 	x.m = NewMachine()
+	x.m.startDigest()
 	if x.replay != nil {
 		x.m.startRecording()
 	}
@@ -225,6 +230,7 @@ func (x *explorer) crashPoint(at Event) {
 	pw.slot = len(x.res.Points)
 	x.res.Points = append(x.res.Points, pw.pt)
 	x.excerpts = append(x.excerpts, x.m.excerpt())
+	x.digests = append(x.digests, x.m.workloadDigest())
 	x.mu.Unlock()
 	if x.opts.Fault == ProcessCrash {
 		pw.pt.States = 1

@@ -104,7 +104,7 @@ func TestCheckReports(t *testing.T) {
 	}
 	var bad tb
 	Check(&bad, appendLog(records, forgetful), Options{})
-	if len(bad.errors) == 0 || !strings.Contains(bad.errors[0], "acknowledged operations lost") || !strings.Contains(bad.errors[0], "crashsim replay append-log:") {
+	if len(bad.errors) == 0 || !strings.Contains(bad.errors[0], "acknowledged operations lost") || !strings.Contains(bad.errors[0], "crashsim replay append-log@") {
 		t.Errorf("forgetful recovery: %q", bad.errors)
 	}
 	var usage tb
@@ -291,14 +291,151 @@ func TestParse(t *testing.T) {
 
 func TestReplayIDRoundTrip(t *testing.T) {
 	for _, s := range []string{
+		// Without a workload digest, as printed before digests existed.
 		"pmem-log:power:subsets:7:64:zero:3:0/1/0,2",
 		"x:process:keep-all:0:0:garbage:0:keep",
 		"x:power:prefixes:1:512:zero:2:1//3:4:0/0/1",
+		// With one.
+		"pmem-log@00c0ffee12345678:power:subsets:7:64:zero:3:0/1/0,2",
+		"my.pkg/log_2@ffffffffffffffff:process:keep-all:0:0:garbage:0:keep:1:keep",
 	} {
 		id, err := ParseReplayID(s)
 		if err != nil || id.String() != s {
 			t.Errorf("ParseReplayID(%q) = %v, %v (back: %q)", s, id, err, id.String())
 		}
+	}
+	id, err := ParseReplayID("pmem-log@00c0ffee12345678:power:subsets:7:64:zero:3:0/1/0,2")
+	if err != nil || id.Scenario != "pmem-log" || id.Workload != 0x00c0ffee12345678 || id.Point != 3 {
+		t.Errorf("parsed %+v, %v", id, err)
+	}
+	if id, err := ParseReplayID("pmem-log:power:subsets:7:64:zero:3:0/1/0,2"); err != nil || id.Workload != 0 {
+		t.Errorf("an id without a digest: %+v, %v", id, err)
+	}
+	for _, bad := range []string{
+		"pmem-log@:power:subsets:7:64:zero:3:0//",                   // empty digest
+		"pmem-log@c0ffee:power:subsets:7:64:zero:3:0//",             // short
+		"pmem-log@0000000000000000:power:subsets:7:64:zero:3:0//",   // zero: "unknown" has no text
+		"pmem-log@00c0ffee1234567g:power:subsets:7:64:zero:3:0//",   // not hex
+		"pmem-log@00c0ffee12345678@1:power:subsets:7:64:zero:3:0//", // two digests
+		"my log:power:subsets:7:64:zero:3:0//",                      // a name a shell splits
+		":power:subsets:7:64:zero:3:0//",                            // no name
+	} {
+		if _, err := ParseReplayID(bad); !errors.Is(err, ErrUsage) {
+			t.Errorf("ParseReplayID(%q): %v, want ErrUsage", bad, err)
+		}
+	}
+}
+
+// TestScenarioNames: Explore and RunReplay refuse a scenario whose name a
+// replay id cannot carry unquoted in a shell, or that lacks a part.
+func TestScenarioNames(t *testing.T) {
+	for _, name := range []string{"append-log", "my_log.v2", "pkg/log", "A-1"} {
+		sc := appendLog([][]byte{[]byte("one")}, recoverLog)
+		sc.Name = name
+		if _, err := Explore(sc, Options{}); err != nil {
+			t.Errorf("name %q: %v", name, err)
+		}
+	}
+	for _, name := range []string{"", "my log", "a:b", "a@b", "it's", "a$b", "a;b", "naïve", "a\nb"} {
+		sc := appendLog([][]byte{[]byte("one")}, recoverLog)
+		sc.Name = name
+		if _, err := Explore(sc, Options{}); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "name") {
+			t.Errorf("name %q: Explore: %v, want ErrUsage about the name", name, err)
+		}
+		if _, err := RunReplay(sc, ReplayID{Scenario: name, Fault: PowerFailure, Strategy: Subsets, Choice: "0//", RecoveryPoint: -1}); !errors.Is(err, ErrUsage) {
+			t.Errorf("name %q: RunReplay: %v, want ErrUsage", name, err)
+		}
+	}
+	for what, broken := range map[string]func(*Scenario){
+		"Run":     func(sc *Scenario) { sc.Run = nil },
+		"Recover": func(sc *Scenario) { sc.Recover = nil },
+		"Model":   func(sc *Scenario) { sc.Model = models.Model{} },
+	} {
+		sc := appendLog(nil, recoverLog)
+		broken(sc)
+		if _, err := Explore(sc, Options{}); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), what) {
+			t.Errorf("no %s: %v, want ErrUsage naming it", what, err)
+		}
+	}
+}
+
+// TestWorkloadDigest: a replay id names the workload it was found with, so
+// a replay of another workload of the same scenario — other data, or fewer
+// operations — is refused with ErrOtherWorkload, not rebuilt as a state
+// the id never named. An id without a digest is not checked.
+func TestWorkloadDigest(t *testing.T) {
+	forgetful := func(env *Env) (any, error) {
+		recs, err := readLog(env.FS, "/log")
+		if len(recs) > 1 {
+			recs = recs[:len(recs)-1]
+		}
+		return recs, err
+	}
+	found := appendLog([][]byte{[]byte("one"), []byte("two")}, forgetful)
+	res, err := Explore(found, Options{})
+	if err != nil || len(res.Violations) == 0 {
+		t.Fatalf("%v, %+v", err, res)
+	}
+	id, err := ParseReplayID(res.Violations[0].ReplayID)
+	if err != nil || id.Workload == 0 {
+		t.Fatalf("replay id %q: %+v, %v", res.Violations[0].ReplayID, id, err)
+	}
+	if rp, err := RunReplay(found, id); err != nil || rp.Violation == nil {
+		t.Fatalf("replay of its own workload: %v, %+v", err, rp)
+	}
+	for name, other := range map[string]*Scenario{
+		"other data":  appendLog([][]byte{[]byte("one"), []byte("owt")}, forgetful),
+		"fewer ops":   appendLog([][]byte{[]byte("one")}, forgetful),
+		"more ops":    appendLog([][]byte{[]byte("one"), []byte("two"), []byte("three")}, forgetful),
+		"other order": appendLog([][]byte{[]byte("two"), []byte("one")}, forgetful),
+	} {
+		_, err := RunReplay(other, id)
+		if !errors.Is(err, ErrOtherWorkload) || !errors.Is(err, ErrDiverged) {
+			t.Errorf("%s: replay %s: %v, want ErrOtherWorkload", name, id, err)
+		}
+	}
+	// Workloads whose trace differs only in the bytes or values they
+	// store, which no marker names: the digest has the data.
+	stores := func(data []byte, word uint64) *Scenario {
+		return &Scenario{
+			Name:  "stores",
+			Model: models.Register(),
+			Run: func(env *Env) error {
+				r, done, err := durableRegion(env, "/pmem/r", 64)
+				if err != nil {
+					return err
+				}
+				defer done()
+				if _, err := r.WriteAt(data, 0); err != nil {
+					return err
+				}
+				if err := r.Store64(8, word); err != nil {
+					return err
+				}
+				return r.Flush(0, 64)
+			},
+			Recover: func(env *Env) (any, error) { return uint64(1), nil }, // never right: every state is a violation
+		}
+	}
+	res, err = Explore(stores([]byte("abcd"), 1), Options{Fault: ProcessCrash})
+	if err != nil || len(res.Violations) == 0 {
+		t.Fatalf("%v, %+v", err, res)
+	}
+	last, _ := ParseReplayID(res.Violations[len(res.Violations)-1].ReplayID)
+	if _, err := RunReplay(stores([]byte("abcd"), 1), last); err != nil {
+		t.Errorf("replay of the same stores: %v", err)
+	}
+	for name, other := range map[string]*Scenario{"other bytes": stores([]byte("abce"), 1), "other word": stores([]byte("abcd"), 2)} {
+		if _, err := RunReplay(other, last); !errors.Is(err, ErrOtherWorkload) {
+			t.Errorf("%s: replay %s: %v, want ErrOtherWorkload", name, last, err)
+		}
+	}
+
+	unchecked := id
+	unchecked.Workload = 0
+	other := appendLog([][]byte{[]byte("one"), []byte("owt")}, forgetful)
+	if rp, err := RunReplay(other, unchecked); err != nil || rp.Violation == nil {
+		t.Errorf("an id without a digest is not checked: %v, %+v", err, rp)
 	}
 }
 

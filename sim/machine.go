@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"io/fs"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/zeebo/xxh3"
 
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/faultfs"
@@ -35,6 +38,10 @@ type Machine struct {
 	full    []Event    // every event, when recording (replay)
 	sources map[uint64]string
 	record  bool
+	// digest, set on a workload's machine only, hashes what its processes
+	// do, in trace order: ReplayID.Workload.
+	digest    *xxh3.Hasher
+	digestBuf []byte
 
 	// hook, if set, is called at the crash points of the machine's
 	// processes; see crashHook.
@@ -97,6 +104,9 @@ func (m *Machine) observe(op faultfs.Op) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.last = op
+	if m.digest != nil {
+		m.digestOp(op)
+	}
 	e := eventOf(op)
 	m.ring.add(e)
 	if m.record {
@@ -129,6 +139,56 @@ func (m *Machine) excerpt() []Event {
 func (m *Machine) startRecording() {
 	m.record = true
 	m.sources = map[uint64]string{}
+}
+
+// startDigest starts the workload digest (ReplayID.Workload): every
+// operation and marker from now on, and the bytes and values stored.
+func (m *Machine) startDigest() {
+	m.mu.Lock()
+	m.digest = xxh3.New()
+	m.mu.Unlock()
+}
+
+// workloadDigest returns the digest of what the machine's processes did
+// so far; never 0, which a ReplayID reserves for "unknown".
+func (m *Machine) workloadDigest() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return max(m.digest.Sum64(), 1)
+}
+
+// digestOp folds an operation into the digest: every field but the index,
+// which the order already gives. Called with m.mu held.
+func (m *Machine) digestOp(op faultfs.Op) {
+	b := m.digestBuf[:0]
+	b = binary.AppendUvarint(b, uint64(op.Kind))
+	b = binary.AppendUvarint(b, uint64(op.Owner))
+	b = binary.AppendVarint(b, op.Off)
+	b = binary.AppendVarint(b, op.Len)
+	for _, s := range []string{op.Path, op.NewPath, op.Note} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	m.digest.Write(b)
+	m.digestBuf = b
+}
+
+// digestData folds the bytes or values a process stores into the digest:
+// a workload's trace has each write's range but not what it wrote, and
+// two workloads that write different data are different workloads.
+func (m *Machine) digestData(data []byte, values ...uint64) {
+	if m.digest == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := binary.AppendUvarint(m.digestBuf[:0], uint64(len(data)))
+	for _, v := range values {
+		b = binary.LittleEndian.AppendUint64(b, v)
+	}
+	m.digest.Write(b)
+	m.digest.Write(data)
+	m.digestBuf = b
 }
 
 // Start starts a new process.
@@ -390,6 +450,7 @@ func splitCopy(p *Process, op, name string, b []byte, off int64, unit int64, wri
 	if p.Killed() {
 		return 0, p.killedErr(op, name)
 	}
+	p.m.digestData(b)
 	h := p.m.hook
 	if h == nil || h.options().Fault != ProcessCrash || int64(len(b)) <= unit {
 		n, err := write(b, off)
@@ -461,40 +522,41 @@ func (r *procRegion) Load64(off int64) (uint64, error) {
 }
 
 // atomic runs a state-changing atomic operation and passes its crash point.
-func (r *procRegion) atomic(do func() error) error {
+func (r *procRegion) atomic(do func() error, operands ...uint64) error {
 	if r.p.Killed() {
 		return r.p.killedErr("region-atomic", r.name)
 	}
+	r.p.m.digestData(nil, operands...)
 	err := do()
 	r.p.after()
 	return err
 }
 
 func (r *procRegion) Store32(off int64, v uint32) error {
-	return r.atomic(func() error { return r.r.Store32(off, v) })
+	return r.atomic(func() error { return r.r.Store32(off, v) }, uint64(v))
 }
 
 func (r *procRegion) Store64(off int64, v uint64) error {
-	return r.atomic(func() error { return r.r.Store64(off, v) })
+	return r.atomic(func() error { return r.r.Store64(off, v) }, v)
 }
 
 func (r *procRegion) Add32(off int64, delta uint32) (v uint32, err error) {
-	err = r.atomic(func() error { v, err = r.r.Add32(off, delta); return err })
+	err = r.atomic(func() error { v, err = r.r.Add32(off, delta); return err }, uint64(delta))
 	return v, err
 }
 
 func (r *procRegion) Add64(off int64, delta uint64) (v uint64, err error) {
-	err = r.atomic(func() error { v, err = r.r.Add64(off, delta); return err })
+	err = r.atomic(func() error { v, err = r.r.Add64(off, delta); return err }, delta)
 	return v, err
 }
 
 func (r *procRegion) CompareAndSwap32(off int64, old, new uint32) (ok bool, err error) {
-	err = r.atomic(func() error { ok, err = r.r.CompareAndSwap32(off, old, new); return err })
+	err = r.atomic(func() error { ok, err = r.r.CompareAndSwap32(off, old, new); return err }, uint64(old), uint64(new))
 	return ok, err
 }
 
 func (r *procRegion) CompareAndSwap64(off int64, old, new uint64) (ok bool, err error) {
-	err = r.atomic(func() error { ok, err = r.r.CompareAndSwap64(off, old, new); return err })
+	err = r.atomic(func() error { ok, err = r.r.CompareAndSwap64(off, old, new); return err }, old, new)
 	return ok, err
 }
 

@@ -97,7 +97,7 @@ func (h *nestedHook) point(at Event) {
 func (x *explorer) violation(f *failure) Violation {
 	pt := x.res.Points[f.job.slot]
 	v := Violation{Point: pt.Index, Trace: pt.Trace, At: pt.At, Excerpt: x.excerpts[f.job.slot], Kept: []Unit{}, Lost: []Unit{}}
-	id := ReplayID{Scenario: x.sc.Name, Fault: x.opts.Fault, Strategy: x.opts.Strategy, Seed: x.opts.Seed,
+	id := ReplayID{Scenario: x.sc.Name, Workload: x.digests[f.job.slot], Fault: x.opts.Fault, Strategy: x.opts.Strategy, Seed: x.opts.Seed,
 		Granularity: x.opts.Granularity, GarbageTail: x.opts.Tail.Garbage, Point: pt.Index, Choice: choiceKey(f.job.pend, f.job.choice), RecoveryPoint: -1}
 	bad := f.problem
 	switch {

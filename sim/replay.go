@@ -11,6 +11,8 @@ import (
 // operation of the workload.
 type Replay struct {
 	ID ReplayID
+	// Doc is the scenario's Doc.
+	Doc string
 	// Violation is what is wrong with the state, nil if it now recovers
 	// correctly. Its Kept and Lost list every unit the state keeps or
 	// loses (the id names a state already shrunk by Explore).
@@ -37,7 +39,9 @@ type replayTarget struct {
 // RunReplay rebuilds the crash state id names by running sc again with the
 // same options up to the same crash point, recovers it, and judges it. It
 // returns an error wrapping ErrDiverged when the run no longer reaches that
-// point or state, which means the scenario or the engine changed.
+// point or state, which means the scenario or the engine changed, and
+// ErrOtherWorkload (which wraps it) when the id has a workload digest and
+// the run up to the point is not that workload.
 func RunReplay(sc *Scenario, id ReplayID) (*Replay, error) {
 	if id.Scenario != sc.Name {
 		return nil, fmt.Errorf("%w: replay id is for scenario %s, not %s", ErrUsage, id.Scenario, sc.Name)
@@ -53,9 +57,12 @@ func RunReplay(sc *Scenario, id ReplayID) (*Replay, error) {
 	switch {
 	case x.replay.err != nil:
 		return nil, x.replay.err
+	case x.replay.out == nil && id.Workload != 0:
+		return nil, fmt.Errorf("%w: the run reached %d crash points, not %d", ErrOtherWorkload, x.points, id.Point+1)
 	case x.replay.out == nil:
 		return nil, fmt.Errorf("%w: the run reached %d crash points, not %d", ErrDiverged, x.points, id.Point+1)
 	}
+	x.replay.out.Doc = sc.Doc
 	return x.replay.out, nil
 }
 
@@ -67,6 +74,12 @@ func (x *explorer) replayPoint(k int, at Event) {
 		return
 	}
 	defer x.stop("replayed")
+	if id.Workload != 0 {
+		if d := x.m.workloadDigest(); d != id.Workload {
+			x.replay.err = fmt.Errorf("%w: at crash point %d the workload's digest is %016x, the id's %016x", ErrOtherWorkload, k, d, id.Workload)
+			return
+		}
+	}
 	x.checkMu.Lock()
 	check := x.check.Snapshot()
 	x.checkMu.Unlock()

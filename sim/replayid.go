@@ -2,25 +2,36 @@ package sim
 
 import (
 	"fmt"
-
-	"github.com/crashsim/crashsim/faultfs"
 	"strconv"
 	"strings"
+
+	"github.com/crashsim/crashsim/faultfs"
 )
 
-// ReplayID names one crash state of one run exactly: `crashsim replay <id>`
+// ReplayID names one crash state of one run exactly: RunReplay (behind
+// `crashsim replay <id>` and a go test run with -crashsim.replay=<id>)
 // reruns the scenario with the same options to the same crash point,
 // rebuilds the state, and recovers it again with the store-level trace and
 // source locations. Its text form has no spaces or shell metacharacters:
 //
-//	scenario:fault:strategy:seed:granularity:tail:point:choice[:rpoint:rchoice]
+//	scenario@workload:fault:strategy:seed:granularity:tail:point:choice[:rpoint:rchoice]
 //
-// where tail is "zero" or "garbage" (Options.Tail),
-// choice is the faultfs choice key (prefix/sizes/data, e.g. 0/1/0,2),
-// and rpoint and rchoice name a crash inside the recovery of that state when
-// Options.RecoveryCrashes found it.
+// where workload is the digest of the workload's run up to the crash
+// point, 16 hex digits (see Workload); tail is "zero" or "garbage"
+// (Options.Tail); choice is the faultfs choice key (prefix/sizes/data, e.g.
+// 0/1/0,2), or "keep" for a process crash; and rpoint and rchoice name a
+// crash inside the recovery of that state when Options.RecoveryCrashes
+// found it. Scenario names cannot hold ':' or '@' (Scenario.Validate).
+// An id without "@workload", as printed before digests existed, still
+// parses and replays, unchecked.
 type ReplayID struct {
-	Scenario    string
+	Scenario string
+	// Workload is the digest of the workload's trace up to the crash point
+	// (every operation and marker, and the bytes and values it stored); 0
+	// means unknown, and is not checked. A rapid property runs one scenario
+	// with many generated workloads: the digest says which of them the id
+	// names, and a replay checks it.
+	Workload    uint64
 	Fault       Fault
 	Strategy    Strategy
 	Seed        uint64
@@ -38,7 +49,11 @@ func (id ReplayID) String() string {
 	if id.GarbageTail {
 		tail = "garbage"
 	}
-	s := fmt.Sprintf("%s:%s:%s:%d:%d:%s:%d:%s", id.Scenario, id.Fault, id.Strategy, id.Seed, id.Granularity, tail, id.Point, id.Choice)
+	name := id.Scenario
+	if id.Workload != 0 {
+		name += fmt.Sprintf("@%016x", id.Workload)
+	}
+	s := fmt.Sprintf("%s:%s:%s:%d:%d:%s:%d:%s", name, id.Fault, id.Strategy, id.Seed, id.Granularity, tail, id.Point, id.Choice)
 	if id.RecoveryPoint >= 0 {
 		s += fmt.Sprintf(":%d:%s", id.RecoveryPoint, id.RecoveryChoice)
 	}
@@ -57,10 +72,23 @@ func ParseReplayID(s string) (ReplayID, error) {
 	}
 	f := strings.Split(s, ":")
 	if len(f) != 8 && len(f) != 10 {
-		return bad("want scenario:fault:strategy:seed:granularity:tail:point:choice[:rpoint:rchoice]")
+		return bad("want scenario@workload:fault:strategy:seed:granularity:tail:point:choice[:rpoint:rchoice]")
 	}
-	id := ReplayID{Scenario: f[0], Choice: f[7], RecoveryPoint: -1}
+	id := ReplayID{Choice: f[7], RecoveryPoint: -1}
 	var err error
+	name, digest, hasDigest := strings.Cut(f[0], "@")
+	if why := nameProblem(name); why != "" {
+		return bad(why)
+	}
+	id.Scenario = name
+	if hasDigest {
+		if len(digest) != 16 {
+			return bad("the workload digest after @ must be 16 hex digits")
+		}
+		if id.Workload, err = strconv.ParseUint(digest, 16, 64); err != nil || id.Workload == 0 {
+			return bad("the workload digest after @ must be 16 hex digits, not all zero")
+		}
+	}
 	if id.Fault, err = ParseFault(f[1]); err != nil {
 		return bad(err.Error())
 	}
@@ -88,9 +116,6 @@ func ParseReplayID(s string) (ReplayID, error) {
 			return bad("recovery crash point must be a number >= 0")
 		}
 		id.RecoveryChoice = f[9]
-	}
-	if id.Scenario == "" {
-		return bad("no scenario")
 	}
 	return id, nil
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/crashsim/crashsim/models"
@@ -13,7 +14,9 @@ import (
 // A scenario's name says what it is; a deliberately broken variant has
 // "-bug-" in its name, and the explorer is expected to report it.
 type Scenario struct {
-	// Name identifies the scenario in reports, replay ids and the CLI.
+	// Name identifies the scenario in reports, replay ids and the CLI. It
+	// is made of letters, digits and - _ . / (see Validate), so that a
+	// replay id carries it unquoted in a shell command.
 	Name string
 	// Doc says in one line what the workload does and, for a bug variant,
 	// what is wrong with it.
@@ -50,4 +53,43 @@ func (s *Scenario) Applies(f Fault) bool {
 		}
 	}
 	return false
+}
+
+// Validate reports a scenario that cannot be explored: a name a replay id
+// cannot carry, or a missing workload, recovery or model.
+func (s *Scenario) Validate() error {
+	if err := validName(s.Name); err != nil {
+		return err
+	}
+	switch {
+	case s.Run == nil:
+		return fmt.Errorf("%w: scenario %s has no Run (the workload)", ErrUsage, s.Name)
+	case s.Recover == nil:
+		return fmt.Errorf("%w: scenario %s has no Recover", ErrUsage, s.Name)
+	case s.Model.Init == nil || s.Model.Apply == nil:
+		return fmt.Errorf("%w: scenario %s has no Model (its Init or Apply is nil)", ErrUsage, s.Name)
+	}
+	return nil
+}
+
+// validName accepts the names a replay id can carry: not empty, and only
+// letters, digits and - _ . / — nothing a shell would interpret, and no
+// ':' or '@', which separate the id's fields.
+func validName(name string) error {
+	if why := nameProblem(name); why != "" {
+		return fmt.Errorf("%w: %s", ErrUsage, why)
+	}
+	return nil
+}
+
+func nameProblem(name string) string {
+	if name == "" {
+		return "a scenario needs a name"
+	}
+	for _, r := range name {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("-_./", r)) {
+			return fmt.Sprintf("scenario name %q: %q is not allowed (use letters, digits and - _ . /)", name, r)
+		}
+	}
+	return ""
 }

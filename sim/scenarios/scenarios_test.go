@@ -125,6 +125,9 @@ func TestRegistry(t *testing.T) {
 		if !ok || got.Name != sc.Name || got.Doc == "" || got.Run == nil || got.Recover == nil || got.Model.Init == nil {
 			t.Errorf("scenario %s is incomplete", sc.Name)
 		}
+		if err := sc.Validate(); err != nil {
+			t.Errorf("scenario %s: %v", sc.Name, err)
+		}
 		if sc.Buggy() != strings.Contains(sc.Doc, "BUG") {
 			t.Errorf("%s: a bug variant's doc says BUG, a correct one's does not: %q", sc.Name, sc.Doc)
 		}
