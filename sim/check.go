@@ -28,7 +28,8 @@ func Check(t TB, sc *Scenario, opts Options) *Result {
 		t.Errorf("%s: the workload failed: %s", sc.Name, res.RunError)
 	}
 	for i := range res.Violations {
-		t.Errorf("%s under a %v crash (%v): violation\n%s", sc.Name, res.Fault, res.Strategy, res.Violations[i].String())
+		v := &res.Violations[i]
+		t.Errorf("%s under a %v crash (%v): violation\n%s", sc.Name, res.Fault, res.Strategy, v.WithReplay("crashsim replay "+v.ReplayID))
 	}
 	return res
 }

@@ -70,7 +70,9 @@ type Point struct {
 // Violation is one crash state whose recovery the model rejects, or whose
 // recovery failed.
 type Violation struct {
-	// ReplayID names exactly this state; `crashsim replay <id>` rebuilds it.
+	// ReplayID names exactly this state (see ReplayID): `crashsim replay
+	// <id>` rebuilds it for a built-in scenario, and the go test command
+	// Check prints for a user's own.
 	ReplayID string `json:"replay_id"`
 	Point    int    `json:"point"`
 	Trace    uint64 `json:"trace"`
@@ -144,7 +146,9 @@ func (u Unit) String() string {
 	return b.String()
 }
 
-// String renders the violation for a test log or a terminal.
+// String renders the violation for a test log or a terminal. It names no
+// command to replay it, which depends on where the scenario lives: see
+// WithReplay.
 func (v *Violation) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "crash point %d, %s\n", v.Point, v.At)
@@ -180,8 +184,15 @@ func (v *Violation) String() string {
 			fmt.Fprintf(&b, "    %s%s\n", mark, e)
 		}
 	}
-	fmt.Fprintf(&b, "  replay:   crashsim replay %s\n", v.ReplayID)
 	return b.String()
+}
+
+// WithReplay renders the violation as String does, followed by command,
+// the command that replays it: `crashsim replay <id>` for a built-in
+// scenario (the CLI and reports print that one), and the go test command
+// of the test that found it for a user's own (Check prints that one).
+func (v *Violation) WithReplay(command string) string {
+	return v.String() + "  replay:   " + command + "\n"
 }
 
 func indent(s, prefix string) string {

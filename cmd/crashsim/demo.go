@@ -99,7 +99,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	if len(o.caught) > 0 {
 		fmt.Fprintf(stdout, "\n== What the laboratory caught: one violation of each bug variant\n")
 		for _, c := range o.caught {
-			fmt.Fprintf(stdout, "\n-- %s (%s/%s): %s\n%s", c.sc.Name, c.result.FaultName, c.result.StrategyName, c.sc.Doc, c.violation.String())
+			fmt.Fprintf(stdout, "\n-- %s (%s/%s): %s\n%s", c.sc.Name, c.result.FaultName, c.result.StrategyName, c.sc.Doc, c.violation.WithReplay("crashsim replay "+c.violation.ReplayID))
 		}
 	}
 	fmt.Fprintf(stdout, "\n== Summary (%s)\n", time.Since(start).Round(time.Millisecond))
