@@ -76,44 +76,6 @@ func readLog(fsys engine.FS, name string) ([][]byte, error) {
 
 func recoverLog(env *Env) (any, error) { return readLog(env.FS, "/log") }
 
-// tb records what Check reports.
-type tb struct{ errors, fatals []string }
-
-func (t *tb) Helper() {}
-func (t *tb) Errorf(format string, args ...any) {
-	t.errors = append(t.errors, fmt.Sprintf(format, args...))
-}
-func (t *tb) Fatalf(format string, args ...any) {
-	t.fatals = append(t.fatals, fmt.Sprintf(format, args...))
-}
-
-func TestCheckReports(t *testing.T) {
-	records := [][]byte{[]byte("one"), []byte("two")}
-	var ok tb
-	Check(&ok, appendLog(records, recoverLog), Options{})
-	if len(ok.errors)+len(ok.fatals) > 0 {
-		t.Errorf("correct log: %v %v", ok.errors, ok.fatals)
-	}
-	// A recovery that forgets the last record loses an acknowledged append.
-	forgetful := func(env *Env) (any, error) {
-		recs, err := readLog(env.FS, "/log")
-		if len(recs) > 1 {
-			recs = recs[:len(recs)-1]
-		}
-		return recs, err
-	}
-	var bad tb
-	Check(&bad, appendLog(records, forgetful), Options{})
-	if len(bad.errors) == 0 || !strings.Contains(bad.errors[0], "acknowledged operations lost") || !strings.Contains(bad.errors[0], "crashsim replay append-log@") {
-		t.Errorf("forgetful recovery: %q", bad.errors)
-	}
-	var usage tb
-	Check(&usage, appendLog(records, recoverLog), Options{Fault: ProcessCrash, Strategy: Subsets})
-	if len(usage.fatals) != 1 || !strings.Contains(usage.fatals[0], "does not apply") {
-		t.Errorf("unusable options: %q", usage.fatals)
-	}
-}
-
 // TestCheckWithRapid: a rapid-generated operation sequence is the workload;
 // sim.Check runs inside rapid.Check, so a failure would be shrunk by rapid.
 func TestCheckWithRapid(t *testing.T) {

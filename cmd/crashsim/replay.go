@@ -14,6 +14,10 @@ violation), recovers it again and judges it: prints the verdict, the
 violation, the trace up to the crash point with the source location of each
 storage operation, and the trace of the recovery.
 
+Built-in scenarios only: a scenario of your own replays in its own test,
+with the go test command sim.Check prints for each violation
+(go test ./yourpkg -run '^TestYours$' -v -crashsim.replay='<id>').
+
 Exit code: 1 if the state still violates, 0 if it now recovers correctly,
 2 on a usage error or when the scenario no longer reaches that state (the
 scenario or the engine changed since the id was printed).`
@@ -38,7 +42,11 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	sc, ok := scenarios.Lookup(id.Scenario)
 	if !ok {
-		return usageError(stderr, "replay", fmt.Errorf("%w: no scenario %q ('crashsim list' shows them)", sim.ErrUsage, id.Scenario))
+		// Not a built-in scenario: a user's own replays in its own test,
+		// which printed the command with the violation.
+		return usageError(stderr, "replay", fmt.Errorf("%w: no built-in scenario %q ('crashsim list' shows them)\n"+
+			"A scenario of your own replays in the test that checks it, with the command sim.Check printed:\n"+
+			"  go test ./yourpkg -run '^TestYours$' -v -crashsim.replay='%s'", sim.ErrUsage, id.Scenario, id))
 	}
 	rp, err := sim.RunReplay(sc, id)
 	if err != nil {

@@ -38,3 +38,18 @@ func TestReplayUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayOwnScenario: the CLI knows only the built-in scenarios, and
+// says how to replay one's own: in its test, with the flag sim registers.
+func TestReplayOwnScenario(t *testing.T) {
+	var out, errb bytes.Buffer
+	id := "my-log@00c0ffee12345678:power:subsets:0:0:zero:1:0//1"
+	if code := run([]string{"replay", id}, &out, &errb); code != exitUsageErr {
+		t.Fatalf("replay of a user's scenario: exit %d, want %d", code, exitUsageErr)
+	}
+	for _, want := range []string{`no built-in scenario "my-log"`, "go test ./yourpkg -run '^TestYours$' -v -crashsim.replay='" + id + "'"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("error lacks %q:\n%s", want, errb.String())
+		}
+	}
+}
