@@ -33,11 +33,50 @@
 //		sim.Check(t, sc, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets})
 //	}
 //
-// and composes with rapid: draw the workload's operations inside
+// Each violation's report ends with the one command that replays exactly
+// that state in that test, to run from the module's root:
+//
+//	replay:   go test ./mylog -run '^TestMyLog$' -v -crashsim.replay='my-log@9f2c41d07a5be318:power:subsets:0:0:zero:3:0/1/0'
+//
+// Under -crashsim.replay (a test flag this package registers, as rapid
+// registers -rapid.seed), Check explores nothing: the Check of the
+// exploration the id names reruns the workload to that crash point,
+// rebuilds that one state, recovers it, and prints what `crashsim replay`
+// prints — the verdict, the kept and lost units, the whole trace up to the
+// crash point with the source line of each storage operation, and the
+// recovery's trace. The test fails while the state still violates and
+// passes once the recovery handles it. Checks of other scenarios are
+// skipped (one log line each); a Check of the same scenario with other
+// options or another workload is not the one named, and a test none of
+// whose Checks was fails: a replay never passes without replaying.
+//
+// Check composes with rapid: draw the workload's operations inside
 // rapid.Check and build the scenario from them; rapid shrinks a failing
-// sequence. Explore returns the Result instead; RunReplay rebuilds one crash
-// state from a violation's ReplayID with the whole trace and the source line
-// of every store. The crashsim command wraps all three.
+// sequence. CheckProperty does that for you and completes each replay
+// command with the fail file rapid wrote the shrunk workload to, which it
+// generates again from under -crashsim.replay:
+//
+//	func TestMyLogAnyWorkload(t *testing.T) {
+//		sim.CheckProperty(t, func(rt *rapid.T) (*sim.Scenario, sim.Options) {
+//			records := rapid.SliceOf(rapid.SliceOfN(rapid.Byte(), 1, 100)).Draw(rt, "records")
+//			return myLog(records), sim.Options{Fault: sim.PowerFailure}
+//		})
+//	}
+//
+//	replay:   go test ./mylog -run '^TestMyLogAnyWorkload$' -v -crashsim.replay='my-log@…' -rapid.failfile='testdata/rapid/TestMyLogAnyWorkload/TestMyLogAnyWorkload-….fail'
+//
+// With a plain rapid.Check, Check cannot know that file: its command says
+// to add the one rapid names in its "To reproduce" line (in the same
+// checkout rapid also replays its fail files by itself, first).
+//
+// Explore returns the Result instead of failing a test; RunReplay rebuilds
+// one crash state from a violation's ReplayID, and Replay.Format prints it.
+// The crashsim command wraps all three for the built-in scenarios
+// (package scenarios): `crashsim replay <id>` is their replay command, and
+// what the CLI, its demo and package reports print.
+//
+// A scenario's name is made of letters, digits and - _ . / (Explore and
+// RunReplay refuse others), so that a replay id needs no quoting.
 //
 // Paths under /pmem are persistent memory (a DAX file system: Map gives PMem
 // regions, whose cache lines persist as prefixes of their 8-byte stores),
@@ -93,6 +132,34 @@
 // (for excerpts), the keys of the judgements made, and the model states from
 // a little below the durable mark (models.Prefix): exploration is online,
 // while the workload runs.
+//
+// Replay ids (ReplayID) name a state by the options, the crash point and
+// the choice of pending units, and name the workload by a digest of its
+// run up to that point: an xxh3 hash of every operation and marker of the
+// trace (kind, process, path, offset, length, note) and of the bytes and
+// values it stored, which the trace itself does not hold. It is taken on
+// the workload's machine only, where each operation is observed anyway,
+// and costs one hash update per operation. A rapid property explores many
+// workloads under one scenario name, each with its own crash point 3: the
+// digest says which of them an id names, and a replay checks it at the
+// crash point (ErrOtherWorkload when it differs, or when the workload ends
+// before).
+// It also catches a workload that changed since the id was printed. Its
+// limit is the explorer's own: a workload whose goroutines race for the
+// disk traces in another order on another run, and no longer replays.
+//
+// The go test command of a violation is built where Check runs: the
+// package is the test binary's working directory (go test runs it in the
+// package's directory) relative to the nearest go.mod above, and -run
+// anchors each level of the test's name, its regexp metacharacters quoted.
+// CheckProperty hands rapid a wrapper of the test that reads the fail file
+// from rapid's failure report ("To reproduce, specify … -rapid.failfile=…"),
+// which rapid makes before it runs the shrunk workload once more with its
+// output shown: that last run prints the whole command. Under
+// -crashsim.replay, rapid generates every workload of the property as
+// usual (its fail files first); each that is not the named one runs only
+// up to the crash point, and CheckProperty, which knows when rapid is
+// done, fails the test if none was.
 //
 // Violations. A crash point's first failing power-failure state is shrunk
 // (shrink.go): every pending unit is kept, one at a time, while the state
