@@ -19,7 +19,7 @@ var (
 	// changed since the id was printed.
 	ErrDiverged = errors.New("sim: replay diverged")
 
-	// ErrOtherWorkload is returned by Replay when the id carries a workload
+	// ErrOtherWorkload is returned by RunReplay when the id carries a workload
 	// digest (ReplayID.Workload) and the run is another workload: its
 	// digest at the crash point differs, or it ends before that point. A
 	// rapid property generates many workloads of one scenario, and all but

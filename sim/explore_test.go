@@ -404,6 +404,7 @@ func TestWorkloadDigest(t *testing.T) {
 func FuzzParseReplayID(f *testing.F) {
 	f.Add("pmem-log:power:subsets:7:64:zero:3:0/1/0,2")
 	f.Add("x:power:prefixes:1:512:garbage:2:1//3:4:0/0/1")
+	f.Add("my.pkg/log_2@00c0ffee12345678:process:keep-all:0:0:zero:1:keep")
 	f.Fuzz(func(t *testing.T, s string) {
 		id, err := ParseReplayID(s)
 		if err != nil {
