@@ -5,6 +5,8 @@ import (
 	"log"
 	"testing"
 
+	"pgregory.net/rapid"
+
 	"github.com/crashsim/crashsim/internal/mylog"
 	"github.com/crashsim/crashsim/models"
 	"github.com/crashsim/crashsim/sim"
@@ -37,6 +39,39 @@ func TestMyLogSurvivesPowerFailure(t *testing.T) {
 		},
 		Recover: func(env *sim.Env) (any, error) { return mylog.ReadAll(env.FS, "/data/log") },
 	}, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets})
+}
+
+// TestMyLogAnyWorkload is the README's rapid example: every workload rapid
+// draws, explored under power failures.
+func TestMyLogAnyWorkload(t *testing.T) {
+	sim.CheckProperty(t, func(rt *rapid.T) (*sim.Scenario, sim.Options) {
+		records := rapid.SliceOf(rapid.SliceOfN(rapid.Byte(), 1, 100)).Draw(rt, "records")
+		return myLog(records), sim.Options{Fault: sim.PowerFailure}
+	})
+}
+
+// myLog is a scenario that appends records to a mylog and syncs each.
+func myLog(records [][]byte) *sim.Scenario {
+	return &sim.Scenario{
+		Name:  "my-log",
+		Model: models.Log(),
+		Run: func(env *sim.Env) error {
+			w, err := mylog.Open(env.FS, "/data/log")
+			if err != nil {
+				return err
+			}
+			for _, rec := range records {
+				env.Invoke(models.LogAppend{Record: rec})
+				if err := w.AppendAndSync(rec); err != nil {
+					return err
+				}
+				env.Return(nil)
+				env.DurableAll()
+			}
+			return w.Close()
+		},
+		Recover: func(env *sim.Env) (any, error) { return mylog.ReadAll(env.FS, "/data/log") },
+	}
 }
 
 // TestMyLog is the package doc's example: the scenario, then Check.
