@@ -26,7 +26,8 @@ type TB interface {
 // point of the laboratory.
 //
 //	func TestLogSurvivesPowerFailure(t *testing.T) {
-//		sim.Check(t, scenarios.PMemLog(), sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets})
+//		sc, _ := scenarios.Lookup("pmem-log")
+//		sim.Check(t, sc, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets})
 //	}
 //
 // Under the test flag -crashsim.replay=<id>, Check does not explore: it
