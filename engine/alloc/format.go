@@ -17,6 +17,11 @@ import (
 //
 // zones is the number of zones; first the offset of zone 0. Zone k+1
 // starts where zone k ends, so the zones tile [first, end of the last).
+// The heap header and the zone headers carry no checksum: they change in
+// transactions, and the owner's log makes those changes atomic. Open checks
+// every field against the storage and the other fields instead, and the
+// reserved bytes must be zero, so that a flipped bit anywhere in them is
+// ErrCorrupt.
 //
 // A zone, at an offset that is a multiple of PageSize:
 //

@@ -193,6 +193,9 @@ func Open(r io.ReaderAt, base, length, limit int64) (*Heap, error) {
 		return nil, fmt.Errorf("%w: heap header at %d: bad magic %#x", ErrCorrupt, base, le64(hdr[0:]))
 	}
 	nzones, first := le64(hdr[8:]), int64(le64(hdr[16:]))
+	if !allZero(hdr[24:]) {
+		return nil, fmt.Errorf("%w: heap header at %d: reserved bytes are not zero", ErrCorrupt, base)
+	}
 	if nzones == 0 || nzones > maxZones {
 		return nil, fmt.Errorf("%w: heap header: %d zones", ErrCorrupt, nzones)
 	}
@@ -210,6 +213,18 @@ func Open(r io.ReaderAt, base, length, limit int64) (*Heap, error) {
 		off += z.size
 	}
 	return h, nil
+}
+
+// allZero reports whether b holds only zeros: the reserved bytes of the
+// headers, which carry no checksum, so that a flipped bit there is found
+// like one in a field.
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // readFull reads len(p) bytes at off from r, which holds length bytes.
@@ -236,6 +251,8 @@ func (h *Heap) openZone(index int, off, length int64) (*zone, error) {
 		return nil, fmt.Errorf("%w: zone %d at %d says it is zone %d", ErrCorrupt, index, off, le64(hdr[8:]))
 	case size < MinZone || size%PageSize != 0 || size > length-off:
 		return nil, fmt.Errorf("%w: zone %d at %d: size %d in %d bytes of storage", ErrCorrupt, index, off, size, length)
+	case !allZero(hdr[32:]):
+		return nil, fmt.Errorf("%w: zone %d at %d: reserved bytes are not zero", ErrCorrupt, index, off)
 	}
 	n, pagesOff := zoneGeometry(size)
 	if npages != uint64(n) || n > maxZonePages {
