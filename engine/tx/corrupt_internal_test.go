@@ -151,6 +151,40 @@ func TestCorruptHeader(t *testing.T) {
 	}
 }
 
+// TestHeaderBitFlips: every single flipped bit of the pool header is
+// damage, and reads as ErrCorrupt — never as another version (ErrVersion)
+// or another layout (ErrLayout), which would send its owner looking for a
+// program that does not exist. The checksum covers every field, so it is
+// checked before any field is read.
+func TestHeaderBitFlips(t *testing.T) {
+	fsys := cfs(t)
+	good := readFile(t, fsys, 0, headerSize)
+	for bit := range headerSize * 8 {
+		b := append([]byte(nil), good...)
+		b[bit/8] ^= 1 << (bit % 8)
+		_, err := DecodeHeader(b)
+		if !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrVersion) || errors.Is(err, ErrLayout) {
+			t.Errorf("bit %d (byte %d): DecodeHeader = %v, want ErrCorrupt only", bit, bit/8, err)
+		}
+		writeFile(t, fsys, 0, b)
+		for _, ro := range []bool{false, true} {
+			p, err := openC(fsys, &Options{ReadOnly: ro})
+			if err == nil {
+				p.Close()
+			}
+			if !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrVersion) || errors.Is(err, ErrLayout) {
+				t.Errorf("bit %d (byte %d), read-only %v: Open = %v, want ErrCorrupt only", bit, bit/8, ro, err)
+			}
+		}
+	}
+	writeFile(t, fsys, 0, good)
+	p, err := openC(fsys, nil)
+	if err != nil {
+		t.Fatalf("the header restored: %v", err)
+	}
+	p.Close()
+}
+
 // forgeLog writes a log with a valid checksum holding entries.
 func forgeLog(t *testing.T, fsys engine.FS, seq uint64, newHash uint64, entries []logEntry, count int) {
 	t.Helper()

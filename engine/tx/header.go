@@ -137,7 +137,10 @@ func cutLayout(s string) string {
 	return s
 }
 
-// DecodeHeader reads a header from b and validates it.
+// DecodeHeader reads a header from b and validates it: ErrCorrupt for
+// bytes this package did not write (a bad magic number or checksum: the
+// checksum is checked before any field is interpreted), then what
+// Validate says.
 func DecodeHeader(b []byte) (Header, error) {
 	if len(b) < headerSize {
 		return Header{}, fmt.Errorf("%w: header of %d bytes, want %d", ErrCorrupt, len(b), headerSize)
@@ -155,9 +158,9 @@ func DecodeHeader(b []byte) (Header, error) {
 		LayoutHash: binary.LittleEndian.Uint64(b[112:]),
 	}
 	copy(h.UUID[:], b[16:32])
-	if h.Version != Version {
-		return h, fmt.Errorf("%w: format version %d, this package reads %d", ErrVersion, h.Version, Version)
-	}
+	// The checksum first: it covers every field, so a field is read only
+	// once it is known to be the one written, and a flipped bit in the
+	// version is damage (ErrCorrupt), not a newer format (ErrVersion).
 	if sum := binary.LittleEndian.Uint64(b[120:]); sum != xxh3.Hash(b[:120]) {
 		return h, fmt.Errorf("%w: header checksum %#x, want %#x", ErrCorrupt, sum, xxh3.Hash(b[:120]))
 	}
