@@ -75,16 +75,6 @@ func (t *txn) errOver() error {
 	return fmt.Errorf("%w: transaction of %s is over", ErrClosed, t.p.name)
 }
 
-// lock takes the transaction's mutex and checks that it is still open.
-func (t *txn) lock() error {
-	t.mu.Lock()
-	if t.over {
-		t.mu.Unlock()
-		return t.errOver()
-	}
-	return nil
-}
-
 // find returns the index of the first entry that ends after off.
 func (t *txn) find(off int64) int {
 	lo, hi := 0, len(t.ents)

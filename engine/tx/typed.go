@@ -1,7 +1,6 @@
 package tx
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -602,6 +601,3 @@ func newObject[Tag, T any](tx *Tx[Tag], extra int64, k layoutKind) (*txn, int64,
 	}
 	return t, off, nil
 }
-
-// isErrNil reports whether err is a nil dereference.
-func isErrNil(err error) bool { return errors.Is(err, ErrNil) }
