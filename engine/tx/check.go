@@ -55,6 +55,9 @@ func (p *pool) withHeap(f func(*alloc.Heap, *txn) error) error {
 		if err != nil {
 			return err
 		}
+		if err := p.checkLayoutWord(); err != nil {
+			return err
+		}
 		if err := p.remap(); err != nil {
 			return err
 		}

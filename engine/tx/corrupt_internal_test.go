@@ -99,32 +99,57 @@ func openC(fsys engine.FS, o *Options) (*Pool[ctag, croot], error) {
 	return Open[ctag, croot](fsys, cpool, o)
 }
 
+// toFormat1 makes the pool of fsys one of format 1, as a release before
+// layout versions wrote it: the header says format 1, and there is no
+// layout record.
+func toFormat1(t *testing.T, fsys engine.FS) {
+	t.Helper()
+	h, err := DecodeHeader(readFile(t, fsys, 0, headerSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Version = formatNoRecord
+	var b [headerSize]byte
+	h.Encode(b[:])
+	writeFile(t, fsys, 0, b[:])
+	writeFile(t, fsys, layoutRecordOff, make([]byte, layoutRecordSize))
+}
+
 func TestCorruptHeader(t *testing.T) {
 	good := cfs(t)
-	hdr := readFile(t, good, 0, headerSize)
+	format1 := copyFS(good)
+	toFormat1(t, format1)
 	reseal := func(b []byte) { binary.LittleEndian.PutUint64(b[120:], xxhString(string(b[:120]))) }
 	for _, c := range []struct {
 		name   string
 		change func(b []byte)
 		want   error
+		// format1: the pool is of format 1, whose header holds the layout
+		// (in format 2 the layout record does; TestCorruptLayoutRecord).
+		format1 bool
 	}{
-		{"magic", func(b []byte) { b[0] ^= 1 }, ErrCorrupt},
-		{"checksum", func(b []byte) { b[70] ^= 0x40 }, ErrCorrupt},
-		{"version", func(b []byte) { binary.LittleEndian.PutUint32(b[8:], Version+1); reseal(b) }, ErrVersion},
-		{"byte order", func(b []byte) { b[12] = 3 - nativeOrder; reseal(b) }, ErrVersion},
-		{"bad byte order", func(b []byte) { b[12] = 9; reseal(b) }, ErrCorrupt},
-		{"log offset", func(b []byte) { binary.LittleEndian.PutUint64(b[40:], 8192); reseal(b) }, ErrCorrupt},
-		{"log size", func(b []byte) { binary.LittleEndian.PutUint64(b[48:], 1<<40); reseal(b) }, ErrCorrupt},
-		{"heap offset", func(b []byte) { binary.LittleEndian.PutUint64(b[56:], 3); reseal(b) }, ErrCorrupt},
-		{"size", func(b []byte) { binary.LittleEndian.PutUint64(b[32:], 1<<62); reseal(b) }, ErrCorrupt},
-		{"layout padding", func(b []byte) { b[64+layoutLen-1] = 'x'; b[64+layoutLen-3] = 0; reseal(b) }, ErrCorrupt},
-		{"layout not UTF-8", func(b []byte) { b[64] = 0xff; reseal(b) }, ErrCorrupt},
-		{"layout name", func(b []byte) { b[64] = 'Z'; reseal(b) }, ErrLayout},
-		{"layout hash", func(b []byte) { b[112] ^= 1; reseal(b) }, ErrLayout},
-		{"zeros", func(b []byte) { clear(b) }, ErrCorrupt},
+		{"magic", func(b []byte) { b[0] ^= 1 }, ErrCorrupt, false},
+		{"checksum", func(b []byte) { b[70] ^= 0x40 }, ErrCorrupt, false},
+		{"version", func(b []byte) { binary.LittleEndian.PutUint32(b[8:], Version+1); reseal(b) }, ErrVersion, false},
+		{"byte order", func(b []byte) { b[12] = 3 - nativeOrder; reseal(b) }, ErrVersion, false},
+		{"bad byte order", func(b []byte) { b[12] = 9; reseal(b) }, ErrCorrupt, false},
+		{"log offset", func(b []byte) { binary.LittleEndian.PutUint64(b[40:], 8192); reseal(b) }, ErrCorrupt, false},
+		{"log size", func(b []byte) { binary.LittleEndian.PutUint64(b[48:], 1<<40); reseal(b) }, ErrCorrupt, false},
+		{"heap offset", func(b []byte) { binary.LittleEndian.PutUint64(b[56:], 3); reseal(b) }, ErrCorrupt, false},
+		{"size", func(b []byte) { binary.LittleEndian.PutUint64(b[32:], 1<<62); reseal(b) }, ErrCorrupt, false},
+		{"layout padding", func(b []byte) { b[64+layoutLen-1] = 'x'; b[64+layoutLen-3] = 0; reseal(b) }, ErrCorrupt, false},
+		{"layout not UTF-8", func(b []byte) { b[64] = 0xff; reseal(b) }, ErrCorrupt, false},
+		{"layout name", func(b []byte) { b[64] = 'Z'; reseal(b) }, ErrLayout, true},
+		{"layout hash", func(b []byte) { b[112] ^= 1; reseal(b) }, ErrLayout, true},
+		{"format 1 damaged", func(b []byte) { b[112] ^= 1 }, ErrCorrupt, true},
+		{"zeros", func(b []byte) { clear(b) }, ErrCorrupt, false},
 	} {
-		fsys := copyFS(good)
-		b := append([]byte(nil), hdr...)
+		from := good
+		if c.format1 {
+			from = format1
+		}
+		fsys := copyFS(from)
+		b := readFile(t, fsys, 0, headerSize)
 		c.change(b)
 		writeFile(t, fsys, 0, b)
 		for _, ro := range []bool{false, true} {

@@ -25,9 +25,9 @@
 //	}
 //
 //	name := filepath.Join(dir, "store.pool")
-//	p, err := tx.Create[Store, Root](engine.OSFS{}, name, &tx.Options{Layout: "v1"})
+//	p, err := tx.Create[Store, Root](engine.OSFS{}, name, &tx.Options{Layout: "store"})
 //	...
-//	p, err = tx.Open[Store, Root](engine.OSFS{}, name, &tx.Options{Layout: "v1"}) // after a restart
+//	p, err = tx.Open[Store, Root](engine.OSFS{}, name, &tx.Options{Layout: "store"}) // after a restart
 //	defer p.Close()
 //	root := p.Root()                               // a tx.Ptr[Store, Root]
 //
@@ -69,6 +69,34 @@
 // Check walks everything reachable from the root and reports leaks,
 // double allocations, overlaps, bad reference counts and pointers out of
 // range or of another pool; Options.Strict runs it after every commit.
+//
+// Layouts. A pool remembers what it holds, its layout, and Open refuses a
+// program that would read it as something else (ErrLayout). By default
+// the layout is named after the root type — its Go name and Options.Layout
+// — and includes the shape of the root type: renaming the root type, or
+// moving it to another package, makes the pool unreadable to the renamed
+// program. A program that names its layout and gives it a version —
+// Options.Layout and Options.Version — owns the name instead, as with
+// PMDK's layout strings, and moves from one version to the next with
+// Options.Upgrades, as with SQL migrations: UpgradeRoot(1, f) takes a pool
+// from version 1 to 2, f building the new root from the old.
+// ExampleUpgradeRoot shows a release that creates a pool and the next
+// release, whose root has a field more, upgrading it.
+//
+// A versioned layout's identity is its name, its version and the
+// structure of its root type (fields' kinds, sizes and offsets, and those
+// of every type its pointers reach), never a Go type name: the types may
+// be renamed or moved freely, and a change to any of them without a new
+// version is still an ErrLayout. Each upgrade runs in a transaction of its
+// own, which changes the root and whatever else it rewrites together with
+// the recorded version: a crash leaves the pool at the old version, intact,
+// or at the new one, complete, and a failed upgrade aborts and is Open's
+// error. A pool of a newer version than the program's, or of an older one
+// it has no upgrade from, is refused with ErrLayoutVersion, as is a
+// read-only Open of an older one (readers upgrade nothing), and a View of
+// a read-only pool whose layout a writer upgraded since it was opened. An
+// upgrade from version 0 adopts a pool of the default layout into
+// versioned layouts.
 //
 // # Caveats
 //
@@ -193,6 +221,29 @@
 // and held until Close: a second writer gets ErrLocked, in any process.
 // Create builds the pool under a temporary name and renames it into place
 // when durable.
+//
+// Layouts and formats. The layout record (header.go) holds the pool's
+// layout — version, hash, name — and is written only in transactions, so
+// an upgrade's commit makes the new root, the rewritten objects and the new
+// version durable together, by the same log as any transaction; it is read
+// after the log is recovered. The header is written once, and the format
+// version in it says whether the record exists: format 2, which Create
+// writes, has one; format 1, of the releases before layout versions, has
+// none, and its header holds the layout. A pool of format 1 is opened as
+// it is, and left in format 1 so that the release that wrote it can open it
+// still, until an upgrade from version 0 adopts it: then its record is
+// written in a transaction (format 1 ignores it), and its header is
+// rewritten to say format 2 — through a durable copy in the header
+// shadow, since the header is two cache lines and one checksum that a crash
+// could tear. An Open that finds a torn header reads its copy, and the
+// writer's finishes the rewrite. Older releases refuse format 2 with
+// ErrVersion: they would read an upgraded root with their old type.
+// Checksums are checked before the fields they cover are read, so that
+// damage is ErrCorrupt, never another version or layout. The crash
+// laboratory's scenario pool-upgrade (sim/scenarios) explores every crash
+// of the adoption, the conversion and two upgrades, and catches each of
+// its bug variants: the header rewritten in place, and an upgrade that
+// records its version in a transaction of its own.
 //
 // Nesting. A running transaction is passed as an argument, as a *sql.Tx
 // is: tx.Update flattens a nested transaction into it (its failure dooms

@@ -2,6 +2,7 @@ package tx
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/engine/alloc"
@@ -20,9 +21,19 @@ var (
 	// or one written by a machine of the other byte order.
 	ErrVersion = errors.New("tx: unsupported pool version")
 
-	// ErrLayout is returned by Open when the pool's layout — the root
-	// type's name and shape and Options.Layout — is not the one asked for.
+	// ErrLayout is returned by Open when the pool's layout is not the one
+	// asked for (see Options.Layout): another name, or another shape or
+	// structure of the root type at the same version; by Open and Create
+	// for Options.Upgrades that do not meet each other or the root type.
 	ErrLayout = errors.New("tx: pool layout mismatch")
+
+	// ErrLayoutVersion is returned by Open for a pool whose layout version
+	// the program cannot open: newer than Options.Version (a newer release
+	// of the program upgraded it), or older with no Upgrade from it, or
+	// older in a read-only Open, which upgrades nothing. It is returned by
+	// a View or Check of a read-only pool whose layout a writer upgraded
+	// since it was opened. It wraps ErrLayout.
+	ErrLayoutVersion = fmt.Errorf("%w: unsupported layout version", ErrLayout)
 
 	// ErrLocked is returned by Create and Open when another writer, in this
 	// process or another, has the pool open. It is engine.ErrLocked.

@@ -1,10 +1,12 @@
 package tx_test
 
 import (
+	"errors"
 	"fmt"
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/engine/tx"
@@ -35,12 +37,12 @@ func Example() {
 	}
 
 	name := filepath.Join(dir, "store.pool")
-	p, err := tx.Create[Store, Root](engine.OSFS{}, name, &tx.Options{Layout: "v1"})
+	p, err := tx.Create[Store, Root](engine.OSFS{}, name, &tx.Options{Layout: "store"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	p.Close()
-	p, err = tx.Open[Store, Root](engine.OSFS{}, name, &tx.Options{Layout: "v1"}) // after a restart
+	p, err = tx.Open[Store, Root](engine.OSFS{}, name, &tx.Options{Layout: "store"}) // after a restart
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -127,4 +129,105 @@ func ExampleCreate() {
 		log.Fatal(err)
 	}
 	// Output: hits: 1
+}
+
+// Inventory is the tag of the example's pool.
+type Inventory struct{}
+
+// InventoryV1 is the root of release 1 of the program.
+type InventoryV1 struct {
+	Items tx.Map[Inventory]
+}
+
+// InventoryV2 is the root of release 2, which counts the items in a field
+// appended to the root.
+type InventoryV2 struct {
+	Items tx.Map[Inventory]
+	Count int64
+}
+
+// Release 1 of a program creates a pool of layout "inventory" version 1;
+// release 2 opens it at version 2, and Open upgrades it on the way, in one
+// transaction: the new field initialised, every item kept. Release 1 then
+// refuses the pool rather than read it with its old root type.
+func ExampleUpgradeRoot() {
+	dir, err := os.MkdirTemp("", "inventory")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	name := filepath.Join(dir, "inventory.pool")
+	fsys := engine.OSFS{}
+
+	// Release 1.
+	p1, err := tx.Create[Inventory, InventoryV1](fsys, name, &tx.Options{Layout: "inventory", Version: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	root := p1.Root()
+	err = p1.Update(func(t *tx.Tx[Inventory]) error {
+		r, err := root.Get(t)
+		if err != nil {
+			return err
+		}
+		if r.Items, err = tx.NewMap(t); err != nil {
+			return err
+		}
+		for _, item := range []string{"apple", "pear"} {
+			if err := r.Items.Put(t, []byte(item), []byte("in stock")); err != nil {
+				return err
+			}
+		}
+		return root.Set(t, r)
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := p1.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	// Release 2.
+	p2, err := tx.Open[Inventory, InventoryV2](fsys, name, &tx.Options{
+		Layout:  "inventory",
+		Version: 2,
+		Upgrades: []tx.Upgrade{
+			tx.UpgradeRoot(1, func(t *tx.Tx[Inventory], old InventoryV1) (InventoryV2, error) {
+				n, err := old.Items.Len(t)
+				return InventoryV2{Items: old.Items, Count: int64(n)}, err
+			}),
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("layout version", p2.Info().LayoutVersion)
+	err = p2.View(func(t *tx.Tx[Inventory]) error {
+		r, err := p2.Root().Get(t)
+		if err != nil {
+			return err
+		}
+		var items []string
+		err = r.Items.Range(t, func(k, _ []byte) bool {
+			items = append(items, string(k))
+			return true
+		})
+		slices.Sort(items)
+		fmt.Println(r.Count, "items:", items)
+		return err
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := p2.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	// Release 1 again.
+	_, err = tx.Open[Inventory, InventoryV1](fsys, name, &tx.Options{Layout: "inventory", Version: 1})
+	fmt.Println("release 1:", errors.Is(err, tx.ErrLayoutVersion))
+	// Output:
+	// layout version 2
+	// 2 items: [apple pear]
+	// release 1: true
 }

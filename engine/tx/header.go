@@ -14,13 +14,15 @@ import (
 // little-endian (objects are stored in the machine's own byte order, which
 // the header records).
 //
-//	0       128     192     256     320          4096            4096+LogSize
-//	+-------+-------+-------+-------+------------+---------------+---------------------+
-//	| pool  | live  | heap  | root  |  reserved  |   undo log    | heap zones ...      |
-//	| header| line  | header| line  |            |               | (engine/alloc)      |
-//	+-------+-------+-------+-------+------------+---------------+---------------------+
+//	0       128     192     256     320     392         3968    4096            4096+LogSize
+//	+-------+-------+-------+-------+-------+-----------+-------+---------------+---------------------+
+//	| pool  | live  | heap  | root  | layout| reserved  | header|   undo log    | heap zones ...      |
+//	| header| line  | header| line  | record|           | shadow|               | (engine/alloc)      |
+//	+-------+-------+-------+-------+-------+-----------+-------+---------------+---------------------+
 //
-// The pool header, written once by Create and never changed:
+// The pool header, written by Create and changed only once in a pool's
+// life, if ever: from format 1 to 2, when a pool of an older release gets
+// a versioned layout (rewriteHeader, below):
 //
 //	0        8        12  13  16              32       40       48       56       64
 //	+--------+--------+---+---+---------------+--------+--------+--------+--------+
@@ -33,11 +35,40 @@ import (
 //	+-----------------------------------------+--------+--------+
 //
 // ord is the byte order of the machine that created the pool (1 little,
-// 2 big); size the file's size at creation; layout the root type's name and
-// Options.Layout, cut to 48 bytes, and layout hash an XXH3 of both in full
-// and of the shape of the root type (the kinds, sizes and offsets of its
-// fields, recursively), so that a changed root type is an ErrLayout even
-// under the same name. The checksum is XXH3-64 of bytes [0, 120).
+// 2 big); size the file's size at creation; layout and layout hash the
+// pool's layout when the header was written (see the layout record). The
+// checksum is XXH3-64 of bytes [0, 120); it is checked before any field is
+// read, so that damage is ErrCorrupt and never looks like another version
+// or layout.
+//
+// version is the format: 2 since layouts have versions, and 1 for the
+// pools of older releases, which this package opens as they are. In
+// format 1 the header's layout fields are the pool's layout, and the
+// layout record does not exist; in format 2 the layout record is the
+// pool's layout. A pool of format 1 stays in format 1 — so that the
+// release that wrote it can still open it — until it is upgraded to a
+// layout version (Options.Upgrades from version 0): then it is converted
+// to format 2, which older releases refuse with ErrVersion, as they must,
+// since they would read the new root with the old type.
+//
+// A pool's layout is a name, a version and a hash:
+//
+//   - the default layout (version 0) is named after the root type — its
+//     Go name and Options.Layout, "pkg.Root/user" — and its hash is an
+//     XXH3 of that name in full and of the shape of the root type (the
+//     kinds, sizes and offsets of its fields, recursively, and the Go
+//     names of the types its pointers point to: shapeHash), so that a
+//     changed root type is an ErrLayout even under the same name;
+//   - a versioned layout (Options.Version > 0) is named by the program
+//     (Options.Layout alone), and its hash is an XXH3 of that name and of
+//     the structure of the root type — the same shape, with the types its
+//     pointers point to described by their own structure instead of their
+//     names (structureHash) — so that renaming or moving any of the types
+//     changes nothing, and changing any of them without a new version is
+//     an ErrLayout.
+//
+// Names are cut to 48 bytes where they are stored; the hash covers the
+// whole name.
 //
 // The live line, changed outside transactions, never checksummed:
 //
@@ -53,25 +84,48 @@ import (
 // words are stored with 8-byte atomics, in the machine's byte order.
 //
 // The heap header (192) belongs to engine/alloc; the root line holds the
-// root object's pointer (256) and the next object identity (264), both
-// changed only in transactions. The undo log is drawn in log.go.
+// root object's pointer (256, in the machine's byte order, like every
+// pointer) and the next object identity (264), both changed only in
+// transactions. The undo log is drawn in log.go.
+//
+// The layout record, in format 2 (zeros in format 1), changed only in
+// transactions — the upgrade of a layout changes it together with the
+// root — so that the log makes it atomic, and read only after recovery:
+//
+//	320      328      336                                      384      392
+//	+--------+--------+-----------------------------------------+--------+
+//	| layout | layout | layout name (48 bytes, NUL-padded)      | check- |
+//	| version| hash   |                                         | sum    |
+//	+--------+--------+-----------------------------------------+--------+
+//
+// Its words are little-endian; the checksum is XXH3-64 of bytes [320, 384).
+//
+// The header shadow holds a copy of the header while rewriteHeader
+// replaces it (zeros otherwise, or a copy whose magic is zeroed): a header
+// torn by a crash during the rewrite is read from its copy.
 
 const (
 	// Magic starts every pool file.
 	Magic = "crshPOOL"
-	// Version is the format version this package writes and reads.
-	Version = 1
+	// Version is the format version this package writes. It reads it and
+	// format 1, of the pools of earlier releases (see above).
+	Version = 2
+	// formatNoRecord is the format of pools without a layout record.
+	formatNoRecord = 1
 
-	headerSize    = 128
-	liveOff       = 128
-	uncleanOff    = liveOff
-	epochOff      = liveOff + 8
-	versionOff    = liveOff + 16
-	heapHeaderOff = 192
-	rootOff       = 256
-	nextIDOff     = 264
-	logAreaOff    = 4096
-	layoutLen     = 48
+	headerSize       = 128
+	liveOff          = 128
+	uncleanOff       = liveOff
+	epochOff         = liveOff + 8
+	versionOff       = liveOff + 16
+	heapHeaderOff    = 192
+	rootOff          = 256
+	nextIDOff        = 264
+	layoutRecordOff  = 320
+	layoutRecordSize = 72
+	headerShadowOff  = logAreaOff - headerSize
+	logAreaOff       = 4096
+	layoutLen        = 48
 
 	orderLittle = 1
 	orderBig    = 2
@@ -164,15 +218,67 @@ func DecodeHeader(b []byte) (Header, error) {
 	if sum := binary.LittleEndian.Uint64(b[120:]); sum != xxh3.Hash(b[:120]) {
 		return h, fmt.Errorf("%w: header checksum %#x, want %#x", ErrCorrupt, sum, xxh3.Hash(b[:120]))
 	}
-	name := b[64 : 64+layoutLen]
-	if i := bytes.IndexByte(name, 0); i >= 0 {
-		if bytes.ContainsFunc(name[i:], func(r rune) bool { return r != 0 }) {
-			return h, fmt.Errorf("%w: layout name not NUL-padded", ErrCorrupt)
-		}
-		name = name[:i]
+	name, err := decodeName(b[64 : 64+layoutLen])
+	if err != nil {
+		return h, err
 	}
-	h.Layout = string(name)
+	h.Layout = name
 	return h, h.Validate()
+}
+
+// decodeName reads a NUL-padded layout name.
+func decodeName(b []byte) (string, error) {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		if bytes.ContainsFunc(b[i:], func(r rune) bool { return r != 0 }) {
+			return "", fmt.Errorf("%w: layout name not NUL-padded", ErrCorrupt)
+		}
+		b = b[:i]
+	}
+	if !utf8.Valid(b) {
+		return "", fmt.Errorf("%w: layout name is not UTF-8", ErrCorrupt)
+	}
+	return string(b), nil
+}
+
+// layoutID is a pool's layout: what a program must say to open it.
+type layoutID struct {
+	name    string // cut to layoutLen bytes, as stored
+	version uint32
+	hash    uint64
+}
+
+func (l layoutID) String() string {
+	if l.version == 0 {
+		return fmt.Sprintf("%q (the default layout, hash %#x)", l.name, l.hash)
+	}
+	return fmt.Sprintf("%q version %d (hash %#x)", l.name, l.version, l.hash)
+}
+
+// encodeLayoutRecord returns the bytes of the layout record of l.
+func encodeLayoutRecord(l layoutID) []byte {
+	b := make([]byte, layoutRecordSize)
+	binary.LittleEndian.PutUint64(b[0:], uint64(l.version))
+	binary.LittleEndian.PutUint64(b[8:], l.hash)
+	copy(b[16:16+layoutLen], cutLayout(l.name))
+	binary.LittleEndian.PutUint64(b[64:], xxh3.Hash(b[:64]))
+	return b
+}
+
+// decodeLayoutRecord reads a layout record: its checksum first, then its
+// fields.
+func decodeLayoutRecord(b []byte) (layoutID, error) {
+	if sum := binary.LittleEndian.Uint64(b[64:]); sum != xxh3.Hash(b[:64]) {
+		return layoutID{}, fmt.Errorf("%w: layout record checksum %#x, want %#x", ErrCorrupt, sum, xxh3.Hash(b[:64]))
+	}
+	v := binary.LittleEndian.Uint64(b[0:])
+	if v > 1<<32-1 {
+		return layoutID{}, fmt.Errorf("%w: layout version %d", ErrCorrupt, v)
+	}
+	name, err := decodeName(b[16 : 16+layoutLen])
+	if err != nil {
+		return layoutID{}, err
+	}
+	return layoutID{name: name, version: uint32(v), hash: binary.LittleEndian.Uint64(b[8:])}, nil
 }
 
 // Validate reports whether the header describes a pool this package can
@@ -180,8 +286,8 @@ func DecodeHeader(b []byte) (Header, error) {
 // geometry it never writes.
 func (h *Header) Validate() error {
 	switch {
-	case h.Version != Version:
-		return fmt.Errorf("%w: format version %d, this package reads %d", ErrVersion, h.Version, Version)
+	case h.Version != Version && h.Version != formatNoRecord:
+		return fmt.Errorf("%w: format version %d, this package reads %d and %d", ErrVersion, h.Version, formatNoRecord, Version)
 	case h.ByteOrder != orderLittle && h.ByteOrder != orderBig:
 		return fmt.Errorf("%w: byte order %d", ErrCorrupt, h.ByteOrder)
 	case h.ByteOrder != nativeOrder:

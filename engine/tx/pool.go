@@ -21,10 +21,29 @@ import (
 // Options configure Create and Open. The zero value is a writer with the
 // default sizes.
 type Options struct {
-	// Layout is the user's part of the layout name: the pool's layout is
-	// the root type's name and this string, and Open refuses a pool of
-	// another layout with ErrLayout.
+	// Layout names what the pool holds. With Version 0, the default, the
+	// pool's layout is named after the root type — its Go name and this
+	// string — and includes the root type's shape: Open refuses with
+	// ErrLayout a pool created with another string, another root type,
+	// the same one changed, or the same one renamed or moved to another
+	// package. With a Version, the layout is this name and the Version,
+	// both chosen by the program, and the structure of the root type,
+	// without the names of it or of the types it points to: those types
+	// may be renamed and moved, and a change to any of them is a new
+	// Version, which Upgrades reach.
 	Layout string
+	// Version is the version of the layout the program opens (see
+	// Layout); 0 is the default layout. Open upgrades a pool of an older
+	// version with Upgrades and refuses one of a newer version with
+	// ErrLayoutVersion; Create makes a pool of this version.
+	Version uint32
+	// Upgrades take a pool from each older version of its layout to the
+	// next (UpgradeRoot). A writer's Open runs those the pool needs,
+	// oldest first, each in a transaction of its own, before it returns;
+	// a read-only Open upgrades nothing. The upgrade from version 0 adopts
+	// a pool of the default layout (named after its root type and the
+	// same Layout string, or none) into versioned layouts.
+	Upgrades []Upgrade
 	// Size is the size of a new pool's file (Create); 0 means DefaultSize.
 	Size int64
 	// LogSize is the size of a new pool's undo log, which bounds what one
@@ -63,6 +82,12 @@ func init() {
 // Info describes an open pool.
 type Info struct {
 	Header
+	// Layout, LayoutVersion and LayoutHash are the pool's layout (see
+	// Options.Layout). The header's fields Layout and LayoutHash, which
+	// these hide, are the layout the header was written with.
+	Layout        string
+	LayoutVersion uint32
+	LayoutHash    uint64
 	// Unclean says the pool was not closed by its last writer, and Recovery
 	// what opening it found in the log: RolledBack a transaction that had
 	// not committed, of LogEntries ranges.
@@ -89,6 +114,9 @@ type pool struct {
 	readOnly bool
 	opts     Options
 	id       uint64 // the pool's 16-bit identity, in bits 48-63 of its pointers
+	// layoutWord is the layout version word a read-only pool was opened
+	// with: a View checks that no writer upgraded the layout since.
+	layoutWord uint64
 
 	heap    *alloc.Heap // the writer's
 	epoch   uint32
@@ -138,8 +166,9 @@ const (
 	offsetMask  = 1<<poolIDShift - 1
 )
 
-// createPool creates name with a zeroed root object of rootSize bytes.
-func createPool(fsys engine.FS, name string, o Options, layoutName string, layoutHash uint64, rootSize int64, tag reflect.Type) (_ *pool, err error) {
+// createPool creates name with a zeroed root object of the layout spec
+// asks for.
+func createPool(fsys engine.FS, name string, o Options, spec *layoutSpec, tag reflect.Type) (_ *pool, err error) {
 	if o.ReadOnly {
 		return nil, fmt.Errorf("%w: Create of a read-only pool", ErrReadOnly)
 	}
@@ -153,8 +182,9 @@ func createPool(fsys engine.FS, name string, o Options, layoutName string, layou
 		logSize = min(max(size/16, MinLogSize), 4<<20)
 	}
 	logSize = roundUp(logSize, alloc.PageSize)
+	rootSize := spec.rootSize
 	hdr := Header{Version: Version, ByteOrder: nativeOrder, LogOff: logAreaOff, LogSize: logSize,
-		HeapOff: logAreaOff + logSize, Layout: layoutName, LayoutHash: layoutHash}
+		HeapOff: logAreaOff + logSize, Layout: spec.want.name, LayoutHash: spec.want.hash}
 	if size < hdr.HeapOff+alloc.MinZone+roundUp(rootSize, alloc.PageSize) {
 		size = hdr.HeapOff + alloc.MinZone + roundUp(rootSize, alloc.PageSize)
 	}
@@ -222,9 +252,12 @@ func createPool(fsys engine.FS, name string, o Options, layoutName string, layou
 		return nil, err
 	}
 	var line [16]byte
-	binary.LittleEndian.PutUint64(line[0:], p.ptr(root))
+	binary.NativeEndian.PutUint64(line[0:], p.ptr(root))
 	binary.LittleEndian.PutUint64(line[8:], 1)
 	if err = j.InitAt(line[:], rootOff); err != nil {
+		return nil, err
+	}
+	if err = j.InitAt(encodeLayoutRecord(spec.want), layoutRecordOff); err != nil {
 		return nil, err
 	}
 	var hb [headerSize]byte
@@ -257,7 +290,7 @@ func createPool(fsys engine.FS, name string, o Options, layoutName string, layou
 		lock.Close()
 		return nil, err
 	}
-	return openPoolLocked(fsys, name, o, layoutName, layoutHash, rootSize, tag, lock)
+	return openPoolLocked(fsys, name, o, spec, tag, lock)
 }
 
 // formatJournal writes a new pool straight through and remembers what it
@@ -295,8 +328,9 @@ func (p *pool) setGeometry() {
 	p.logEnd = p.hdr.LogOff + p.hdr.LogSize
 }
 
-// openPool opens name and checks its header against the layout asked for.
-func openPool(fsys engine.FS, name string, o Options, layoutName string, layoutHash uint64, rootSize int64, tag reflect.Type) (*pool, error) {
+// openPool opens name, checks its layout against the one spec asks for,
+// and upgrades it (a writer).
+func openPool(fsys engine.FS, name string, o Options, spec *layoutSpec, tag reflect.Type) (*pool, error) {
 	var lock io.Closer
 	if !o.ReadOnly {
 		if _, err := fsys.Stat(name); err != nil {
@@ -308,15 +342,16 @@ func openPool(fsys engine.FS, name string, o Options, layoutName string, layoutH
 		}
 		lock = l
 	}
-	return openPoolLocked(fsys, name, o, layoutName, layoutHash, rootSize, tag, lock)
+	return openPoolLocked(fsys, name, o, spec, tag, lock)
 }
 
 // openPoolLocked is openPool with the writer's lock taken (nil for a
-// reader); it releases it on an error.
-func openPoolLocked(fsys engine.FS, name string, o Options, layoutName string, layoutHash uint64, rootSize int64, tag reflect.Type, lock io.Closer) (_ *pool, err error) {
+// reader); it releases it on an error, or a panic of an upgrade.
+func openPoolLocked(fsys engine.FS, name string, o Options, spec *layoutSpec, tag reflect.Type, lock io.Closer) (_ *pool, err error) {
 	p := &pool{fsys: fsys, name: name, opts: o, readOnly: o.ReadOnly, tag: tag, lock: lock, types: map[typeKey]*layout{}}
+	opened := false
 	defer func() {
-		if err != nil {
+		if !opened {
 			p.release()
 		}
 	}()
@@ -328,20 +363,14 @@ func openPoolLocked(fsys engine.FS, name string, o Options, layoutName string, l
 		return nil, err
 	}
 	f := p.file
-	var hb [headerSize]byte
 	if fi.Size() < headerSize {
 		return nil, fmt.Errorf("%w: %s: file of %d bytes", ErrCorrupt, name, fi.Size())
 	}
-	if _, err = f.ReadAt(hb[:], 0); err != nil {
-		return nil, err
-	}
-	if p.hdr, err = DecodeHeader(hb[:]); err != nil {
+	hdr, fromShadow, err := readHeader(f, fi.Size())
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if p.hdr.Layout != cutLayout(layoutName) || p.hdr.LayoutHash != layoutHash {
-		return nil, fmt.Errorf("%w: %s has layout %q (hash %#x), want %q (hash %#x)",
-			ErrLayout, name, p.hdr.Layout, p.hdr.LayoutHash, cutLayout(layoutName), layoutHash)
-	}
+	p.hdr = hdr
 	size := fi.Size()
 	if size < p.hdr.Size || size%alloc.PageSize != 0 {
 		return nil, fmt.Errorf("%w: %s: file of %d bytes, created with %d", ErrCorrupt, name, size, p.hdr.Size)
@@ -352,12 +381,24 @@ func openPoolLocked(fsys engine.FS, name string, o Options, layoutName string, l
 	p.medium = p.r.Medium()
 	p.setGeometry()
 	if o.ReadOnly {
-		return p, p.openReader(rootSize)
+		err = p.openReader(spec)
+	} else {
+		err = p.openWriter(spec, fromShadow)
 	}
-	return p, p.openWriter(rootSize)
+	if err != nil {
+		return nil, err
+	}
+	opened = true
+	return p, nil
 }
 
-func (p *pool) openWriter(rootSize int64) error {
+// openWriter recovers the pool, checks its layout and upgrades it. The
+// layout is read after the log is recovered: an upgrade changes it in a
+// transaction.
+func (p *pool) openWriter(spec *layoutSpec, fromShadow bool) error {
+	if err := p.settleHeader(fromShadow); err != nil {
+		return err
+	}
 	unclean, err := p.r.Load64(uncleanOff)
 	if err != nil {
 		return err
@@ -369,10 +410,31 @@ func (p *pool) openWriter(rootSize int64) error {
 	if p.heap, err = alloc.Open(p.r, heapHeaderOff, p.r.Len(), p.opts.MaxSize); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrCorrupt, p.name, err)
 	}
+	cur, err := p.currentLayout()
+	if err != nil {
+		return err
+	}
+	steps, err := p.plan(cur, spec)
+	if err != nil {
+		return err
+	}
+	rootSize := spec.rootSize
+	if len(steps) > 0 {
+		rootSize = steps[0].oldSize
+	}
 	if err := p.readRoot(rootSize, true); err != nil {
 		return err
 	}
-	return p.startWriter(true)
+	if err := p.startWriter(true); err != nil {
+		return err
+	}
+	p.setLayoutInfo(cur)
+	if err := p.upgrade(cur, steps); err != nil {
+		// Closed as a writer closes: the failed step left nothing behind.
+		p.close()
+		return err
+	}
+	return nil
 }
 
 // readRoot reads the root pointer and checks that it points to an object
@@ -426,13 +488,40 @@ func (p *pool) startWriter(reopen bool) error {
 }
 
 // openReader opens a pool for View: it recovers the log only if no writer
-// has the pool open (it takes the writer's lock to do so, briefly).
-func (p *pool) openReader(rootSize int64) error {
+// has the pool open (it takes the writer's lock to do so, briefly). The
+// layout and the root are read under the version word, as a View reads:
+// a writer of another process may be upgrading the pool.
+func (p *pool) openReader(spec *layoutSpec) error {
 	if err := p.recoverIfAbandoned(); err != nil {
 		return err
 	}
 	p.info.Header, p.info.Medium = p.hdr, p.medium
-	return p.readRoot(rootSize, false)
+	for attempt := 0; ; attempt++ {
+		v, err := p.waitVersion(attempt)
+		if err != nil {
+			return err
+		}
+		cur, err := p.currentLayout()
+		if err == nil {
+			_, err = p.plan(cur, spec)
+		}
+		if err == nil {
+			err = p.readRoot(spec.rootSize, false)
+		}
+		w, lerr := p.r.Load64(layoutRecordOff)
+		if lerr != nil {
+			return lerr
+		}
+		now, lerr := p.r.Load64(versionOff)
+		if lerr != nil {
+			return lerr
+		}
+		if now == v {
+			p.layoutWord = w
+			p.setLayoutInfo(cur)
+			return err
+		}
+	}
 }
 
 // recoverIfAbandoned recovers the log of a pool that no writer has open.

@@ -36,61 +36,59 @@ type Tx[Tag any] struct {
 
 func (p *pool) tagType() reflect.Type { return p.tag }
 
-// layoutNameOf is the layout name of a pool of Root: its type's name and
-// the user's string.
-func layoutNameOf[Root any](user string) (string, uint64) {
-	rt := reflect.TypeFor[Root]()
-	name := rt.String() + "/" + user
-	return name, shapeHash(rt) ^ xxhString(name)
-}
-
 // Create creates a pool file name of o.Size bytes whose root is a zero
-// Root, and opens it as its writer. It fails if name exists. The pool is
-// built under a temporary name and renamed into place once durable, so
-// a crash during Create leaves no pool.
+// Root, of the layout o.Layout and o.Version, and opens it as its writer.
+// It fails if name exists. The pool is built under a temporary name and
+// renamed into place once durable, so a crash during Create leaves no
+// pool.
 func Create[Tag, Root any](fsys engine.FS, name string, o *Options) (*Pool[Tag, Root], error) {
-	opts, tag, ln, lh, err := prepare[Tag, Root](o)
+	opts, tag, spec, err := prepare[Tag, Root](o)
 	if err != nil {
 		return nil, err
 	}
-	c, err := createPool(fsys, name, opts, ln, lh, int64(unsafe.Sizeof(*new(Root))), tag)
+	c, err := createPool(fsys, name, opts, spec, tag)
 	if err != nil {
 		return nil, err
 	}
 	return newPool[Tag, Root](c)
 }
 
-// Open opens the pool file name, which must have the layout of Root and
-// o.Layout. A writer (the default) takes the pool's lock — ErrLocked if
-// another writer has it — and rolls back a transaction that a crash
-// interrupted; a reader (o.ReadOnly) takes no lock. Open checks the header,
-// the log and the heap metadata, and returns ErrCorrupt, ErrVersion or
-// ErrLayout rather than use what it does not understand.
+// Open opens the pool file name, which must have the layout of Root,
+// o.Layout and o.Version (see Options.Layout), or an older version that
+// o.Upgrades take to it. A writer (the default) takes the pool's lock —
+// ErrLocked if another writer has it — rolls back a transaction that a
+// crash interrupted, and runs the upgrades the pool needs; a reader
+// (o.ReadOnly) takes no lock and upgrades nothing. Open checks the
+// header, the log, the layout and the heap metadata, and returns
+// ErrCorrupt, ErrVersion, ErrLayout or ErrLayoutVersion rather than use
+// what it does not understand.
 func Open[Tag, Root any](fsys engine.FS, name string, o *Options) (*Pool[Tag, Root], error) {
-	opts, tag, ln, lh, err := prepare[Tag, Root](o)
+	opts, tag, spec, err := prepare[Tag, Root](o)
 	if err != nil {
 		return nil, err
 	}
-	c, err := openPool(fsys, name, opts, ln, lh, int64(unsafe.Sizeof(*new(Root))), tag)
+	c, err := openPool(fsys, name, opts, spec, tag)
 	if err != nil {
 		return nil, err
 	}
 	return newPool[Tag, Root](c)
 }
 
-// prepare checks that Root may be stored in a pool of Tag and returns the
-// options, the tag's type and the layout's name and hash.
-func prepare[Tag, Root any](o *Options) (opts Options, tag reflect.Type, layoutName string, layoutHash uint64, err error) {
+// prepare checks that Root may be stored in a pool of Tag, and the
+// options' layout and upgrades, and returns the options, the tag's type
+// and the layout asked for.
+func prepare[Tag, Root any](o *Options) (opts Options, tag reflect.Type, spec *layoutSpec, err error) {
 	if o != nil {
 		opts = *o
 	}
 	tag = reflect.TypeFor[Tag]()
 	probe := &pool{tag: tag, types: map[typeKey]*layout{}}
-	if _, err := probe.layoutOf(reflect.TypeFor[Root]()); err != nil {
-		return opts, nil, "", 0, err
+	root := reflect.TypeFor[Root]()
+	if _, err := probe.layoutOf(root); err != nil {
+		return opts, nil, nil, err
 	}
-	layoutName, layoutHash = layoutNameOf[Root](opts.Layout)
-	return opts, tag, layoutName, layoutHash, nil
+	spec, err = newLayoutSpec(probe, root, opts)
+	return opts, tag, spec, err
 }
 
 func newPool[Tag, Root any](c *pool) (*Pool[Tag, Root], error) {
@@ -177,6 +175,9 @@ func (p *Pool[Tag, Root]) View(fn func(tx *Tx[Tag]) error) error {
 		if t.validate {
 			v, err := c.waitVersion(attempt)
 			if err != nil {
+				return err
+			}
+			if err := c.checkLayoutWord(); err != nil {
 				return err
 			}
 			t.version = v

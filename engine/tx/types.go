@@ -287,3 +287,49 @@ func writeShape(b *strings.Builder, t reflect.Type) {
 		b.WriteByte('}')
 	}
 }
+
+// structureHash hashes the structure of t: its shape (see shapeHash), with
+// the types its pointers point to described by their own structure, not
+// their names. Renaming or moving any of the types changes nothing;
+// changing the fields of any of them does. A type met again — a recursive
+// one — is written as the number of its first appearance.
+func structureHash(t reflect.Type) uint64 {
+	var b strings.Builder
+	writeStructure(&b, t, map[reflect.Type]int{t: 0})
+	return xxh3.HashString(b.String())
+}
+
+func writeStructure(b *strings.Builder, t reflect.Type, seen map[reflect.Type]int) {
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(t.Size()))
+	b.WriteString(t.Kind().String())
+	b.Write(n[:])
+	if t.Kind() == reflect.Struct && t.Implements(persistentType) {
+		kind, elem, _ := reflect.Zero(t).Interface().(persistent).persistentRef()
+		fmt.Fprintf(b, "<%s", refKindNames[kind])
+		if elem != nil {
+			if i, ok := seen[elem]; ok {
+				fmt.Fprintf(b, " #%d", i)
+			} else {
+				seen[elem] = len(seen)
+				b.WriteByte(' ')
+				writeStructure(b, elem, seen)
+			}
+		}
+		b.WriteByte('>')
+		return
+	}
+	switch t.Kind() {
+	case reflect.Array:
+		fmt.Fprintf(b, "[%d]", t.Len())
+		writeStructure(b, t.Elem(), seen)
+	case reflect.Struct:
+		b.WriteByte('{')
+		for i := range t.NumField() {
+			f := t.Field(i)
+			fmt.Fprintf(b, "@%d:", f.Offset)
+			writeStructure(b, f.Type, seen)
+		}
+		b.WriteByte('}')
+	}
+}

@@ -66,6 +66,9 @@ func FuzzHeader(f *testing.F) {
 	bad := append([]byte(nil), good...)
 	bad[8]++ // version
 	f.Add(bad)
+	bad = append([]byte(nil), good...)
+	bad[320]++ // layout version
+	f.Add(bad)
 	f.Add(make([]byte, LiveEnd))
 	f.Add([]byte("crshPOOL"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -49,7 +49,7 @@ const Name = "/pmem/pool"
 // The pool's geometry, from its header (engine/tx/header.go and log.go).
 const (
 	HeaderSize = 128
-	LiveEnd    = 320 // the pool header, the live line, the heap header and the root line
+	LiveEnd    = 392 // the pool header, the live line, the heap header, the root line and the layout record
 	LogOff     = 4096
 	logHeader  = 40
 )
@@ -158,7 +158,8 @@ func typed(err error) bool {
 }
 
 // Header decodes data as a pool header, then opens the sample pool with
-// its header (and live line) replaced by data.
+// its first LiveEnd bytes — the header, the live line and the lines after
+// it, to the layout record — replaced by data.
 func Header(data []byte) error {
 	if h, err := tx.DecodeHeader(data); err == nil {
 		var b [HeaderSize]byte
