@@ -1,11 +1,12 @@
 // Package txbug breaks engine/tx on purpose, for the crash laboratory's bug
 // variants (sim/scenarios, pool-bug-*): each Bug is one wrong step of the
-// real commit protocol, switched on in the real code, so that a scenario
-// shows the laboratory catching exactly that mistake. It is internal: no
-// user of the engine can set it.
+// real commit or upgrade protocol, switched on in the real code, so that a
+// scenario shows the laboratory catching exactly that mistake. It is
+// internal: no user of the engine can set it.
 package txbug
 
-// Bug is a deliberate mistake in the commit protocol of engine/tx.
+// Bug is a deliberate mistake in the commit or upgrade protocol of
+// engine/tx.
 type Bug uint8
 
 const (
@@ -21,6 +22,13 @@ const (
 	// durable: the contents of blocks allocated by the transaction are not
 	// flushed at commit.
 	PublishUnflushed
+	// HeaderInPlace rewrites the pool header in place when a pool of
+	// format 1 is converted to format 2 for a layout upgrade, without the
+	// durable copy that a header torn by a crash is read from.
+	HeaderInPlace
+	// UpgradeSplit records a layout upgrade's new version in a transaction
+	// of its own, after the one that changes the root and the objects.
+	UpgradeSplit
 )
 
 func (b Bug) String() string {
@@ -33,6 +41,10 @@ func (b Bug) String() string {
 		return "retire-early"
 	case PublishUnflushed:
 		return "publish-unflushed"
+	case HeaderInPlace:
+		return "header-in-place"
+	case UpgradeSplit:
+		return "upgrade-split"
 	}
 	return "Bug(?)"
 }
