@@ -516,18 +516,32 @@ func TestLayoutOptionsChecked(t *testing.T) {
 		{"two upgrades from one version", 3, append(slices.Clone(storeUpgrades), storeUpgrades[0]), tx.ErrLayout},
 		{"an upgrade of another pool's tag", 3, []tx.Upgrade{wrongTag}, tx.ErrType},
 		{"upgrades that do not meet", 3, []tx.Upgrade{to1, storeUpgrades[1]}, tx.ErrLayout},
-		{"the last upgrade does not make the root type", 3, storeUpgrades[:1], nil},
+		{"no upgrade from version 2", 3, storeUpgrades[:1], nil},
 	} {
 		_, err := openStore[StoreV3](t, fsys, c.version, c.ups...)
+		create := func() error {
+			p, err := tx.Create[P, StoreV3](fsys, "/pmem/new", &tx.Options{Layout: "store", Version: c.version, Upgrades: c.ups})
+			if err == nil {
+				p.Close()
+				err = fsys.Remove("/pmem/new")
+			}
+			return err
+		}
 		if c.want == nil {
-			// Not a mistake of the options: the pool needs an upgrade
-			// from 2, which is missing.
-			c.want = tx.ErrLayoutVersion
+			// Not a mistake of the options: Create succeeds, and the pool
+			// of version 1 needs an upgrade from 2, which is missing.
+			if !errors.Is(err, tx.ErrLayoutVersion) {
+				t.Errorf("%s: Open = %v, want ErrLayoutVersion", c.name, err)
+			}
+			if err := create(); err != nil {
+				t.Errorf("%s: Create = %v", c.name, err)
+			}
+			continue
 		}
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: Open = %v, want %v", c.name, err, c.want)
 		}
-		if _, err := tx.Create[P, StoreV3](fsys, "/pmem/new", &tx.Options{Version: c.version, Upgrades: c.ups}); c.want != tx.ErrLayoutVersion && !errors.Is(err, c.want) {
+		if err := create(); !errors.Is(err, c.want) {
 			t.Errorf("%s: Create = %v, want %v", c.name, err, c.want)
 		}
 	}
