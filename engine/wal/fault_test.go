@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"strings"
@@ -299,4 +300,89 @@ func TestAnotherVersionIsNotCorruption(t *testing.T) {
 // putCRC sets the checksum of a file header.
 func putCRC(hdr []byte) {
 	binary.LittleEndian.PutUint32(hdr[36:], crc32.Checksum(hdr[:36], crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// TestBrokenLogRefusesEveryWrite: once a log is broken, every Flush and
+// FlushAndSync returns ErrBroken, even with nothing left to write or sync
+// — a nil would say that what the failure dropped is durable.
+func TestBrokenLogRefusesEveryWrite(t *testing.T) {
+	type call struct {
+		name string
+		f    func() error
+	}
+	refuses := func(t *testing.T, what string, calls ...call) {
+		t.Helper()
+		for _, c := range calls {
+			if err := c.f(); !errors.Is(err, wal.ErrBroken) {
+				t.Errorf("%s, then %s: %v, want ErrBroken", what, c.name, err)
+			}
+		}
+	}
+	t.Run("flushed, then the sync fails", func(t *testing.T) {
+		fsys := faultfs.New(faultfs.Options{})
+		fsys.SetInjector(syncRule(2)) // the first entry's sync, after the two segments' creation
+		w, err := wal.New(fsys, "/wal", wal.Bytes, wal.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Append(entry(0, 100))
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.FlushAndSync(); !errors.Is(err, wal.ErrBroken) {
+			t.Fatalf("FlushAndSync with a failing fsync: %v", err)
+		}
+		refuses(t, "a failed fsync of written entries", call{"Flush", w.Flush}, call{"FlushAndSync", w.FlushAndSync}, call{"Close", w.Close})
+	})
+	t.Run("the segment ahead cannot be created", func(t *testing.T) {
+		for _, zeroFill := range []bool{false, true} {
+			fsys := faultfs.New(faultfs.Options{})
+			// Segment 3 is created once segment 1 is sealed: its header
+			// write fails (without ZeroFill, right after the seal round;
+			// with it, in the goroutine, seen at segment 2's seal).
+			fsys.SetInjector(faultfs.NewRules(faultfs.Rule{
+				When:  faultfs.And(faultfs.PathGlob("/wal/0000000000000003.wal"), faultfs.OpKinds(faultfs.OpWrite), faultfs.OnIndex(0)),
+				Fault: faultfs.Error(syscall.ENOSPC),
+			}))
+			w, err := wal.New(fsys, "/wal", wal.Bytes, wal.Options{SegmentSize: 16 << 10, ZeroFill: zeroFill})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var last error
+			for i := 0; last == nil && i < 20; i++ { // three 4 KiB entries to a segment
+				if _, last = w.Append(entry(i, 4<<10)); last == nil {
+					last = w.FlushAndSync()
+				}
+			}
+			if !errors.Is(last, wal.ErrBroken) || !errors.Is(last, syscall.ENOSPC) {
+				t.Fatalf("ZeroFill %v: %v, want ErrBroken wrapping ENOSPC", zeroFill, last)
+			}
+			if d := w.DurableID(); d != w.LastID() {
+				t.Fatalf("ZeroFill %v: durable %d, last %d: the case wanted is nothing left to sync", zeroFill, d, w.LastID())
+			}
+			refuses(t, fmt.Sprintf("ZeroFill %v: a segment not created", zeroFill), call{"Flush", w.Flush}, call{"FlushAndSync", w.FlushAndSync})
+			if err := w.Close(); !errors.Is(err, wal.ErrBroken) {
+				t.Errorf("ZeroFill %v: Close: %v, want ErrBroken", zeroFill, err)
+			}
+		}
+	})
+	t.Run("record log", func(t *testing.T) {
+		fsys := faultfs.New(faultfs.Options{})
+		fsys.SetInjector(faultfs.NewRules(faultfs.Rule{
+			When:  faultfs.And(faultfs.PathGlob("/records"), faultfs.OpKinds(faultfs.OpSync), faultfs.OnIndex(1)),
+			Fault: faultfs.SyncFailure,
+		}))
+		l, err := wal.CreateRecordLog(fsys, "/records", wal.RecordLogOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Append([]byte("a"))
+		if err := l.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.FlushAndSync(); !errors.Is(err, wal.ErrBroken) {
+			t.Fatalf("FlushAndSync with a failing fsync: %v", err)
+		}
+		refuses(t, "a failed fsync of a record log's written records", call{"Flush", l.Flush}, call{"FlushAndSync", l.FlushAndSync}, call{"Close", l.Close})
+	})
 }

@@ -240,6 +240,9 @@ func (l *RecordLog) FlushAndSync() error {
 
 // write writes the buffer, and syncs if asked; a failure breaks the log.
 func (l *RecordLog) write(sync bool) error {
+	if l.broken != nil {
+		return l.broken // even with nothing left to write: see ErrBroken
+	}
 	if l.durable == l.last || !sync && l.written == l.last {
 		return nil
 	}

@@ -363,6 +363,9 @@ func (w *WAL[E]) Flush() error {
 	defer w.mu.Unlock()
 	target := w.c.last
 	for {
+		if w.c.broken != nil {
+			return w.c.broken // even with nothing left to write: see ErrBroken
+		}
 		if w.c.written >= target {
 			return nil
 		}
@@ -392,6 +395,11 @@ func (w *WAL[E]) FlushAndSync() error {
 	defer func() { w.syncing-- }()
 	gathered := false
 	for {
+		if w.c.broken != nil {
+			// Even with nothing left to sync: a nil would vouch for
+			// entries a failed fsync may have dropped (see ErrBroken).
+			return w.c.broken
+		}
 		if w.c.durable >= target {
 			return nil
 		}
