@@ -126,12 +126,25 @@
 // last one holding data, which BestEffort does not (a crash while creating
 // one tears its header). In the last segment a corrupt frame cannot be
 // told from a torn one: BestEffort stops there. Anywhere else it is an
-// error in both modes.
+// error in both modes, with one exception: the slack of a sealed segment.
+// A seal says that nothing follows it, so bytes after it that are no
+// frame (or a file cut short after it) hold no data: Strict reports them,
+// BestEffort ignores them. A valid frame after a seal is data that
+// nothing explains: an error in both modes.
 //
 // Resume reads best-effort, then cuts the torn tail (writing the bytes
-// aside first, durably), sets aside segments with torn headers, rewrites
-// the data of the segment it goes on in and syncs it, and syncs the
-// directory. The rewrite is the answer to Linux's fsync semantics: if the
+// aside first, durably), sets aside segments with torn headers, restores
+// the slack of sealed segments, rewrites the data of the segment it goes
+// on in and syncs it, and syncs the directory. Damaged slack is repaired,
+// not refused, though no crash leaves it (a segment's slack is zeros made
+// durable before its first frame; it takes failing media or another
+// program): refusing would make a log whose every entry checks unusable
+// until someone edits it by hand, over bytes that carry nothing, while
+// the repair keeps those bytes aside and reports them in Repairs, so that
+// nothing is lost or hidden and the promise holds that a resumed log
+// reads back Strict. Damage that may hold data is refused (ErrCorrupt,
+// nothing changed): a frame that does not check before the tail, a valid
+// frame after a seal, a missing segment. The rewrite is the answer to Linux's fsync semantics: if the
 // previous writer saw an fsync fail, its pages were dropped yet are still
 // in the page cache, where Resume reads them; writing them again makes
 // them dirty again, so the next fsync makes them durable. Skipping it

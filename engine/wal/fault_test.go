@@ -386,3 +386,112 @@ func TestBrokenLogRefusesEveryWrite(t *testing.T) {
 		refuses(t, "a failed fsync of a record log's written records", call{"Flush", l.Flush}, call{"FlushAndSync", l.FlushAndSync}, call{"Close", l.Close})
 	})
 }
+
+// sealedLog writes 30 entries of 50 bytes to a log of 1 KiB segments (13
+// to a segment, then its seal, then 54 bytes of zeros) and returns the
+// file system and the offset just past segment 1's seal.
+func sealedLog(t *testing.T) (*faultfs.FS, int64) {
+	t.Helper()
+	fsys := faultfs.New(faultfs.Options{})
+	w, err := wal.New(fsys, "/wal", wal.Bytes, wal.Options{SegmentSize: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		w.Append(entry(i, 50))
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := engine.ReadFile(fsys, segmentPath("/wal", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := wal.HeaderSize; ; {
+		f, n, err := wal.DecodeFrame(b[off:])
+		if err != nil {
+			t.Fatalf("segment 1 at %d: %v", off, err)
+		}
+		off += n
+		if f.Kind == wal.KindSeal {
+			return fsys, int64(off)
+		}
+	}
+}
+
+// TestResumeRepairsTheSlackOfASealedSegment: bytes after a valid seal are
+// never data, so damage there — garbage right after the seal or further
+// on, a file cut short after it — is what Strict reading reports and best
+// effort ignores; Resume keeps the bytes aside, restores the zeros and the
+// size, and reports it, so that the log reads back Strict. A valid frame
+// after a seal is not slack: it is corruption, and Resume refuses it.
+func TestResumeRepairsTheSlackOfASealedSegment(t *testing.T) {
+	seg1 := segmentPath("/wal", 1)
+	for _, c := range []struct {
+		name   string
+		damage func(t *testing.T, fsys *faultfs.FS, seal int64)
+	}{
+		{"a byte far in the slack", func(t *testing.T, fsys *faultfs.FS, seal int64) { corruptAt(t, fsys, seg1, seal+30) }},
+		{"a byte right after the seal", func(t *testing.T, fsys *faultfs.FS, seal int64) { corruptAt(t, fsys, seg1, seal) }},
+		{"the file cut short after the seal", func(t *testing.T, fsys *faultfs.FS, seal int64) {
+			f, err := fsys.OpenFile(seg1, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := f.Truncate(seal + 10); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fsys, seal := sealedLog(t)
+			c.damage(t, fsys, seal)
+			if _, err := wal.Replay(fsys, "/wal", wal.Bytes, wal.Strict); !errors.Is(err, wal.ErrCorrupt) {
+				t.Fatalf("Strict replay of damaged slack: %v, want ErrCorrupt", err)
+			}
+			checkEntries(t, mustReplay(t, fsys, "/wal", wal.BestEffort), 30, fixed(50))
+			w, err := wal.Resume(fsys, "/wal", wal.Bytes, wal.Options{SegmentSize: 1024})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reps := w.Repairs()
+			if len(reps) != 1 || reps[0].Segment != 1 {
+				t.Fatalf("repairs %v, want one of segment 1", reps)
+			}
+			if reps[0].Aside != "" {
+				aside, err := engine.ReadFile(fsys, reps[0].Aside)
+				if err != nil || int64(len(aside)) != reps[0].Length || reps[0].Offset != seal {
+					t.Errorf("the bytes kept aside: %d, %v; repair %v", len(aside), err, reps[0])
+				}
+			}
+			w.Append(entry(30, 50))
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			checkEntries(t, mustReplay(t, fsys, "/wal", wal.Strict), 31, fixed(50))
+			w, err = wal.Resume(fsys, "/wal", wal.Bytes, wal.Options{SegmentSize: 1024})
+			if err != nil || len(w.Repairs()) != 0 {
+				t.Fatalf("second Resume: %v, repairs %v", err, w.Repairs())
+			}
+			w.Close()
+		})
+	}
+	t.Run("a valid frame after the seal", func(t *testing.T) {
+		fsys, seal := sealedLog(t)
+		f, err := fsys.OpenFile(seg1, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteAt(wal.AppendFrame(nil, wal.KindEntry, 14, []byte("x")), seal)
+		f.Close()
+		for _, mode := range []wal.Mode{wal.Strict, wal.BestEffort} {
+			if _, err := wal.Replay(fsys, "/wal", wal.Bytes, mode); !errors.Is(err, wal.ErrCorrupt) {
+				t.Errorf("%v replay with a frame after a seal: %v, want ErrCorrupt", mode, err)
+			}
+		}
+		if _, err := wal.Resume(fsys, "/wal", wal.Bytes, wal.Options{SegmentSize: 1024}); !errors.Is(err, wal.ErrCorrupt) {
+			t.Errorf("Resume with a frame after a seal: %v, want ErrCorrupt", err)
+		}
+	})
+}

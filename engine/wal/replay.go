@@ -21,8 +21,12 @@ const (
 	// holds data (the entries before it are returned, none after), and in
 	// the segments after it, which hold no data, a torn header or torn
 	// frames. Corruption anywhere before, in a sealed segment or before the
-	// last segment holding data, is still an error. It never returns
-	// garbage: every entry it returns passed its checksum and its id.
+	// last segment holding data, is still an error — but for the slack of
+	// a sealed segment: bytes after a valid seal that are no frame, or a
+	// file cut short after its seal, are ignored, since the seal says
+	// nothing follows it (a valid frame after a seal is an error). It
+	// never returns garbage: every entry it returns passed its checksum
+	// and its id.
 	BestEffort
 )
 
@@ -225,7 +229,10 @@ func (sc *scanned) frames(r *fileReader, info *segmentInfo, after uint64, fn fun
 		}
 		if ce := (*CorruptError)(nil); errors.As(err, &ce) {
 			if info.sealed {
-				return corrupt(r.path, r.seg, at, "after the seal: %s", ce.Reason)
+				// Slack: the seal says nothing follows, and these bytes
+				// are no frame. Damaged, but no data: Strict reports it,
+				// best effort ignores it, Resume restores the zeros.
+				err = corrupt(r.path, r.seg, at, "after the seal: %s", ce.Reason)
 			}
 			info.torn = err
 			break
@@ -234,6 +241,8 @@ func (sc *scanned) frames(r *fileReader, info *segmentInfo, after uint64, fn fun
 			return err
 		}
 		if info.sealed {
+			// A frame that checks is data, which nothing explains after a
+			// seal: corruption in both modes, never slack.
 			return corrupt(r.path, r.seg, at, "%v frame after the seal", f.kind)
 		}
 		switch f.kind {

@@ -15,15 +15,20 @@ type Repair struct {
 	// Offset is where the bytes cut start; 0 when the whole file was set
 	// aside (a segment with a torn header, or one after it).
 	Offset int64
-	// Length is how many bytes were set aside.
+	// Length is how many bytes were set aside; or, when Aside is "",
+	// how many zeros were added at Offset to give a file found shorter
+	// than it was created its size back.
 	Length int64
-	// Aside is the file that holds them now.
+	// Aside is the file that holds them now; "" if nothing was set aside.
 	Aside string
 	// Reason says what was wrong.
 	Reason string
 }
 
 func (r Repair) String() string {
+	if r.Aside == "" {
+		return fmt.Sprintf("segment %d: %d bytes of zeros added at offset %d: %s", r.Segment, r.Length, r.Offset, r.Reason)
+	}
 	if r.Offset == 0 {
 		return fmt.Sprintf("segment %d set aside as %s: %s", r.Segment, r.Aside, r.Reason)
 	}
@@ -33,9 +38,10 @@ func (r Repair) String() string {
 // Resume opens the WAL in dir to append to it, after a clean Close or a
 // crash; a directory that holds no segment (or does not exist) gets a new
 // log, as with New. It reads the log best-effort and fails where that
-// fails (corruption before the tail is an error wrapping ErrCorrupt: Resume
-// changes nothing then). Otherwise it repairs what a crash left, so that
-// the log reads back Strict, with exactly the entries best-effort reading
+// fails (corruption before the tail, a valid frame after a seal: an error
+// wrapping ErrCorrupt, and Resume changes nothing). Otherwise it repairs
+// what a crash left, and damage that provably holds no data, so that the
+// log reads back Strict, with exactly the entries best-effort reading
 // returned, and appends go on after the last of them:
 //
 //   - a torn tail of the last segment holding data is cut: the bytes from
@@ -45,6 +51,13 @@ func (r Repair) String() string {
 //   - a segment after it with a torn header, and any segment after that,
 //     is set aside whole (renamed); torn frames in one with a valid header
 //     are cut as above; segments beyond the one created ahead are removed;
+//   - the slack of each sealed segment (what follows its seal) gets its
+//     zeros and its size back: bytes there that are no frame are cut as
+//     above, a file cut short is extended. The seal says nothing follows
+//     it, so this loses nothing. A crash never leaves such damage (the
+//     slack is zeros made durable before the segment's first frame): it
+//     is failing media or another program writing to the log, and each
+//     such Repair is worth a look;
 //   - the segment appends go on in is rewritten with its own content and
 //     synced, and the directory synced: an earlier process may have seen an
 //     fsync fail (Linux then drops the dirty pages, yet still serves them
@@ -117,6 +130,14 @@ func (w *WAL[E]) resume() error {
 		}
 	}
 	segs = segs[:min(len(segs), cur+2)]
+	// Restore the slack of the sealed segments before the active one:
+	// what follows a seal is no data, so damage there loses nothing, but
+	// Strict reading would report it forever.
+	for _, s := range segs[:sc.active] {
+		if err := w.cut(s, s.end); err != nil {
+			return err
+		}
+	}
 	// Cut torn tails: whatever follows the data in the active segment
 	// (after its seal too), anything in the segments after it.
 	if err := w.cut(a, a.end); err != nil {
@@ -180,6 +201,9 @@ func (w *WAL[E]) setAside(s segmentInfo, reason string) error {
 // preallocated size (see cutTail).
 func (w *WAL[E]) cut(s segmentInfo, off int64) error {
 	reason := "bytes after the end of the data"
+	if s.sealed && off == s.end {
+		reason = "bytes after the seal"
+	}
 	var ce *CorruptError
 	if off == s.end && errors.As(s.torn, &ce) {
 		reason = ce.Reason
@@ -215,12 +239,16 @@ func cutTail(fsys engine.FS, name string, seg uint64, off, size int64, reason st
 		return nil, err
 	}
 	var rep *Repair
-	if end > off {
+	switch {
+	case end > off:
 		aside := fmt.Sprintf("%s.%x%s", name, off, tornExt)
 		if err := engine.WriteFileAtomic(fsys, aside, cut, 0o644); err != nil {
 			return nil, err
 		}
 		rep = &Repair{Segment: seg, Offset: off, Length: end - off, Aside: aside, Reason: reason}
+	case size > 0 && have < want:
+		rep = &Repair{Segment: seg, Offset: have, Length: want - have,
+			Reason: fmt.Sprintf("the file is %d bytes, shorter than the %d it was created with", have, want)}
 	}
 	f, err := fsys.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
