@@ -157,7 +157,11 @@ func TestPublishAndRecover(t *testing.T) {
 	put("after", "checkpoint")
 	w.Close()
 
-	rec, err := wal.Recover(fsys, dir, kvCodec{}, wal.Bytes, wal.Strict, apply)
+	// The directory a WAL was opened in is where it recovers from.
+	if w.Dir() != dir {
+		t.Errorf("Dir %q, want %q", w.Dir(), dir)
+	}
+	rec, err := wal.Recover(fsys, w.Dir(), kvCodec{}, wal.Bytes, wal.Strict, apply)
 	if err != nil {
 		t.Fatal(err)
 	}
