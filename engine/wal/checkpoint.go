@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 
 	"github.com/crashsim/crashsim/engine"
@@ -156,14 +157,27 @@ func checkpoints(fsys engine.FS, dir string) ([]string, error) {
 // entries among those that check, skipping any that is corrupt (a later
 // recovery still finds out if the log no longer holds what an older one
 // needs). ok is false if there is none. A checkpoint of another version,
-// or whose state the codec cannot decode, is an error, not skipped.
+// or whose state the codec cannot decode, is an error, not skipped. A
+// checkpoint removed between the listing and its reading (beside a
+// writer, by a Publish that wrote a newer one) makes it list again.
 func LatestCheckpoint[S any](fsys engine.FS, dir string, codec Codec[S]) (ck Checkpoint[S], ok bool, err error) {
 	names, err := checkpoints(fsys, dir)
 	if err != nil {
 		return ck, false, fmt.Errorf("wal: checkpoints: %w", err)
 	}
-	for _, name := range names {
-		ck, err := ReadCheckpoint(fsys, name, codec)
+	for i := 0; i < len(names); i++ {
+		ck, err := ReadCheckpoint(fsys, names[i], codec)
+		if errors.Is(err, fs.ErrNotExist) {
+			fresh, lerr := checkpoints(fsys, dir)
+			if lerr != nil {
+				return ck, false, fmt.Errorf("wal: checkpoints: %w", lerr)
+			}
+			if slices.Contains(fresh, names[i]) {
+				return ck, false, err // still listed: not a removal
+			}
+			names, i = fresh, -1
+			continue
+		}
 		if errors.Is(err, ErrCorrupt) {
 			continue
 		}

@@ -40,10 +40,21 @@
 // A RecordLog is the same framing in one file, for logs never truncated:
 // CreateRecordLog, OpenRecordLog, Append, FlushAndSync, ReadRecords.
 //
+// Readers take no lock: ReplayEach, Replay and Recover may run beside a
+// writer, in this process or another. Beside one, read BestEffort: a
+// reader gets a prefix of the log holding every entry the log held when
+// it began (flushed, synced or not), perhaps with some written since, and
+// never ErrCorrupt on a healthy log; ReplayEach returns ErrTruncated if a
+// Publish removes entries it had not passed on yet, and Recover starts
+// again from the newer checkpoint. Strict reading is for a log at rest
+// (closed, or resumed): beside a writer it may report a write in flight
+// as corruption.
+//
 // Errors wrap, class first, ErrCorrupt (a *CorruptError: file, segment and
 // offset), ErrVersion, ErrLocked (a second writer, in this process or
-// another), ErrBroken (a failed write or fsync), ErrTooLarge, ErrClosed,
-// fs.ErrExist (New on a log) and fs.ErrInvalid (bad options).
+// another), ErrBroken (a failed write or fsync), ErrTruncated (a reader
+// beside a Publish), ErrTooLarge, ErrClosed, fs.ErrExist (New on a log)
+// and fs.ErrInvalid (bad options).
 //
 // # Durability contract
 //
@@ -131,6 +142,25 @@
 // frame (or a file cut short after it) hold no data: Strict reports them,
 // BestEffort ignores them. A valid frame after a seal is data that
 // nothing explains: an error in both modes.
+//
+// A reader beside a writer cannot trust a directory listing: one taken
+// while segments are created may miss one that exists (ext4 does), and a
+// segment listed may be removed by Publish before it is opened. So a
+// reader walks the segments by name: from the first listed (and any
+// before it that exists), following the seals, to the last that exists
+// when it begins (segments created after are left to the next reader, so
+// that one beside a faster writer still finishes); a listing only
+// explains a segment that is missing. A segment not sealed, with frames
+// in a later one, is corruption at rest, but beside a writer it may have
+// been sealed since the reader read it: the writer writes a seal before
+// any byte of the next segment, so the reader reads it on from where it
+// stopped, and it is corruption only if no seal is there. A segment
+// missing while the listing shows the log starting after it was removed
+// by Publish: the reader starts again if it has passed no entry on, and
+// returns ErrTruncated otherwise (Recover starts again from the latest
+// checkpoint, which a Publish writes before it removes anything); one
+// missing between two listed segments is a gap, corruption. A checkpoint
+// removed between listing and reading makes the reader list again.
 //
 // Resume reads best-effort, then cuts the torn tail (writing the bytes
 // aside first, durably), sets aside segments with torn headers, restores

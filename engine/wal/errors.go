@@ -36,6 +36,14 @@ var (
 	// than Options.MaxEntrySize. The log is unchanged and goes on.
 	ErrTooLarge = errors.New("wal: entry too large")
 
+	// ErrTruncated is returned by ReplayEach and Replay when they run
+	// beside a writer whose Publish removed segments they had not read
+	// yet, after they had passed entries on: the entries passed on are a
+	// prefix of the log, and the ones removed are covered by a checkpoint
+	// now. Recover, which starts from the latest checkpoint, starts again
+	// instead of returning it; so may a reader that wants them.
+	ErrTruncated = errors.New("wal: truncated under the reader by Publish")
+
 	// ErrClosed is returned by every call on a closed log.
 	ErrClosed = errors.New("wal: closed")
 )

@@ -132,17 +132,45 @@ type Recovered[S any] struct {
 // latest checkpoint that checks (see LatestCheckpoint), decoded with
 // states, then every entry after it, decoded with entries and applied in
 // order with apply; mode says how the log is read (Strict after Resume,
-// which repairs a torn tail; BestEffort to read a crashed log as it is).
+// which repairs a torn tail; BestEffort to read a crashed log as it is,
+// or a log a writer is appending to).
 //
 // The log must hold every entry after the checkpoint: if it starts after
 // the entry following it, or ends before the checkpoint's last entry,
 // entries are missing and Recover fails with an error wrapping ErrCorrupt.
-// It takes no lock and writes nothing.
+// It takes no lock and writes nothing. Beside a writer whose Publish
+// removes the checkpoint or segments it is reading, it starts again from
+// the latest checkpoint (a fresh decoding of it): apply may then see the
+// same ids again, and must be a function of its arguments.
 func Recover[S, E any](fsys engine.FS, dir string, states Codec[S], entries Codec[E], mode Mode, apply func(state S, id uint64, e E) (S, error)) (Recovered[S], error) {
-	var rec Recovered[S]
+	for {
+		rec, missing, err := recoverOnce(fsys, dir, states, entries, mode, apply)
+		switch {
+		case err == nil:
+			return rec, nil
+		case errors.Is(err, ErrTruncated):
+			continue // Publish removed segments under us: see scan
+		case missing:
+			// At rest, corruption. Beside a writer, a Publish may have
+			// written a newer checkpoint and removed the segments the one
+			// we read needed, between our reading the one and the other:
+			// a newer checkpoint explains it.
+			ck, ok, cerr := LatestCheckpoint(fsys, dir, states)
+			if cerr == nil && ok && ck.Through > rec.Through {
+				continue
+			}
+		}
+		return Recovered[S]{}, err
+	}
+}
+
+// recoverOnce is one attempt of Recover. On an error it says whether
+// entries were missing after the checkpoint, and which one it started
+// from (rec.Through).
+func recoverOnce[S, E any](fsys engine.FS, dir string, states Codec[S], entries Codec[E], mode Mode, apply func(state S, id uint64, e E) (S, error)) (rec Recovered[S], missing bool, err error) {
 	ck, ok, err := LatestCheckpoint(fsys, dir, states)
 	if err != nil {
-		return rec, err
+		return rec, false, err
 	}
 	if ok {
 		rec.State, rec.Checkpoint, rec.Through = ck.State, ck.Path, ck.Through
@@ -159,20 +187,20 @@ func Recover[S, E any](fsys engine.FS, dir string, states Codec[S], entries Code
 		return nil
 	})
 	if err != nil {
-		return Recovered[S]{}, err
+		return rec, false, err
 	}
 	rec.LastID = sc.last
 	switch {
 	case sc.last == 0 && rec.Through > 0:
-		return Recovered[S]{}, corrupt(dir, 0, 0, "checkpoint %s covers entries through %d, and the log is empty", rec.Checkpoint, rec.Through)
+		return rec, true, corrupt(dir, 0, 0, "checkpoint %s covers entries through %d, and the log is empty", rec.Checkpoint, rec.Through)
 	case sc.last != 0 && sc.first > rec.Through+1:
 		from := "no checkpoint"
 		if ok {
 			from = fmt.Sprintf("checkpoint %s covers entries through %d", rec.Checkpoint, rec.Through)
 		}
-		return Recovered[S]{}, corrupt(dir, 0, 0, "entries %d..%d missing: the log starts at %d and %s", rec.Through+1, sc.first-1, sc.first, from)
+		return rec, true, corrupt(dir, 0, 0, "entries %d..%d missing: the log starts at %d and %s", rec.Through+1, sc.first-1, sc.first, from)
 	case sc.last < rec.Through:
-		return Recovered[S]{}, corrupt(dir, 0, 0, "checkpoint %s covers entries through %d, and the log ends at %d", rec.Checkpoint, rec.Through, sc.last)
+		return rec, true, corrupt(dir, 0, 0, "checkpoint %s covers entries through %d, and the log ends at %d", rec.Checkpoint, rec.Through, sc.last)
 	}
-	return rec, nil
+	return rec, false, nil
 }

@@ -20,8 +20,11 @@ type fileReader struct {
 	f    engine.File
 	path string
 	seg  uint64 // for errors; 0 in a record log
-	size int64  // the file's size when opened
+	size int64  // the file's size when opened (or reloaded)
 	hdr  header
+	// regular says the file is a regular file, not a directory or a
+	// device that happens to have a segment's name.
+	regular bool
 
 	buf  []byte
 	base int64 // file offset of buf[0]
@@ -44,7 +47,7 @@ func openReader(fsys engine.FS, path string, seg uint64, buf []byte) (*fileReade
 	if buf == nil {
 		buf = make([]byte, 0, min(readChunk, max(fi.Size(), HeaderSize)))
 	}
-	r := &fileReader{f: f, path: path, seg: seg, size: fi.Size(), buf: buf[:cap(buf)]}
+	r := &fileReader{f: f, path: path, seg: seg, size: fi.Size(), regular: fi.Mode().IsRegular(), buf: buf[:cap(buf)]}
 	if err := r.fill(0, HeaderSize); err != nil {
 		f.Close()
 		return nil, err
@@ -55,6 +58,17 @@ func openReader(fsys engine.FS, path string, seg uint64, buf []byte) (*fileReade
 }
 
 func (r *fileReader) close() error { return r.f.Close() }
+
+// reload forgets what r has read ahead and takes the file's size again,
+// so that reading, which goes on at r.off, sees what a writer wrote since.
+func (r *fileReader) reload() error {
+	fi, err := r.f.Stat()
+	if err != nil {
+		return err
+	}
+	r.size, r.base, r.n = fi.Size(), 0, 0
+	return nil
+}
 
 // fill makes buf hold at least need bytes from offset at, or every byte up
 // to the end of the file if it has fewer, reading ahead up to the buffer's

@@ -1,8 +1,12 @@
 package wal
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
 
 	"github.com/crashsim/crashsim/engine"
 )
@@ -54,9 +58,17 @@ type Entry[E any] struct {
 // streaming cannot know that a later segment is corrupt. A missing
 // directory is an error wrapping fs.ErrNotExist.
 //
-// ReplayEach takes no lock and reads only: it may run while a writer
-// appends, and then sees a prefix of the log, or a torn tail in Strict
-// mode, if it catches a write in flight.
+// ReplayEach takes no lock and writes nothing: it may run beside a writer
+// (in this process or another) that appends, seals segments and publishes
+// checkpoints. Read BestEffort then: fn gets a prefix of the log that
+// holds every entry the log held when the call began (written by Flush or
+// FlushAndSync, synced or not), and perhaps some written since; never a
+// gap, an entry out of order, or ErrCorrupt on a healthy log. If Publish
+// removes segments holding entries fn has not been given yet, ReplayEach
+// returns an error wrapping ErrTruncated after that prefix. Strict is for
+// a log at rest: beside a writer it reports ErrCorrupt where it catches a
+// write in flight (a frame half written, bytes written after those it
+// read, a segment being created).
 func ReplayEach[E any](fsys engine.FS, dir string, codec Codec[E], mode Mode, fn func(id uint64, e E) error) error {
 	_, err := scan(fsys, dir, mode, 0, func(id uint64, payload []byte) error {
 		e, err := codec.Decode(payload)
@@ -112,73 +124,218 @@ type segmentInfo struct {
 
 // scan reads the segments of dir in order, checks them as mode says, and
 // calls fn, if not nil, with the payload of every entry whose id is above
-// after.
+// after. Beside a writer (see ReplayEach) it starts again if Publish
+// removed segments it needed before fn was given an entry, and returns an
+// error wrapping ErrTruncated if after.
 func scan(fsys engine.FS, dir string, mode Mode, after uint64, fn func(id uint64, payload []byte) error) (*scanned, error) {
-	segs, err := listSegments(fsys, dir)
+	for {
+		s := &scanner{fsys: fsys, dir: dir, mode: mode, after: after}
+		if fn != nil {
+			s.deliver = func(id uint64, payload []byte) error {
+				s.delivered = true
+				return fn(id, payload)
+			}
+		}
+		sc, err := s.run()
+		var moved *frontMoved
+		if !errors.As(err, &moved) {
+			return sc, err
+		}
+		if s.delivered {
+			return nil, fmt.Errorf("%w: segment %d was removed before it was read (the log now starts at segment %d)", ErrTruncated, moved.seq, moved.front)
+		}
+		// Nothing passed on yet: read the log as it is now. Each pass
+		// that ends here saw the front of the log move, so a reader
+		// starts over only as often as a writer publishes.
+	}
+}
+
+// frontMoved says that segment seq, which a scan needed, is gone, and the
+// log now starts at segment front: Publish removed it (only Publish
+// removes segments, and only from the front).
+type frontMoved struct{ seq, front uint64 }
+
+func (e *frontMoved) Error() string {
+	return fmt.Sprintf("segment %d removed under the reader (the log now starts at segment %d)", e.seq, e.front)
+}
+
+// scanner is one pass of scan over a directory. It walks the segments by
+// name, following the seals, from the first to the last that exists when
+// it begins, and takes a directory listing only to find those two and to
+// explain a segment that is not there: a listing taken while a writer
+// creates or removes segments may miss one that exists (ext4 does), and a
+// segment listed may be gone by the time it is opened. Segments a writer
+// creates after the pass began are not read: a reader beside a writer
+// faster than itself still finishes.
+type scanner struct {
+	fsys      engine.FS
+	dir       string
+	mode      Mode
+	after     uint64
+	deliver   func(id uint64, payload []byte) error // fn, noting that it was called; nil without fn
+	delivered bool
+	end       uint64 // the segment after the last one the pass reads
+	prefix    string // dir cleaned, and a slash: what precedes a segment's name
+}
+
+// path is segmentPath(s.dir, seq), without cleaning the directory's name
+// on every call.
+func (s *scanner) path(seq uint64) string {
+	if s.prefix == "" {
+		s.prefix = strings.TrimSuffix(segmentPath(s.dir, 1), segmentName(1))
+	}
+	return s.prefix + segmentName(seq)
+}
+
+func (s *scanner) run() (*scanned, error) {
+	sc := &scanned{active: -1}
+	listed, err := listSegments(s.fsys, s.dir)
 	if err != nil {
 		return nil, err
 	}
-	sc := &scanned{active: -1}
+	if len(listed) == 0 {
+		return sc, nil
+	}
+	s.end = listed[len(listed)-1].seq + 1
+	for s.exists(s.end) { // the listing may have missed the last ones
+		s.end++
+	}
 	var buf []byte
-	for i, s := range segs {
-		r, err := openReader(fsys, s.path, s.seq, buf)
+	for seq := s.first(listed[0].seq); ; seq++ {
+		r, err := s.open(seq, buf)
 		if err != nil {
 			return nil, err
 		}
+		if r == nil {
+			return sc, nil // the log ends with a sealed segment
+		}
 		buf = r.buf
-		info := segmentInfo{segmentFile: s, size: r.size, end: HeaderSize, prealloc: r.hdr.size}
-		if herr := segmentHeaderError(r.hdr, s.seq); herr != nil {
+		info := segmentInfo{segmentFile: segmentFile{seq, r.path}, size: r.size, end: HeaderSize, prealloc: r.hdr.size}
+		if herr := segmentHeaderError(r.hdr, seq); herr != nil {
 			size := r.size
 			_, ferr := r.next()
 			r.close()
 			if errors.Is(herr, ErrVersion) {
-				return nil, headerError(s.path, s.seq, herr)
+				return nil, headerError(r.path, seq, herr)
 			}
 			if ferr == nil {
 				// A header is torn only while a segment is created, before
 				// any frame: frames after a bad header are corruption.
-				return nil, corrupt(s.path, s.seq, 0, "%v, and the segment holds frames", herr)
+				return nil, corrupt(r.path, seq, 0, "%v, and the segment holds frames", herr)
 			}
 			// A torn header is what a crash while creating a segment
 			// leaves; best effort tolerates it where no data follows.
-			if mode == BestEffort {
-				later, err := anyFrames(fsys, segs[i+1:])
+			if s.mode == BestEffort {
+				later, err := s.anyFrames(seq + 1)
 				if err != nil {
 					return nil, err
 				}
 				if !later {
-					return sc.trailing(fsys, segs[i:], mode, herr, size)
+					return s.trailing(sc, seq, herr, size)
 				}
 			}
-			return nil, headerError(s.path, s.seq, herr)
+			return nil, headerError(r.path, seq, herr)
 		}
-		err = sc.frames(r, &info, after, fn)
+		err = sc.frames(r, &info, s.after, s.deliver)
 		if err == nil {
-			err = sc.settle(fsys, r, &info, segs[i+1:], mode)
+			err = s.settle(sc, r, &info)
 		}
+		buf = r.buf
 		r.close()
 		if err != nil {
 			return nil, err
 		}
 		sc.segs = append(sc.segs, info)
-		sc.active = i
+		sc.active = len(sc.segs) - 1
 		if !info.sealed {
-			return sc.trailing(fsys, segs[i+1:], mode, nil, 0)
+			return s.trailing(sc, seq+1, nil, 0)
 		}
 	}
-	return sc, nil
+}
+
+// first returns the first segment of the log, from the first one a
+// listing showed: the segments before it are looked up by name, since a
+// listing may miss one that exists.
+func (s *scanner) first(listed uint64) uint64 {
+	seq := listed
+	for seq > 1 && s.exists(seq-1) {
+		seq--
+	}
+	return seq
+}
+
+// exists reports whether segment seq is a file.
+func (s *scanner) exists(seq uint64) bool {
+	fi, err := s.fsys.Stat(s.path(seq))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// open opens segment seq to read it, reusing buf if not nil. It returns
+// nil at the end of the log: seq is past the last segment the pass reads,
+// or there is no segment seq and none after it. When seq is missing, a
+// listing taken then says why: if the log now starts after seq, Publish
+// removed it under the reader (a *frontMoved); if segments before and
+// after seq are listed, it is a gap, which is corruption; if seq itself
+// is listed, a writer created it since the open failed (the segment
+// ahead), and it is opened again.
+func (s *scanner) open(seq uint64, buf []byte) (*fileReader, error) {
+	if seq >= s.end {
+		return nil, nil
+	}
+	name := s.path(seq)
+	for attempt := 0; ; attempt++ {
+		r, err := openReader(s.fsys, name, seq, buf)
+		if err == nil && r.regular {
+			return r, nil
+		}
+		if err == nil {
+			r.close() // not a file, so not a segment: listSegments ignores it too
+			err = fmt.Errorf("open %s: not a regular file", name)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		segs, lerr := listSegments(s.fsys, s.dir)
+		if lerr != nil {
+			return nil, lerr
+		}
+		i, listed := slices.BinarySearchFunc(segs, seq, func(f segmentFile, seq uint64) int { return cmp.Compare(f.seq, seq) })
+		switch {
+		case listed && attempt < 2:
+			continue
+		case listed:
+			return nil, err
+		case i == len(segs):
+			return nil, nil
+		case i == 0:
+			return nil, &frontMoved{seq: seq, front: segs[0].seq}
+		}
+		return nil, corrupt(name, seq, 0, "segment missing between %d and %d", segs[i-1].seq, segs[i].seq)
+	}
 }
 
 // settle checks how a segment's data ends, its reader still open: a
 // segment that is not sealed must be the last holding data; in Strict mode
 // its data must end cleanly, and only zeros may follow, sealed or not.
-func (sc *scanned) settle(fsys engine.FS, r *fileReader, info *segmentInfo, later []segmentFile, mode Mode) error {
+func (s *scanner) settle(sc *scanned, r *fileReader, info *segmentInfo) error {
 	if !info.sealed {
-		more, err := anyFrames(fsys, later)
+		more, err := s.anyFrames(info.seq + 1)
 		if err != nil {
 			return err
 		}
 		if more {
+			// At rest, corruption. But a writer beside us may have sealed
+			// this segment since we read it, and gone on in the next: it
+			// writes a seal before any byte of the next segment. Read on
+			// from where we stopped.
+			info.torn = nil
+			if err := r.reload(); err != nil {
+				return err
+			}
+			if err := sc.frames(r, info, s.after, s.deliver); err != nil {
+				return err
+			}
+		}
+		if more && !info.sealed {
 			why := "a clean end"
 			if info.torn != nil {
 				why = info.torn.Error()
@@ -186,7 +343,7 @@ func (sc *scanned) settle(fsys engine.FS, r *fileReader, info *segmentInfo, late
 			return corrupt(info.path, info.seq, info.end, "the segment ends without a seal (at %s) but later segments hold frames", why)
 		}
 	}
-	if mode != Strict {
+	if s.mode != Strict {
 		return nil
 	}
 	if info.torn != nil {
@@ -279,37 +436,41 @@ func (sc *scanned) frames(r *fileReader, info *segmentInfo, after uint64, fn fun
 	return nil
 }
 
-// trailing records the segments after the last one holding data: in
-// Strict mode each must have a valid header and nothing but zeros after
-// it; best effort tolerates anything (the first may have had a torn header,
-// herr, and size bytes), since none holds a valid first frame.
-func (sc *scanned) trailing(fsys engine.FS, segs []segmentFile, mode Mode, herr error, size int64) (*scanned, error) {
-	for i, s := range segs {
-		info := segmentInfo{segmentFile: s, end: HeaderSize}
-		if i == 0 && herr != nil {
+// trailing records the segments from seq from on, after the last one
+// holding data: in Strict mode each must have a valid header and nothing
+// but zeros after it; best effort tolerates anything (the first may have
+// had a torn header, herr, and size bytes), since none holds a valid
+// first frame.
+func (s *scanner) trailing(sc *scanned, from uint64, herr error, size int64) (*scanned, error) {
+	for seq := from; ; seq++ {
+		info := segmentInfo{segmentFile: segmentFile{seq, s.path(seq)}, end: HeaderSize}
+		if seq == from && herr != nil {
 			info.hdrErr, info.size = herr, size
 			sc.segs = append(sc.segs, info)
 			continue
 		}
-		r, err := openReader(fsys, s.path, s.seq, nil)
+		r, err := s.open(seq, nil)
 		if err != nil {
 			return nil, err
 		}
+		if r == nil {
+			return sc, nil
+		}
 		info.size, info.prealloc = r.size, r.hdr.size
-		info.hdrErr = segmentHeaderError(r.hdr, s.seq)
-		if mode == Strict {
+		info.hdrErr = segmentHeaderError(r.hdr, seq)
+		if s.mode == Strict {
 			switch {
 			case errors.Is(info.hdrErr, ErrVersion):
-				err = headerError(s.path, s.seq, info.hdrErr)
+				err = headerError(info.path, seq, info.hdrErr)
 			case info.hdrErr != nil:
-				err = corrupt(s.path, s.seq, 0, "%v", info.hdrErr)
+				err = corrupt(info.path, seq, 0, "%v", info.hdrErr)
 			case info.size < info.prealloc:
-				err = corrupt(s.path, s.seq, info.size, "the file is %d bytes, shorter than the %d it was created with", info.size, info.prealloc)
+				err = corrupt(info.path, seq, info.size, "the file is %d bytes, shorter than the %d it was created with", info.size, info.prealloc)
 			default:
 				if end, derr := r.dirtyExtent(HeaderSize, true); derr != nil {
 					err = derr
 				} else if end > HeaderSize {
-					err = corrupt(s.path, s.seq, HeaderSize, "data in a segment after the end of the log")
+					err = corrupt(info.path, seq, HeaderSize, "data in a segment after the end of the log")
 				}
 			}
 		}
@@ -319,19 +480,18 @@ func (sc *scanned) trailing(fsys engine.FS, segs []segmentFile, mode Mode, herr 
 		}
 		sc.segs = append(sc.segs, info)
 	}
-	return sc, nil
 }
 
-// anyFrames reports whether any of segs has a valid header and a valid
-// first frame.
-func anyFrames(fsys engine.FS, segs []segmentFile) (bool, error) {
-	for _, s := range segs {
-		r, err := openReader(fsys, s.path, s.seq, nil)
-		if err != nil {
+// anyFrames reports whether any segment from seq from on has a valid
+// header and a valid first frame.
+func (s *scanner) anyFrames(from uint64) (bool, error) {
+	for seq := from; ; seq++ {
+		r, err := s.open(seq, nil)
+		if err != nil || r == nil {
 			return false, err
 		}
 		ok := false
-		if segmentHeaderError(r.hdr, s.seq) == nil {
+		if segmentHeaderError(r.hdr, seq) == nil {
 			_, ferr := r.next()
 			ok = ferr == nil
 			if ferr != nil && ferr != errEnd && !errors.Is(ferr, ErrCorrupt) {
@@ -343,5 +503,4 @@ func anyFrames(fsys engine.FS, segs []segmentFile) (bool, error) {
 			return ok, err
 		}
 	}
-	return false, nil
 }
