@@ -86,7 +86,10 @@ func checkpointName(through uint64) string { return fmt.Sprintf("%016x%s", throu
 // the WAL in dir, as a checkpoint file in dir, and returns its path. It is
 // durable when WriteCheckpoint returns (temporary file, fsync, rename,
 // directory fsync). Publish does this and more: use it to let the WAL
-// drop the segments the checkpoint covers.
+// drop the segments the checkpoint covers. A crash while it runs may leave
+// the temporary file, name.tmp, which the next New or Resume of the WAL in
+// dir removes: write checkpoints into a WAL's directory from the process
+// that holds it, as Publish does.
 func WriteCheckpoint[S any](fsys engine.FS, dir string, codec Codec[S], state S, through uint64) (string, error) {
 	if through == 0 {
 		return "", fmt.Errorf("wal: checkpoint: %w: it covers no entry (through 0)", fs.ErrInvalid)

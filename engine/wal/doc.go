@@ -181,6 +181,18 @@
 // loses acknowledged entries after an EIO (scenario wal-fsync-eio shows
 // both). Its cost is one write of a segment's data per Resume.
 //
+// Files left behind. A crash while a checkpoint or a set-aside tail is
+// written (engine.WriteFileAtomic: temporary, fsync, rename) leaves the
+// temporary, name.tmp; New and Resume, holding the lock, remove those of
+// their directory — only names this package writes. Repairs set bytes
+// aside for a look after the fact (name.torn); Resume keeps
+// Options.TornRetention of them (DefaultTornRetention, 8), those from the
+// latest positions in the log, besides those it sets aside itself.
+// Retention is a count, not an age: it needs no clock, so the laboratory
+// replays it and it is the same on every machine, and it bounds the
+// space to that many tails (a tail is at most a segment). KeepAllTorn
+// keeps them all.
+//
 // Group commit follows etcd raft's Ready: core.go is a deterministic state
 // machine that does no I/O but says what the next round of I/O is (write
 // these frames at this offset, sync, seal and switch segments, create the

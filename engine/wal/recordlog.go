@@ -45,6 +45,9 @@ type RecordLogOptions struct {
 	// MaxRecordSize bounds a record (default 16 MiB, at most
 	// MaxFrameSize); Append of a larger one fails with ErrTooLarge.
 	MaxRecordSize int
+	// TornRetention is as Options.TornRetention, for the files
+	// OpenRecordLog sets aside.
+	TornRetention int
 }
 
 // CreateRecordLog creates the record log name, which must not exist (an
@@ -67,7 +70,11 @@ func CreateRecordLog(fsys engine.FS, name string, opts RecordLogOptions) (*Recor
 // torn tail (keeping the bytes aside in name.<offset>.torn, see Repairs),
 // truncates any zeros after the data, and rewrites and syncs the data so
 // that everything it found is durable when it returns. Corruption before
-// the tail is an error wrapping ErrCorrupt, and nothing is changed.
+// the tail is an error wrapping ErrCorrupt, and nothing is changed. It
+// also removes the temporary a crash left while a tail was set aside, and
+// keeps RecordLogOptions.TornRetention of the files set aside (name.torn,
+// name.<hex>.torn: these names are the log's, so no other record log in
+// the directory may be named name.<hex>).
 func OpenRecordLog(fsys engine.FS, name string, opts RecordLogOptions) (*RecordLog, error) {
 	l, err := lockRecordLog(fsys, name, opts)
 	if err != nil {
@@ -114,6 +121,10 @@ func (l *RecordLog) create(excl int) error {
 }
 
 func (l *RecordLog) open() error {
+	// Every path below syncs the directory.
+	if err := tidyRecordLog(l.fsys, l.name, retention(l.opts.TornRetention)); err != nil {
+		return err
+	}
 	rs, err := scanRecords(l.fsys, l.name, BestEffort, nil)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

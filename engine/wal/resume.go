@@ -65,6 +65,10 @@ func (r Repair) String() string {
 //     until Resume has made it so. This costs a write of that segment's
 //     data, at most Options.SegmentSize, once per Resume.
 //
+// Before all that it removes the temporary files a crash left (a
+// checkpoint or a tail being set aside) and keeps Options.TornRetention of
+// the files earlier repairs set aside, besides those it sets aside itself.
+//
 // Every step can be interrupted by a crash and Resume run again: it gets
 // to the same log. When Resume returns, every entry it found is durable.
 func Resume[E any](fsys engine.FS, dir string, codec Codec[E], opts Options) (*WAL[E], error) {
@@ -80,6 +84,10 @@ func Resume[E any](fsys engine.FS, dir string, codec Codec[E], opts Options) (*W
 }
 
 func (w *WAL[E]) resume() error {
+	// Every path below syncs the directory.
+	if err := tidyWAL(w.fsys, w.dir, retention(w.opts.TornRetention)); err != nil {
+		return err
+	}
 	sc, err := scan(w.fsys, w.dir, BestEffort, 0, nil)
 	if err != nil {
 		return err

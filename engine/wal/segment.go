@@ -12,13 +12,17 @@ import (
 
 // The files of a WAL directory:
 //
-//	LOCK                          the writer's flock (see New)
-//	0000000000000001.wal          segments, by sequence number (16 hex digits)
-//	0000000000000002.wal          the next one, created ahead of need
-//	00000000000000c8.checkpoint   checkpoints, by the last entry id they cover
+//	LOCK                            the writer's flock (see New)
+//	0000000000000001.wal            segments, by sequence number (16 hex digits)
+//	0000000000000002.wal            the next one, created ahead of need
+//	00000000000000c8.checkpoint     checkpoints, by the last entry id they cover
 //	0000000000000002.wal.1f40.torn  bytes Resume cut from a torn tail, kept aside
+//	0000000000000003.wal.torn       a segment with a torn header, set aside whole
+//	(any of these).tmp              a checkpoint or a cut tail being written
 //
-// Every other name is ignored, so a directory may hold other files too.
+// A crash may leave a .tmp file; New and Resume remove them, and keep the
+// .torn files under Options.TornRetention (see tidy.go). Every other name
+// is ignored, so a directory may hold other files too.
 const (
 	segmentExt    = ".wal"
 	lockName      = "LOCK"

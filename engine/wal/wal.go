@@ -37,7 +37,23 @@ type Options struct {
 	// scenarios run without it: that goroutine's I/O would make their
 	// runs nondeterministic.
 	ZeroFill bool
+	// TornRetention is how many of the files that earlier repairs set
+	// aside (name.torn, see Repair) Resume keeps, besides those it sets
+	// aside itself: the ones from the latest positions in the log (by
+	// segment, then offset). 0 means DefaultTornRetention; KeepAllTorn
+	// (any negative value) keeps them all.
+	TornRetention int
 }
+
+// DefaultTornRetention is the default Options.TornRetention and
+// RecordLogOptions.TornRetention: one Resume after a crash sets aside a
+// file or two (a torn tail, a segment with a torn header), so eight keep
+// the evidence of the last few crashes, in at most eight segments' size.
+const DefaultTornRetention = 8
+
+// KeepAllTorn, as Options.TornRetention or RecordLogOptions.TornRetention,
+// keeps every file set aside.
+const KeepAllTorn = -1
 
 // MinSegmentSize is the smallest Options.SegmentSize.
 const MinSegmentSize = HeaderSize + 2*FrameHeaderSize
@@ -122,7 +138,10 @@ func New[E any](fsys engine.FS, dir string, codec Codec[E], opts Options) (*WAL[
 		err = fmt.Errorf("%w: it holds %d segments (Resume continues a log)", fs.ErrExist, len(segs))
 	}
 	if err == nil {
-		err = w.start(1)
+		err = tidyWAL(fsys, dir, retention(opts.TornRetention))
+	}
+	if err == nil {
+		err = w.start(1) // syncs the directory
 	}
 	if err != nil {
 		w.release()
