@@ -38,7 +38,9 @@
 //		func(s State, id uint64, e []byte) (State, error) { return s.Apply(e) })
 //
 // A RecordLog is the same framing in one file, for logs never truncated:
-// CreateRecordLog, OpenRecordLog, Append, FlushAndSync, ReadRecords.
+// CreateRecordLog, OpenRecordLog, Append, FlushAndSync, ReadRecords. Each
+// of its writes ends with a seal, so that a log at rest knows its end and
+// Strict reading reports one cut short, even at a record boundary.
 //
 // Readers take no lock: ReplayEach, Replay and Recover may run beside a
 // writer, in this process or another. Beside one, read BestEffort: a
@@ -89,16 +91,24 @@
 // # Implementation notes
 //
 // On-disk formats. Each is drawn where it is written: the file header of
-// segments and record logs and the frame in format.go, the checkpoint file
-// in checkpoint.go, the names of a WAL directory in segment.go. In short:
-// a segment is a 32-byte header (magic "crashwal", version, sequence
-// number, CRC32C) and frames; a frame is a 20-byte header (CRC32C, length,
-// kind, id) and a payload, the checksum covering everything after it.
-// Kinds are entries, checkpoint markers, seals (the last frame of a full
-// segment) and records (of a RecordLog). Integers are little-endian;
-// checksums use package hash/crc32's Castagnoli table, which runs on the
-// CPU's CRC32 instruction. A reader bounds every length by MaxFrameSize and
-// by the file's size before reading, and allocates nothing on a bad frame.
+// segments and record logs and the frame in format.go, the record log in
+// recordlog.go, the checkpoint file in checkpoint.go, the names of a WAL
+// directory in segment.go. In short: a segment is a 40-byte header (magic
+// "crashwal", version, flags, sequence number, preallocated size,
+// CRC32C) and frames; a frame is a 20-byte header (CRC32C, length, kind,
+// id) and a payload, the checksum covering everything after it. Kinds are
+// entries, checkpoint markers, seals (the last frame of a full segment,
+// and of each write of a record log) and records (of a RecordLog).
+// Integers are little-endian; checksums use package hash/crc32's
+// Castagnoli table, which runs on the CPU's CRC32 instruction. A reader
+// bounds every length by MaxFrameSize and by the file's size before
+// reading, and allocates nothing on a bad frame.
+//
+// Versions. Segments and checkpoints are at Version 1. Record logs are at
+// RecordLogVersion 2, which added the seal at the end of each write; this
+// package still reads version 1 and appends to such a log as version 1.
+// A version the package does not know is ErrVersion, never ErrCorrupt: a
+// file written by a newer release is not damage.
 //
 // Segments are created ahead of need: when the log moves to segment n+1,
 // segment n+2 is created (header written, file extended to

@@ -12,8 +12,15 @@ import (
 // CRC-32C (Castagnoli), which package hash/crc32 computes with the SSE 4.2
 // instruction on amd64 and its equivalents elsewhere.
 const (
-	// Version is the format version this package writes and reads.
+	// Version is the format version of the segments of a WAL and of
+	// checkpoints that this package writes and reads.
 	Version = 1
+	// RecordLogVersion is the format version of the record logs this
+	// package writes. It reads version 1 too (record logs without seals,
+	// written by earlier releases), and appends to one as version 1; an
+	// earlier release reading a version 2 log gets ErrVersion. See
+	// RecordLog for what changed.
+	RecordLogVersion = 2
 
 	// SegmentMagic opens every segment file of a WAL directory.
 	SegmentMagic = "crashwal"
@@ -42,20 +49,22 @@ var le = binary.LittleEndian
 //	0                   8         12        16                  24                  32        36        40
 //	+-------------------+---------+---------+-------------------+-------------------+---------+---------+
 //	| magic (8 bytes)   | version | flags   | sequence number   | preallocated size | zero    | crc32c  |
-//	|                   | u32 = 1 | u32 = 0 | u64               | u64               | u32     | u32     |
+//	|                   | u32     | u32 = 0 | u64               | u64               | u32     | u32     |
 //	+-------------------+---------+---------+-------------------+-------------------+---------+---------+
 //
-// The magic says what the file is (SegmentMagic or RecordLogMagic); the
-// sequence number is a segment's (its name says it too), 0 in a record
-// log; the preallocated size is the size a segment was created with (0 in
-// a record log), which its file never goes below, so that a truncated
-// segment shows even where it is cut between two frames; the checksum
-// covers bytes [0, 36). A segment's header is written and synced, with its
-// size, when the segment is created, before any frame.
-func appendHeader(b []byte, magic string, seq uint64, size int64) []byte {
+// The magic says what the file is (SegmentMagic or RecordLogMagic), the
+// version how to read the rest (Version for a segment, RecordLogVersion or
+// 1 for a record log); the sequence number is a segment's (its name says
+// it too), 0 in a record log; the preallocated size is the size a segment
+// was created with (0 in a record log), which its file never goes below,
+// so that a truncated segment shows even where it is cut between two
+// frames; the checksum covers bytes [0, 36). A segment's header is written
+// and synced, with its size, when the segment is created, before any
+// frame.
+func appendHeader(b []byte, magic string, version uint32, seq uint64, size int64) []byte {
 	var h [HeaderSize]byte
 	copy(h[0:8], magic)
-	le.PutUint32(h[8:], Version)
+	le.PutUint32(h[8:], version)
 	le.PutUint64(h[16:], seq)
 	le.PutUint64(h[24:], uint64(size))
 	le.PutUint32(h[36:], crc32.Checksum(h[:36], castagnoli))
@@ -91,10 +100,11 @@ func decodeHeader(b []byte) header {
 	return h
 }
 
-// Validate checks a header against the magic its file must have. It
+// Validate checks a header against the magic its file must have, and the
+// newest version this package reads of it (it reads every one from 1). It
 // returns nil, an error wrapping ErrVersion (an intact header of another
 // version), or a reason for ErrCorrupt (errHeader).
-func (h header) Validate(magic string) error {
+func (h header) Validate(magic string, newest uint32) error {
 	switch {
 	case h.short:
 		return errHeader("file shorter than its header")
@@ -102,8 +112,8 @@ func (h header) Validate(magic string) error {
 		return errHeader(fmt.Sprintf("header checksum %08x, want %08x", h.crc, h.sum))
 	case string(h.magic[:]) != magic:
 		return errHeader(fmt.Sprintf("magic %q, want %q", h.magic[:], magic))
-	case h.version != Version:
-		return fmt.Errorf("%w: version %d (this package reads %d)", ErrVersion, h.version, Version)
+	case h.version < 1 || h.version > newest:
+		return fmt.Errorf("%w: version %d (this package reads 1 to %d)", ErrVersion, h.version, newest)
 	case h.flags != 0 || h.reserved != 0:
 		return errHeader("reserved header fields are not zero")
 	case h.size < 0 || h.size > 1<<50:
@@ -128,7 +138,10 @@ const (
 	KindCheckpoint Kind = 2
 	// KindSeal frames end a segment: nothing follows in it, and the log
 	// goes on in the next one. It has no payload, and its id is that of the
-	// last entry or marker of the segment (it takes none of its own).
+	// last entry or marker of the segment (it takes none of its own). In a
+	// record log (version 2) a seal ends the data of each write, with the
+	// index of the last record (0 if none), and the next write overwrites
+	// it: a log at rest ends with one (see RecordLog).
 	KindSeal Kind = 3
 	// KindRecord frames hold a record of a record log; the id is the
 	// record's index, from 1.

@@ -13,9 +13,32 @@ import (
 
 // RecordLog is an append-only log of byte records in one file: a header
 // (RecordLogMagic), then one KindRecord frame per record, whose id is the
-// record's index from 1. It is the single-file form of the WAL, for logs
-// that never need truncating; one writer holds it at a time (a flock on
-// name + ".lock").
+// record's index from 1, then a seal. It is the single-file form of the
+// WAL, for logs that never need truncating; one writer holds it at a time
+// (a flock on name + ".lock").
+//
+// The file (format version 2, RecordLogVersion):
+//
+//	+--------+----------+----------+-----+----------+---------------+
+//	| header | record 1 | record 2 | ... | record n | seal (id n)   |
+//	| 40 B   | frame    | frame    |     | frame    | 20-byte frame |
+//	+--------+----------+----------+-----+----------+---------------+
+//
+// Every write of the log (Flush, FlushAndSync, Close, and the creation)
+// writes the records buffered and a seal after them, which the next write
+// overwrites with its first record: so the log knows its own end, at no
+// cost but 20 bytes a write. A log at rest ends with its seal; one cut
+// short anywhere, at a record boundary too, does not, and Strict reading
+// reports it (ErrCorrupt). A crash in a write may leave the log unsealed
+// or with bytes after its seal: best effort reads the records before,
+// and OpenRecordLog cuts what follows them and seals them again.
+//
+// Version 1, written by earlier releases, has no seal: a log cut at a
+// record boundary reads as a shorter log, even Strict, which is why the
+// format changed. This release reads version 1 logs and appends to them
+// as version 1 (rewriting a header in place could tear it); an earlier
+// release refuses version 2 with ErrVersion. To give an old log the seal,
+// copy its records into a new one.
 //
 // Its methods are safe for concurrent use, but it has no group commit:
 // each FlushAndSync holds the log for its fsync. Durability is as for
@@ -28,10 +51,12 @@ type RecordLog struct {
 	lock    io.Closer
 	repairs []Repair
 
+	version uint32 // of the file: RecordLogVersion, or 1 (no seals)
+
 	mu      sync.Mutex
 	f       engine.File
 	buf     []byte
-	end     int64  // where buf goes in the file
+	end     int64  // where buf goes in the file (over the seal, if any)
 	last    uint64 // index of the last record appended
 	written uint64
 	durable uint64
@@ -104,14 +129,15 @@ func lockRecordLog(fsys engine.FS, name string, opts RecordLogOptions) (*RecordL
 	return &RecordLog{fsys: fsys, name: name, opts: opts, lock: lock}, nil
 }
 
-// create creates the file with its header, durably.
+// create creates the file with its header and a seal, durably.
 func (l *RecordLog) create(excl int) error {
 	f, err := l.fsys.OpenFile(l.name, os.O_RDWR|os.O_CREATE|os.O_TRUNC|excl, 0o644)
 	if err != nil {
 		return err
 	}
-	l.f, l.end = f, HeaderSize
-	if _, err := f.WriteAt(appendHeader(nil, RecordLogMagic, 0, 0), 0); err != nil {
+	l.f, l.end, l.version = f, HeaderSize, RecordLogVersion
+	b := appendHeader(nil, RecordLogMagic, RecordLogVersion, 0, 0)
+	if _, err := f.WriteAt(appendFrame(b, KindSeal, 0, nil), 0); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
@@ -136,19 +162,34 @@ func (l *RecordLog) open() error {
 		// Whatever bytes it has are set aside, and it is created again.
 		return l.recreate(rs.hdrErr)
 	}
-	reason := "zeros after the end of the data"
+	// Cut what follows the data (the records, and their seal if they have
+	// one), seal them if they have none, rewrite them.
+	end := rs.end
+	if rs.sealed {
+		end += sealSize
+	}
+	reason := "bytes after the end of the data"
+	if rs.sealed {
+		reason = "bytes after the seal: a write over it did not finish"
+	}
 	var ce *CorruptError
 	if errors.As(rs.torn, &ce) {
 		reason = ce.Reason
 	}
-	rep, err := cutTail(l.fsys, l.name, 0, rs.end, 0, reason)
+	rep, err := cutTail(l.fsys, l.name, 0, end, 0, reason)
 	if rep != nil {
 		l.repairs = append(l.repairs, *rep)
 	}
 	if err != nil {
 		return err
 	}
-	if err := rewrite(l.fsys, l.name, rs.end); err != nil {
+	if rs.version >= 2 && !rs.sealed {
+		if err := writeAt(l.fsys, l.name, appendFrame(nil, KindSeal, rs.last, nil), end); err != nil {
+			return err
+		}
+		end += sealSize
+	}
+	if err := rewrite(l.fsys, l.name, end); err != nil {
 		return err
 	}
 	if err := engine.SyncParent(l.fsys, l.name); err != nil {
@@ -157,8 +198,22 @@ func (l *RecordLog) open() error {
 	if l.f, err = l.fsys.OpenFile(l.name, os.O_RDWR, 0); err != nil {
 		return err
 	}
+	l.version = rs.version
 	l.end, l.last, l.written, l.durable = rs.end, rs.last, rs.last, rs.last
 	return nil
+}
+
+// writeAt writes b at off in the file name.
+func writeAt(fsys engine.FS, name string, b []byte, off int64) error {
+	f, err := fsys.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(b, off)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // recreate sets a log with a torn header aside, if it holds anything but
@@ -261,7 +316,11 @@ func (l *RecordLog) write(sync bool) error {
 		return err
 	}
 	if len(l.buf) > 0 {
-		if _, err := l.f.WriteAt(l.buf, l.end); err != nil {
+		data := l.buf
+		if l.version >= 2 {
+			data = appendFrame(data, KindSeal, l.last, nil) // over which the next write goes
+		}
+		if _, err := l.f.WriteAt(data, l.end); err != nil {
 			return l.fail(fmt.Errorf("write %s at %d: %w", l.name, l.end, err))
 		}
 		l.end += int64(len(l.buf))
@@ -321,15 +380,18 @@ func ReadRecords(fsys engine.FS, name string, mode Mode) ([][]byte, error) {
 
 // records is what scanRecords learned of a record log.
 type records struct {
-	hdrErr error // a torn header, which best effort tolerates (an empty log)
-	end    int64 // offset just past the last valid frame
-	last   uint64
-	torn   error // where the data stops in something that is not a frame
+	version uint32
+	hdrErr  error // a torn header, which best effort tolerates (an empty log)
+	end     int64 // offset just past the last record
+	last    uint64
+	sealed  bool  // a seal follows the last record (version 2)
+	torn    error // where the data stops in something that is not a frame
 }
 
-// scanRecords reads a record log: in Strict mode it must end cleanly
-// (only zeros after the data); best effort stops at a torn tail, and
-// takes a torn header for an empty log.
+// scanRecords reads a record log: in Strict mode it must end cleanly (with
+// its seal in version 2, and only zeros after the data); best effort stops
+// at a torn tail, takes a log without its seal as it is, and a torn header
+// for an empty log.
 func scanRecords(fsys engine.FS, name string, mode Mode, fn func(uint64, []byte) error) (records, error) {
 	rs := records{end: HeaderSize}
 	r, err := openReader(fsys, name, 0, nil)
@@ -337,7 +399,7 @@ func scanRecords(fsys engine.FS, name string, mode Mode, fn func(uint64, []byte)
 		return rs, err
 	}
 	defer r.close()
-	if herr := r.hdr.Validate(RecordLogMagic); herr != nil {
+	if herr := r.hdr.Validate(RecordLogMagic, RecordLogVersion); herr != nil {
 		if mode == Strict || errors.Is(herr, ErrVersion) {
 			return rs, headerError(name, 0, herr)
 		}
@@ -349,6 +411,7 @@ func scanRecords(fsys engine.FS, name string, mode Mode, fn func(uint64, []byte)
 		rs.hdrErr = herr
 		return rs, nil
 	}
+	rs.version = r.hdr.version
 	for {
 		at := r.off
 		f, err := r.next()
@@ -361,6 +424,17 @@ func scanRecords(fsys engine.FS, name string, mode Mode, fn func(uint64, []byte)
 		}
 		if err != nil {
 			return rs, err
+		}
+		if f.kind == KindSeal && rs.version >= 2 {
+			if f.id != rs.last {
+				return rs, corrupt(name, 0, at, "seal with index %d after record %d", f.id, rs.last)
+			}
+			// The end. A complete write overwrites the seal before it, so
+			// any bytes after this one are what is left of a write that
+			// did not finish (its records may even look valid): Strict
+			// reports them, best effort ignores them.
+			rs.sealed = true
+			break
 		}
 		if f.kind != KindRecord {
 			return rs, corrupt(name, 0, at, "%v frame in a record log", f.kind)
@@ -379,12 +453,18 @@ func scanRecords(fsys engine.FS, name string, mode Mode, fn func(uint64, []byte)
 		if rs.torn != nil {
 			return rs, rs.torn
 		}
-		end, err := r.dirtyExtent(rs.end, true)
+		end := rs.end
+		if rs.sealed {
+			end += sealSize
+		} else if rs.version >= 2 {
+			return rs, corrupt(name, 0, rs.end, "no seal after record %d: the log was cut short, or a write of it did not finish", rs.last)
+		}
+		dirty, err := r.dirtyExtent(end, true)
 		if err != nil {
 			return rs, err
 		}
-		if end > rs.end {
-			return rs, corrupt(name, 0, rs.end, "non-zero bytes after the end of the data")
+		if dirty > end {
+			return rs, corrupt(name, 0, end, "non-zero bytes after the end of the data")
 		}
 	}
 	return rs, nil

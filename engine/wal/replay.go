@@ -365,7 +365,7 @@ func (s *scanner) settle(sc *scanned, r *fileReader, info *segmentInfo) error {
 // segmentHeaderError validates a segment's header, and its sequence number
 // against the file's name.
 func segmentHeaderError(h header, seq uint64) error {
-	if err := h.Validate(SegmentMagic); err != nil {
+	if err := h.Validate(SegmentMagic, Version); err != nil {
 		return err
 	}
 	if h.seq != seq {

@@ -115,7 +115,7 @@ func createSegment(fsys engine.FS, dir string, seq uint64, opts Options, syncDir
 		return nil, err
 	}
 	size := max(opts.SegmentSize, HeaderSize)
-	hdr := appendHeader(nil, SegmentMagic, seq, size)
+	hdr := appendHeader(nil, SegmentMagic, Version, seq, size)
 	if _, err = f.WriteAt(hdr, 0); err == nil {
 		if err = f.Truncate(size); err == nil && opts.ZeroFill {
 			err = zeroFill(f, HeaderSize, size)
