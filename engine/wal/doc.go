@@ -129,12 +129,13 @@
 // with it, 319 without, 511 with etcd; zero-filling at the seal instead,
 // on the path of the appends, was slower than not zero-filling at all
 // (330 ns against 303). A frame that does not fit (room for a seal is
-// always kept) seals the segment: the buffered frames and a seal frame are written and
-// synced before any byte goes to the next segment, so a crash never
-// leaves an unsealed segment before one that holds data. An entry larger
-// than a segment gets a segment of its own. Each segment's header records
-// the size it was created with, which its file never goes below: Strict
-// reading reports a segment cut short even between two frames.
+// always kept) seals the segment: the buffered frames and a seal frame
+// are written and synced before any byte goes to the next segment, so a
+// crash never leaves an unsealed segment before one that holds data. An
+// entry larger than a segment gets a segment of its own. Each segment's
+// header records the size it was created with, which its file never goes
+// below: Strict reading reports a segment cut short even between two
+// frames.
 //
 // Reading. The log is the segments in order (a gap in their numbers is
 // corruption). Every segment before the last one holding data must be
@@ -184,12 +185,14 @@
 // nothing is lost or hidden and the promise holds that a resumed log
 // reads back Strict. Damage that may hold data is refused (ErrCorrupt,
 // nothing changed): a frame that does not check before the tail, a valid
-// frame after a seal, a missing segment. The rewrite is the answer to Linux's fsync semantics: if the
-// previous writer saw an fsync fail, its pages were dropped yet are still
-// in the page cache, where Resume reads them; writing them again makes
-// them dirty again, so the next fsync makes them durable. Skipping it
-// loses acknowledged entries after an EIO (scenario wal-fsync-eio shows
-// both). Its cost is one write of a segment's data per Resume.
+// frame after a seal, a missing segment.
+//
+// The rewrite is the answer to Linux's fsync semantics: if the previous
+// writer saw an fsync fail, its pages were dropped yet are still in the
+// page cache, where Resume reads them; writing them again makes them
+// dirty again, so the next fsync makes them durable. Skipping it loses
+// acknowledged entries after an EIO (scenario wal-fsync-eio shows both).
+// Its cost is one write of a segment's data per Resume.
 //
 // Files left behind. A crash while a checkpoint or a set-aside tail is
 // written (engine.WriteFileAtomic: temporary, fsync, rename) leaves the
@@ -212,14 +215,14 @@
 // entries an earlier round covered returns without I/O; otherwise, when no
 // round is in flight, its caller leads one covering everything appended
 // so far. Before leading a sync round while other goroutines are syncing
-// too, the leader yields for as long as their appends keep arriving, so
-// that the goroutines the last round released join this one rather than
-// wait a whole fsync for the next (a single writer never waits): with
-// eight writers it doubles the entries synced per second. There is no
-// background goroutine but ZeroFill's: in the laboratory a single-threaded
-// workload is deterministic, and every replay id names the state it was
-// printed for, which is why the scenarios run without ZeroFill and why it
-// is not the default.
+// too, the leader yields as long as their appends keep arriving (at most
+// eight times), so that the goroutines the last round released join this
+// one rather than wait a whole fsync for the next (a single writer never
+// waits): with eight writers it doubles the entries synced per second.
+// There is no background goroutine but ZeroFill's: in the laboratory a
+// single-threaded workload is deterministic, and every replay id names
+// the state it was printed for, which is why the scenarios run without
+// ZeroFill and why it is not the default.
 //
 // Checkpoints and recovery. A checkpoint file covers the entries through
 // an id (its name); Recover starts from the latest one that checks and

@@ -231,8 +231,8 @@ func walRecover(env *sim.Env) (any, error) {
 
 // walTrustLengths is the recovery of the no-crc bug: it reads the segments
 // itself, frame by frame, trusting each length field and ignoring the
-// checksum (the format is engine/wal's: a 32-byte header, then frames of
-// a 20-byte header and a payload).
+// checksum (the format is engine/wal's: a wal.HeaderSize-byte header,
+// then frames of a 20-byte header and a payload).
 func walTrustLengths(env *sim.Env) (any, error) {
 	des, err := env.FS.ReadDir(walDir)
 	if errors.Is(err, fs.ErrNotExist) {
