@@ -44,7 +44,10 @@ var (
 	// instead of returning it; so may a reader that wants them.
 	ErrTruncated = errors.New("wal: truncated under the reader by Publish")
 
-	// ErrClosed is returned by every call on a closed log.
+	// ErrClosed is returned by Append, AppendBatch and a second Close on a
+	// closed log. Flush and FlushAndSync on a log closed cleanly return nil:
+	// Close made every entry durable, so there is nothing they could fail
+	// to do.
 	ErrClosed = errors.New("wal: closed")
 )
 
