@@ -39,11 +39,10 @@ func JSON(w io.Writer, results []*sim.Result) error {
 // the caller's and is not changed.
 func normalized(r *sim.Result) *sim.Result {
 	c := *r
-	if c.Violations == nil {
-		c.Violations = []sim.Violation{}
-	} else {
-		c.Violations = append([]sim.Violation(nil), r.Violations...)
-	}
+	// A copy of an empty list appended to nil would be nil again, and
+	// written as null.
+	c.Violations = make([]sim.Violation, len(r.Violations))
+	copy(c.Violations, r.Violations)
 	for i := range c.Violations {
 		v := &c.Violations[i]
 		if v.Kept == nil {

@@ -58,6 +58,13 @@ func TestJSONStable(t *testing.T) {
 	if !strings.HasPrefix(out, "[\n  {\n    \"scenario\"") {
 		t.Errorf("not an indented array:\n%s", out)
 	}
+	// An explorer's result holds an empty list, not nil: [] too.
+	empty := *fixture()[0]
+	empty.Violations = []sim.Violation{}
+	b.Reset()
+	if err := JSON(&b, []*sim.Result{&empty}); err != nil || !strings.Contains(b.String(), `"violations": [],`) {
+		t.Errorf("no violations written as %q, %v; want []", b.String(), err)
+	}
 	b.Reset()
 	if err := JSON(&b, nil); err != nil || b.String() != "[]\n" {
 		t.Errorf("no results: %q, %v; want []", b.String(), err)
