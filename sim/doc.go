@@ -78,6 +78,12 @@
 // A scenario's name is made of letters, digits and - _ . / (Explore and
 // RunReplay refuse others), so that a replay id needs no quoting.
 //
+// One exploration can be spread over several machines: run it on each with
+// Options.Shard set to that machine's part (ShardFromEnv reads it from a
+// Kubernetes Indexed Job's or a CI matrix's environment), and Merge the
+// parts' results into the whole run's; MergeRuns does it for the results of
+// many runs at once, as `crashsim report shard-*.json` does.
+//
 // Paths under /pmem are persistent memory (a DAX file system: Map gives PMem
 // regions, whose cache lines persist as prefixes of their 8-byte stores),
 // under /dev/shm shared memory (lost on power failure), and everything else
@@ -127,6 +133,37 @@
 // workers do not spend their time in Go's allocator and collector. The
 // distinct images of a crash point go to the workers as one batch they
 // claim from, not one channel send per image.
+//
+// Shards. A run spread over N machines (Options.Shard) cannot shard its
+// crash points: the deduplication spans the whole run, so a machine that
+// skipped the crash points of others would judge — and report — images
+// that one machine skips as seen before. So every shard runs the whole
+// workload and builds and fingerprints every image, deduplicates exactly
+// as one machine does, and recovers only the distinct images that are its
+// own (the u-th of the run belongs to shard u mod N: round robin, which
+// spreads each crash point's images, and their cost, evenly). Everything
+// the sequencer computes is then the same in every shard — the crash
+// points, their states, explored and unique counts, the state budget's cut
+// — and only the judgements are split: each failing state is found by
+// exactly one shard, which keeps per crash point its lowest (Violation.
+// State), shrinks it and reports it; Merge checks that the shards agree
+// on everything else and keeps, per crash point, the violation of the
+// lowest state, which is the one the whole run reports. Recoveries spent
+// shrinking are not counted, so that the shards' Recoveries add up to the
+// whole run's. A time budget stops each shard at a point of its own: its
+// shards do not merge.
+//
+// The trade-off: a shard saves the recoveries of the others' images, not
+// the building of them, which is a fifth to a third of a run of the pool
+// scenarios; four shards of pool-map or pool-alloc each take about 0.4 of
+// the whole run's time (docs/BENCHMARKS.md, "Sharded runs"). The
+// alternative — shard by history (the durable and invoked counts of the
+// deduplication key, which never repeat once left, so that no duplicate
+// crosses two shards) and build only one's own images — divides the
+// building too, but a history can hold most of a run (a pool's creation, a
+// long unacknowledged batch), and on the built-in scenarios (4 to 12
+// histories each) the busiest of four shards would get 1.2 to 3 times its
+// share of the images.
 //
 // Memory. Nothing of the workload's past is kept but a window of the trace
 // (for excerpts), the keys of the judgements made, and the model states from

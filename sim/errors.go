@@ -25,4 +25,10 @@ var (
 	// rapid property generates many workloads of one scenario, and all but
 	// one are another. It wraps ErrDiverged.
 	ErrOtherWorkload = fmt.Errorf("%w: another workload", ErrDiverged)
+
+	// ErrMerge is returned by Merge and MergeRuns when the results given
+	// are not every shard of one run, once each: shards of different
+	// scenarios, options or seeds, a shard missing or given twice, or
+	// shards that disagree about what the run reached.
+	ErrMerge = errors.New("sim: not the shards of one run")
 )

@@ -59,6 +59,7 @@ type explorer struct {
 
 	// Owned by the sequencer.
 	explored int
+	unique   int // distinct images so far, in every shard
 	seen     map[judged]bool
 
 	stopped    atomic.Bool
@@ -110,6 +111,10 @@ func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
 	if opts.Tail.Garbage && opts.Tail.Seed == 0 {
 		opts.Tail.Seed = opts.Seed // so that a replay id, which has the run's seed, rebuilds the same garbage
 	}
+	var tailSeed uint64
+	if opts.Tail.Garbage {
+		tailSeed = opts.Tail.Seed
+	}
 	x := &explorer{
 		sc:    sc,
 		opts:  opts,
@@ -119,7 +124,10 @@ func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
 		res: &Result{
 			Scenario: sc.Name, Buggy: sc.Buggy(), Fault: opts.Fault, Strategy: opts.Strategy,
 			FaultName: opts.Fault.String(), StrategyName: opts.Strategy.String(),
-			Seed: opts.Seed, Granularity: opts.Granularity, Shard: opts.Shard.String(),
+			Seed: opts.Seed, Granularity: opts.Granularity, MaxStates: opts.MaxStates,
+			BudgetStates: opts.Budget.States, BudgetTime: opts.Budget.Time,
+			GarbageTail: opts.Tail.Garbage, TailSeed: tailSeed,
+			RecoveryCrashes: opts.RecoveryCrashes, Shard: opts.Shard.String(),
 			StatesExact: true, Violations: []Violation{},
 		},
 	}
@@ -211,9 +219,6 @@ func (x *explorer) crashPoint(at Event) {
 		x.replayPoint(k, at)
 		return
 	}
-	if !x.opts.Shard.owns(k) {
-		return
-	}
 	if x.opts.Budget.Time > 0 && time.Since(x.start) > x.opts.Budget.Time {
 		x.stop("time budget")
 		return
@@ -287,9 +292,9 @@ func (pw *pointWork) build() {
 }
 
 // sequence takes the crash points in order, waits for their images, and
-// sends each image not judged before against the same history to the
-// workers. It alone counts states and applies the state budget, so both are
-// deterministic.
+// sends each image not judged before against the same history, if this
+// shard judges it, to the workers. It alone counts states and applies the
+// state budget, so both are deterministic — and the same in every shard.
 func (x *explorer) sequence() {
 	defer close(x.sequenced)
 	defer close(x.jobs)
@@ -304,12 +309,17 @@ func (x *explorer) sequence() {
 			pt.Explored++
 			x.explored++
 			key := judged{pw.fps[i], pw.check.DurableCount(), pw.check.Invoked()}
+			mine := false
 			if !x.seen[key] {
 				x.seen[key] = true
+				mine = x.opts.Shard.judges(x.unique)
+				x.unique++
 				pt.Unique++
+			}
+			if mine {
 				b.jobs = append(b.jobs, job{point: pt.Index, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check})
 			} else if pw.prebuilt == nil {
-				pw.imgs[i].Release() // judged already: never recovered
+				pw.imgs[i].Release() // judged already, or another shard's: never recovered here
 			}
 			if x.opts.Budget.States > 0 && x.explored >= x.opts.Budget.States {
 				x.stop("state budget")

@@ -112,29 +112,6 @@ func (s Strategy) faultfs() faultfs.Strategy {
 	return faultfs.AllSubsets
 }
 
-// Shard selects the crash points one machine explores when a batch system
-// spreads an exploration over N machines: crash point k belongs to shard
-// k mod N. The zero value is the whole exploration.
-type Shard struct{ I, N int }
-
-// ParseShard parses "i/n" with 0 <= i < n.
-func ParseShard(s string) (Shard, error) {
-	var sh Shard
-	if _, err := fmt.Sscanf(s, "%d/%d", &sh.I, &sh.N); err != nil || sh.N < 1 || sh.I < 0 || sh.I >= sh.N {
-		return Shard{}, fmt.Errorf("%w: shard %q: want i/n with 0 <= i < n", ErrUsage, s)
-	}
-	return sh, nil
-}
-
-func (s Shard) String() string {
-	if s.N <= 1 {
-		return "all"
-	}
-	return fmt.Sprintf("%d/%d", s.I, s.N)
-}
-
-func (s Shard) owns(point int) bool { return s.N <= 1 || point%s.N == s.I }
-
 // Options configure an exploration. The zero value explores power failures
 // with the Subsets strategy, seed 0, one worker per CPU.
 type Options struct {
@@ -161,7 +138,9 @@ type Options struct {
 	Granularity int
 	// Tail is what a file's tail past its surviving data reads as.
 	Tail faultfs.Tail
-	// Shard selects part of the crash points (see Shard).
+	// Shard makes this run one of several machines' shares of one
+	// exploration: it judges only its share of the distinct crash states
+	// (see Shard), and Merge puts the shards' results together.
 	Shard Shard
 	// RecoveryCrashes also crashes each recovery at each of its own crash
 	// points, and checks that recovering again from there is still correct:

@@ -96,7 +96,7 @@ func (h *nestedHook) point(at Event) {
 // its cause when it is a power failure of the workload.
 func (x *explorer) violation(f *failure) Violation {
 	pt := x.res.Points[f.job.slot]
-	v := Violation{Point: pt.Index, Trace: pt.Trace, At: pt.At, Excerpt: x.excerpts[f.job.slot], Kept: []Unit{}, Lost: []Unit{}}
+	v := Violation{Point: pt.Index, State: f.job.idx, Trace: pt.Trace, At: pt.At, Excerpt: x.excerpts[f.job.slot], Kept: []Unit{}, Lost: []Unit{}}
 	id := ReplayID{Scenario: x.sc.Name, Workload: x.digests[f.job.slot], Fault: x.opts.Fault, Strategy: x.opts.Strategy, Seed: x.opts.Seed,
 		Granularity: x.opts.Granularity, GarbageTail: x.opts.Tail.Garbage, Point: pt.Index, Choice: choiceKey(f.job.pend, f.job.choice), RecoveryPoint: -1}
 	bad := f.problem
@@ -112,7 +112,11 @@ func (x *explorer) violation(f *failure) Violation {
 		}
 	case f.job.pend != nil:
 		e := shrink(f.job.pend, f.job.choice, func(c faultfs.Choice) (outcome, *judgement) {
-			out := x.recoverOn(f.job.pend.Clone(c, x.opts.Tail), x.recoverySeed(f.job.point, c))
+			// Not counted in Result.Recoveries: every shard that found a
+			// failing state at this point shrinks its own, and Merge keeps
+			// one, so these would not add up to the whole run's.
+			m := untracedMachineOn(f.job.pend.Clone(c, x.opts.Tail))
+			out := x.recoverMachine(m, x.recoverySeed(f.job.point, c))
 			return out, judge(f.job.check, out)
 		})
 		bad = e.bad

@@ -19,10 +19,22 @@ type Result struct {
 	StrategyName string `json:"strategy"`
 	Seed         uint64 `json:"seed"`
 	Granularity  int    `json:"granularity,omitempty"`
-	Shard        string `json:"shard"`
+	// MaxStates, the budget, the tail and RecoveryCrashes are the rest of
+	// the Options that shape a result (Workers and Progress never do): with
+	// the fields above they say which run this is, so that Merge can tell
+	// the shards of one run from those of another. TailSeed is set only
+	// with GarbageTail.
+	MaxStates       int           `json:"max_states"`
+	BudgetStates    int           `json:"budget_states,omitempty"`
+	BudgetTime      time.Duration `json:"budget_time_ns,omitempty"`
+	GarbageTail     bool          `json:"garbage_tail,omitempty"`
+	TailSeed        uint64        `json:"tail_seed,omitempty"`
+	RecoveryCrashes bool          `json:"recovery_crashes,omitempty"`
+	// Shard is the part of the run this result is ("i/n"), or "all".
+	Shard string `json:"shard"`
 
-	// CrashPoints is how many crash points the workload reached (in this
-	// shard).
+	// CrashPoints is how many crash points the workload reached (each
+	// shard reaches them all).
 	CrashPoints int `json:"crash_points"`
 	// States is how many crash states the fault model allows at those
 	// points; StatesExact is false when the count saturated.
@@ -33,11 +45,16 @@ type Result struct {
 	// again when it is judged against a different acknowledged history.
 	Explored int `json:"explored"`
 	Unique   int `json:"unique"`
-	// Recoveries counts recovery runs, crashes during recovery included.
+	// Recoveries counts the recovery runs that judged a state, those of
+	// crashes during recovery included; not those spent shrinking a
+	// violation to its cause. Each shard counts its own, which add up to
+	// the whole run's.
 	Recoveries int `json:"recoveries"`
 
 	Violations []Violation `json:"violations"`
-	// Points has one entry per crash point explored.
+	// Points has one entry per crash point explored. Their Violations
+	// count this shard's failing states; the rest is the same in every
+	// shard of a run.
 	Points []Point `json:"points,omitempty"`
 	// Stopped says why the exploration ended early ("state budget", "time
 	// budget"), or is empty when it covered every crash point.
@@ -77,6 +94,10 @@ type Violation struct {
 	Point    int    `json:"point"`
 	Trace    uint64 `json:"trace"`
 	At       string `json:"at"`
+	// State is the failing state's place in its crash point's enumeration
+	// (of the outer state, for a RecoveryCrash): a crash point reports its
+	// failing state with the lowest, so Merge keeps the same one.
+	State int `json:"state"`
 	// Problem says in one line what is wrong.
 	Problem  string `json:"problem"`
 	Expected string `json:"expected,omitempty"`
