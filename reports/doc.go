@@ -23,14 +23,17 @@
 //	reports.HTML(page, results)               // one page, no network
 //
 // [ReadJSON] reads what [JSON] wrote, so a saved run can be rendered again
-// (`crashsim report out.json --html out.html`).
+// (`crashsim report out.json --html out.html`). The shards of a run
+// (sim.Options.Shard) are merged before they are rendered, with
+// [sim.MergeRuns]: `crashsim report shard-*.json` does that.
 //
 // [Verdict] gives a result's verdict word: a correct scenario gets "pass"
 // or "FAIL"; a bug variant ([sim.Result.Buggy], "-bug-" in the name) is
 // expected to be caught, so it gets "caught" when the run found a
 // violation and "not seen" when it did not — no failure, since one fault
 // model may not expose it; [Table] shows "MISSED" when no run of it in the
-// table caught it. A run whose workload itself failed gets "ERROR". [Good]
+// table caught it (but "not seen" for a shard, whose other shards may
+// have). A run whose workload itself failed gets "ERROR". [Good]
 // says whether a verdict is no failure.
 // [Outcomes] judges each scenario over all its runs: a correct scenario
 // must pass every run, a bug variant be caught by at least one (a missing

@@ -48,7 +48,9 @@ func Good(verdict string) bool {
 }
 
 // verdicts returns the verdict of each result in a list, with a bug
-// variant's runs MISSED when none of its runs in the list caught it.
+// variant's runs MISSED when none of its runs in the list caught it — but
+// a shard's, which judged only its part of the states, only "not seen":
+// another shard may have caught it.
 func verdicts(results []*sim.Result) []string {
 	caught := map[string]bool{}
 	for _, r := range results {
@@ -62,7 +64,7 @@ func verdicts(results []*sim.Result) []string {
 			continue
 		}
 		out[i] = Verdict(r)
-		if out[i] == VerdictNotSeen && !caught[r.Scenario] {
+		if out[i] == VerdictNotSeen && !caught[r.Scenario] && (r.Shard == "" || r.Shard == "all") {
 			out[i] = VerdictMissed
 		}
 	}

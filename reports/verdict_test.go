@@ -28,8 +28,9 @@ func TestVerdictsMissedOnlyWhenNoRunCaught(t *testing.T) {
 	a := &sim.Result{Scenario: "a-bug-x", Buggy: true}
 	aCaught := &sim.Result{Scenario: "a-bug-x", Buggy: true, Violations: make([]sim.Violation, 1)}
 	b := &sim.Result{Scenario: "b-bug-y", Buggy: true}
-	got := verdicts([]*sim.Result{a, aCaught, b, nil})
-	want := []string{VerdictNotSeen, VerdictCaught, VerdictMissed, ""}
+	shard := &sim.Result{Scenario: "c-bug-z", Buggy: true, Shard: "1/4"} // the other shards may catch it
+	got := verdicts([]*sim.Result{a, aCaught, b, nil, shard})
+	want := []string{VerdictNotSeen, VerdictCaught, VerdictMissed, "", VerdictNotSeen}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("verdicts()[%d] = %q, want %q", i, got[i], want[i])
