@@ -13,7 +13,8 @@
 //	         violation details, JSON (--json, --out) and HTML (--html)
 //	replay   rebuild one crash state from its replay id and recover it again,
 //	         with the trace and the source of each storage operation
-//	report   render saved JSON results again, as tables or HTML
+//	report   render saved JSON results again, as tables or HTML, the
+//	         shards of a run (run --shard) merged into one result
 //	tour     the storage layer on this machine's media, and the crash states
 //	         of an atomic file update
 //
@@ -45,7 +46,7 @@ var verbs = map[string]verb{
 	"list":   {"the built-in scenarios and the fault models that apply", listCmd},
 	"run":    {"explore scenarios under fault models and strategies", runCmd},
 	"replay": {"rebuild one crash state from its replay id and recover it again", replayCmd},
-	"report": {"render saved JSON results again, as tables or HTML", reportCmd},
+	"report": {"render saved JSON results again, shards merged, as tables or HTML", reportCmd},
 	"tour":   {"the storage layer on real media, and crash states of a file update", tourCmd},
 }
 

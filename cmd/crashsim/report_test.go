@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -42,7 +44,7 @@ func TestReportUsage(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"report"},
-		{"report", "a.json", "b.json"},
+		{"report", filepath.Join(dir, "missing.json"), bad},
 		{"report", filepath.Join(dir, "missing.json")},
 		{"report", bad},
 	} {
@@ -65,5 +67,105 @@ func TestReadResultsStdin(t *testing.T) {
 	_, err = readResults("-", strings.NewReader("nope"))
 	if !errors.Is(err, sim.ErrUsage) || !errors.Is(err, reports.ErrFormat) {
 		t.Errorf("malformed stdin: %v, want ErrUsage and ErrFormat", err)
+	}
+}
+
+// shardedScenarios are the runs TestReportMergesShards spreads over four
+// shards: a correct scenario and a bug variant, so that violations of
+// several shards are merged.
+var shardedScenarios = []string{"pmem-log", "pmem-log-bug-no-drain", "--fault", "power", "--strategy", "subsets"}
+
+// TestReportMergesShards: the runs of two scenarios as four shards, each
+// saved by its own 'crashsim run --shard i/4 --out', merge in 'crashsim
+// report' to what one machine's run gives — JSON, table and HTML — with
+// the files in any order; a missing, repeated or foreign shard is refused.
+func TestReportMergesShards(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string) string { return filepath.Join(dir, name) }
+	// anyVerdict is the exit code of a shard: 1 if its share of the
+	// states holds a violation, else 0.
+	const anyVerdict = -1
+	crashsim := func(want int, args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != want && (want != anyVerdict || code == exitUsageErr) {
+			t.Fatalf("crashsim %v: exit %d, want %d\n%s%s", args, code, want, out.String(), errb.String())
+		}
+		return out.String() + errb.String()
+	}
+	crashsim(exitProblem, append([]string{"run", "--out", file("whole.json")}, shardedScenarios...)...)
+	var shards []string
+	for i := range 4 {
+		shards = append(shards, file(fmt.Sprintf("shard-%d.json", i)))
+		crashsim(anyVerdict, append([]string{"run", "--shard", fmt.Sprintf("%d/4", i), "--out", shards[i]}, shardedScenarios...)...)
+	}
+
+	table := crashsim(exitProblem, "report", shards[2], shards[0], shards[3], shards[1], "--out", file("merged.json"), "--html", file("merged.html"))
+	if strings.Contains(table, "/4]") || !strings.Contains(table, "2 runs: 1 with violations") {
+		t.Errorf("the merged report shows shards, or not two runs:\n%s", table)
+	}
+	// Timed apart, the merged runs are the whole runs: the same JSON, and
+	// rendered again, the same table and page.
+	untimed := func(name string) []*sim.Result {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		rs, err := reports.ReadJSON(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			r.Elapsed = 0
+		}
+		f, err = os.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := reports.JSON(f, rs); err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	whole, merged := untimed(file("whole.json")), untimed(file("merged.json"))
+	if len(whole) != 2 || len(merged) != 2 || whole[1].Violations[0].ReplayID != merged[1].Violations[0].ReplayID {
+		t.Fatalf("merged %d results, the whole run %d", len(merged), len(whole))
+	}
+	for i := range whole {
+		if !reflect.DeepEqual(whole[i], merged[i]) {
+			t.Errorf("merged %s differs from the whole run:\n%+v\n%+v", whole[i].Scenario, merged[i], whole[i])
+		}
+	}
+	wholeTable := crashsim(exitProblem, "report", file("whole.json"), "--html", file("whole.html"))
+	mergedTable := crashsim(exitProblem, "report", file("merged.json"), "--html", file("merged.html"))
+	if wholeTable != mergedTable {
+		t.Errorf("the merged runs render as\n%s\nthe whole runs as\n%s", mergedTable, wholeTable)
+	}
+	wholePage, err1 := os.ReadFile(file("whole.html"))
+	mergedPage, err2 := os.ReadFile(file("merged.html"))
+	if err1 != nil || err2 != nil || !bytes.Equal(wholePage, mergedPage) || !bytes.Contains(mergedPage, []byte("pmem-log-bug-no-drain")) {
+		t.Errorf("the merged runs' page differs from the whole runs' (%v, %v)", err1, err2)
+	}
+
+	other := file("seed-7.json")
+	crashsim(anyVerdict, append([]string{"run", "--shard", "1/4", "--seed", "7", "--out", other}, shardedScenarios...)...)
+	for _, c := range []struct {
+		files []string
+		want  string
+	}{
+		{[]string{shards[0], shards[1], shards[3]}, "pmem-log power/subsets: shard 2/4 missing (of 4)"},
+		{[]string{shards[0], shards[1], shards[2], shards[3], shards[1]}, "shard 1/4 given twice"},
+		{[]string{shards[0], other, shards[2], shards[3]}, "differ in seed: 0 and 7"},
+		{[]string{file("whole.json"), shards[0], shards[1], shards[2], shards[3]}, ""},
+	} {
+		args := append([]string{"report"}, c.files...)
+		if c.want == "" {
+			crashsim(exitProblem, args...) // whole runs pass through beside merged ones
+			continue
+		}
+		if out := crashsim(exitUsageErr, args...); !strings.Contains(out, c.want) {
+			t.Errorf("crashsim %v: %q, want it to say %q", args, out, c.want)
+		}
 	}
 }

@@ -20,6 +20,14 @@ details of their violations, each with the command that replays it.
 Budgets and --max-states bound each run (one scenario, fault and
 strategy), not the whole command.
 
+--shard spreads each run over several machines: every machine runs the
+same command with its own shard, and 'crashsim report' merges their --out
+files into the whole runs' results. --shard auto takes the shard from the
+batch system's environment: CRASHSIM_SHARD=i/n (fill it in from a CI
+matrix), a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with --shards or
+CRASHSIM_SHARDS giving its completions), GitLab's parallel: (CI_NODE_INDEX,
+CI_NODE_TOTAL), CircleCI's and Buildkite's parallelism.
+
 Exit code: 1 if any run found a violation or failed — a bug variant's
 violation counts too, so CI can gate on it — 0 otherwise, 2 on a usage
 error.`
@@ -35,6 +43,7 @@ type runFlags struct {
 	granularity     int
 	garbageTail     bool
 	shard           string
+	shards          int
 	recoveryCrashes bool
 	json            bool
 	out, html       string
@@ -48,12 +57,13 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.strategy, "strategy", "all", "crash-state `strategy`: drop-all, keep-all, prefixes, subsets or all\n(every one that applies to the fault model)")
 	fs.IntVar(&f.maxStates, "max-states", 0, "states of one crash point enumerated under subsets before sampling (0: the simulator's 256)")
 	fs.IntVar(&f.budgetStates, "budget-states", 0, "stop a run after this many crash states (0: no limit)")
-	fs.DurationVar(&f.budgetTime, "budget-time", 0, "stop a run after this long (0: no limit; a run stopped by time depends on the machine)")
+	fs.DurationVar(&f.budgetTime, "budget-time", 0, "stop a run after this long (0: no limit; a run stopped by time depends on the machine,\nand the shards of one do not merge)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of every random choice: a run is a pure function of scenario, options and seed")
 	fs.IntVar(&f.workers, "workers", 0, "recoveries run in parallel (0: one per CPU); changes speed, never results")
 	fs.IntVar(&f.granularity, "granularity", 0, "unit that tears, in `bytes`: 8, 64, 512 or 4096 (0: each medium's own)")
 	fs.BoolVar(&f.garbageTail, "garbage-tail", false, "a file's tail past its surviving data reads as garbage, not zeros (F2)")
-	fs.StringVar(&f.shard, "shard", "", "explore only crash points k with k mod n = i, as `i/n`, to spread a run over n machines")
+	fs.StringVar(&f.shard, "shard", "", "judge only part `i/n` of each run's distinct crash states, to spread it over n machines\n('crashsim report' merges the parts); auto: the batch system's part, from the environment")
+	fs.IntVar(&f.shards, "shards", 0, "with --shard auto: the number of shards, where the environment has only an index\n(a Kubernetes Indexed Job's completions; or set CRASHSIM_SHARDS)")
 	fs.BoolVar(&f.recoveryCrashes, "recovery-crashes", false, "also crash each recovery at its own crash points and recover again")
 	fs.BoolVar(&f.json, "json", false, "write the results as JSON to stdout instead of tables")
 	fs.StringVar(&f.out, "out", "", "also write the results as JSON to this `file`")
@@ -89,13 +99,20 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		Tail:            faultfs.Tail{Garbage: f.garbageTail},
 		RecoveryCrashes: f.recoveryCrashes,
 	}
-	if f.shard != "" {
+	if f.maxStates < 0 || f.budgetStates < 0 || f.budgetTime < 0 || f.workers < 0 || f.shards < 0 {
+		return usageError(stderr, "run", fmt.Errorf("%w: --max-states, --budget-states, --budget-time, --workers and --shards cannot be negative", sim.ErrUsage))
+	}
+	switch {
+	case f.shard == "auto":
+		if opts.Shard, err = sim.ShardFromEnv(os.Getenv, f.shards); err != nil {
+			return usageError(stderr, "run", fmt.Errorf("%w (--shard auto)", err))
+		}
+	case f.shards != 0:
+		return usageError(stderr, "run", fmt.Errorf("%w: --shards goes with --shard auto only", sim.ErrUsage))
+	case f.shard != "":
 		if opts.Shard, err = sim.ParseShard(f.shard); err != nil {
 			return usageError(stderr, "run", err)
 		}
-	}
-	if f.maxStates < 0 || f.budgetStates < 0 || f.budgetTime < 0 || f.workers < 0 {
-		return usageError(stderr, "run", fmt.Errorf("%w: --max-states, --budget-states, --budget-time and --workers cannot be negative", sim.ErrUsage))
 	}
 	// The output files are created before exploring: a typo in a path
 	// should cost a second, not the whole exploration.

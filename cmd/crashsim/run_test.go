@@ -135,3 +135,58 @@ func TestRunUsage(t *testing.T) {
 		t.Errorf("a run refused for its options left its --out file behind: %v", err)
 	}
 }
+
+// shardVars are every variable --shard auto reads; TestRunShardAuto sets
+// each, so that the batch system running the test cannot change it.
+var shardVars = []string{"CRASHSIM_SHARD", "CRASHSIM_SHARDS", "JOB_COMPLETION_INDEX", "CI_NODE_INDEX", "CI_NODE_TOTAL",
+	"CIRCLE_NODE_INDEX", "CIRCLE_NODE_TOTAL", "BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT"}
+
+// TestRunShardAuto: --shard auto takes the shard from the environment
+// (each batch system's variables are sim.TestShardFromEnv's; this is the
+// wiring), --shards gives the count an Indexed Job lacks, and an
+// environment without a shard is a usage error.
+func TestRunShardAuto(t *testing.T) {
+	for _, name := range shardVars {
+		t.Setenv(name, "")
+	}
+	for _, c := range []struct {
+		env   map[string]string
+		args  []string
+		shard string
+	}{
+		{map[string]string{"CRASHSIM_SHARD": "1/4"}, nil, "1/4"},
+		{map[string]string{"JOB_COMPLETION_INDEX": "2"}, []string{"--shards", "3"}, "2/3"},
+		{map[string]string{"CI_NODE_INDEX": "2", "CI_NODE_TOTAL": "2"}, nil, "1/2"},
+	} {
+		for k, v := range c.env {
+			t.Setenv(k, v)
+		}
+		var out, errb bytes.Buffer
+		args := append([]string{"run", "pmem-record", "--fault", "process", "--json", "--shard", "auto"}, c.args...)
+		if code := run(args, &out, &errb); code != exitOK {
+			t.Fatalf("%v with %v: exit %d\n%s", args, c.env, code, errb.String())
+		}
+		rs, err := reports.ReadJSON(&out)
+		if err != nil || len(rs) != 1 || rs[0].Shard != c.shard {
+			t.Errorf("%v with %v: %v, %v; want shard %s", args, c.env, rs, err, c.shard)
+		}
+		for k := range c.env {
+			t.Setenv(k, "")
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--shard", "auto"}, "no shard in the environment"},
+		{[]string{"--shards", "4"}, "--shards goes with --shard auto only"},
+		{[]string{"--shard", "1/4", "--shards", "4"}, "--shards goes with --shard auto only"},
+		{[]string{"--shard", "auto", "--shards", "-1"}, "cannot be negative"},
+	} {
+		var out, errb bytes.Buffer
+		args := append([]string{"run", "pmem-record", "--fault", "process"}, c.args...)
+		if code := run(args, &out, &errb); code != exitUsageErr || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: exit %d, %q; want %d saying %q", args, code, errb.String(), exitUsageErr, c.want)
+		}
+	}
+}
