@@ -9,7 +9,7 @@ BENCHTIME ?= 1s
 # Packages with native fuzz targets; fuzz-smoke runs each target for FUZZTIME.
 FUZZPKGS  := $(shell grep -l '^func Fuzz[A-Z]' $$(find . -path ./bench -prune -o -name '*_test.go' -print) 2>/dev/null | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test test-heavy race unit lint fuzz-smoke gofuzz bench bench-peers bench-explore demo ci pmdk clean
+.PHONY: all build test test-heavy race unit lint fuzz-smoke gofuzz bench bench-peers bench-explore bench-shards demo ci pmdk clean
 
 all: build
 
@@ -105,6 +105,19 @@ bench-explore:
 	    done; \
 	  done; \
 	done | awk '{v[$$1]=v[$$1]" "$$(NF-1)} END {for (k in v) print k, v[k]}' | sort
+
+## bench-shards: the time of an exploration whole and of each of its four
+## shards (sim/scenarios BenchmarkShards), each in a fresh process, RUNS
+## times, interleaved: wall/CPU ns per exploration.
+bench-shards:
+	@$(GO) test -c -o $(BIN)/scenarios.test ./sim/scenarios/
+	@for i in $$(seq $(RUNS)); do \
+	  for s in pool-map pool-alloc; do \
+	    for p in whole shard=0of4 shard=1of4 shard=2of4 shard=3of4; do \
+	      $(BIN)/scenarios.test -test.run '^$$' -test.bench "^BenchmarkShards\$$/^$$s\$$/^$$p\$$" -test.benchtime 3x | grep '^Benchmark'; \
+	    done; \
+	  done; \
+	done | awk '{v[$$1]=v[$$1]" "$$3"/"$$5} END {for (k in v) print k, v[k]}' | sort
 
 ## demo: the README's first command.
 demo:

@@ -2,7 +2,9 @@ package scenarios
 
 import (
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/crashsim/crashsim/sim"
 )
@@ -34,4 +36,46 @@ func BenchmarkExploreScaling(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkShards measures what a shard saves: one exploration of each
+// engine scenario whole, and as each of four shards (one worker each, as
+// four machines would run them side by side). A sharded run takes as long
+// as its slowest shard; every shard builds every image and recovers a
+// quarter of them. Besides the time, it reports the CPU time of the
+// process per exploration, which a busy machine inflates far less.
+func BenchmarkShards(b *testing.B) {
+	for _, name := range []string{"pool-map", "pool-alloc"} {
+		sc, ok := Lookup(name)
+		if !ok {
+			b.Fatalf("no scenario %s", name)
+		}
+		shards := []sim.Shard{{}, {I: 0, N: 4}, {I: 1, N: 4}, {I: 2, N: 4}, {I: 3, N: 4}}
+		for _, sh := range shards {
+			label := "whole"
+			if sh.N > 1 {
+				label = "shard=" + strconv.Itoa(sh.I) + "of" + strconv.Itoa(sh.N)
+			}
+			b.Run(name+"/"+label, func(b *testing.B) {
+				opts := sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, MaxStates: 1024, Workers: 1, Shard: sh}
+				cpu := cpuTime(b)
+				for b.Loop() {
+					res, err := sim.Explore(sc, opts)
+					if err != nil || !res.OK() {
+						b.Fatal(err, res.Violations)
+					}
+				}
+				b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+			})
+		}
+	}
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
