@@ -22,7 +22,7 @@ func TestShardsMergeToTheWholeRun(t *testing.T) {
 	}
 	var runs []run
 	for _, sc := range All() {
-		runs = append(runs, run{sc, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, MaxStates: 32}})
+		runs = append(runs, run{sc, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, MaxStates: 16}})
 	}
 	for _, name := range []string{"file-replace-bug-no-fsync", "pmem-log-bug-no-drain", "wal-append"} {
 		sc, _ := Lookup(name)
