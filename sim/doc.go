@@ -155,8 +155,9 @@
 //
 // The trade-off: a shard saves the recoveries of the others' images, not
 // the building of them, which is a fifth to a third of a run of the pool
-// scenarios; four shards of pool-map or pool-alloc each take about 0.4 of
-// the whole run's time (docs/BENCHMARKS.md, "Sharded runs"). The
+// scenarios; four shards of pool-map and of pool-alloc each take 0.42 and
+// 0.51 of the whole run's time, a speed-up of 2.4× and 1.95×
+// (docs/BENCHMARKS.md, "Sharded runs"). The
 // alternative — shard by history (the durable and invoked counts of the
 // deduplication key, which never repeat once left, so that no duplicate
 // crosses two shards) and build only one's own images — divides the
