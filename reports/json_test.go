@@ -41,7 +41,7 @@ func TestJSONStable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	order := []string{`"scenario": "wal"`, `"buggy": false`, `"fault": "process"`, `"strategy": "keep-all"`, `"seed": 0`, `"shard": "all"`,
+	order := []string{`"scenario": "wal"`, `"buggy": false`, `"fault": "process"`, `"strategy": "keep-all"`, `"seed": 0`, `"max_states": 0`, `"shard": "all"`,
 		`"crash_points": 5`, `"states": 5`, `"states_exact": true`, `"explored": 5`, `"unique": 5`, `"recoveries": 5`,
 		`"violations": []`, `"points": [`, `"elapsed_ns": 1500000`}
 	last := -1
