@@ -24,16 +24,11 @@ func shardsOf(t *testing.T, sc *Scenario, opts Options, n int) []*Result {
 	return out
 }
 
-// forgetfulLog loses its last record on recovery: a violation at most
-// crash points, several states of one point failing.
-func forgetfulLog(records int) *Scenario {
-	return appendLog(slices.Repeat([][]byte{[]byte("rec")}, records), func(env *Env) (any, error) {
-		recs, err := readLog(env.FS, "/log")
-		if len(recs) > 1 {
-			recs = recs[:len(recs)-1]
-		}
-		return recs, err
-	})
+// forgetfulLogOf appends records and loses its last one on recovery
+// (forgetfulLog): a violation at most crash points, several states of one
+// point failing.
+func forgetfulLogOf(records int) *Scenario {
+	return appendLog(slices.Repeat([][]byte{[]byte("rec")}, records), forgetfulLog)
 }
 
 // sameRun compares two results but for Elapsed and Shard.
@@ -44,7 +39,7 @@ func sameRun(a, b *Result) bool {
 }
 
 func TestMerge(t *testing.T) {
-	sc := forgetfulLog(4)
+	sc := forgetfulLogOf(4)
 	opts := Options{Strategy: Subsets, Workers: 2}
 	whole, err := Explore(sc, opts)
 	if err != nil {
@@ -80,7 +75,7 @@ func TestMerge(t *testing.T) {
 // TestMergeRefuses: results that are not every shard of one run, once
 // each, are refused with an error that names what differs.
 func TestMergeRefuses(t *testing.T) {
-	sc := forgetfulLog(3)
+	sc := forgetfulLogOf(3)
 	base := Options{Strategy: Subsets}
 	two := shardsOf(t, sc, base, 2)
 	three := shardsOf(t, sc, base, 3)
@@ -137,7 +132,7 @@ func TestMergeRefuses(t *testing.T) {
 // runs among them, become one result per run in the order of each run's
 // first result.
 func TestMergeRuns(t *testing.T) {
-	sc := forgetfulLog(3)
+	sc := forgetfulLogOf(3)
 	power := Options{Strategy: Prefixes}
 	process := Options{Fault: ProcessCrash}
 	wholePower, err := Explore(sc, power)
