@@ -13,7 +13,8 @@
 //	fsys := engine.OSFS{}
 //	f, err := engine.Create(fsys, filepath.Join(dir, "pool"))
 //	...
-//	r, err := fsys.Map(f, 1<<20)          // extends the file to 1 MiB
+//	err = engine.Allocate(f, 0, 1<<20)    // blocks for 1 MiB, or ENOSPC now
+//	r, err := fsys.Map(f, 1<<20)          // (Map alone would extend it with a hole)
 //	r.WriteAt([]byte("hello"), 4096)
 //	r.Store64(0, 1)                       // failure-atomic 8-byte store
 //	err = engine.Persist(r, 0, 4096+5)    // Flush + Drain: now durable
@@ -25,6 +26,15 @@
 // What is durable when each method returns is stated on the method. In short:
 // file data and size after File.Sync; names after FS.SyncDir of their
 // directory; mapped stores after Region.Flush followed by Region.Drain.
+//
+// A mapping never fails a store: where the page under it has no block and
+// the file system cannot allocate one (a full disk), the kernel kills the
+// process with SIGBUS. Map and Region.Grow extend a file with a hole, so
+// code that maps a file it grows allocates each range first with Allocate
+// (fallocate), which fails early with ENOSPC instead; engine/tx does, for
+// its pools. A hole made later in an allocated range — a hole punched, a
+// copy that made the file sparse — brings the SIGBUS back until the range
+// is allocated again.
 //
 // Every backend is checked by one conformance suite, package
 // engine/storagetest.
@@ -51,6 +61,12 @@
 // architectures a PMem mapping is flushed as a MappedFile is (msync), and
 // outside Linux there is no tmpfs or DAX detection: every file is a
 // MappedFile unless forced.
+//
+// Allocate is fallocate(2) in mode 0 on an OS file (the File is an
+// Allocator), retried when a signal interrupts it. Where the file system
+// does not support it (EOPNOTSUPP), and for a File that is no Allocator, it
+// writes a zero byte in each 4 KiB block of the range whose byte there
+// reads as zero, as glibc's posix_fallocate does.
 //
 // A Region keeps a descriptor of its own, so the File may be closed after
 // Map; Grow extends the file and moves the mapping with mremap, which keeps

@@ -10,8 +10,8 @@ import (
 	"github.com/crashsim/crashsim/engine"
 )
 
-// The package doc's example: a mapped file, a failure-atomic store, a
-// persist, and the writer's lock.
+// The package doc's example: a file allocated and mapped, a
+// failure-atomic store, a persist, and the writer's lock.
 func Example() {
 	dir, err := os.MkdirTemp("", "engine-example")
 	if err != nil {
@@ -25,7 +25,11 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer f.Close()
-	r, err := fsys.Map(f, 1<<20) // extends the file to 1 MiB
+	err = engine.Allocate(f, 0, 1<<20) // blocks for 1 MiB, or ENOSPC now
+	if err != nil {
+		log.Fatal(err)
+	}
+	r, err := fsys.Map(f, 1<<20) // (Map alone would extend it with a hole)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -57,6 +57,10 @@ type FS interface {
 	// Map maps the first length bytes of f, which must be open for reading
 	// and writing and belong to this FS, extending f with zeros if it is
 	// shorter. The Region's Medium says which persistence rules apply.
+	//
+	// The extension is a hole, as with Truncate: on a full disk the first
+	// store to a page of it (on tmpfs, even a load) kills the process with
+	// SIGBUS. Allocate the range first to get ENOSPC instead.
 	Map(f File, length int64) (Region, error)
 }
 

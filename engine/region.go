@@ -65,6 +65,8 @@ type Region interface {
 	// Grow extends the mapping, and the file under it, to length bytes. A
 	// length at or below Len is a no-op; earlier Views are invalid after a
 	// Grow. Offsets stay valid, so persistent pointers must be offsets.
+	// What extends the file is a hole, as at FS.Map: Allocate the range
+	// of the File first.
 	Grow(length int64) error
 
 	// Close unmaps the Region. It makes nothing durable.
