@@ -126,6 +126,27 @@
 // Cyclic Rc or Arc references are never freed (Check reports them as
 // leaks), as in Corundum.
 //
+// Full disks. The pool file is mapped, and where a page of a mapping has
+// no block and the file system cannot allocate one, a store to it (on
+// tmpfs, even a load) kills the process with SIGBUS. So the pool never
+// maps a page without a block: Create allocates every block of the file
+// (engine.Allocate, fallocate) before it maps it, growth allocates the new
+// range before it extends the mapping, and a writer's Open allocates the
+// whole file before recovery reads it, as does a reader that recovers a
+// pool no writer has open. On a full disk each fails early with ErrNoSpace
+// wrapping the file system's ENOSPC: Create leaves no file behind, an
+// Update that must grow the pool is aborted and leaves it as it was, usable,
+// and Open leaves the pool untouched. The limit: a hole made in the file
+// behind the pool's back while it is open — punched (fallocate
+// --punch-hole), or the file replaced by a sparse copy (cp
+// --sparse=always) — is a page without a block again, and touching it on a
+// full disk still kills the process; the next writer's Open allocates it
+// again, or fails with ErrNoSpace. A reader that opens the pool beside a
+// live writer allocates nothing: the writer did. A file system may
+// allocate part of a range before it runs out of space and grow the file
+// over that part (ext4 does): the pool ignores a tail past its heap, and
+// its next growth uses it.
+//
 // # Corundum's bug classes
 //
 // Corundum prevents seven classes of persistent-memory bugs with Rust's

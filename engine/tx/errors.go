@@ -62,7 +62,11 @@ var (
 	ErrPointer = errors.New("tx: invalid persistent pointer")
 
 	// ErrNoSpace is returned when the pool cannot grow: Options.MaxSize
-	// is reached or the file system refused. It is alloc.ErrNoSpace.
+	// is reached or the file system refused. It is returned too by Create,
+	// and by an Open that must allocate the file's blocks (see Full disks
+	// in the package doc), when the file system has no room for them; it
+	// then wraps the file system's error, so errors.Is(err,
+	// syscall.ENOSPC) holds. It is alloc.ErrNoSpace.
 	ErrNoSpace = alloc.ErrNoSpace
 
 	// ErrTxTooLarge is returned when a transaction changes more than its

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/engine/alloc"
@@ -230,6 +231,9 @@ func createPool(fsys engine.FS, name string, o Options, spec *layoutSpec, tag re
 	if p.lock, err = fsys.Lock(tmp, engine.Exclusive); err != nil {
 		return nil, err
 	}
+	if err = allocate(f, 0, size, o); err != nil {
+		return nil, err
+	}
 	if p.r, err = fsys.Map(f, size); err != nil {
 		return nil, err
 	}
@@ -374,6 +378,13 @@ func openPoolLocked(fsys engine.FS, name string, o Options, spec *layoutSpec, ta
 	size := fi.Size()
 	if size < p.hdr.Size || size%alloc.PageSize != 0 {
 		return nil, fmt.Errorf("%w: %s: file of %d bytes, created with %d", ErrCorrupt, name, size, p.hdr.Size)
+	}
+	if !o.ReadOnly {
+		// Before anything touches the mapping: recovery reads and writes
+		// it, and a hole (a pool that was made sparse) would fault.
+		if err := allocate(f, 0, size, o); err != nil {
+			return nil, err
+		}
 	}
 	if p.r, err = fsys.Map(f, size); err != nil {
 		return nil, err
@@ -534,6 +545,11 @@ func (p *pool) recoverIfAbandoned() error {
 		return err
 	}
 	defer l.Close()
+	// As a writer's Open does, before recovery touches the mapping; under
+	// the lock, since engine.Allocate may write zeros.
+	if err := allocate(p.file, 0, p.r.Len(), p.opts); err != nil {
+		return err
+	}
 	return p.recoverLog()
 }
 
@@ -721,11 +737,30 @@ func (p *pool) extend(length int64) error {
 	if length <= p.r.Len() {
 		return nil
 	}
+	if err := allocate(p.file, p.r.Len(), length-p.r.Len(), p.opts); err != nil {
+		return err
+	}
 	if err := p.r.Grow(length); err != nil {
 		return err
 	}
 	p.length.Store(p.r.Len())
 	return p.file.Sync()
+}
+
+// allocate has the file system allocate [off, off+n) of the pool's file,
+// before any of it is mapped: a store (on tmpfs, even a load) through the
+// mapping to a page with no block kills the process with SIGBUS when the
+// disk is full, where engine.Allocate fails early with ENOSPC, returned
+// here wrapped in ErrNoSpace. The bug variant txbug.SparseMap skips it.
+func allocate(f engine.File, off, n int64, o Options) error {
+	if o.bug == txbug.SparseMap {
+		return nil
+	}
+	err := engine.Allocate(f, off, n)
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: allocating [%d,%d) of %s: %w", ErrNoSpace, off, off+n, f.Name(), err)
+	}
+	return err
 }
 
 // remap grows a read-only pool's mapping to the file's size, after the

@@ -1,11 +1,11 @@
 // Package txbug breaks engine/tx on purpose, for the crash laboratory's bug
 // variants (sim/scenarios, pool-bug-*): each Bug is one wrong step of the
-// real commit or upgrade protocol, switched on in the real code, so that a
+// real commit, upgrade or growth protocol, switched on in the real code, so that a
 // scenario shows the laboratory catching exactly that mistake. It is
 // internal: no user of the engine can set it.
 package txbug
 
-// Bug is a deliberate mistake in the commit or upgrade protocol of
+// Bug is a deliberate mistake in the commit, upgrade or growth protocol of
 // engine/tx.
 type Bug uint8
 
@@ -29,6 +29,10 @@ const (
 	// UpgradeSplit records a layout upgrade's new version in a transaction
 	// of its own, after the one that changes the root and the objects.
 	UpgradeSplit
+	// SparseMap maps the pool's file, at Create and when the pool grows,
+	// without allocating its blocks first: the mapping has holes, and on a
+	// full disk a store to one kills the process with SIGBUS.
+	SparseMap
 )
 
 func (b Bug) String() string {
@@ -45,6 +49,8 @@ func (b Bug) String() string {
 		return "header-in-place"
 	case UpgradeSplit:
 		return "upgrade-split"
+	case SparseMap:
+		return "sparse-map"
 	}
 	return "Bug(?)"
 }
