@@ -65,7 +65,13 @@ type content struct {
 	drained map[int64]int64   // blocks Drain made durable since durSeq, and when (rule 5)
 	lines   map[int64]int64   // PMem lines Drain made durable since durSeq, and when, where rule 5 can tell (rule 13)
 
+	allocs []extent // ranges Allocate gave blocks since the last Sync (rule 16)
+
 	fp *Fingerprint // of size and vol, nil after a change
+
+	// space is the file system the file is on, whose capacity its blocks
+	// count against (rule 17), or nil once it has no name.
+	space *space
 
 	// untracked is the Untrack flag of the file system the content is in
 	// (nil: none yet): once set, nothing more becomes durable, so no
@@ -112,9 +118,13 @@ func (c *content) read(p []byte, off int64) {
 func (c *content) write(p []byte, off int64, seq int64, e owners, words bool) {
 	end := off + int64(len(p))
 	c.fp = nil
+	counting := c.space != nil && c.space.counting()
 	for len(p) > 0 {
 		b, o := off>>blockBits, int(off&(BlockSize-1))
 		n := min(len(p), BlockSize-o)
+		if counting && c.vol.get(b) == nil {
+			c.space.used++ // a hole gets a block (rule 17)
+		}
 		blk := c.vol.mutable(b, e.vol)
 		switch {
 		case !c.tracked():
@@ -202,6 +212,9 @@ func (c *content) truncate(size int64, seq int64, e owners) {
 	if size&(BlockSize-1) != 0 {
 		cutFrom++
 	}
+	if c.space != nil {
+		c.space.freed() // the blocks cut are free again (rule 17)
+	}
 	c.vol.cut(cutFrom, e.vol)
 	c.resize(size, seq)
 }
@@ -231,6 +244,7 @@ func (c *content) sync(seq int64, e owners) {
 		c.promote(b, e)
 	}
 	c.dirty = nil
+	c.syncAllocs(e)
 	c.durSize, c.durSeq = c.size, seq
 	c.sizes = nil
 	c.drained = nil

@@ -452,6 +452,7 @@ func cloneTree(root *inode, ids uint64, mounts []mountPoint, entries func(*inode
 		if !old.isDir() {
 			n.data = data(old)
 			n.data.untracked = &out.untracked
+			n.data.space = out.space[n.mnt]
 			return n
 		}
 		n.entries = map[string]*inode{}
@@ -475,8 +476,8 @@ func cloneTree(root *inode, ids uint64, mounts []mountPoint, entries func(*inode
 func mountsOf(table []mountPoint) []Mount {
 	var out []Mount
 	for i, m := range table {
-		if i > 0 || m.medium != engine.MappedFile {
-			out = append(out, Mount{Dir: m.dir, Medium: m.medium})
+		if i > 0 || m.medium != engine.MappedFile || m.capacity > 0 {
+			out = append(out, Mount{Dir: m.dir, Medium: m.medium, Capacity: m.capacity * BlockSize})
 		}
 	}
 	return out

@@ -55,6 +55,15 @@
 //	engine.Persist(r, 0, 8)         // this line durable, no other
 //	p := fsys.Pending(0)            // 64-byte lines on pmem, 4 KiB pages elsewhere
 //
+// A full disk: a capacity per file system, Allocate (fallocate), and a
+// load or store through a mapping to a page that has no block and cannot
+// get one, which the kernel answers with SIGBUS (rules 16, 17):
+//
+//	fsys.SetCapacity("/data", 1<<20)    // the disk holding /data: 1 MiB of blocks
+//	err := engine.Allocate(f, 0, 4<<20) // ENOSPC: f has what fitted, in order
+//	r, _ := fsys.Map(f, 8<<20)          // the extension is a hole
+//	_, err = r.WriteAt(b, 6<<20)        // errors.Is(err, faultfs.ErrSIGBUS)
+//
 // A simulated process gets a view of its own: every operation through it,
 // and through the files, regions and locks it opens, carries its id
 // (Op.Owner), so that a trace tells the processes apart and killing one can
@@ -79,7 +88,8 @@
 //
 // What differs from Linux, on purpose: a region access past the end of its
 // file (cut below the mapping) fails with engine.ErrOutOfRange where the OS
-// raises SIGBUS; Region.View returns a copy (only the OS backend can give a
+// raises SIGBUS; one to a page the file system cannot back fails with
+// ErrSIGBUS (rule 17), since a file system cannot kill its caller; Region.View returns a copy (only the OS backend can give a
 // view without copying); writes and truncates past 2^60 bytes fail with
 // EFBIG. What matches Linux and package os, down to details the
 // differential test found: os.Rename never replaces a directory (EEXIST,
@@ -254,6 +264,41 @@
 //     rounded down to a power of two in [8, 4096]: the simulator's tearing
 //     granularity (8, 64, 512, 4096). Aligned atomics are never torn at any
 //     unit, because a unit is never smaller than a word.
+//
+//  16. Allocate (fallocate in mode 0; DESIGN.md F2, "mapped pages on a
+//     full disk"). A block of a file is allocated when the page cache
+//     holds it: a write or a store through a mapping gave it one, or
+//     File.Allocate did. Truncate and the extension by Map and Grow leave
+//     holes; a shrinking truncate frees the blocks it cuts. Allocate gives
+//     each hole of its range a block of zeros, which changes no data and is
+//     not a change of rule 2, and grows the file to the range's end (a size
+//     change of rule 4). The blocks it gave are durable with the size,
+//     after File.Sync: a power failure before it finds the holes again
+//     (blocks that data made durable meanwhile excepted), a process crash
+//     keeps them (rule 11).
+//
+//  17. Capacity (DESIGN.md F2 "mapped pages on a full disk", F3 ENOSPC).
+//     Mount.Capacity, or FS.SetCapacity, limits a file system (a mount, or
+//     the root disk) to a number of 4 KiB blocks; by default there is no
+//     limit. The blocks of its named files count against it; a file's are
+//     free once its last name is removed (Linux waits for the last close
+//     too). With no free block left: a File.WriteAt writes the blocks it
+//     has or can get, in order, and fails with ENOSPC, as os.File.WriteAt
+//     does after a short write(2); Allocate allocates holes in order while
+//     blocks last, grows the file over those, as ext4 does (tmpfs would
+//     allocate nothing), and fails with ENOSPC; a store through a Region
+//     stores the pages before the first that has no block and cannot get
+//     one and fails there with ErrSIGBUS, as do an atomic and a load (a
+//     read fault allocates a page on tmpfs; here a load allocates nothing,
+//     as on ext4, but faults on a full disk as on tmpfs: the weaker of
+//     each). The kernel kills the process there; package sim turns
+//     ErrSIGBUS into that death, an F1 crash at that point. Read(2) of a
+//     hole never fails. Crash states and clones keep the capacity and
+//     count the blocks they hold; on a file system with a capacity a
+//     file's fingerprint covers which blocks it holds, since a hole and a
+//     block of zeros read the same but a store to the hole may fault. An
+//     injected Error(ENOSPC) fails any operation as rule 7's faults do,
+//     Allocate included.
 //
 // Building a crash state. Pending takes a snapshot of the durable state and
 // the pending history (O(names + history)), which stays valid however the

@@ -97,6 +97,31 @@ func ExampleMount() {
 	// pending: /mnt/pmem/pool 64 64
 }
 
+// The package doc's full-disk example: a capacity, an Allocate that does
+// not fit, and a store to a hole of the mapping on the full disk.
+func ExampleFS_SetCapacity() {
+	fsys := faultfs.New(faultfs.Options{})
+	fsys.MkdirAll("/data", 0o755)
+	f, _ := engine.Create(fsys, "/data/pool")
+	b := []byte("a store")
+
+	fsys.SetCapacity("/data", 1<<20)    // the disk holding /data: 1 MiB of blocks
+	err := engine.Allocate(f, 0, 4<<20) // ENOSPC: f has what fitted, in order
+	fmt.Println("allocate:", errors.Is(err, syscall.ENOSPC))
+	r, _ := fsys.Map(f, 8<<20)   // the extension is a hole
+	_, err = r.WriteAt(b, 6<<20) // errors.Is(err, faultfs.ErrSIGBUS)
+	fmt.Println("store to a hole:", errors.Is(err, faultfs.ErrSIGBUS))
+	_, err = r.WriteAt(b, 512<<10)
+	fmt.Println("store to an allocated page:", err)
+	used, capacity := fsys.Space("/data")
+	fmt.Println(used, capacity)
+	// Output:
+	// allocate: true
+	// store to a hole: true
+	// store to an allocated page: <nil>
+	// 1048576 1048576
+}
+
 // The package doc's process example: a lock of a simulated process,
 // released when it is killed; the fingerprints of crash images.
 func ExampleFS_View() {

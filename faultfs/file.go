@@ -31,7 +31,10 @@ type file struct {
 	closed bool
 }
 
-var _ engine.File = (*file)(nil)
+var (
+	_ engine.File      = (*file)(nil)
+	_ engine.Allocator = (*file)(nil)
+)
 
 func (f *file) Name() string { return f.name }
 
@@ -101,8 +104,48 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 		}
 		return n, pathError("write", f.name, injected(syscall.ENOSPC))
 	}
-	f.node.data.write(p, off, seq, f.fs.owners, false)
+	// On a full file system, the blocks that can be backed are written
+	// and the rest is ENOSPC, as os.File.WriteAt reports a short write(2)
+	// followed by a failed one (rule 17).
+	n := int(f.node.data.backed(off, int64(len(p)), f.fs.room(f.node)))
+	if n > 0 {
+		f.node.data.write(p[:n], off, seq, f.fs.owners, false)
+	}
+	if n < len(p) {
+		return n, pathError("write", f.name, syscall.ENOSPC)
+	}
 	return len(p), nil
+}
+
+// Allocate gives every hole of [off, off+n) a block of zeros and grows the
+// file to off+n, as fallocate(2) in mode 0 does (rule 16): data in the
+// range is unchanged. On a file system with too few free blocks it
+// allocates holes in order while blocks last, grows the file over those,
+// as ext4 does, and fails with ENOSPC (rule 17). The blocks and the size
+// are durable after Sync.
+func (f *file) Allocate(off, n int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	seq, fault := f.fs.begin(Op{Kind: OpAllocate, Owner: f.owner, Path: f.path, Off: off, Len: n})
+	if err := fault.err("fallocate", f.name); err != nil {
+		return err
+	}
+	switch {
+	case f.closed:
+		return pathError("fallocate", f.name, fs.ErrClosed)
+	case off < 0 || n <= 0:
+		return pathError("fallocate", f.name, syscall.EINVAL)
+	case f.access() == os.O_RDONLY:
+		return pathError("fallocate", f.name, syscall.EBADF)
+	case f.node.isDir():
+		return pathError("fallocate", f.name, syscall.EISDIR)
+	case off > maxFileSize-n:
+		return pathError("fallocate", f.name, syscall.EFBIG)
+	}
+	if !f.node.data.allocate(off, off+n, f.fs.room(f.node), seq, f.fs.owners) {
+		return pathError("fallocate", f.name, syscall.ENOSPC)
+	}
+	return nil
 }
 
 // Sync makes the file's dirty blocks and its size durable, on a disk and on

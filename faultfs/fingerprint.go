@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 
@@ -108,8 +109,25 @@ func (c *content) fingerprint() Fingerprint {
 	root := c.vol.print(levels)
 	copy(buf[9:], root[:])
 	h := sum(buf[:])
+	if c.space != nil && c.space.limited() {
+		h = c.allocationPrint(h)
+	}
 	c.fp = &h
 	return h
+}
+
+// allocationPrint returns h combined with which blocks the file holds: on
+// a file system with a capacity a hole and a block of zeros read the same
+// but are not the same state, since a store to the hole may fault there
+// (rule 17).
+//
+//	XXH3-128(h | for each block held, in order: uvarint(index))
+func (c *content) allocationPrint(h Fingerprint) Fingerprint {
+	buf := append([]byte(nil), h[:]...)
+	c.vol.each(0, math.MaxInt64, func(b int64, _ *block) {
+		buf = binary.AppendUvarint(buf, uint64(b))
+	})
+	return sum(buf)
 }
 
 // print returns the hash of the tree as a tree of the given levels: the

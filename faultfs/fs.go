@@ -40,6 +40,7 @@ type FS struct {
 	mu     sync.Mutex
 	opts   Options
 	mounts []mountPoint // entry 0 is the root file system
+	space  []*space     // of each mount (rule 17)
 	owners owners       // the epochs of the trees this FS may change in place
 	next   uint64       // Index of the next operation
 	ids    uint64       // last inode id handed out
@@ -75,6 +76,7 @@ func newFS(opts Options, mounts []mountPoint) *FS {
 	return &FS{
 		opts:   opts,
 		mounts: mounts,
+		space:  newSpaces(mounts),
 		owners: owners{vol: newEpoch(), dur: newEpoch()},
 		byDir:  map[*inode][]*metaOp{},
 		locks:  map[*lockHandle]bool{},
@@ -146,8 +148,18 @@ func (fsys *FS) newChild(parent *inode, mode fs.FileMode, seq int64) *inode {
 	if !n.isDir() {
 		n.data = newContent(seq, fsys.medium(n))
 		n.data.untracked = &fsys.untracked
+		n.data.space = fsys.space[n.mnt]
 	}
 	return n
+}
+
+// unname is the removal of n's name (a remove, or a rename over it): its
+// blocks no longer count, as they are free once it is closed (rule 17).
+func unname(n *inode) {
+	if n.data != nil && n.data.space != nil {
+		n.data.space.freed()
+		n.data.space = nil
+	}
 }
 
 // begin numbers op, shows it to the observer and asks the injector about
@@ -258,6 +270,7 @@ func (fsys *FS) remove(owner int, name string) error {
 	}
 	fsys.durableBase()
 	parent.unlink(last)
+	unname(node)
 	fsys.record(&metaOp{seq: seq, kind: MetaRemove, dir: parent, name: last, node: node, path: p})
 	return nil
 }
@@ -324,6 +337,9 @@ func (fsys *FS) rename(oldname, newname, op, np string, seq int64) syscall.Errno
 		return syscall.ENOTDIR
 	}
 	fsys.durableBase()
+	if newNode != nil {
+		unname(newNode)
+	}
 	oldDir.unlink(oldLast)
 	newDir.link(newLast, oldNode)
 	fsys.record(&metaOp{seq: seq, kind: MetaRename, dir: oldDir, name: oldLast,

@@ -19,13 +19,19 @@ type Mount struct {
 	// power failure) or engine.MappedFile (a disk, as without a mount).
 	// Any other value is taken as engine.MappedFile.
 	Medium engine.Medium
+	// Capacity is how many bytes of file data the mounted file system
+	// holds, rounded down to whole 4 KiB blocks; 0, the default, is no
+	// limit (rule 17). FS.SetCapacity changes it.
+	Capacity int64
 }
 
 // mountPoint is one entry of a file system's mount table; entry 0 is the
-// root file system, a disk unless a Mount says otherwise.
+// root file system, a disk unless a Mount says otherwise. The table is
+// shared by a file system and its clones, so it is never changed in place.
 type mountPoint struct {
-	dir    string
-	medium engine.Medium
+	dir      string
+	medium   engine.Medium
+	capacity int64 // in blocks, 0 for no limit
 }
 
 // pin says why a directory can be neither removed nor renamed: it is a
@@ -47,7 +53,7 @@ func mountTable(mounts []Mount) []mountPoint {
 		if medium != engine.PMem && medium != engine.SharedMemory {
 			medium = engine.MappedFile
 		}
-		mp := mountPoint{dir: cleanPath(m.Dir), medium: medium}
+		mp := mountPoint{dir: cleanPath(m.Dir), medium: medium, capacity: capacityBlocks(m.Capacity)}
 		replaced := false
 		for i := range table {
 			if table[i].dir == mp.dir {
@@ -59,6 +65,15 @@ func mountTable(mounts []Mount) []mountPoint {
 		}
 	}
 	return table
+}
+
+// capacityBlocks is a capacity in bytes as whole blocks, at least one
+// for any positive capacity; 0 (or less) is no limit.
+func capacityBlocks(bytes int64) int64 {
+	if bytes <= 0 {
+		return 0
+	}
+	return max(bytes/BlockSize, 1)
 }
 
 // mountOfDir returns the mount table index of the file system that holds

@@ -19,8 +19,9 @@ type Op struct {
 	Path string
 	// NewPath is the new name of a rename.
 	NewPath string
-	// Off and Len are the range of a read, write, flush or atomic; Off is
-	// the size of a truncate; Len the length of a map or grow.
+	// Off and Len are the range of a read, write, flush, atomic or
+	// allocate; Off is the size of a truncate; Len the length of a map or
+	// grow.
 	Off, Len int64
 	// Owner is the simulated process that made the operation: the owner of
 	// the View it came through (0 for the plain FS), or of a Mark.
@@ -44,7 +45,7 @@ func (op Op) String() string {
 		s += " -> " + op.NewPath
 	}
 	switch op.Kind {
-	case OpRead, OpWrite, OpFlush, OpRegionRead, OpRegionWrite, OpRegionAtomic:
+	case OpRead, OpWrite, OpFlush, OpRegionRead, OpRegionWrite, OpRegionAtomic, OpAllocate:
 		s += fmt.Sprintf(" [%d,%d)", op.Off, op.Off+op.Len)
 	case OpTruncate:
 		s += fmt.Sprintf(" %d", op.Off)
@@ -82,6 +83,7 @@ const (
 	OpGrow                           // Region.Grow
 	OpUnmap                          // Region.Close
 	OpMark                           // FS.Mark: a marker of the workload, which changes nothing
+	OpAllocate                       // File.Allocate
 )
 
 var opNames = [...]string{
@@ -92,7 +94,7 @@ var opNames = [...]string{
 	OpUnlock: "unlock", OpMap: "map", OpRegionRead: "region-read",
 	OpRegionWrite: "region-write", OpRegionAtomic: "region-atomic",
 	OpFlush: "flush", OpDrain: "drain", OpGrow: "grow", OpUnmap: "unmap",
-	OpMark: "mark",
+	OpMark: "mark", OpAllocate: "allocate",
 }
 
 // String returns the kind's name, as Op.String shows it.

@@ -103,12 +103,24 @@ func (r *region) enter(kind OpKind, name string, off, n, align int64) (int64, Fa
 	return seq, fault, err
 }
 
+// faults reports whether a load of [off, off+n) faults: on a full file
+// system, a page with no block (rule 17). tmpfs allocates a page on a read
+// fault, ext4 maps the zero page; a load faults here where tmpfs's would,
+// and allocates nothing, as ext4's does, so that a later store still needs
+// the block. fs.mu must be held.
+func (r *region) faults(off, n int64) bool {
+	return r.fs.room(r.node) == 0 && r.node.data.backed(off, n, 0) < n
+}
+
 func (r *region) ReadAt(p []byte, off int64) (int, error) {
 	_, fault, err := r.enter(OpRegionRead, "read", off, int64(len(p)), 0)
 	if err != nil {
 		return 0, err
 	}
 	defer r.fs.mu.Unlock()
+	if r.faults(off, int64(len(p))) {
+		return 0, sigbus("load", off, int64(len(p)), r.name)
+	}
 	r.node.data.read(p, off)
 	fault.flip(p)
 	return len(p), nil
@@ -122,20 +134,30 @@ func (r *region) View(off, n int64) ([]byte, error) {
 		return nil, err
 	}
 	defer r.fs.mu.Unlock()
+	if r.faults(off, n) {
+		return nil, sigbus("load", off, n, r.name)
+	}
 	p := make([]byte, n)
 	r.node.data.read(p, off)
 	fault.flip(p)
 	return p, nil
 }
 
+// WriteAt stores p at off. On a full file system it stores the pages
+// that have a block, or get one while free blocks last, up to the first
+// that cannot, and fails there with ErrSIGBUS (rule 17).
 func (r *region) WriteAt(p []byte, off int64) (int, error) {
 	seq, _, err := r.enter(OpRegionWrite, "write", off, int64(len(p)), 0)
 	if err != nil {
 		return 0, err
 	}
 	defer r.fs.mu.Unlock()
-	if len(p) > 0 {
-		r.write(p, off, seq)
+	n := r.node.data.backed(off, int64(len(p)), r.fs.room(r.node))
+	if n > 0 {
+		r.write(p[:n], off, seq)
+	}
+	if n < int64(len(p)) {
+		return int(n), sigbus("store", off+n, int64(len(p))-n, r.name)
 	}
 	return len(p), nil
 }
@@ -176,6 +198,9 @@ func (r *region) loadWord(name string, off int64, size int) (uint64, error) {
 		return 0, err
 	}
 	defer r.fs.mu.Unlock()
+	if r.faults(off, int64(size)) {
+		return 0, sigbus(name, off, int64(size), r.name)
+	}
 	v := r.load(off, size)
 	var b [8]byte
 	binary.NativeEndian.PutUint64(b[:], v)
@@ -193,13 +218,18 @@ func (r *region) Load64(off int64) (uint64, error) {
 }
 
 // atomic applies fn to the aligned word at off, storing what it returns if
-// it says so, and returns the new value.
+// it says so, and returns the new value. Each is a write access, which
+// faults where a store does (rule 17), even a compare-and-swap that stores
+// nothing.
 func (r *region) atomic(name string, off int64, size int, fn func(old uint64) (uint64, bool)) (uint64, bool, error) {
 	seq, _, err := r.enter(OpRegionAtomic, name, off, int64(size), int64(size))
 	if err != nil {
 		return 0, false, err
 	}
 	defer r.fs.mu.Unlock()
+	if r.node.data.backed(off, int64(size), r.fs.room(r.node)) < int64(size) {
+		return 0, false, sigbus(name, off, int64(size), r.name)
+	}
 	v, ok := fn(r.load(off, size))
 	if ok {
 		r.store(off, size, v, seq)

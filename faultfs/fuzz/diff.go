@@ -53,13 +53,14 @@ const (
 	FlushDrain
 	Grow
 	Unmap
+	Allocate
 	numKinds
 )
 
 var kindNames = [...]string{"open", "write", "read", "truncate", "sync", "close", "statfile",
 	"remove", "rename", "mkdirall", "readdir", "stat", "syncdir", "lock", "unlock", "map",
 	"region-write", "region-read", "region-store64", "region-load64", "region-add64",
-	"flush-drain", "grow", "unmap"}
+	"flush-drain", "grow", "unmap", "allocate"}
 
 // String returns the step kind's name.
 func (k Kind) String() string {
@@ -232,7 +233,7 @@ func (w *world) do(s Step) string {
 			w.files[s.Slot] = f
 		}
 		return w.result(err)
-	case Write, Read, Truncate, Sync, Close, StatFile, Map:
+	case Write, Read, Truncate, Sync, Close, StatFile, Map, Allocate:
 		f := w.files[s.Slot]
 		if f == nil {
 			return "no file"
@@ -292,6 +293,8 @@ func (w *world) fileStep(f engine.File, s Step) string {
 		return fmt.Sprintf("n=%d %x %s", n, p[:n], w.result(err))
 	case Truncate:
 		return w.result(f.Truncate(s.Off))
+	case Allocate:
+		return w.result(engine.Allocate(f, s.Off, s.Len))
 	case Sync:
 		return w.result(f.Sync())
 	case Close:
