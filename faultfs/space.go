@@ -21,7 +21,7 @@ import (
 // kill a process; package sim turns this error into the death of the
 // simulated one. A store stores the pages before the one that faults, as a
 // memcpy that dies there would.
-var ErrSIGBUS = errors.New("faultfs: SIGBUS: a mapped page with no block on a full file system")
+var ErrSIGBUS = errors.New("faultfs: SIGBUS")
 
 // space is what one mounted file system has room for, and uses.
 type space struct {
@@ -201,5 +201,5 @@ func (c *content) syncAllocs(e owners) {
 
 // sigbus returns the error of an access through a mapping that faults.
 func sigbus(op string, off, n int64, name string) error {
-	return fmt.Errorf("%w: %s [%d,%d) of %s", ErrSIGBUS, op, off, off+n, name)
+	return fmt.Errorf("%w: %s [%d,%d) of %s: a page with no block, and the file system has none free", ErrSIGBUS, op, off, off+n, name)
 }

@@ -89,6 +89,14 @@
 // under /dev/shm shared memory (lost on power failure), and everything else
 // is on a disk (page cache, fsync).
 //
+// A workload can fill a disk: env.Machine().Disk().SetCapacity("/data", n)
+// gives the file system holding /data room for n bytes of blocks, for the
+// rest of the run and in every crash image (faultfs rule 17). Writes and
+// engine.Allocate then fail with ENOSPC, and a load or store through a
+// mapping to a page that has no block and cannot get one kills the process
+// with SIGBUS, as the kernel does: a violation, reported at the crash point
+// right after it (Process.Death).
+//
 // # Implementation notes
 //
 // Crash points (docs/DESIGN.md section 5). For a power failure (F2), just before
@@ -212,6 +220,20 @@
 // replay id names the shrunk state. Source lines of the stores involved are
 // found by replaying it (RunReplay): recording the caller of every storage
 // operation costs a stack walk each, so a normal run does not.
+//
+// Deaths (docs/DESIGN.md F2, "mapped pages on a full disk"). faultfs fails
+// a load or store that the kernel would answer with SIGBUS with
+// faultfs.ErrSIGBUS; the process's Region turns it into the process's
+// death: a Kill, in the trace as a kill whose note names the signal and
+// the access, and Process.Death. Under a process crash the operation's
+// crash point comes right after the kill, so its image is the F1 crash
+// there; under a power failure the next crash point is the next barrier of
+// another process, or the end. A correct program never dies of its
+// storage, so every state of the first crash point after a death is a
+// violation ("the workload crashed: …"), whatever its recovery returns:
+// the death is part of the key that deduplicates judgements, no unit
+// explains it (it is not shrunk), and a replay judges it the same way. A
+// recovery that dies fails with the death as its error.
 //
 // Crashes during recovery (Options.RecoveryCrashes): the recovery of each
 // image is itself run on a traced machine with crash points, and each of its

@@ -47,6 +47,7 @@ type explorer struct {
 	hookMu  sync.Mutex
 	checkMu sync.Mutex
 	points  int // crash points reached, in every shard
+	deaths  int // the machine's deaths (Process.Death) crash points have seen
 
 	// The pipeline (see crashPoint): the workload sends each crash point to
 	// the builders and, in order, to the sequencer, which deduplicates its
@@ -83,6 +84,7 @@ type job struct {
 	pend   *faultfs.Pending // nil for a process crash
 	img    *faultfs.FS
 	check  *models.Prefix
+	died   string // a death of the workload since the last crash point (see pointWork)
 }
 
 // failure is the first failing state of a crash point, kept to be shrunk
@@ -215,8 +217,10 @@ func (x *explorer) crashPoint(at Event) {
 	}
 	k := x.points
 	x.points++
+	var died string
+	x.deaths, died = x.m.deathsSince(x.deaths)
 	if x.replay != nil {
-		x.replayPoint(k, at)
+		x.replayPoint(k, at, died)
 		return
 	}
 	if x.opts.Budget.Time > 0 && time.Since(x.start) > x.opts.Budget.Time {
@@ -230,6 +234,7 @@ func (x *explorer) crashPoint(at Event) {
 		pt:    Point{Index: k, Trace: at.Index, At: x.describePoint(at), StatesExact: true},
 		check: check,
 		tail:  x.opts.Tail,
+		died:  died,
 	}
 	x.mu.Lock()
 	pw.slot = len(x.res.Points)
@@ -272,6 +277,10 @@ type pointWork struct {
 	prebuilt *faultfs.FS      // the one image of a process crash
 	tail     faultfs.Tail
 	choices  []faultfs.Choice
+	// died is the Death of a process of the workload's machine since the
+	// last crash point, or "": a correct program never dies of its
+	// storage, so every state of the point is then a violation.
+	died string
 
 	next atomic.Int64   // the next image to build
 	left sync.WaitGroup // images not built yet
@@ -308,7 +317,7 @@ func (x *explorer) sequence() {
 		for i, c := range pw.choices {
 			pt.Explored++
 			x.explored++
-			key := judged{pw.fps[i], pw.check.DurableCount(), pw.check.Invoked()}
+			key := judged{pw.fps[i], pw.check.DurableCount(), pw.check.Invoked(), pw.died != ""}
 			mine := false
 			if !x.seen[key] {
 				x.seen[key] = true
@@ -317,7 +326,7 @@ func (x *explorer) sequence() {
 				pt.Unique++
 			}
 			if mine {
-				b.jobs = append(b.jobs, job{point: pt.Index, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check})
+				b.jobs = append(b.jobs, job{point: pt.Index, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check, died: pw.died})
 			} else if pw.prebuilt == nil {
 				pw.imgs[i].Release() // judged already, or another shard's: never recovered here
 			}
@@ -355,11 +364,12 @@ func (x *explorer) describePoint(at Event) string {
 
 // judged identifies a judgement: the verdict on an image depends on the
 // image and on the history it is judged against — the same image can be
-// correct before an operation is acknowledged and a violation after — so
-// both are the key of deduplication.
+// correct before an operation is acknowledged and a violation after, or
+// after the workload died — so both are the key of deduplication.
 type judged struct {
 	image            faultfs.Fingerprint
 	durable, invoked int
+	died             bool
 }
 
 // seedAt is the seed of the random choices at crash point k.
@@ -457,7 +467,7 @@ func (x *explorer) judgeJob(j job) {
 	// of the recovery, if any, are of base): its writes need no history.
 	j.img.Untrack()
 	out := x.recoverOn(j.img, x.recoverySeed(j.point, j.choice))
-	if bad := judge(j.check, out); bad != nil {
+	if bad := judge(j.check, j.died, out); bad != nil {
 		x.fail(&failure{job: j, out: out, problem: *bad})
 		return
 	}
@@ -520,6 +530,10 @@ func (x *explorer) recoverMachine(m *Machine, seed uint64) (out outcome) {
 		}
 	}()
 	state, err := x.sc.Recover(env)
+	if d := p.Death(); d != "" {
+		// Whatever the recovery made of its errors, it died.
+		err = fmt.Errorf("%w: %s", ErrKilled, d)
+	}
 	return outcome{state: state, err: err}
 }
 
@@ -529,9 +543,14 @@ type judgement struct {
 }
 
 // judge applies docs/DESIGN.md section 6 to one recovery: no error, no panic,
-// and the prefix property. It returns nil when all is well.
-func judge(check *models.Prefix, out outcome) *judgement {
+// and the prefix property; and to the workload: died, a death of one of its
+// processes at the crash point (Process.Death), is a violation whatever
+// the recovery makes of the state, since a correct program does not die of
+// its storage. It returns nil when all is well.
+func judge(check *models.Prefix, died string, out outcome) *judgement {
 	switch {
+	case died != "":
+		return &judgement{problem: "the workload crashed: " + died}
 	case out.panic != "":
 		first, _, _ := cutLine(out.panic)
 		return &judgement{problem: "recovery panicked: " + first, panic: out.panic}

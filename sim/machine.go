@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -33,6 +34,7 @@ type Machine struct {
 
 	mu      sync.Mutex
 	procs   []*Process
+	deaths  []*Process // the processes the machine killed (Process.Death), in order
 	last    faultfs.Op // the latest operation observed
 	ring    *ring      // the latest events, for excerpts
 	full    []Event    // every event, when recording (replay)
@@ -191,6 +193,24 @@ func (m *Machine) digestData(data []byte, values ...uint64) {
 	m.digestBuf = b
 }
 
+// died records that the machine killed p.
+func (m *Machine) died(p *Process) {
+	m.mu.Lock()
+	m.deaths = append(m.deaths, p)
+	m.mu.Unlock()
+}
+
+// deathsSince returns how many processes the machine killed so far and the
+// Death of the first one after the first seen of them, or "".
+func (m *Machine) deathsSince(seen int) (int, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.deaths) > seen {
+		return len(m.deaths), m.deaths[seen].Death()
+	}
+	return len(m.deaths), ""
+}
+
 // Start starts a new process.
 func (m *Machine) Start(name string) *Process {
 	m.mu.Lock()
@@ -213,6 +233,7 @@ type Process struct {
 	view   engine.FS
 	fs     *procFS
 	killed atomic.Bool
+	death  atomic.Pointer[string] // why the machine killed it (die), if it did
 }
 
 // FS returns the file system as the process sees it.
@@ -231,6 +252,36 @@ func (p *Process) Kill() {
 
 // Killed reports whether the process was killed.
 func (p *Process) Killed() bool { return p.killed.Load() }
+
+// Death says why the machine itself killed the process — a signal its
+// storage raised: SIGBUS for a load or store through a mapping to a page
+// that the full disk cannot back (docs/DESIGN.md F2, "mapped pages on a
+// full disk") — or is "" if it did not (the process is alive, or Kill
+// killed it).
+func (p *Process) Death() string {
+	if d := p.death.Load(); d != nil {
+		return *d
+	}
+	return ""
+}
+
+// fault returns err, or kills the process if err is a fault the kernel
+// answers with a signal, and then returns that death: an F1 crash at that
+// point, in the trace as a kill with its cause. The simulated storage
+// fails the access with faultfs.ErrSIGBUS where the kernel kills.
+func (p *Process) fault(op, path string, err error) error {
+	if !errors.Is(err, faultfs.ErrSIGBUS) {
+		return err
+	}
+	why := strings.TrimPrefix(err.Error(), faultfs.ErrSIGBUS.Error()+": ")
+	d := fmt.Sprintf("process %d (%s) killed by SIGBUS: %s", p.ID, p.Name, why)
+	if p.death.CompareAndSwap(nil, &d) && !p.killed.Swap(true) {
+		p.m.disk.ReleaseLocks(p.ID)
+		p.mark("kill", p.Name+" by SIGBUS: "+why)
+		p.m.died(p)
+	}
+	return &fs.PathError{Op: op, Path: path, Err: fmt.Errorf("%w by SIGBUS: %w", ErrKilled, err)}
+}
 
 func (p *Process) mark(kind, note string) {
 	p.m.disk.Mark(p.ID, kind+" "+note)
@@ -399,6 +450,8 @@ type procFile struct {
 	f engine.File
 }
 
+var _ engine.Allocator = (*procFile)(nil)
+
 func (f *procFile) Name() string { return f.f.Name() }
 
 func (f *procFile) ReadAt(b []byte, off int64) (int, error) {
@@ -430,6 +483,17 @@ func (f *procFile) Truncate(size int64) error {
 		return f.p.killedErr("truncate", f.f.Name())
 	}
 	err := f.f.Truncate(size)
+	f.p.after()
+	return err
+}
+
+// Allocate is engine.Allocate of the file, a crash point after it: it
+// changes the state (the blocks and the size).
+func (f *procFile) Allocate(off, n int64) error {
+	if f.p.Killed() {
+		return f.p.killedErr("fallocate", f.f.Name())
+	}
+	err := engine.Allocate(f.f, off, n)
 	f.p.after()
 	return err
 }
@@ -491,34 +555,51 @@ func (r *procRegion) ReadAt(b []byte, off int64) (int, error) {
 	if r.p.Killed() {
 		return 0, r.p.killedErr("region-read", r.name)
 	}
-	return r.r.ReadAt(b, off)
+	n, err := r.r.ReadAt(b, off)
+	return n, r.loadFault(err)
 }
 
 func (r *procRegion) View(off, n int64) ([]byte, error) {
 	if r.p.Killed() {
 		return nil, r.p.killedErr("region-read", r.name)
 	}
-	return r.r.View(off, n)
+	v, err := r.r.View(off, n)
+	return v, r.loadFault(err)
+}
+
+// loadFault is the process's fault on a load (see Process.fault): a load
+// changes nothing, so it is a crash point only when it kills.
+func (r *procRegion) loadFault(err error) error {
+	if err = r.p.fault("region-read", r.name, err); r.p.Death() != "" {
+		r.p.after()
+	}
+	return err
 }
 
 // WriteAt stores word by word under a process crash: a process killed
-// inside a memcpy leaves a prefix of its words.
+// inside a memcpy leaves a prefix of its words. A store the full disk
+// cannot back kills the process (Process.fault).
 func (r *procRegion) WriteAt(b []byte, off int64) (int, error) {
-	return splitCopy(r.p, "region-write", r.name, b, off, engine.WordSize, r.r.WriteAt)
+	return splitCopy(r.p, "region-write", r.name, b, off, engine.WordSize, func(b []byte, off int64) (int, error) {
+		n, err := r.r.WriteAt(b, off)
+		return n, r.p.fault("region-write", r.name, err)
+	})
 }
 
 func (r *procRegion) Load32(off int64) (uint32, error) {
 	if r.p.Killed() {
 		return 0, r.p.killedErr("region-read", r.name)
 	}
-	return r.r.Load32(off)
+	v, err := r.r.Load32(off)
+	return v, r.loadFault(err)
 }
 
 func (r *procRegion) Load64(off int64) (uint64, error) {
 	if r.p.Killed() {
 		return 0, r.p.killedErr("region-read", r.name)
 	}
-	return r.r.Load64(off)
+	v, err := r.r.Load64(off)
+	return v, r.loadFault(err)
 }
 
 // atomic runs a state-changing atomic operation and passes its crash point.
@@ -527,7 +608,7 @@ func (r *procRegion) atomic(do func() error, operands ...uint64) error {
 		return r.p.killedErr("region-atomic", r.name)
 	}
 	r.p.m.digestData(nil, operands...)
-	err := do()
+	err := r.p.fault("region-atomic", r.name, do())
 	r.p.after()
 	return err
 }

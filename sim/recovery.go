@@ -72,7 +72,7 @@ func (h *nestedHook) point(at Event) {
 		}
 		h.seen[fp] = true
 		out := h.x.recoverOn(img, h.x.recoverySeed(h.j.point, h.j.choice))
-		if bad := judge(h.check, out); bad != nil {
+		if bad := judge(h.check, h.j.died, out); bad != nil {
 			h.fail = &failure{job: h.j, out: out, problem: *bad,
 				rec: &recoveryCrash{point: k, at: at, choice: c, pend: pend, excerpt: h.m.excerpt()}}
 			return false
@@ -110,14 +110,15 @@ func (x *explorer) violation(f *failure) Violation {
 			lost, kept := deviations(f.rec.pend, f.rec.choice)
 			v.Lost, v.Kept = units(f.rec.pend, f.rec.choice, lost, false), units(f.rec.pend, f.rec.choice, kept, true)
 		}
-	case f.job.pend != nil:
+	case f.job.pend != nil && f.job.died == "":
+		// A death fails every state of its point: no unit explains it.
 		e := shrink(f.job.pend, f.job.choice, func(c faultfs.Choice) (outcome, *judgement) {
 			// Not counted in Result.Recoveries: every shard that found a
 			// failing state at this point shrinks its own, and Merge keeps
 			// one, so these would not add up to the whole run's.
 			m := untracedMachineOn(f.job.pend.Clone(c, x.opts.Tail))
 			out := x.recoverMachine(m, x.recoverySeed(f.job.point, c))
-			return out, judge(f.job.check, out)
+			return out, judge(f.job.check, "", out)
 		})
 		bad = e.bad
 		id.Choice = e.choice.Key()

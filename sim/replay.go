@@ -67,8 +67,8 @@ func RunReplay(sc *Scenario, id ReplayID) (*Replay, error) {
 }
 
 // replayPoint is crashPoint when replaying: it acts at the target point
-// only, and ends the run there.
-func (x *explorer) replayPoint(k int, at Event) {
+// only, and ends the run there. died is as at crashPoint.
+func (x *explorer) replayPoint(k int, at Event, died string) {
 	id := x.replay.id
 	if k != id.Point {
 		return
@@ -138,7 +138,7 @@ func (x *explorer) replayPoint(k int, at Event) {
 	for i := range v.Lost {
 		v.Lost[i].Source = r.Sources[v.Lost[i].Trace]
 	}
-	bad := judge(check, out)
+	bad := judge(check, died, out)
 	if bad == nil {
 		r.Verdict = "ok: the state recovers correctly"
 		return

@@ -17,7 +17,8 @@ type Event struct {
 	// Proc is the simulated process that made it.
 	Proc int `json:"proc"`
 	// Kind is the operation ("write", "sync", "region-write", "drain", …)
-	// or the marker ("invoke", "return", "durable", "start", "kill").
+	// or the marker ("invoke", "return", "durable", "start", "kill"; a
+	// kill's note names the signal when the machine killed the process).
 	Kind string `json:"kind"`
 	Path string `json:"path,omitempty"`
 	// NewPath is the new name of a rename.
@@ -38,7 +39,7 @@ func (e Event) String() string {
 		b.WriteString(" -> " + e.NewPath)
 	}
 	switch e.Kind {
-	case "read", "write", "flush", "region-read", "region-write", "region-atomic":
+	case "read", "write", "flush", "region-read", "region-write", "region-atomic", "allocate":
 		fmt.Fprintf(&b, " [%d,%d)", e.Off, e.Off+e.Len)
 	case "truncate":
 		fmt.Fprintf(&b, " %d", e.Off)
