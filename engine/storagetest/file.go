@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"syscall"
 	"testing"
 
 	"github.com/crashsim/crashsim/engine"
@@ -22,6 +23,8 @@ var fileChecks = []check{
 	{"File/Truncate", testTruncate},
 	{"File/Stat", testFileStat},
 	{"File/Sync", testSync},
+	{"File/Allocate", testAllocate},
+	{"File/AllocateErrors", testAllocateErrors},
 	{"File/Closed", testFileClosed},
 }
 
@@ -246,4 +249,68 @@ func testFileClosed(t *testing.T, fsys engine.FS, dir string) {
 	wantPathErr(t, "Stat after Close", err, "stat", fs.ErrClosed)
 	wantPathErr(t, "second Close", f.Close(), "close", fs.ErrClosed)
 	wantErr(t, "second Close", f.Close(), engine.ErrClosed)
+}
+
+// testAllocate: engine.Allocate keeps the data of the range, extends the
+// file with zeros past its end, and a mapping of what it allocated works;
+// the backend's File does it itself (an engine.Allocator), so that a full
+// disk fails it early rather than a write of the fallback.
+func testAllocate(t *testing.T, fsys engine.FS, dir string) {
+	name := join(dir, "f")
+	f := openFile(t, fsys, name, rw|os.O_CREATE)
+	if _, ok := f.(engine.Allocator); !ok {
+		t.Errorf("the File is a %T, not an engine.Allocator: engine.Allocate would write zeros instead", f)
+	}
+	f.WriteAt([]byte("hello"), 0)
+	if err := engine.Allocate(f, 0, 3*page+10); err != nil {
+		t.Fatalf("Allocate(0, 3 pages + 10): %v", err)
+	}
+	wantFileSize(t, f, 3*page+10, "after Allocate past the end")
+	want := make([]byte, 3*page+10)
+	copy(want, "hello")
+	wantFile(t, f, 0, want, "after Allocate past the end")
+	if err := engine.Allocate(f, 1, 2); err != nil {
+		t.Errorf("Allocate(1, 2) of allocated data: %v", err)
+	}
+	wantFileSize(t, f, 3*page+10, "after Allocate inside the file")
+	wantFile(t, f, 0, want, "after Allocate inside the file")
+	if err := engine.Allocate(f, 5*page, page); err != nil {
+		t.Fatalf("Allocate(5 pages, 1 page) beyond a gap: %v", err)
+	}
+	wantFileSize(t, f, 6*page, "after Allocate beyond a gap")
+	want = append(want, make([]byte, 6*page-len(want))...)
+	wantFile(t, f, 0, want, "after Allocate beyond a gap")
+	if err := f.Sync(); err != nil {
+		t.Errorf("Sync after Allocate: %v", err)
+	}
+	r, err := fsys.Map(f, 6*page)
+	if err != nil {
+		t.Fatalf("Map of the allocated file: %v", err)
+	}
+	defer r.Close()
+	if _, err := r.WriteAt([]byte("mapped"), 5*page+1); err != nil {
+		t.Errorf("store to an allocated page: %v", err)
+	}
+	wantFile(t, f, 5*page+1, []byte("mapped"), "a store to an allocated page")
+}
+
+// testAllocateErrors: fallocate(2)'s errors, in its order: a bad range
+// (EINVAL) before a file not open for writing (EBADF); fs.ErrClosed after
+// Close. Nothing changes.
+func testAllocateErrors(t *testing.T, fsys engine.FS, dir string) {
+	name := join(dir, "f")
+	writeFile(t, fsys, name, []byte("data"))
+	f := openFile(t, fsys, name, rw)
+	for _, c := range [][2]int64{{-1, 10}, {0, 0}, {0, -5}} {
+		err := engine.Allocate(f, c[0], c[1])
+		wantPathErr(t, "Allocate("+itoa(c[0])+", "+itoa(c[1])+")", err, "fallocate", syscall.EINVAL)
+	}
+	ro := openFile(t, fsys, name, os.O_RDONLY)
+	wantPathErr(t, "Allocate of an O_RDONLY file", engine.Allocate(ro, 0, 2*page), "fallocate", syscall.EBADF)
+	wantPathErr(t, "Allocate(0, 0) of an O_RDONLY file", engine.Allocate(ro, 0, 0), "fallocate", syscall.EINVAL)
+	d := openFile(t, fsys, dir, os.O_RDONLY)
+	wantPathErr(t, "Allocate of a directory", engine.Allocate(d, 0, page), "fallocate", syscall.EBADF)
+	f.Close()
+	wantPathErr(t, "Allocate after Close", engine.Allocate(f, 0, page), "fallocate", fs.ErrClosed)
+	wantContent(t, fsys, name, []byte("data"))
 }
