@@ -32,3 +32,10 @@ var (
 	// shards that disagree about what the run reached.
 	ErrMerge = errors.New("sim: not the shards of one run")
 )
+
+// deathError is the error of a process the machine killed (Process.Death):
+// its death, which is ErrKilled.
+type deathError string
+
+func (e deathError) Error() string { return string(e) }
+func (e deathError) Unwrap() error { return ErrKilled }

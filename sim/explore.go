@@ -531,8 +531,7 @@ func (x *explorer) recoverMachine(m *Machine, seed uint64) (out outcome) {
 	}()
 	state, err := x.sc.Recover(env)
 	if d := p.Death(); d != "" {
-		// Whatever the recovery made of its errors, it died.
-		err = fmt.Errorf("%w: %s", ErrKilled, d)
+		err = deathError(d) // whatever the recovery made of its errors, it died
 	}
 	return outcome{state: state, err: err}
 }

@@ -43,6 +43,13 @@
 //     internal/txbug): data written in place before the undo log is
 //     durable; the log retired before the data is flushed; new objects
 //     published before their contents are durable.
+//   - pool-enospc, pool-full-disk: a pool on a full disk (issue 16):
+//     ENOSPC injected into Create and into a growth inside an Update, and
+//     a disk that really fills (a capacity): each failure is ErrNoSpace,
+//     never acknowledged, the pool stays usable, and it opens on the full
+//     disk. Bug: the pool mapped without its blocks allocated, whose
+//     stores, and whose recovery's loads, are killed by SIGBUS once the
+//     disk is full.
 //
 // # Implementation notes
 //

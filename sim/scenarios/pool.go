@@ -148,9 +148,14 @@ func createPool(env *sim.Env, name string, bug txbug.Bug) (*tx.Pool[poolTag, poo
 }
 
 // openPool is the recovery's Open: no pool yet is an empty one. It checks
-// the pool before anything reads it.
-func openPool(env *sim.Env, name string) (*tx.Pool[poolTag, poolRoot], bool, error) {
-	p, err := tx.Open[poolTag, poolRoot](env.FS, name, &tx.Options{Rand: envReader{env}})
+// the pool before anything reads it. The recovery of a bug variant opens
+// it with the correct protocol, but for a bug of Open itself (SparseMap).
+func openPool(env *sim.Env, name string, bug txbug.Bug) (*tx.Pool[poolTag, poolRoot], bool, error) {
+	o := &tx.Options{Rand: envReader{env}}
+	if bug == txbug.SparseMap {
+		txbug.Set(o, bug)
+	}
+	p, err := tx.Open[poolTag, poolRoot](env.FS, name, o)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
@@ -229,27 +234,31 @@ func poolMapWith(name, doc, file string, bug txbug.Bug, workload func(env *sim.E
 			}
 			return nil
 		},
-		Recover: func(env *sim.Env) (any, error) {
-			state := map[string]string{}
-			p, ok, err := openPool(env, file)
-			if err != nil || !ok {
-				return state, err
-			}
-			defer p.Close()
-			root := p.Root()
-			err = p.View(func(t *tx.Tx[poolTag]) error {
-				r, err := root.Get(t)
-				if err != nil || r.Map.IsNil() {
-					return err
-				}
-				return r.Map.Range(t, func(k, v []byte) bool {
-					state[string(k)] = string(v)
-					return true
-				})
-			})
-			return state, err
-		},
+		Recover: func(env *sim.Env) (any, error) { return recoverMap(env, file, bug) },
 	}
+}
+
+// recoverMap is the map scenarios' recovery: it opens the pool (see
+// openPool for bug), checks it, and returns its map.
+func recoverMap(env *sim.Env, file string, bug txbug.Bug) (any, error) {
+	state := map[string]string{}
+	p, ok, err := openPool(env, file, bug)
+	if err != nil || !ok {
+		return state, err
+	}
+	defer p.Close()
+	root := p.Root()
+	err = p.View(func(t *tx.Tx[poolTag]) error {
+		r, err := root.Get(t)
+		if err != nil || r.Map.IsNil() {
+			return err
+		}
+		return r.Map.Range(t, func(k, v []byte) bool {
+			state[string(k)] = string(v)
+			return true
+		})
+	})
+	return state, err
 }
 
 // envReader reads random bytes from the run's seeded source.

@@ -143,7 +143,7 @@ func poolAlloc(name, doc string) *sim.Scenario {
 		},
 		Recover: func(env *sim.Env) (any, error) {
 			state := map[string]string{}
-			p, ok, err := openPool(env, poolPMemFile)
+			p, ok, err := openPool(env, poolPMemFile, txbug.None)
 			if err != nil || !ok {
 				return state, err
 			}

@@ -61,7 +61,8 @@ func TestPoolRecoveryCrashes(t *testing.T) {
 // crash, which loses nothing), with the problem the mistake causes; each
 // mistake of the layout upgrade is caught under power failures and process
 // crashes alike (a crash between two transactions, or inside the copy of
-// a header, needs no lost store).
+// a header, needs no lost store), and so is a pool mapped without its
+// blocks (a death by SIGBUS on a full disk needs none either).
 func TestPoolBugVariantsCaught(t *testing.T) {
 	type variant struct {
 		bug          txbug.Bug
@@ -73,6 +74,7 @@ func TestPoolBugVariantsCaught(t *testing.T) {
 		"pool-bug-publish-unflushed": {txbug.PublishUnflushed, false},
 		"pool-bug-header-in-place":   {txbug.HeaderInPlace, true},
 		"pool-bug-upgrade-split":     {txbug.UpgradeSplit, true},
+		"pool-bug-sparse-map":        {txbug.SparseMap, true},
 	}
 	for _, sc := range poolScenarios(t, true) {
 		v, ok := want[sc.Name]
