@@ -261,3 +261,66 @@ func fullDiskOpenSparse(t *testing.T, dir, name string) {
 		wantNoSpace(t, "Open (read-only "+strconv.FormatBool(ro)+") of a sparse pool", err)
 	}
 }
+
+// growBlob is an Update that stores a blob of n bytes at the root, which
+// makes a pool of 160 KiB grow when n is large.
+func growBlob(p *tx.Pool[P, Root], n int) error {
+	root := p.Root()
+	return p.Update(func(t *tx.Tx[P]) error {
+		r, err := root.Get(t)
+		if err != nil {
+			return err
+		}
+		if r.Blob, err = tx.NewBytes[P](t, make([]byte, n)); err != nil {
+			return err
+		}
+		return root.Set(t, r)
+	})
+}
+
+// TestGrowthOnAFullDisk: on a simulated disk with room for two blocks more
+// than the pool, a growth gets those two and fails with ErrNoSpace (the
+// file system grows the file over what it allocated, as ext4 does), so the
+// file is longer than the pool; the pool stays usable, opens again with
+// that tail, and grows into it once the disk has room. Create on the full
+// disk fails with ErrNoSpace and leaves nothing.
+func TestGrowthOnAFullDisk(t *testing.T) {
+	fsys := memFS(t)
+	p := newPool(t, fsys, &tx.Options{Size: 160 << 10, LogSize: tx.MinLogSize})
+	used, _ := fsys.Space("/pmem")
+	fsys.SetCapacity("/pmem", used+2*4096)
+	wantNoSpace(t, "an Update that grows the pool", growBlob(p, 200<<10))
+	fi, err := fsys.Stat(poolName)
+	if err != nil || fi.Size() != 160<<10+2*4096 {
+		t.Errorf("after the failed growth the file is %v bytes (%v), want the pool and the two blocks it got", fi.Size(), err)
+	}
+	count := tx.Field(p.Root(), func(r *Root) *int64 { return &r.Count })
+	if err := p.Update(func(t *tx.Tx[P]) error { return count.Set(t, 7) }); err != nil {
+		t.Errorf("an Update that fits after the failed one: %v", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = tx.Create[P, Root](fsys, "/pmem/other", &tx.Options{Size: 160 << 10})
+	wantNoSpace(t, "Create", err)
+	for _, n := range []string{"/pmem/other", "/pmem/other.creating"} {
+		if _, err := fsys.Stat(n); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("after a failed Create, %s: %v, want it gone", n, err)
+		}
+	}
+
+	p, err = tx.Open[P, Root](fsys, poolName, &tx.Options{Strict: true})
+	if err != nil {
+		t.Fatalf("Open of the pool with a tail, on the full disk: %v", err)
+	}
+	closeAtEnd(t, p)
+	var got int64
+	if err := p.View(func(t *tx.Tx[P]) (err error) { got, err = count.Get(t); return err }); err != nil || got != 7 {
+		t.Errorf("after Open: Count = %d, %v; want 7", got, err)
+	}
+	fsys.SetCapacity("/pmem", 0)
+	if err := growBlob(p, 200<<10); err != nil {
+		t.Errorf("the growth once the disk has room: %v", err)
+	}
+}
