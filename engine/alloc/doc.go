@@ -58,7 +58,9 @@
 // least as large as the arena (so the arena doubles and the number of
 // zones stays logarithmic), after Journal.Extend made the storage that
 // long. The zone count in the heap header is the transaction's change; if
-// it aborts, the storage stays longer and the next growth reuses it.
+// it aborts, the storage stays longer and the next growth reuses it. If
+// Extend fails (engine/tx's fails on a full disk, before it maps anything
+// it could not allocate), Alloc fails with ErrNoSpace wrapping its error.
 //
 // Check compares the persistent page tables and bitmaps with the volatile
 // index, then walks every pointer reachable from the roots with the help

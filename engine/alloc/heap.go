@@ -23,7 +23,11 @@ type Journal interface {
 	// durable when the transaction commits.
 	InitAt(p []byte, off int64) error
 	// Extend makes the storage at least length bytes long, durably, so
-	// that the heap can add a zone there.
+	// that the heap can add a zone there. Storage that is a mapping must
+	// have blocks under the new range when Extend returns (engine/tx
+	// allocates them first), since the heap writes there next and a store
+	// to a page with no block on a full disk kills the process; its error
+	// fails the Alloc with ErrNoSpace, and the transaction aborts.
 	Extend(length int64) error
 }
 

@@ -168,37 +168,75 @@ func BenchmarkCreate(b *testing.B) {
 	}
 }
 
+// BenchmarkOpen is a writer's Open (and Close) of a 64 MiB pool on the
+// disk and on /dev/shm: since issue 16 Open allocates the file's blocks,
+// which are all allocated already, before it maps it.
+func BenchmarkOpen(b *testing.B) {
+	for _, where := range []string{"disk", "shm"} {
+		b.Run(where, func(b *testing.B) {
+			dir := b.TempDir()
+			if where == "shm" {
+				dir = benchDir(b)
+			}
+			name := filepath.Join(dir, "p")
+			p, err := Create[benchTag, benchRoot](engine.OSFS{}, name, &Options{Size: 64 << 20})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := p.Close(); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				p, err := Open[benchTag, benchRoot](engine.OSFS{}, name, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := p.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // growObj is the object BenchmarkGrow allocates, 64 KiB.
 type growObj struct{ Data [64 << 10]byte }
 
-// BenchmarkGrow grows a pool created at 1 MiB to 64 MiB on the disk, one
-// 64 KiB object per transaction (about 1,000 of them, each one op): the
-// heap doubles its arena when it grows, so the cost of growing, allocation
-// of the new blocks included, stays amortized per object.
+// BenchmarkGrow grows a pool created at 1 MiB to 64 MiB, on the disk and
+// on /dev/shm, one 64 KiB object per transaction (1,000 of them, each one
+// op): the heap doubles its arena when it grows, so the cost of growing,
+// allocation of the new blocks included, stays amortized per object.
 func BenchmarkGrow(b *testing.B) {
-	dir := b.TempDir()
-	name := filepath.Join(dir, "p")
-	const objects = 1000
-	b.ReportAllocs()
-	for b.Loop() {
-		p, err := Create[benchTag, benchRoot](engine.OSFS{}, name, &Options{Size: 1 << 20})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for range objects {
-			if err := p.Update(func(t *Tx[benchTag]) error {
-				_, err := NewBox[benchTag](t, growObj{})
-				return err
-			}); err != nil {
-				b.Fatal(err)
+	for _, where := range []string{"disk", "shm"} {
+		b.Run(where, func(b *testing.B) {
+			dir := b.TempDir()
+			if where == "shm" {
+				dir = benchDir(b)
 			}
-		}
-		if err := p.Close(); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.Remove(name); err != nil {
-			b.Fatal(err)
-		}
+			name := filepath.Join(dir, "p")
+			const objects = 1000
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := Create[benchTag, benchRoot](engine.OSFS{}, name, &Options{Size: 1 << 20})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for range objects {
+					if err := p.Update(func(t *Tx[benchTag]) error {
+						_, err := NewBox[benchTag](t, growObj{})
+						return err
+					}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := p.Close(); err != nil {
+					b.Fatal(err)
+				}
+				if err := os.Remove(name); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*objects), "ns/object")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*objects), "ns/object")
 }
