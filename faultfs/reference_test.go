@@ -39,6 +39,7 @@ type refFile struct {
 	durSeq   int64
 	volAlloc map[int64]bool
 	durAlloc map[int64]bool
+	allocs   map[int64]bool // blocks allocate gave since the last sync (rule 16)
 	hist     map[int64][]refDelta
 	sizes    []sizeVersion
 	stale    map[int64]bool
@@ -127,7 +128,7 @@ func (r *refFS) create(p string, seq int64) {
 		return
 	}
 	r.ids++
-	f := &refFile{id: r.ids, medium: r.mediumOf(p), durSeq: seq, volAlloc: map[int64]bool{}, durAlloc: map[int64]bool{},
+	f := &refFile{id: r.ids, medium: r.mediumOf(p), durSeq: seq, volAlloc: map[int64]bool{}, durAlloc: map[int64]bool{}, allocs: map[int64]bool{},
 		hist: map[int64][]refDelta{}, stale: map[int64]bool{}, drained: map[int64]int64{}, lineDone: map[int64]int64{}}
 	r.files[f.id] = f
 	r.dirs[parent][name] = f.id
@@ -223,6 +224,20 @@ func (f *refFile) truncate(size int64, seq int64) {
 	f.sizes = append(f.sizes, sizeVersion{seq, size})
 }
 
+// allocate gives every hole of [off, end) a block, which changes no byte,
+// and grows the file to end (rule 16).
+func (f *refFile) allocate(off, end int64, seq int64) {
+	for b := off / BlockSize; b*BlockSize < end; b++ {
+		if !f.volAlloc[b] {
+			f.volAlloc[b], f.allocs[b] = true, true
+		}
+	}
+	if end > f.size {
+		f.size = end
+		f.sizes = append(f.sizes, sizeVersion{seq, end})
+	}
+}
+
 func (f *refFile) promote(b int64) {
 	copy(f.dur[b*BlockSize:(b+1)*BlockSize], f.vol[b*BlockSize:(b+1)*BlockSize])
 	f.durAlloc[b] = f.volAlloc[b]
@@ -233,6 +248,13 @@ func (f *refFile) sync(seq int64) {
 	for b := range f.hist {
 		f.promote(b)
 	}
+	// The blocks allocate gave are durable too, as holes no more.
+	for b := range f.allocs {
+		if f.volAlloc[b] && !f.durAlloc[b] {
+			f.promote(b)
+		}
+	}
+	clear(f.allocs)
 	f.durSize, f.durSeq, f.sizes = f.size, seq, nil
 	clear(f.drained)
 	clear(f.lineDone)
@@ -673,8 +695,8 @@ func (d *driver) step(g int) {
 	if d.pmem {
 		// rapid draws small indices more often: stores, flushes and
 		// drains first.
-		op = rapid.SampledFrom([]int{10, 11, 12, 10, 11, 2, 0, 5, 4, 8, 9, 6, 3, 7, 1}).Draw(t, "op")
-	} else if op = rapid.IntRange(0, 16).Draw(t, "op"); op >= 13 {
+		op = rapid.SampledFrom([]int{10, 11, 12, 10, 11, 2, 0, 5, 4, 8, 9, 6, 3, 7, 1, 13}).Draw(t, "op")
+	} else if op = rapid.IntRange(0, 17).Draw(t, "op"); op >= 14 {
 		op = 2 // writes are what crash states are made of
 	}
 	switch op {
@@ -693,6 +715,16 @@ func (d *driver) step(g int) {
 				t.Fatal(err)
 			}
 			d.ref.file(name).write(p, off, d.seq())
+			f.Close()
+		}
+	case 13: // allocate
+		off := rapid.SampledFrom(offsets).Draw(t, "off")
+		n := rapid.Int64Range(1, refCap-off).Draw(t, "len")
+		if f := d.open(name); f != nil {
+			if err := engine.Allocate(f, off, n); err != nil {
+				t.Fatal(err)
+			}
+			d.ref.file(name).allocate(off, off+n, d.seq())
 			f.Close()
 		}
 	case 4: // truncate
