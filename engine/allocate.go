@@ -28,18 +28,21 @@ type Allocator interface {
 // file it grows should Allocate each range before it maps or grows over it.
 //
 // The blocks and the new size are durable after File.Sync. The error is
-// an *fs.PathError: Op "fallocate" wrapping syscall.EINVAL for a negative
-// off or an n that is not positive, EBADF for a file not open for writing,
-// fs.ErrClosed after Close; ENOSPC when the file system has too few free
-// blocks, in which case it may have allocated a part of the range, and
-// grown the file over that part (ext4 does; tmpfs allocates nothing).
+// an *fs.PathError, fallocate(2)'s: Op "fallocate" wrapping
+// syscall.EINVAL for a negative off or an n that is not positive, EBADF
+// for a file not open for writing, fs.ErrClosed after Close; ENOSPC when
+// the file system has too few free blocks, in which case it may have
+// allocated a part of the range and grown the file over that part (ext4
+// does; tmpfs allocates nothing).
 //
 // A File that is an Allocator is asked to do all of this. Otherwise, and
 // where the file system does not support fallocate (EOPNOTSUPP), Allocate
 // does what glibc's posix_fallocate does then: it writes a zero byte in each
 // 4 KiB block of the range whose byte there reads as zero, which allocates
-// the block. That write races with a concurrent store to the same byte, so
-// the range must not be written concurrently.
+// the block, and its errors are those of the reads and writes (Op "read"
+// and "write"; EINVAL with Op "fallocate" for a bad range). That write
+// races with a concurrent store to the same byte, so the range must not be
+// written concurrently.
 func Allocate(f File, off, n int64) error {
 	if a, ok := f.(Allocator); ok {
 		return a.Allocate(off, n)

@@ -72,7 +72,9 @@ func firstLines(s string, n int) string {
 
 // mountSmall mounts a small file system of the kind on a new directory,
 // unmounted when the test ends: tmpfs of 1 MiB, or ext4 in an image of
-// 8 MiB (about 3 MiB free) on a loop device.
+// 8 MiB (about 3 MiB free) on a loop device. Without root it skips, but
+// not under CI=true (CI runs as root); ext4 also skips without mkfs.ext4,
+// and without a loop device but under CI=true: it is the optional case.
 func mountSmall(t *testing.T, kind string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -106,6 +108,10 @@ func mountSmall(t *testing.T, kind string) string {
 		args = []string{"-o", "loop", img, dir}
 	}
 	if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
+		if kind == "ext4" && os.Getenv("CI") != "true" {
+			// A container may have no loop device; tmpfs needs none.
+			t.Skipf("mount %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
 		t.Fatalf("mount %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	t.Cleanup(func() {
