@@ -238,6 +238,8 @@ func TestParse(t *testing.T) {
 		func() error { _, err := ParseStrategy("all"); return err },
 		func() error { _, err := ParseShard("2/2"); return err },
 		func() error { _, err := ParseShard("x"); return err },
+		func() error { _, err := ParseShard("1/4x"); return err },
+		func() error { _, err := ParseShard("1/4/8"); return err },
 		func() error { _, err := Explore(appendLog(nil, recoverLog), Options{Granularity: 100}); return err },
 	} {
 		if err := bad(); !errors.Is(err, ErrUsage) {

@@ -75,7 +75,11 @@ func Merge(shards ...*Result) (*Result, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: %s: shard %s missing (of %d)", ErrMerge, name, strings.Join(missing, ", "), n)
+		if len(missing) == 1 {
+			return nil, fmt.Errorf("%w: %s: shard %s is missing", ErrMerge, name, missing[0])
+		}
+		last := len(missing) - 1
+		return nil, fmt.Errorf("%w: %s: shards %s and %s are missing", ErrMerge, name, strings.Join(missing[:last], ", "), missing[last])
 	}
 	for i, r := range byIndex {
 		if r.Stopped == "time budget" {

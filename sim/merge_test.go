@@ -113,7 +113,8 @@ func TestMergeRefuses(t *testing.T) {
 		{"shard count", []*Result{two[0], three[1], three[2]}, "split 2 ways and of one split 3 ways"},
 		{"whole and shard", []*Result{whole, two[1]}, "a whole run and a shard (all and 1/2)"},
 		{"two whole runs", []*Result{whole, whole}, "2 whole runs"},
-		{"missing", []*Result{three[2], three[0]}, "shard 1/3 missing (of 3)"},
+		{"missing", []*Result{three[2], three[0]}, "shard 1/3 is missing"},
+		{"two missing", []*Result{three[1]}, "shards 0/3 and 2/3 are missing"},
 		{"duplicate", []*Result{two[0], two[1], two[0]}, "shard 0/2 given twice"},
 		{"bad label", tampered(1, func(r *Result) { r.Shard = "1-2" }), `shard "1-2": want i/n or all`},
 		{"time budget", tampered(1, func(r *Result) { r.Stopped = "time budget" }), "shard 1/2 was stopped by its time budget"},
@@ -156,7 +157,7 @@ func TestMergeRuns(t *testing.T) {
 	if len(out) != 3 || !sameRun(out[0], wholeProcess) || !sameRun(out[1], wholePower) || out[2] != alone {
 		t.Errorf("MergeRuns gave %d results: %+v", len(out), out)
 	}
-	if _, err := MergeRuns([]*Result{q[2], p[1], alone, q[0], p[0]}); !errors.Is(err, ErrMerge) || !strings.Contains(err.Error(), "shard 1/3 missing") {
+	if _, err := MergeRuns([]*Result{q[2], p[1], alone, q[0], p[0]}); !errors.Is(err, ErrMerge) || !strings.Contains(err.Error(), "shard 1/3 is missing") {
 		t.Errorf("a run's shard missing: %v", err)
 	}
 	if out, err := MergeRuns([]*Result{alone, wholePower}); err != nil || len(out) != 2 {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,8 +133,8 @@ type Options struct {
 	// Workers run recoveries in parallel; 0 means one per CPU. It changes
 	// speed, never results or their order.
 	Workers int
-	// Granularity overrides the unit that tears, in bytes (8, 64, 512 or
-	// 4096); 0 keeps each medium's own (64 on persistent memory, 4096 on
+	// Granularity overrides the unit that tears, in bytes (one of
+	// Granularities); 0 keeps each medium's own (64 on persistent memory, 4096 on
 	// files and mapped files).
 	Granularity int
 	// Tail is what a file's tail past its surviving data reads as.
@@ -149,6 +150,10 @@ type Options struct {
 	// Progress, if set, is called after each crash point is explored.
 	Progress func(Progress)
 }
+
+// Granularities are the units that tear, in bytes, that
+// Options.Granularity may choose.
+var Granularities = []int{8, 64, 512, 4096}
 
 // Budget bounds an exploration. Zero fields are unbounded.
 type Budget struct {
@@ -190,9 +195,7 @@ func (o Options) validate() error {
 	if !o.Strategy.Applies(o.Fault) {
 		return fmt.Errorf("%w: strategy %v does not apply to a %v crash (it loses nothing)", ErrUsage, o.Strategy, o.Fault)
 	}
-	switch o.Granularity {
-	case 0, 8, 64, 512, 4096:
-	default:
+	if o.Granularity != 0 && !slices.Contains(Granularities, o.Granularity) {
 		return fmt.Errorf("%w: granularity %d: want 8, 64, 512 or 4096", ErrUsage, o.Granularity)
 	}
 	if o.Shard.N > 1 && (o.Shard.I < 0 || o.Shard.I >= o.Shard.N) {

@@ -32,3 +32,37 @@ func TestWriteEvents(t *testing.T) {
 		t.Errorf("no limit: %d lines, want 100", n)
 	}
 }
+
+// TestCrashPlaceSaidOnce: a power failure strikes before a barrier the
+// trace then lacks; the violation and the replay say where, each once,
+// in At's words ("before #15 …"), and a violated replay's verdict does not
+// repeat the problem shown under it.
+func TestCrashPlaceSaidOnce(t *testing.T) {
+	var excerpt []Event
+	for i := 11; i < 15; i++ {
+		excerpt = append(excerpt, Event{Index: uint64(i), Proc: 1, Kind: "flush", Path: "/pmem/log"})
+	}
+	v := Violation{Point: 2, Trace: 15, At: "before #15 p1 drain /pmem/log", Problem: "a torn record", Excerpt: excerpt}
+	rp := Replay{ID: ReplayID{Scenario: "x", Fault: PowerFailure, Strategy: Subsets, RecoveryPoint: -1}, Violation: &v, Verdict: v.Problem, Trace: excerpt}
+	var b strings.Builder
+	if err := rp.Format(&b, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{v.String(), b.String()} {
+		if n := strings.Count(out, "-> crash before #15 p1 drain /pmem/log\n"); n != 1 {
+			t.Errorf("the crash is marked %d times, want once:\n%s", n, out)
+		}
+		if strings.Contains(out, "before before") {
+			t.Errorf("doubled word:\n%s", out)
+		}
+	}
+	if n := strings.Count(b.String(), "a torn record"); n != 1 {
+		t.Errorf("the replay says the problem %d times, want once:\n%s", n, b.String())
+	}
+	// A process crash follows an operation the excerpt shows.
+	v.At, v.Excerpt = "after #14 p1 flush /pmem/log", excerpt
+	v.Trace = 14
+	if out := v.String(); strings.Contains(out, "-> crash") || !strings.Contains(out, "-> #14 p1 flush /pmem/log") {
+		t.Errorf("a crash shown in the excerpt is marked again:\n%s", out)
+	}
+}

@@ -68,11 +68,11 @@ func (id ReplayID) Options() Options {
 // ParseReplayID parses the text form of a ReplayID.
 func ParseReplayID(s string) (ReplayID, error) {
 	bad := func(why string) (ReplayID, error) {
-		return ReplayID{}, fmt.Errorf("%w: replay id %q: %s", ErrUsage, s, why)
+		return ReplayID{}, fmt.Errorf("%w: invalid replay id %q: %s", ErrUsage, s, why)
 	}
 	f := strings.Split(s, ":")
 	if len(f) != 8 && len(f) != 10 {
-		return bad("want scenario@workload:fault:strategy:seed:granularity:tail:point:choice[:rpoint:rchoice]")
+		return bad("want scenario[@workload]:fault:strategy:seed:granularity:tail:point:choice[:rpoint:rchoice]")
 	}
 	id := ReplayID{Choice: f[7], RecoveryPoint: -1}
 	var err error
@@ -90,30 +90,30 @@ func ParseReplayID(s string) (ReplayID, error) {
 		}
 	}
 	if id.Fault, err = ParseFault(f[1]); err != nil {
-		return bad(err.Error())
+		return bad(fmt.Sprintf("unknown fault model %q", f[1]))
 	}
 	if id.Strategy, err = ParseStrategy(f[2]); err != nil {
-		return bad(err.Error())
+		return bad(fmt.Sprintf("unknown strategy %q", f[2]))
 	}
 	if id.Seed, err = strconv.ParseUint(f[3], 10, 64); err != nil {
-		return bad("seed: " + err.Error())
+		return bad("the seed must be a whole number >= 0")
 	}
 	if id.Granularity, err = strconv.Atoi(f[4]); err != nil {
-		return bad("granularity: " + err.Error())
+		return bad("the granularity must be a whole number")
 	}
 	switch f[5] {
 	case "zero":
 	case "garbage":
 		id.GarbageTail = true
 	default:
-		return bad("tail must be zero or garbage")
+		return bad("the tail must be zero or garbage")
 	}
 	if id.Point, err = strconv.Atoi(f[6]); err != nil || id.Point < 0 {
-		return bad("crash point must be a number >= 0")
+		return bad("the crash point must be a whole number >= 0")
 	}
 	if len(f) == 10 {
 		if id.RecoveryPoint, err = strconv.Atoi(f[8]); err != nil || id.RecoveryPoint < 0 {
-			return bad("recovery crash point must be a number >= 0")
+			return bad("the recovery's crash point must be a whole number >= 0")
 		}
 		id.RecoveryChoice = f[9]
 	}

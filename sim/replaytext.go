@@ -20,7 +20,12 @@ func (r *Replay) Format(w io.Writer, last int, more string) error {
 	} else {
 		fmt.Fprintf(&b, "scenario %s\n", r.ID.Scenario)
 	}
-	fmt.Fprintf(&b, "verdict  %s\n", r.Verdict)
+	verdict := r.Verdict
+	if r.Violation != nil {
+		// The verdict is the violation's problem, shown below: not twice.
+		verdict = "VIOLATION: the state still recovers wrongly (see below)"
+	}
+	fmt.Fprintf(&b, "verdict  %s\n", verdict)
 	crashAt := uint64(0)
 	haveCrash := false
 	crashLine := ""

@@ -197,12 +197,18 @@ func (v *Violation) String() string {
 	}
 	if len(v.Excerpt) > 0 {
 		b.WriteString("  trace:\n")
+		crashShown := false
 		for _, e := range v.Excerpt {
 			mark := "   "
 			if e.Index == v.Trace {
-				mark = "-> "
+				mark, crashShown = "-> ", true
 			}
 			fmt.Fprintf(&b, "    %s%s\n", mark, e)
+		}
+		// A power failure strikes just before a barrier, which the
+		// excerpt then lacks: say where the crash is all the same.
+		if !crashShown {
+			fmt.Fprintf(&b, "    -> crash %s\n", v.At)
 		}
 	}
 	return b.String()

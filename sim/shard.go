@@ -25,13 +25,16 @@ import (
 // (docs/BENCHMARKS.md, "Sharded runs").
 type Shard struct{ I, N int }
 
-// ParseShard parses "i/n" with 0 <= i < n.
+// ParseShard parses "i/n" with 0 <= i < n, and nothing else: "1/4x" or
+// "1/4/8" is a typo, not shard 1/4.
 func ParseShard(s string) (Shard, error) {
-	var sh Shard
-	if _, err := fmt.Sscanf(s, "%d/%d", &sh.I, &sh.N); err != nil || sh.N < 1 || sh.I < 0 || sh.I >= sh.N {
+	is, ns, ok := strings.Cut(s, "/")
+	i, errI := strconv.Atoi(is)
+	n, errN := strconv.Atoi(ns)
+	if !ok || errI != nil || errN != nil || n < 1 || i < 0 || i >= n {
 		return Shard{}, fmt.Errorf("%w: shard %q: want i/n with 0 <= i < n", ErrUsage, s)
 	}
-	return sh, nil
+	return Shard{I: i, N: n}, nil
 }
 
 func (s Shard) String() string {
