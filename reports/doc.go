@@ -32,13 +32,16 @@
 // expected to be caught, so it gets "caught" when the run found a
 // violation and "not seen" when it did not — no failure, since one fault
 // model may not expose it; [Table] shows "MISSED" when no run of it in the
-// table caught it (but "not seen" for a shard, whose other shards may
-// have). A run whose workload itself failed gets "ERROR". [Good]
-// says whether a verdict is no failure.
+// table caught it and none of them is a shard (when one is, "not seen":
+// the other shards judged the rest of its states, and may have caught
+// it). A run whose workload itself failed gets "ERROR". [Good] says
+// whether a verdict is no failure.
 // [Outcomes] judges each scenario over all its runs: a correct scenario
 // must pass every run, a bug variant be caught by at least one (a missing
-// fsync is invisible to a process crash), and no run may fail to run; the
-// HTML summary and `crashsim demo` both judge this way.
+// fsync is invisible to a process crash), and no run may fail to run; a
+// bug variant no run caught is missed, or only not seen when some runs
+// are shards, by the same rule as the table's. The HTML summary and
+// `crashsim demo` both judge this way.
 //
 // # Implementation notes
 //

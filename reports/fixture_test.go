@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/crashsim/crashsim/sim"
@@ -11,7 +12,7 @@ import (
 func fixture() []*sim.Result {
 	viol := sim.Violation{
 		ReplayID: "wal-bug-no-sync:power:subsets:7:0:zero:2:0/0/1",
-		Point:    2, Trace: 41, At: "sync /db/wal/000001.log",
+		Point:    2, Trace: 41, At: "before #41 p1 sync /db/wal/000001.log",
 		Problem:  "acknowledged operation 3 lost",
 		Expected: "[a b c]", Observed: "[a b]",
 		Kept: []sim.Unit{{Kind: "meta", Path: "/db/wal", What: "create 000001.log", Version: 1, Versions: 2, Trace: 38}},
@@ -26,7 +27,7 @@ func fixture() []*sim.Result {
 	points := func(n, bad int) []sim.Point {
 		var ps []sim.Point
 		for i := range n {
-			p := sim.Point{Index: i, Trace: uint64(10 + 10*i), At: "drain", States: 4, StatesExact: true, Explored: 4, Unique: 3}
+			p := sim.Point{Index: i, Trace: uint64(10 + 10*i), At: fmt.Sprintf("before #%d p1 drain", 10+10*i), States: 4, StatesExact: true, Explored: 4, Unique: 3}
 			if i == bad {
 				p.Violations = 1
 			}

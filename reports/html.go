@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"strings"
 
 	"github.com/crashsim/crashsim/sim"
 )
@@ -61,10 +60,12 @@ type pageView struct {
 }
 
 // scenarioTally counts the scenarios of one kind and names those that did
-// not do what their kind expects. A nil tally is a kind with no scenario.
+// not do what their kind expects, and the bug variants only not seen by
+// the shards on the page (Outcome.NotSeen), which the table does not call
+// missed either. A nil tally is a kind with no scenario.
 type scenarioTally struct {
-	All, Good int
-	Bad       []string
+	All, Good    int
+	Bad, NotSeen []string
 }
 
 func tally(results []*sim.Result) (correct, bugs *scenarioTally) {
@@ -77,9 +78,12 @@ func tally(results []*sim.Result) (correct, bugs *scenarioTally) {
 			*t = &scenarioTally{}
 		}
 		(*t).All++
-		if o.Good {
+		switch {
+		case o.Good:
 			(*t).Good++
-		} else {
+		case o.NotSeen:
+			(*t).NotSeen = append((*t).NotSeen, o.Scenario)
+		default:
 			(*t).Bad = append((*t).Bad, o.Scenario)
 		}
 	}
@@ -121,6 +125,7 @@ type violationView struct {
 	Point                           int
 	Trace                           uint64
 	At, Problem, Expected, Observed string
+	Diff                            string
 	Panic, RecoveryCrash, Replay    string
 	Kept, Lost                      []string
 	Excerpt                         []eventView
@@ -163,7 +168,7 @@ func resultOf(r *sim.Result, v, id string) resultView {
 			if _, ok := firstAt[viol.Point]; !ok {
 				firstAt[viol.Point] = vid
 			}
-			rv.Violations = append(rv.Violations, violationOf(viol, vid, i+1, r.Fault == sim.ProcessCrash || r.FaultName == sim.ProcessCrash.String()))
+			rv.Violations = append(rv.Violations, violationOf(viol, vid, i+1))
 		}
 	}
 	rv.Unshown = len(r.Violations) - len(rv.Violations)
@@ -198,7 +203,8 @@ func marksOf(points []sim.Point, firstAt map[int]string) ([]markView, int) {
 		m.Height = min(10+int(6*math.Log2(1+float64(explored))), 44)
 		first, last := group[0], group[len(group)-1]
 		if len(group) == 1 {
-			m.Title = fmt.Sprintf("crash point %d at #%d %s: %s states explored, %d violations", first.Index, first.Trace, first.At, states(explored, total, exact), viols)
+			// At says where the crash strikes: "before #30 p1 drain".
+			m.Title = fmt.Sprintf("crash point %d, %s: %s states explored, %d violations", first.Index, first.At, states(explored, total, exact), viols)
 		} else {
 			m.Title = fmt.Sprintf("crash points %d–%d (#%d–#%d): %s states explored, %d violations", first.Index, last.Index, first.Trace, last.Trace, states(explored, total, exact), viols)
 		}
@@ -207,17 +213,13 @@ func marksOf(points []sim.Point, firstAt map[int]string) ([]markView, int) {
 	return marks, per
 }
 
-// violationOf builds a violation's view. after says the crash follows the
-// operation at v.Trace (a process crash) rather than precedes it (a power
-// failure strikes just before a barrier, which the excerpt then lacks).
-func violationOf(v *sim.Violation, id string, n int, after bool) violationView {
-	at := v.At
-	if !strings.HasPrefix(at, fmt.Sprintf("#%d ", v.Trace)) {
-		at = fmt.Sprintf("#%d %s", v.Trace, v.At)
-	}
+// violationOf builds a violation's view. v.At says where the crash
+// strikes — "after #12 …" for a process crash, "before #74 …" for a power
+// failure, which strikes just before a barrier the excerpt then lacks.
+func violationOf(v *sim.Violation, id string, n int) violationView {
 	vv := violationView{
-		ID: id, N: n, Point: v.Point, Trace: v.Trace, At: at,
-		Problem: v.Problem, Expected: v.Expected, Observed: v.Observed,
+		ID: id, N: n, Point: v.Point, Trace: v.Trace, At: v.At,
+		Problem: v.Problem, Expected: v.Expected, Observed: v.Observed, Diff: v.Diff,
 		Panic: v.Panic, RecoveryCrash: v.RecoveryCrash,
 		Replay:         "crashsim replay " + v.ReplayID,
 		HasExpectation: v.Expected != "" || v.Observed != "",
@@ -241,11 +243,7 @@ func violationOf(v *sim.Violation, id string, n int, after bool) violationView {
 		crashShown = crashShown || e.Index == v.Trace
 	}
 	if len(vv.Excerpt) > 0 && !crashShown {
-		when := "before"
-		if after {
-			when = "after"
-		}
-		vv.Excerpt = append(vv.Excerpt, eventView{Text: "crash " + when + " " + at, Crash: true})
+		vv.Excerpt = append(vv.Excerpt, eventView{Text: "crash " + v.At, Crash: true})
 	}
 	return vv
 }

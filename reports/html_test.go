@@ -44,12 +44,12 @@ func TestHTML(t *testing.T) {
 		`acknowledged operation 3 lost`,
 		`<pre>[a b c]</pre>`,
 		`<tr class="barrier crash ">`, // the sync is a barrier and the crash point
-		`crash point 2, #41 sync /db/wal/000001.log — acknowledged`,
+		`crash point 2, before #41 p1 sync /db/wal/000001.log — acknowledged`,
 		`<tr class="lost">`, // the write whose data was lost
 		`<tr class="kept ">`,
 		`crashsim replay wal-bug-no-sync:power:subsets:7:0:zero:2:0/0/1`,
 		`at wal/segment.go:120`,
-		`title="crash point 2 at #30 drain: 4/4 states explored, 1 violations"`,
+		`title="crash point 2, before #30 p1 drain: 4/4 states explored, 1 violations"`,
 		// Scenarios are judged as a whole: a bug variant caught by one run
 		// of two is caught; an error spoils a scenario.
 		`Correct scenarios: 1 of 3 passed every run — <b class="note">failed: vec, shm</b>.`,
@@ -57,6 +57,12 @@ func TestHTML(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("page lacks %s", want)
+		}
+	}
+	// The place of a crash is said once: At already names the operation.
+	for _, doubled := range []string{"#41 before #41", "before before", "#30 before #30", "at #30 before"} {
+		if strings.Contains(out, doubled) {
+			t.Errorf("page says %q", doubled)
 		}
 	}
 	if n := strings.Count(out, `class="mark`); n != 4*5 {
@@ -104,8 +110,43 @@ func TestHTMLCrashOutsideExcerpt(t *testing.T) {
 	if err := HTML(&b, []*sim.Result{r}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), `<tr class="crash "><td class="gutter">crash →</td><td>crash before #41 sync /db/wal/000001.log</td></tr>`) {
+	if !strings.Contains(b.String(), `<tr class="crash "><td class="gutter">crash →</td><td>crash before #41 p1 sync /db/wal/000001.log</td></tr>`) {
 		t.Errorf("crash point not marked after the excerpt:\n%s", b.String())
+	}
+}
+
+// TestHTMLShardNotSeen: a page of one shard of a run, in which a bug
+// variant caught nothing, does not call it missed in the summary: the
+// table says "not seen", and the other shards judged the rest of its
+// states.
+func TestHTMLShardNotSeen(t *testing.T) {
+	r := fixture()[3] // wal-bug-no-sync power/keep-all: no violation
+	r.Shard = "1/4"
+	var page, table bytes.Buffer
+	if err := HTML(&page, []*sim.Result{r}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Table(&table, []*sim.Result{r}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), VerdictNotSeen) {
+		t.Errorf("the table does not say %q:\n%s", VerdictNotSeen, table.String())
+	}
+	out := page.String()
+	if strings.Contains(out, "missed") || strings.Contains(out, VerdictMissed) {
+		t.Errorf("the page of a shard calls the variant missed")
+	}
+	if want := "0 of 1 caught by at least one run — not seen: wal-bug-no-sync (these runs are shards: the other shards judged the rest of the states)"; !strings.Contains(out, want) {
+		t.Errorf("page lacks %q", want)
+	}
+	// The whole run that caught nothing missed it.
+	r.Shard = "all"
+	page.Reset()
+	if err := HTML(&page, []*sim.Result{r}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), `missed: wal-bug-no-sync`) {
+		t.Errorf("the page of a whole run does not call the variant missed")
 	}
 }
 

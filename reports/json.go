@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 
 	"github.com/crashsim/crashsim/sim"
 )
@@ -60,34 +61,41 @@ func normalized(r *sim.Result) *sim.Result {
 
 // ReadJSON reads what JSON wrote: an array of results (a single result
 // object is accepted too, as one tool may save one run). It restores the
-// typed Fault and Strategy, which JSON carries only as their names.
+// typed Fault and Strategy, which JSON carries only as their names. An
+// error wraps ErrFormat and says what is wrong in words a person who
+// opened the wrong file understands.
 func ReadJSON(r io.Reader) ([]*sim.Result, error) {
 	dec := json.NewDecoder(r)
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+		if err == io.EOF {
+			return nil, fmt.Errorf("%w: the file is empty", ErrFormat)
+		}
+		return nil, fmt.Errorf("%w: not JSON (%v)", ErrFormat, err)
 	}
 	// Anything after the value means the file is not what JSON wrote
 	// (two runs concatenated, a truncated edit): refuse rather than
 	// silently render half of it.
 	if tok, err := dec.Token(); err != io.EOF {
 		if err == nil {
-			err = fmt.Errorf("unexpected %v after the results", tok)
+			return nil, fmt.Errorf("%w: more JSON after the list of results (%v)", ErrFormat, tok)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+		return nil, fmt.Errorf("%w: not JSON after the list of results (%v)", ErrFormat, err)
 	}
 	var results []*sim.Result
-	if string(raw) == "null" {
-		return nil, fmt.Errorf("%w: null instead of a list of results", ErrFormat)
-	}
-	if raw[0] == '{' {
+	switch raw[0] {
+	case '{':
 		var one sim.Result
 		if err := json.Unmarshal(raw, &one); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+			return nil, fmt.Errorf("%w: %s", ErrFormat, typeMistake(err))
 		}
 		results = []*sim.Result{&one}
-	} else if err := json.Unmarshal(raw, &results); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	case '[':
+		if err := json.Unmarshal(raw, &results); err != nil {
+			return nil, fmt.Errorf("%w: %s", ErrFormat, typeMistake(err))
+		}
+	default:
+		return nil, fmt.Errorf("%w: %s instead of a list of results", ErrFormat, jsonKind(raw))
 	}
 	for i, res := range results {
 		if res == nil {
@@ -98,11 +106,56 @@ func ReadJSON(r io.Reader) ([]*sim.Result, error) {
 		}
 		var err error
 		if res.Fault, err = sim.ParseFault(res.FaultName); err != nil {
-			return nil, fmt.Errorf("%w: result %d (%s): %v", ErrFormat, i, res.Scenario, err)
+			return nil, fmt.Errorf("%w: result %d (%s): %s", ErrFormat, i, res.Scenario, unknown("fault model", res.FaultName))
 		}
 		if res.Strategy, err = sim.ParseStrategy(res.StrategyName); err != nil {
-			return nil, fmt.Errorf("%w: result %d (%s): %v", ErrFormat, i, res.Scenario, err)
+			return nil, fmt.Errorf("%w: result %d (%s): %s", ErrFormat, i, res.Scenario, unknown("strategy", res.StrategyName))
 		}
 	}
 	return results, nil
+}
+
+func unknown(what, name string) string {
+	if name == "" {
+		return "no " + what
+	}
+	return fmt.Sprintf("unknown %s %q", what, name)
+}
+
+// typeMistake says where a JSON value has the wrong type, in JSON's terms
+// rather than the Go types json.Unmarshal names.
+func typeMistake(err error) string {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return err.Error()
+	}
+	if te.Field == "" {
+		return fmt.Sprintf("a JSON %s where a result belongs", te.Value)
+	}
+	want := "an object"
+	switch te.Type.Kind() {
+	case reflect.Bool:
+		return fmt.Sprintf("field %s: want true or false, found a JSON %s", te.Field, te.Value)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		want = "a number"
+	case reflect.String:
+		want = "a string"
+	case reflect.Slice, reflect.Array:
+		want = "a list"
+	}
+	return fmt.Sprintf("field %s: want %s, found a JSON %s", te.Field, want, te.Value)
+}
+
+// jsonKind names the kind of a JSON value by its first byte.
+func jsonKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
 }

@@ -81,24 +81,34 @@ func TestReadJSONOne(t *testing.T) {
 	}
 }
 
+// TestReadJSONMalformed: whatever is wrong with a file is an ErrFormat
+// that says so in a person's words (the CLI prints it).
 func TestReadJSONMalformed(t *testing.T) {
-	for _, in := range []string{
-		``,
-		`not json`,
-		`null`,
-		`[null]`,
-		`42`,
-		`[{"scenario":"wal","fault":"power","strategy":"subsets"}`,
-		`[{"scenario":"wal","fault":"power","strategy":"subsets"}] []`,
-		`[{"scenario":"wal","fault":"meteor","strategy":"subsets"}]`,
-		`[{"scenario":"wal","fault":"power","strategy":"random"}]`,
-		`[{"scenario":"wal","fault":"power"}]`,
-		`[{"fault":"power","strategy":"subsets"}]`,
-		`[{"scenario":"wal","fault":"power","strategy":"subsets","crash_points":"many"}]`,
+	for _, c := range []struct{ in, want string }{
+		{``, "the file is empty"},
+		{`not json`, "not JSON (invalid character"},
+		{`null`, "null instead of a list of results"},
+		{`[null]`, "result 0 is null"},
+		{`42`, "a number instead of a list of results"},
+		{`[1]`, "a JSON number where a result belongs"},
+		{`[{"scenario":"wal","fault":"power","strategy":"subsets"}`, "not JSON (unexpected EOF)"},
+		{`[{"scenario":"wal","fault":"power","strategy":"subsets"}] []`, "more JSON after the list of results"},
+		{`[{"scenario":"wal","fault":"meteor","strategy":"subsets"}]`, `result 0 (wal): unknown fault model "meteor"`},
+		{`[{"scenario":"wal","fault":"power","strategy":"random"}]`, `result 0 (wal): unknown strategy "random"`},
+		{`[{"scenario":"wal","fault":"power"}]`, "result 0 (wal): no strategy"},
+		{`[{"fault":"power","strategy":"subsets"}]`, "result 0 names no scenario"},
+		{`[{"scenario":"wal","fault":"power","strategy":"subsets","crash_points":"many"}]`, "field crash_points: want a number, found a JSON string"},
 	} {
-		rs, err := ReadJSON(strings.NewReader(in))
+		rs, err := ReadJSON(strings.NewReader(c.in))
 		if !errors.Is(err, ErrFormat) || rs != nil {
-			t.Errorf("ReadJSON(%q) = %v, %v; want ErrFormat", in, rs, err)
+			t.Errorf("ReadJSON(%q) = %v, %v; want ErrFormat", c.in, rs, err)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), ErrFormat.Error()+": "+c.want) {
+			t.Errorf("ReadJSON(%q): %q, want it to say %q", c.in, err, c.want)
+		}
+		if strings.Contains(err.Error(), "sim.") || strings.Contains(err.Error(), "sim: ") {
+			t.Errorf("ReadJSON(%q): %q names Go's types or sim's errors", c.in, err)
 		}
 	}
 }

@@ -113,7 +113,7 @@ func Violations(w io.Writer, results []*sim.Result, max int) error {
 			}
 		}
 		if shown < n {
-			if _, err := fmt.Fprintf(w, "   … and %d more %s of %s not shown\n", n-shown, plural(n-shown, "violation", "violations"), r.Scenario); err != nil {
+			if _, err := fmt.Fprintf(w, "   … and %d more %s of %s not shown (--violations -1 shows all)\n", n-shown, plural(n-shown, "violation", "violations"), r.Scenario); err != nil {
 				return err
 			}
 		}

@@ -48,15 +48,14 @@ func Good(verdict string) bool {
 }
 
 // verdicts returns the verdict of each result in a list, with a bug
-// variant's runs MISSED when none of its runs in the list caught it — but
-// a shard's, which judged only its part of the states, only "not seen":
-// another shard may have caught it.
+// variant's runs MISSED when none of its runs in the list caught it and
+// each of them judged all its states — but when one is a shard, which
+// judged only its part of the states, only "not seen": another shard may
+// have caught it. Outcomes judges a whole scenario by the same rule.
 func verdicts(results []*sim.Result) []string {
-	caught := map[string]bool{}
-	for _, r := range results {
-		if r != nil && r.Buggy && len(r.Violations) > 0 {
-			caught[r.Scenario] = true
-		}
+	outcomes := map[string]Outcome{}
+	for _, o := range Outcomes(results) {
+		outcomes[o.Scenario] = o
 	}
 	out := make([]string, len(results))
 	for i, r := range results {
@@ -64,11 +63,17 @@ func verdicts(results []*sim.Result) []string {
 			continue
 		}
 		out[i] = Verdict(r)
-		if out[i] == VerdictNotSeen && !caught[r.Scenario] && (r.Shard == "" || r.Shard == "all") {
+		if o := outcomes[r.Scenario]; out[i] == VerdictNotSeen && o.Caught == nil && !o.Partial {
 			out[i] = VerdictMissed
 		}
 	}
 	return out
+}
+
+// isShard reports whether a result judged only one shard of its run's
+// crash states.
+func isShard(r *sim.Result) bool {
+	return r.Shard != "" && r.Shard != (sim.Shard{}).String()
 }
 
 // faultName and strategyName prefer the text a result carries: a result
@@ -135,10 +140,19 @@ type Outcome struct {
 	Good bool
 	// Caught is the first run that caught a bug variant, or nil.
 	Caught *sim.Result
+	// Partial says some of the runs are shards (sim.Options.Shard), each
+	// of which judged only its part of the run's crash states.
+	Partial bool
+	// NotSeen says a bug variant was neither caught nor missed: no run
+	// caught it, none failed to run, and some are shards, whose other
+	// shards judged the rest of its states and may have caught it. Good
+	// is false: nothing shows that it was caught.
+	NotSeen bool
 }
 
 // Outcomes judges each scenario of the results, in order of first
-// appearance.
+// appearance. A bug variant no run caught is missed (Good false) — or,
+// when some of its runs are shards, NotSeen.
 func Outcomes(results []*sim.Result) []Outcome {
 	var out []Outcome
 	at := map[string]int{}
@@ -154,6 +168,7 @@ func Outcomes(results []*sim.Result) []Outcome {
 		}
 		o := &out[i]
 		o.Runs = append(o.Runs, r)
+		o.Partial = o.Partial || isShard(r)
 		if o.Caught == nil && r.Buggy && len(r.Violations) > 0 {
 			o.Caught = r
 		}
@@ -161,12 +176,15 @@ func Outcomes(results []*sim.Result) []Outcome {
 	for i := range out {
 		o := &out[i]
 		o.Good = !o.Buggy || o.Caught != nil
+		errored := false
 		for _, r := range o.Runs {
 			v := Verdict(r)
+			errored = errored || v == VerdictError
 			if v == VerdictError || (!o.Buggy && v != VerdictPass) {
 				o.Good = false
 			}
 		}
+		o.NotSeen = o.Buggy && o.Caught == nil && o.Partial && !errored
 	}
 	return out
 }
