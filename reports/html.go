@@ -204,9 +204,9 @@ func marksOf(points []sim.Point, firstAt map[int]string) ([]markView, int) {
 		first, last := group[0], group[len(group)-1]
 		if len(group) == 1 {
 			// At says where the crash strikes: "before #30 p1 drain".
-			m.Title = fmt.Sprintf("crash point %d, %s: %s states explored, %d violations", first.Index, first.At, states(explored, total, exact), viols)
+			m.Title = fmt.Sprintf("crash point %d, %s: %s states explored, %d %s", first.Index, first.At, states(explored, total, exact), viols, plural(viols, "violation", "violations"))
 		} else {
-			m.Title = fmt.Sprintf("crash points %d–%d (#%d–#%d): %s states explored, %d violations", first.Index, last.Index, first.Trace, last.Trace, states(explored, total, exact), viols)
+			m.Title = fmt.Sprintf("crash points %d–%d (#%d–#%d): %s states explored, %d %s", first.Index, last.Index, first.Trace, last.Trace, states(explored, total, exact), viols, plural(viols, "violation", "violations"))
 		}
 		marks = append(marks, m)
 	}

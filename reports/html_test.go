@@ -49,7 +49,7 @@ func TestHTML(t *testing.T) {
 		`<tr class="kept ">`,
 		`crashsim replay wal-bug-no-sync:power:subsets:7:0:zero:2:0/0/1`,
 		`at wal/segment.go:120`,
-		`title="crash point 2, before #30 p1 drain: 4/4 states explored, 1 violations"`,
+		`title="crash point 2, before #30 p1 drain: 4/4 states explored, 1 violation"`,
 		// Scenarios are judged as a whole: a bug variant caught by one run
 		// of two is caught; an error spoils a scenario.
 		`Correct scenarios: 1 of 3 passed every run — <b class="note">failed: vec, shm</b>.`,

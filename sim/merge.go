@@ -42,7 +42,7 @@ func Merge(shards ...*Result) (*Result, error) {
 	name := runName(first)
 	for i, r := range shards[1:] {
 		if what, a, b := differ(first, r); what != "" {
-			return nil, fmt.Errorf("%w: %s: %s and %s differ in %s: %s and %s", ErrMerge, name, parts[0], parts[i+1], what, a, b)
+			return nil, fmt.Errorf("%w: %s: shards %s and %s differ in %s: %s and %s", ErrMerge, name, parts[0], parts[i+1], what, a, b)
 		}
 		if m := max(parts[i+1].N, 1); m != n {
 			if n == 1 || m == 1 {
@@ -64,7 +64,7 @@ func Merge(shards ...*Result) (*Result, error) {
 	byIndex := make([]*Result, n)
 	for i, r := range shards {
 		if byIndex[parts[i].I] != nil {
-			return nil, fmt.Errorf("%w: %s: shard %s given twice", ErrMerge, name, parts[i])
+			return nil, fmt.Errorf("%w: %s: shard %s is given twice", ErrMerge, name, parts[i])
 		}
 		byIndex[parts[i].I] = r
 	}

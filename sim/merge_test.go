@@ -115,7 +115,7 @@ func TestMergeRefuses(t *testing.T) {
 		{"two whole runs", []*Result{whole, whole}, "2 whole runs"},
 		{"missing", []*Result{three[2], three[0]}, "shard 1/3 is missing"},
 		{"two missing", []*Result{three[1]}, "shards 0/3 and 2/3 are missing"},
-		{"duplicate", []*Result{two[0], two[1], two[0]}, "shard 0/2 given twice"},
+		{"duplicate", []*Result{two[0], two[1], two[0]}, "shard 0/2 is given twice"},
 		{"bad label", tampered(1, func(r *Result) { r.Shard = "1-2" }), `shard "1-2": want i/n or all`},
 		{"time budget", tampered(1, func(r *Result) { r.Stopped = "time budget" }), "shard 1/2 was stopped by its time budget"},
 		{"points", tampered(1, func(r *Result) { r.Points[2].Explored++ }), "disagree about crash point 2"},

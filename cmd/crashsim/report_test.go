@@ -155,7 +155,7 @@ func TestReportMergesShards(t *testing.T) {
 		want  string
 	}{
 		{[]string{shards[0], shards[1], shards[3]}, "pmem-log power/subsets: shard 2/4 is missing"},
-		{[]string{shards[0], shards[1], shards[2], shards[3], shards[1]}, "shard 1/4 given twice"},
+		{[]string{shards[0], shards[1], shards[2], shards[3], shards[1]}, "shard 1/4 is given twice"},
 		{[]string{shards[0], other, shards[2], shards[3]}, "differ in seed: 0 and 7"},
 		{[]string{file("whole.json"), shards[0], shards[1], shards[2], shards[3]}, ""},
 	} {
