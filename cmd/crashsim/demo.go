@@ -12,10 +12,10 @@ import (
 	"github.com/crashsim/crashsim/sim/scenarios"
 )
 
-const demoAbout = `The README's main job: explores every built-in scenario under every fault
-model and strategy that applies, within a budget per run so that the whole
-demo takes seconds; prints the table of runs, one caught violation of each
-bug variant with the command that replays it, and a summary.
+const demoAbout = `Explores every built-in scenario under every fault model and strategy that
+applies, within a budget per run so that the whole demo takes seconds;
+prints the table of runs, one caught violation of each bug variant with
+the command that replays it, and a summary.
 
 Exit code: 0 when every correct scenario passed and every bug variant was
 caught in at least one run, 1 otherwise (saying which expectation failed),
@@ -46,10 +46,14 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 		return flagsExit(err)
 	}
 	if len(rest) > 0 {
-		return usageError(stderr, "demo", fmt.Errorf("%w: unexpected argument %q (use 'crashsim run' to pick scenarios)", sim.ErrUsage, rest[0]))
+		return sayUsage(stderr, fmt.Sprintf("demo takes no arguments, got %q", rest[0]), "to explore the scenarios you name, see 'crashsim run --help'")
 	}
-	if *budgetStates < 0 || *budgetTime < 0 || *workers < 0 {
-		return usageError(stderr, "demo", fmt.Errorf("%w: budgets and --workers cannot be negative", sim.ErrUsage))
+	if err := checkNonNegative(
+		nonNegative{"budget-states", int64(*budgetStates), "no limit"},
+		nonNegative{"budget-time", int64(*budgetTime), "no limit"},
+		nonNegative{"workers", int64(*workers), "one per CPU"},
+	); err != nil {
+		return usageError(stderr, "demo", err)
 	}
 	_, htmlFile, err := createOutputs("", *html)
 	if err != nil {
@@ -80,10 +84,10 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	results, err := exploreJobs(jobs, opts, bar)
 	bar.finish()
 	if err != nil {
-		fmt.Fprintf(stderr, "crashsim demo: %v\n", err)
 		if errors.Is(err, sim.ErrUsage) {
-			return exitUsageErr
+			return usageError(stderr, "demo", err)
 		}
+		fmt.Fprintf(stderr, "crashsim demo: %v\n", err)
 		return exitProblem
 	}
 	if err := reports.Table(stdout, results); err != nil {
@@ -104,7 +108,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\n== Summary (%s)\n", time.Since(start).Round(time.Millisecond))
 	if len(o.failures) == 0 {
-		fmt.Fprintf(stdout, "%d correct scenarios passed under %d runs; %d bug variants, all caught.\n", o.correct, o.correctRuns, o.bugs)
+		fmt.Fprintf(stdout, "%d correct scenarios passed all %d of their runs; all %d bug variants were caught.\n", o.correct, o.correctRuns, o.bugs)
 		fmt.Fprintf(stdout, "Replay any state above with its command; 'crashsim run' explores further, 'crashsim tour' shows the storage layer.\n")
 		return exitOK
 	}
@@ -207,7 +211,7 @@ func failureDetail(r *sim.Result) string {
 	case r.RunError != "":
 		return ": " + r.RunError
 	case len(r.Violations) > 0:
-		return fmt.Sprintf(": %d violations, first: %s (crashsim replay %s)", len(r.Violations), r.Violations[0].Problem, r.Violations[0].ReplayID)
+		return fmt.Sprintf(": %d %s, first: %s (crashsim replay %s)", len(r.Violations), plural(len(r.Violations), "violation", "violations"), r.Violations[0].Problem, r.Violations[0].ReplayID)
 	}
 	return ""
 }

@@ -18,7 +18,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("crashsim demo: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	got := out.String()
-	for _, want := range []string{"verdict", "caught", "What the laboratory caught", "crashsim replay ", "bug variants, all caught."} {
+	for _, want := range []string{"verdict", "caught", "What the laboratory caught", "crashsim replay ", "bug variants were caught."} {
 		if !strings.Contains(got, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, got)
 		}
@@ -46,7 +46,7 @@ func TestJudgeDemo(t *testing.T) {
 	if o.correct != 2 || o.correctRuns != 3 || o.failedCorrect != 1 || o.bugs != 2 || len(o.caught) != 1 || o.caught[0].sc != caught {
 		t.Errorf("outcome %+v", o)
 	}
-	want := []string{"correct scenario broken: FAIL under power/subsets: 1 violations, first: lost (crashsim replay id)", "bug variant good-bug-b was MISSED by all 1 runs (1 stopped by the time budget; rerun with --budget-time 0)"}
+	want := []string{"correct scenario broken: FAIL under power/subsets: 1 violation, first: lost (crashsim replay id)", "bug variant good-bug-b was MISSED by all 1 runs (1 stopped by the time budget; rerun with --budget-time 0)"}
 	if strings.Join(o.failures, "\n") != strings.Join(want, "\n") {
 		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(o.failures, "\n"), strings.Join(want, "\n"))
 	}

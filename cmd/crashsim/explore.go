@@ -21,7 +21,7 @@ type job struct {
 // registry's (name) order, each once; no pattern means all of them. A
 // pattern is a name or a path.Match glob, so 'pmem-*' needs no shell
 // support; one that matches nothing is a usage error rather than a run of
-// nothing that passes.
+// nothing that passes. The error is said to the user as it is.
 func selectScenarios(patterns []string) ([]*sim.Scenario, error) {
 	all := scenarios.All()
 	if len(patterns) == 0 {
@@ -30,7 +30,7 @@ func selectScenarios(patterns []string) ([]*sim.Scenario, error) {
 	picked := make([]bool, len(all))
 	for _, pat := range patterns {
 		if _, err := path.Match(pat, ""); err != nil {
-			return nil, fmt.Errorf("%w: scenario pattern %q: %v", sim.ErrUsage, pat, err)
+			return nil, fmt.Errorf("scenario pattern %q is not a valid glob (%v)", pat, err)
 		}
 		found := false
 		for i, sc := range all {
@@ -39,7 +39,7 @@ func selectScenarios(patterns []string) ([]*sim.Scenario, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("%w: no scenario matches %q ('crashsim list' shows them)", sim.ErrUsage, pat)
+			return nil, fmt.Errorf("no built-in scenario matches %q", pat)
 		}
 	}
 	var out []*sim.Scenario
@@ -59,7 +59,7 @@ func parseFaults(s string) ([]sim.Fault, error) {
 	}
 	f, err := sim.ParseFault(s)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("invalid --fault %q: want %s", s, oneOf(append(names(sim.Faults), "all")))
 	}
 	return []sim.Fault{f}, nil
 }
@@ -71,7 +71,7 @@ func parseStrategies(s string) ([]sim.Strategy, error) {
 	}
 	st, err := sim.ParseStrategy(s)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("invalid --strategy %q: want %s", s, oneOf(append(names(sim.Strategies), "all")))
 	}
 	return []sim.Strategy{st}, nil
 }
@@ -89,7 +89,10 @@ func planJobs(scs []*sim.Scenario, faults []sim.Fault, strategies []sim.Strategy
 		}
 	}
 	if !usable {
-		return nil, fmt.Errorf("%w: strategy %s does not apply to a %s crash (a process crash loses nothing: only keep-all applies)", sim.ErrUsage, names(strategies), names(faults))
+		// Only one fault model and one strategy can miss each other: "all"
+		// of either always has a combination that applies.
+		return nil, fmt.Errorf("--strategy %s does not apply to --fault %s: a process crash loses nothing, so only keep-all applies",
+			strings.Join(names(strategies), ","), strings.Join(names(faults), ","))
 	}
 	var jobs []job
 	for _, sc := range scs {
@@ -105,17 +108,17 @@ func planJobs(scs []*sim.Scenario, faults []sim.Fault, strategies []sim.Strategy
 		}
 	}
 	if len(jobs) == 0 {
-		return nil, fmt.Errorf("%w: no selected scenario applies to fault model %s", sim.ErrUsage, names(faults))
+		return nil, fmt.Errorf("no selected scenario applies to --fault %s ('crashsim list' shows the fault models of each)", strings.Join(names(faults), ","))
 	}
 	return jobs, nil
 }
 
-func names[T fmt.Stringer](xs []T) string {
+func names[T fmt.Stringer](xs []T) []string {
 	s := make([]string, len(xs))
 	for i, x := range xs {
 		s[i] = x.String()
 	}
-	return strings.Join(s, "|")
+	return s
 }
 
 // exploreJobs explores the jobs one after another with the base options,

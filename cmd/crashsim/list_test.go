@@ -30,7 +30,7 @@ func TestListJSON(t *testing.T) {
 	}
 	var correct, bugs int
 	for _, e := range entries {
-		if e.Name == "" || e.Doc == "" || len(e.Faults) == 0 {
+		if e.Name == "" || e.Doc == "" || len(e.Faults) == 0 || e.Model == "" {
 			t.Errorf("incomplete entry %+v", e)
 		}
 		if e.Bug != strings.Contains(e.Name, "-bug-") {
@@ -51,5 +51,24 @@ func TestListUsage(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"list", "extra"}, &out, &errb); code != exitUsageErr {
 		t.Errorf("crashsim list extra: exit %d, want %d", code, exitUsageErr)
+	}
+}
+
+func TestWrap(t *testing.T) {
+	for _, c := range []struct {
+		text  string
+		width int
+		want  string
+	}{
+		{"", 10, ""},
+		{"one two three", 7, "one two\nthree"},
+		{"one two three", 13, "one two three"},
+		{"  spaces   collapse ", 20, "spaces collapse"},
+		{"a longerthanwidth word", 6, "a\nlongerthanwidth\nword"},
+		{"crash → point", 7, "crash →\npoint"}, // runes, not bytes
+	} {
+		if got := wrap(c.text, c.width); got != c.want {
+			t.Errorf("wrap(%q, %d) = %q, want %q", c.text, c.width, got, c.want)
+		}
 	}
 }

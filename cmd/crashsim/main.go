@@ -33,6 +33,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 // A verb is one subcommand.
@@ -62,31 +63,47 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
-		usage(stderr)
-		if len(args) == 0 {
-			return exitUsageErr
-		}
-		return exitOK
-	}
-	v, ok := verbs[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "crashsim: unknown verb %q\n\n", args[0])
+	if len(args) == 0 {
 		usage(stderr)
 		return exitUsageErr
+	}
+	name := args[0]
+	if name == "help" || name == "--help" || name == "-help" || name == "-h" {
+		// 'crashsim help run' is 'crashsim run --help'.
+		if len(args) > 1 {
+			if v, ok := verbs[args[1]]; ok {
+				return v.run([]string{"--help"}, stdout, stderr)
+			}
+			name = args[1]
+		} else {
+			usage(stderr)
+			return exitOK
+		}
+	}
+	v, ok := verbs[name]
+	if !ok {
+		what := fmt.Sprintf("unknown verb %q", name)
+		if strings.HasPrefix(name, "-") {
+			what = fmt.Sprintf("a verb comes first, its flags after it, not %s", name)
+		}
+		return sayUsage(stderr, what+" (verbs: "+strings.Join(verbNames(), ", ")+")", "see 'crashsim --help'")
 	}
 	return v.run(args[1:], stdout, stderr)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "crashsim: a crash laboratory for Go storage code\n\nusage: crashsim <verb> [flags] [args]\n\nverbs:")
+func verbNames() []string {
 	names := make([]string, 0, len(verbs))
 	for name := range verbs {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	for _, name := range names {
+	return names
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "crashsim: a crash laboratory for Go storage code\n\nusage: crashsim <verb> [flags] [args]\n\nverbs:")
+	for _, name := range verbNames() {
 		fmt.Fprintf(w, "  %-8s %s\n", name, verbs[name].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'crashsim <verb> --help' for a verb's flags.")
+	fmt.Fprintln(w, "\nRun 'crashsim <verb> --help' (or 'crashsim help <verb>') for a verb's flags.")
 }

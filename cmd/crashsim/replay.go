@@ -34,7 +34,11 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		return flagsExit(err)
 	}
 	if len(rest) != 1 {
-		return usageError(stderr, "replay", fmt.Errorf("%w: want one replay id, got %d arguments", sim.ErrUsage, len(rest)))
+		got := "none"
+		if len(rest) > 1 {
+			got = fmt.Sprintf("%d arguments", len(rest))
+		}
+		return usageError(stderr, "replay", fmt.Errorf("replay takes one replay id (run and demo print one per violation), got %s", got))
 	}
 	id, err := sim.ParseReplayID(rest[0])
 	if err != nil {
@@ -44,16 +48,25 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		// Not a built-in scenario: a user's own replays in its own test,
 		// which printed the command with the violation.
-		return usageError(stderr, "replay", fmt.Errorf("%w: no built-in scenario %q ('crashsim list' shows them)\n"+
+		fmt.Fprintf(stderr, "crashsim: no built-in scenario %q ('crashsim list' shows them). "+
 			"A scenario of your own replays in the test that checks it, with the command sim.Check printed:\n"+
-			"  go test ./yourpkg -run '^TestYours$' -v -crashsim.replay='%s'", sim.ErrUsage, id.Scenario, id))
+			"  go test ./yourpkg -run '^TestYours$' -v -crashsim.replay='%s'\n", id.Scenario, id)
+		return exitUsageErr
 	}
 	rp, err := sim.RunReplay(sc, id)
-	if err != nil {
+	switch {
+	case errors.Is(err, sim.ErrOtherWorkload):
+		fmt.Fprintf(stderr, "crashsim: the id is of another %s workload than this build runs (%s): the scenario or the engine changed since the id was printed\n",
+			id.Scenario, reason(err, sim.ErrOtherWorkload))
+		return exitUsageErr
+	case errors.Is(err, sim.ErrDiverged):
+		fmt.Fprintf(stderr, "crashsim: the id no longer reaches its crash state (%s): the scenario or the engine changed since the id was printed\n",
+			reason(err, sim.ErrDiverged))
+		return exitUsageErr
+	case errors.Is(err, sim.ErrUsage):
+		return usageError(stderr, "replay", err)
+	case err != nil:
 		fmt.Fprintf(stderr, "crashsim replay: %v\n", err)
-		if errors.Is(err, sim.ErrUsage) || errors.Is(err, sim.ErrDiverged) {
-			return exitUsageErr
-		}
 		return exitProblem
 	}
 	limit := replayEvents

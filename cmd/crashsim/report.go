@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,7 +36,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 		return flagsExit(err)
 	}
 	if len(files) == 0 {
-		return usageError(stderr, "report", fmt.Errorf("%w: want one results file or more", sim.ErrUsage))
+		return usageError(stderr, "report", errors.New("no results file given"))
 	}
 	var results []*sim.Result
 	for _, name := range files {
@@ -51,7 +52,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	// Shards that do not make up their run are bad arguments too: a
 	// missing artifact must not pass for a run with fewer violations.
 	if results, err = sim.MergeRuns(results); err != nil {
-		return usageError(stderr, "report", err)
+		return usageError(stderr, "report", fmt.Errorf("cannot merge the shards of %s", reason(err, sim.ErrMerge)))
 	}
 	outFile, htmlFile, err := createOutputs(*out, *html)
 	if err != nil {
@@ -77,14 +78,17 @@ func readResults(name string, stdin io.Reader) ([]*sim.Result, error) {
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", sim.ErrUsage, err)
+			return nil, fileError("cannot read", err)
 		}
 		defer f.Close()
 		r = f
 	}
 	results, err := reports.ReadJSON(r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", sim.ErrUsage, name, err)
+		if name == "-" {
+			name = "standard input"
+		}
+		return nil, fmt.Errorf("%s is not a crashsim results file: %s", name, reason(err, reports.ErrFormat))
 	}
 	return results, nil
 }

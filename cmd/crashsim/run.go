@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/crashsim/crashsim/faultfs"
@@ -76,7 +79,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 
 	scs, err := selectScenarios(names)
 	if err != nil {
-		return usageError(stderr, "run", err)
+		return sayUsage(stderr, err.Error(), "see 'crashsim list' for the scenarios")
 	}
 	faults, err := parseFaults(f.fault)
 	if err != nil {
@@ -90,6 +93,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, "run", err)
 	}
+	if err := checkRunFlags(&f); err != nil {
+		return usageError(stderr, "run", err)
+	}
 	opts := sim.Options{
 		MaxStates:       f.maxStates,
 		Budget:          sim.Budget{States: f.budgetStates, Time: f.budgetTime},
@@ -99,19 +105,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		Tail:            faultfs.Tail{Garbage: f.garbageTail},
 		RecoveryCrashes: f.recoveryCrashes,
 	}
-	if f.maxStates < 0 || f.budgetStates < 0 || f.budgetTime < 0 || f.workers < 0 || f.shards < 0 {
-		return usageError(stderr, "run", fmt.Errorf("%w: --max-states, --budget-states, --budget-time, --workers and --shards cannot be negative", sim.ErrUsage))
-	}
 	switch {
 	case f.shard == "auto":
 		if opts.Shard, err = sim.ShardFromEnv(os.Getenv, f.shards); err != nil {
-			return usageError(stderr, "run", fmt.Errorf("%w (--shard auto)", err))
+			return usageError(stderr, "run", fmt.Errorf("--shard auto: %s", reason(err, sim.ErrUsage)))
 		}
-	case f.shards != 0:
-		return usageError(stderr, "run", fmt.Errorf("%w: --shards goes with --shard auto only", sim.ErrUsage))
 	case f.shard != "":
 		if opts.Shard, err = sim.ParseShard(f.shard); err != nil {
-			return usageError(stderr, "run", err)
+			return usageError(stderr, "run", fmt.Errorf("invalid --shard %q: want i/n with 0 <= i < n, such as 0/4, or auto", f.shard))
 		}
 	}
 	// The output files are created before exploring: a typo in a path
@@ -152,6 +153,31 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// checkRunFlags refuses the values of run's numeric flags that mean
+// nothing, naming the flag and what it takes.
+func checkRunFlags(f *runFlags) error {
+	if err := checkNonNegative(
+		nonNegative{"max-states", int64(f.maxStates), "the simulator's 256"},
+		nonNegative{"budget-states", int64(f.budgetStates), "no limit"},
+		nonNegative{"budget-time", int64(f.budgetTime), "no limit"},
+		nonNegative{"workers", int64(f.workers), "one per CPU"},
+		nonNegative{"shards", int64(f.shards), "from the environment"},
+	); err != nil {
+		return err
+	}
+	if f.granularity != 0 && !slices.Contains(sim.Granularities, f.granularity) {
+		gs := make([]string, len(sim.Granularities))
+		for i, g := range sim.Granularities {
+			gs[i] = strconv.Itoa(g)
+		}
+		return fmt.Errorf("invalid --granularity %d: want %s bytes, or 0 for each medium's own", f.granularity, oneOf(gs))
+	}
+	if f.shards != 0 && f.shard != "auto" {
+		return errors.New("--shards goes only with --shard auto")
+	}
+	return nil
+}
+
 // printResults writes the table, the violation details and a closing count.
 func printResults(w io.Writer, results []*sim.Result, maxViolations int) error {
 	if err := reports.Table(w, results); err != nil {
@@ -170,9 +196,23 @@ func printResults(w io.Writer, results []*sim.Result, maxViolations int) error {
 			errored++
 		}
 	}
-	_, err := fmt.Fprintf(w, "\n%d %s: %d with violations (%d violations), %d failed to run.\n",
-		len(results), plural(len(results), "run", "runs"), failed, viols, errored)
+	_, err := fmt.Fprintf(w, "\n%s.\n", runsSummary(len(results), failed, viols, errored))
 	return err
+}
+
+// runsSummary says in one sentence how many runs there were, how many
+// found violations and how many failed to run.
+func runsSummary(runs, failed, viols, errored int) string {
+	s := fmt.Sprintf("%d %s: ", runs, plural(runs, "run", "runs"))
+	if failed == 0 {
+		s += "no violations"
+	} else {
+		s += fmt.Sprintf("%d with violations (%d %s in all)", failed, viols, plural(viols, "violation", "violations"))
+	}
+	if errored > 0 {
+		s += fmt.Sprintf(", %d failed to run", errored)
+	}
+	return s
 }
 
 // allOK is the exit status of run and report: any violation or run error
@@ -187,21 +227,33 @@ func allOK(results []*sim.Result) bool {
 	return true
 }
 
+// createOutputs creates the files of --out and --html (either may be
+// empty). An error names the flag and the file, and says why.
 func createOutputs(out, html string) (outFile, htmlFile *os.File, err error) {
 	if out != "" {
 		if outFile, err = os.Create(out); err != nil {
-			return nil, nil, fmt.Errorf("%w: --out: %v", sim.ErrUsage, err)
+			return nil, nil, fileError("cannot create the --out file", err)
 		}
 	}
 	if html != "" {
 		if htmlFile, err = os.Create(html); err != nil {
 			if outFile != nil {
-				outFile.Close()
+				discardOutputs(outFile)
 			}
-			return nil, nil, fmt.Errorf("%w: --html: %v", sim.ErrUsage, err)
+			return nil, nil, fileError("cannot create the --html file", err)
 		}
 	}
 	return outFile, htmlFile, nil
+}
+
+// fileError says what could not be done with a file, naming it once: an
+// *fs.PathError's own message repeats the operation ("open NAME: …").
+func fileError(what string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s %s: %w", what, pe.Path, pe.Err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 func discardOutputs(files ...*os.File) {

@@ -20,7 +20,7 @@ func TestRunCorrectScenario(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("run pmem-log: exit %d\n%s%s", code, out.String(), errb.String())
 	}
-	for _, want := range []string{"pmem-log", "subsets", "pass", "1 run: 0 with violations"} {
+	for _, want := range []string{"pmem-log", "subsets", "pass", "1 run: no violations."} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -179,8 +179,8 @@ func TestRunShardAuto(t *testing.T) {
 		want string
 	}{
 		{[]string{"--shard", "auto"}, "no shard in the environment"},
-		{[]string{"--shards", "4"}, "--shards goes with --shard auto only"},
-		{[]string{"--shard", "1/4", "--shards", "4"}, "--shards goes with --shard auto only"},
+		{[]string{"--shards", "4"}, "--shards goes only with --shard auto"},
+		{[]string{"--shard", "1/4", "--shards", "4"}, "--shards goes only with --shard auto"},
 		{[]string{"--shard", "auto", "--shards", "-1"}, "cannot be negative"},
 	} {
 		var out, errb bytes.Buffer

@@ -15,7 +15,6 @@ import (
 
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/faultfs"
-	"github.com/crashsim/crashsim/sim"
 )
 
 // tourCmd is the storage-layer tour: what the engine does on this
@@ -28,7 +27,7 @@ func tourCmd(args []string, stdout, stderr io.Writer) int {
 		return flagsExit(err)
 	}
 	if len(rest) > 0 {
-		return usageError(stderr, "tour", fmt.Errorf("%w: unexpected argument %q", sim.ErrUsage, rest[0]))
+		return usageError(stderr, "tour", fmt.Errorf("tour takes no arguments, got %q", rest[0]))
 	}
 	fmt.Fprintln(stdout, "== The storage layer on this machine")
 	if err := tourMedia(stdout); err != nil {
