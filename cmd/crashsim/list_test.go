@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestList(t *testing.T) {
@@ -52,6 +53,44 @@ func TestListUsage(t *testing.T) {
 	if code := run([]string{"list", "extra"}, &out, &errb); code != exitUsageErr {
 		t.Errorf("crashsim list extra: exit %d, want %d", code, exitUsageErr)
 	}
+}
+
+func TestGoldenList(t *testing.T) {
+	table := crashsim("list")
+	golden(t, "list", table.transcript())
+	for _, line := range strings.Split(table.stdout, "\n") {
+		if n := utf8.RuneCountInString(line); n > listWidth {
+			t.Errorf("a line of the list is %d columns wide, more than %d:\n%s", n, listWidth, line)
+		}
+	}
+	names := crashsim("list", "--names")
+	golden(t, "list-names", names.transcript())
+	asJSON := crashsim("list", "--json")
+	golden(t, "list-json", asJSON.transcript())
+
+	var entries []listEntry
+	if err := json.Unmarshal([]byte(asJSON.stdout), &entries); err != nil {
+		t.Fatal(err)
+	}
+	// The table wraps a description but keeps every word of it.
+	words := strings.Join(strings.Fields(strings.ReplaceAll(table.stdout, "│", " ")), " ")
+	var want strings.Builder
+	for _, e := range entries {
+		want.WriteString(e.Name + "\n")
+		if !strings.Contains(words, e.Doc) {
+			t.Errorf("the table lacks the full description of %s: %q", e.Name, e.Doc)
+		}
+	}
+	if names.stdout != want.String() {
+		t.Errorf("list --names:\n%s\nwant the names of list --json:\n%s", names.stdout, want.String())
+	}
+
+	goldenHelp(t, "list")
+	goldenErrors(t, "list",
+		[]string{"list", "--bogus"},
+		[]string{"list", "extra"},
+		[]string{"list", "--names", "--json"},
+	)
 }
 
 func TestWrap(t *testing.T) {

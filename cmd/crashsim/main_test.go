@@ -74,3 +74,20 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestGoldenMain(t *testing.T) {
+	c := crashsim("--help")
+	if c.code != exitOK || c.stdout != "" {
+		t.Errorf("crashsim --help: exit %d, stdout %q", c.code, c.stdout)
+	}
+	golden(t, "help", c.transcript())
+	// Without a verb, the same usage, as an error.
+	if bare := crashsim(); bare.code != exitUsageErr || bare.stderr != c.stderr {
+		t.Errorf("crashsim without a verb: exit %d, %q; want %d and the usage", bare.code, bare.stderr, exitUsageErr)
+	}
+	goldenErrors(t, "main",
+		[]string{"bogus"},
+		[]string{"--bogus"},
+		[]string{"help", "bogus"},
+	)
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/crashsim/crashsim/reports"
 )
 
 // TestReplayCorrect replays a state of the correct scenario: it recovers,
@@ -52,4 +54,26 @@ func TestReplayOwnScenario(t *testing.T) {
 			t.Errorf("error lacks %q:\n%s", want, errb.String())
 		}
 	}
+}
+
+func TestGoldenReplay(t *testing.T) {
+	run := crashsim(append([]string{"run", "--json"}, goldenBug...)...)
+	results, err := reports.ReadJSON(strings.NewReader(run.stdout))
+	if err != nil || len(results) != 1 || len(results[0].Violations) == 0 {
+		t.Fatalf("run --json: %v, %v", results, err)
+	}
+	golden(t, "replay", crashsim("replay", results[0].Violations[0].ReplayID).transcript())
+
+	goldenHelp(t, "replay")
+	goldenErrors(t, "replay",
+		[]string{"replay"},
+		[]string{"replay", "one", "two"},
+		[]string{"replay", "not-an-id"},
+		[]string{"replay", "pmem-log:meteor:subsets:0:0:zero:1:0//1"},
+		[]string{"replay", "my-log@00c0ffee12345678:power:subsets:0:0:zero:1:0//1"},
+		// The scenario no longer reaches the state: no such crash point,
+		// or another workload.
+		[]string{"replay", "pmem-log:power:subsets:0:0:zero:100000:0//1"},
+		[]string{"replay", "pmem-log@00c0ffee12345678:power:subsets:0:0:zero:1:0//1"},
+	)
 }

@@ -168,3 +168,46 @@ func TestReportMergesShards(t *testing.T) {
 		}
 	}
 }
+
+func TestGoldenReport(t *testing.T) {
+	untimedRuns(t)
+	t.Chdir(t.TempDir())
+	if c := crashsim(append([]string{"run", "pmem-log", "--out", "results.json"}, goldenBug...)...); c.code != exitProblem {
+		t.Fatalf("%s", c.transcript())
+	}
+	golden(t, "report", crashsim("report", "results.json").transcript())
+	if c := crashsim("report", "results.json", "--html", "report.html"); c.code != exitProblem {
+		t.Fatalf("%s", c.transcript())
+	}
+	page, err := os.ReadFile("report.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.html", string(page))
+
+	for name, text := range map[string]string{
+		"truncated.json": `[{"scenario": "x", `,
+		"notes.txt":      "results are in results.json\n",
+	} {
+		if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Three shards of a small run, and one of another seed.
+	for i := range 3 {
+		crashsim("run", "pmem-log", "--fault", "process", "--shard", fmt.Sprintf("%d/3", i), "--out", fmt.Sprintf("shard%d.json", i))
+	}
+	crashsim("run", "pmem-log", "--fault", "process", "--shard", "1/3", "--seed", "7", "--out", "shard1-seed7.json")
+
+	goldenHelp(t, "report")
+	goldenErrors(t, "report",
+		[]string{"report"},
+		[]string{"report", "missing.json"},
+		[]string{"report", "truncated.json"},
+		[]string{"report", "notes.txt"},
+		[]string{"report", "shard0.json", "shard2.json"},
+		[]string{"report", "shard0.json", "shard1.json", "shard2.json", "shard1.json"},
+		[]string{"report", "shard0.json", "shard1-seed7.json", "shard2.json"},
+		[]string{"report", "results.json", "--out", "no/such/dir/merged.json"},
+	)
+}

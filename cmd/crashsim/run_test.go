@@ -190,3 +190,43 @@ func TestRunShardAuto(t *testing.T) {
 		}
 	}
 }
+
+// goldenBug is the bug variant whose run, JSON, replay and report the
+// golden files show: small (one violation, a 36-event trace), and under a
+// power failure, which strikes before a barrier the trace excerpt lacks.
+var goldenBug = []string{"file-log-bug-no-crc", "--fault", "power", "--strategy", "subsets"}
+
+func TestGoldenRun(t *testing.T) {
+	untimedRuns(t)
+	for _, name := range shardVars {
+		t.Setenv(name, "")
+	}
+	t.Chdir(t.TempDir())
+
+	golden(t, "run-correct", crashsim("run", "pmem-log", "--fault", "power", "--strategy", "subsets").transcript())
+	golden(t, "run-bug", crashsim(append([]string{"run"}, goldenBug...)...).transcript())
+	golden(t, "run-bug-json", crashsim(append([]string{"run", "--json"}, goldenBug...)...).transcript())
+
+	goldenHelp(t, "run")
+	goldenErrors(t, "run",
+		[]string{"run", "--bogus"},
+		[]string{"run", "no-such-scenario"},
+		[]string{"run", "["},
+		[]string{"run", "pmem-log", "--fault", "meteor"},
+		[]string{"run", "pmem-log", "--strategy", "random"},
+		[]string{"run", "pmem-log", "--fault", "process", "--strategy", "subsets"},
+		[]string{"run", "pmem-log", "--shard", "2/2"},
+		[]string{"run", "pmem-log", "--shard", "1/4x"},
+		[]string{"run", "pmem-log", "--shard", "auto"},
+		[]string{"run", "pmem-log", "--shards", "3"},
+		[]string{"run", "pmem-log", "--granularity", "3"},
+		[]string{"run", "pmem-log", "--budget-states", "-1"},
+		[]string{"run", "pmem-log", "--budget-time", "soon"},
+		[]string{"run", "pmem-log", "--seed", "abc"},
+		[]string{"run", "pmem-log", "--seed"},
+		[]string{"run", "pmem-log", "--json=maybe"},
+		[]string{"run", "---fault", "power"},
+		[]string{"run", "pmem-log", "--out", "no/such/dir/results.json"},
+		[]string{"run", "pmem-log", "--html", "no/such/dir/report.html"},
+	)
+}
