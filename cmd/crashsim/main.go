@@ -8,7 +8,8 @@
 //
 //	demo     run every built-in scenario; show that correct ones pass and
 //	         every bug variant is caught
-//	list     list the built-in scenarios and the fault models that apply
+//	list     list the built-in scenarios and the fault models that apply, as a
+//	         table 100 columns wide, one name a line (--names) or JSON (--json)
 //	run      explore scenarios under fault models and strategies; tables,
 //	         violation details, JSON (--json, --out) and HTML (--html)
 //	replay   rebuild one crash state from its replay id and recover it again,
@@ -18,14 +19,18 @@
 //	tour     the storage layer on this machine's media, and the crash states
 //	         of an atomic file update
 //
-// Every verb takes --help; flags may come before or after the arguments.
+// Every verb takes --help ('crashsim help VERB' says the same); flags may
+// come before or after the arguments. A mistake is said in one line on
+// stderr — what was wrong, and where to look — never with the whole usage.
 // The exit code is 0 on success, 1 when a check found a problem (any
 // violation or failed run for run and report; a state that still violates
 // for replay; an unmet expectation for demo), 2 on a usage error (an
 // unknown verb, flag, scenario or malformed file; for replay also a
 // diverged id).
 //
-// The verbs live one per file; main only wires them.
+// The verbs live one per file; main only wires them. What each prints is
+// pinned by the golden files in testdata, which
+// 'go test ./cmd/crashsim -run Golden -update' rewrites.
 package main
 
 import (
