@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log"
+	"os"
 	"syscall"
 
 	"github.com/crashsim/crashsim/engine"
@@ -150,4 +152,35 @@ func ExampleFS_View() {
 	// process 2: true
 	// process 2 after the kill: <nil>
 	// seen before: true
+}
+
+// The package doc's example of the other calls: fdatasync, an append to a
+// log opened with O_APPEND and O_DSYNC, durable when it returns, and a
+// hard link, durable after SyncDir of its directory.
+func ExampleFS_Link() {
+	fsys := faultfs.New(faultfs.Options{})
+	engine.MkdirAllDurable(fsys, "/wal", 0o755)
+	engine.MkdirAllDurable(fsys, "/db", 0o755)
+	f, _ := engine.Create(fsys, "/db/checkpoint.tmp")
+	f.WriteAt([]byte("state"), 0)
+	record := []byte("record")
+
+	engine.Datasync(f) // as Sync: data and size
+	w, _ := fsys.OpenFile("/wal/log", os.O_WRONLY|os.O_CREATE|os.O_APPEND|engine.O_DSYNC, 0o644)
+	fsys.SyncDir("/wal")
+	engine.Append(w, record)                          // at the end, durable when it returns
+	fsys.Link("/db/checkpoint.tmp", "/db/checkpoint") // EEXIST if it exists
+	fsys.SyncDir("/db")                               // the new name durable
+
+	err := fsys.Link("/db/checkpoint.tmp", "/db/checkpoint")
+	fmt.Println("link again:", errors.Is(err, fs.ErrExist))
+	img := fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.LoseAll})
+	for _, name := range []string{"/wal/log", "/db/checkpoint"} {
+		b, err := engine.ReadFile(img, name)
+		fmt.Printf("after a power failure, %s: %q %v\n", name, b, err)
+	}
+	// Output:
+	// link again: true
+	// after a power failure, /wal/log: "record" <nil>
+	// after a power failure, /db/checkpoint: "state" <nil>
 }

@@ -32,8 +32,10 @@ type file struct {
 }
 
 var (
-	_ engine.File      = (*file)(nil)
-	_ engine.Allocator = (*file)(nil)
+	_ engine.File       = (*file)(nil)
+	_ engine.Allocator  = (*file)(nil)
+	_ engine.Datasyncer = (*file)(nil)
+	_ engine.Appender   = (*file)(nil)
 )
 
 func (f *file) Name() string { return f.name }
@@ -75,25 +77,55 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // WriteAt writes p at off into the page cache, extending the file if
-// needed. Nothing is durable when it returns.
+// needed. Nothing is durable when it returns, unless the file was opened
+// with O_DSYNC or O_SYNC: then the range written and the size are (rule
+// 19).
 func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	f.fs.mu.Lock()
-	defer f.fs.mu.Unlock()
-	seq, fault := f.fs.begin(Op{Kind: OpWrite, Owner: f.owner, Path: f.path, Off: off, Len: int64(len(p))})
+	n, err := f.write(OpWrite, p, off)
+	f.fs.mu.Unlock()
+	return f.synced(off, n, err)
+}
+
+// Append writes p at the end of a file opened with O_APPEND, finding the
+// end and writing there as one operation (rule 20), as write(2) does on
+// such a file. Nothing is durable when it returns, unless the file was
+// opened with O_DSYNC or O_SYNC (rule 19).
+func (f *file) Append(p []byte) (int, error) {
+	f.fs.mu.Lock()
+	off := int64(0)
+	if f.node.data != nil {
+		off = f.node.data.size
+	}
+	n, err := f.write(OpAppend, p, off)
+	f.fs.mu.Unlock()
+	return f.synced(off, n, err)
+}
+
+// write is WriteAt (kind OpWrite) or Append (OpAppend) into the page
+// cache, in the order of the checks of os.File's WriteAt or Write. fs.mu
+// must be held.
+func (f *file) write(kind OpKind, p []byte, off int64) (int, error) {
+	seq, fault := f.fs.begin(Op{Kind: kind, Owner: f.owner, Path: f.path, Off: off, Len: int64(len(p))})
 	if err := fault.err("write", f.name); err != nil {
 		return 0, err
 	}
+	appending := f.flag&os.O_APPEND != 0
 	switch {
-	case f.flag&os.O_APPEND != 0:
+	case kind == OpWrite && appending:
 		return 0, errWriteAtInAppendMode
-	case off < 0:
+	case kind == OpAppend && !appending:
+		return 0, engine.CheckAppend(f.name, f.flag)
+	case kind == OpWrite && off < 0:
 		return 0, pathError("writeat", f.name, errNegativeOffset)
-	case len(p) == 0:
-		return 0, nil
+	case kind == OpWrite && len(p) == 0:
+		return 0, nil // pwrite of nothing succeeds even on a closed file
 	case f.closed:
 		return 0, pathError("write", f.name, fs.ErrClosed)
 	case f.access() == os.O_RDONLY:
 		return 0, pathError("write", f.name, syscall.EBADF)
+	case len(p) == 0:
+		return 0, nil
 	case off > maxFileSize-int64(len(p)):
 		return 0, pathError("write", f.name, syscall.EFBIG)
 	}
@@ -105,7 +137,7 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 		return n, pathError("write", f.name, injected(syscall.ENOSPC))
 	}
 	// On a full file system, the blocks that can be backed are written
-	// and the rest is ENOSPC, as os.File.WriteAt reports a short write(2)
+	// and the rest is ENOSPC, as os.File reports a short write(2)
 	// followed by a failed one (rule 17).
 	n := int(f.node.data.backed(off, int64(len(p)), f.fs.room(f.node)))
 	if n > 0 {
@@ -115,6 +147,38 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 		return n, pathError("write", f.name, syscall.ENOSPC)
 	}
 	return len(p), nil
+}
+
+// synced ends a write of n bytes at off that returned err: on a file
+// opened with O_DSYNC or O_SYNC, the sync of the bytes written (rule 19),
+// before which Options.BeforeWriteSync is called, without the lock, so
+// that a simulator may crash between the write and its sync. A failed
+// sync is the write's error, with nothing written, as write(2) returns
+// it; a short write is synced, and its own error returned.
+func (f *file) synced(off int64, n int, err error) (int, error) {
+	if n == 0 || !engine.SyncWrites(f.flag) {
+		return n, err
+	}
+	op := Op{Kind: OpWriteSync, Owner: f.owner, Path: f.path, Off: off, Len: int64(n)}
+	f.fs.mu.Lock()
+	hook := f.fs.opts.BeforeWriteSync
+	f.fs.mu.Unlock()
+	if hook != nil {
+		hook(op)
+	}
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	seq, fault := f.fs.begin(op)
+	if ferr := fault.err("write", f.name); ferr != nil {
+		return 0, ferr
+	}
+	c := f.node.data
+	if fault.kind == syncFailure {
+		c.failSyncRange(off, off+int64(n))
+		return 0, pathError("write", f.name, injected(syscall.EIO))
+	}
+	c.syncRange(off, off+int64(n), seq, f.fs.owners)
+	return n, err
 }
 
 // Allocate gives every hole of [off, off+n) a block of zeros and grows the
@@ -168,6 +232,32 @@ func (f *file) Sync() error {
 	case fault.kind == syncFailure:
 		f.node.data.failSync()
 		return pathError("sync", f.name, injected(syscall.EIO))
+	}
+	f.node.data.sync(seq, f.fs.owners)
+	return nil
+}
+
+// Datasync is fdatasync: it makes the file's data and size durable, as
+// Sync does, and the rest of its metadata — here there is none, since
+// ModTime is always zero and permissions are set by the create (rule 18).
+// Like Sync it makes no name durable, and an injected SyncFailure drops
+// what it would have made durable (rule 7).
+func (f *file) Datasync() error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	seq, fault := f.fs.begin(Op{Kind: OpDatasync, Owner: f.owner, Path: f.path})
+	if err := fault.err("fdatasync", f.name); err != nil {
+		return err
+	}
+	switch {
+	case f.closed:
+		return pathError("fdatasync", f.name, fs.ErrClosed)
+	case f.node.isDir():
+		f.fs.syncDir(f.node)
+		return nil
+	case fault.kind == syncFailure:
+		f.node.data.failSync()
+		return pathError("fdatasync", f.name, injected(syscall.EIO))
 	}
 	f.node.data.sync(seq, f.fs.owners)
 	return nil

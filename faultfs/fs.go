@@ -28,6 +28,16 @@ type Options struct {
 	// Mounts put media on directories (rule 12): persistent memory, shared
 	// memory, or more disk. Without a mount a file is on a disk.
 	Mounts []Mount
+
+	// BeforeWriteSync, if not nil, is called between the two steps of a
+	// write through a file opened with O_DSYNC or O_SYNC (rule 19): after
+	// the bytes reached the page cache (an OpWrite or OpAppend), before
+	// the sync of their range, with the Op that sync will be (an
+	// OpWriteSync, not yet numbered). It is called without the file
+	// system's lock, so that it may take a crash state there (Pending,
+	// CrashClone): a power failure during such a write keeps any part of
+	// it.
+	BeforeWriteSync func(Op)
 }
 
 // FS is an in-memory engine.FS that knows, at every instant, what a power
@@ -52,13 +62,17 @@ type FS struct {
 	locks map[*lockHandle]bool // locks held
 
 	untracked bool // file data no longer becomes durable (Untrack)
+	linked    bool // a file may have several names: Fingerprint says which (rule 21)
 
 	build    uint64 // the epoch of the trees a crash state was built with, or 0
 	shared   bool   // a tree was shared with a clone or snapshot: nothing may be recycled
 	released bool   // Release was called
 }
 
-var _ engine.FS = (*FS)(nil)
+var (
+	_ engine.FS     = (*FS)(nil)
+	_ engine.Linker = (*FS)(nil)
+)
 
 // New returns an empty file system: a root directory and the mount points
 // of opts.Mounts with their parents, all durable.
@@ -87,6 +101,13 @@ func newFS(opts Options, mounts []mountPoint) *FS {
 func (fsys *FS) SetInjector(inj Injector) {
 	fsys.mu.Lock()
 	fsys.opts.Injector = inj
+	fsys.mu.Unlock()
+}
+
+// SetBeforeWriteSync replaces Options.BeforeWriteSync; nil calls nothing.
+func (fsys *FS) SetBeforeWriteSync(fn func(Op)) {
+	fsys.mu.Lock()
+	fsys.opts.BeforeWriteSync = fn
 	fsys.mu.Unlock()
 }
 
@@ -153,10 +174,11 @@ func (fsys *FS) newChild(parent *inode, mode fs.FileMode, seq int64) *inode {
 	return n
 }
 
-// unname is the removal of n's name (a remove, or a rename over it): its
-// blocks no longer count, as they are free once it is closed (rule 17).
+// unname follows the removal of a name of n (a remove, or a rename over
+// it): once it has none left, its blocks no longer count, as they are free
+// once it is closed (rule 17).
 func unname(n *inode) {
-	if n.data != nil && n.data.space != nil {
+	if n.nlink == 0 && n.data != nil && n.data.space != nil {
 		n.data.space.freed()
 		n.data.space = nil
 	}
@@ -188,9 +210,12 @@ func pathError(op, name string, err error) error {
 	return &fs.PathError{Op: op, Path: name, Err: err}
 }
 
-// OpenFile opens name with the os.O_* flags, as os.OpenFile does on Linux.
-// Creating a file is a namespace change, durable after SyncDir of its
-// directory; O_TRUNC is a size change, durable after File.Sync.
+// OpenFile opens name with the os.O_* flags, as os.OpenFile does on Linux,
+// and refuses the flags engine.CheckOpenFlags refuses. Creating a file is a
+// namespace change, durable after SyncDir of its directory; O_TRUNC is a
+// size change, durable after File.Sync. A file opened with O_DSYNC or
+// O_SYNC makes each write durable before it returns (rule 19); one opened
+// with O_APPEND appends (File.Append, rule 20).
 func (fsys *FS) OpenFile(name string, flag int, perm fs.FileMode) (engine.File, error) {
 	return fsys.openFile(0, name, flag, perm)
 }
@@ -201,6 +226,9 @@ func (fsys *FS) openFile(owner int, name string, flag int, perm fs.FileMode) (en
 	p := cleanPath(name)
 	seq, fault := fsys.begin(Op{Kind: OpOpen, Path: p, Owner: owner})
 	if err := fault.err("open", name); err != nil {
+		return nil, err
+	}
+	if err := engine.CheckOpenFlags(name, flag); err != nil {
 		return nil, err
 	}
 	node, err := fsys.open(name, p, flag, perm, seq)
@@ -337,13 +365,66 @@ func (fsys *FS) rename(oldname, newname, op, np string, seq int64) syscall.Errno
 		return syscall.ENOTDIR
 	}
 	fsys.durableBase()
+	oldDir.unlink(oldLast)
+	newDir.link(newLast, oldNode)
 	if newNode != nil {
 		unname(newNode)
 	}
-	oldDir.unlink(oldLast)
-	newDir.link(newLast, oldNode)
 	fsys.record(&metaOp{seq: seq, kind: MetaRename, dir: oldDir, name: oldLast,
 		newDir: newDir, newName: newLast, node: oldNode, path: op, newPath: np})
+	return 0
+}
+
+// Link makes newname a new name of the file oldname, as os.Link does on
+// Linux (link(2)): both names are the same file. The new name is a
+// namespace change of its directory, durable after SyncDir of it, like a
+// create (rule 21). It fails with EEXIST if newname exists, EPERM for a
+// directory, EXDEV from one mount to another (rule 12); errors are
+// *os.LinkError.
+func (fsys *FS) Link(oldname, newname string) error { return fsys.linkAs(0, oldname, newname) }
+
+func (fsys *FS) linkAs(owner int, oldname, newname string) error {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	op, np := cleanPath(oldname), cleanPath(newname)
+	seq, fault := fsys.begin(Op{Kind: OpLink, Path: op, NewPath: np, Owner: owner})
+	if err := fault.wrapped(); err != nil {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: err}
+	}
+	if errno := fsys.link(oldname, newname, op, np, seq); errno != 0 {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: errno}
+	}
+	return nil
+}
+
+// link checks in the order of linkat(2): the old name, the new name's
+// directory and the new name, the mounts, the kind of file.
+func (fsys *FS) link(oldname, newname, op, np string, seq int64) syscall.Errno {
+	if oldname == "" || newname == "" {
+		return syscall.ENOENT
+	}
+	_, _, node, errno := fsys.resolve(op)
+	switch {
+	case errno != 0:
+		return errno
+	case node == nil:
+		return syscall.ENOENT
+	}
+	dir, last, there, errno := fsys.resolve(np)
+	switch {
+	case errno != 0:
+		return errno
+	case there != nil:
+		return syscall.EEXIST
+	case node.mnt != dir.mnt:
+		return syscall.EXDEV
+	case node.isDir():
+		return syscall.EPERM
+	}
+	fsys.durableBase()
+	dir.link(last, node)
+	fsys.linked = true
+	fsys.record(&metaOp{seq: seq, kind: MetaLink, dir: dir, name: last, node: node, path: op, newPath: np})
 	return 0
 }
 

@@ -58,15 +58,17 @@ func Error(errno syscall.Errno) Fault {
 	return Fault{kind: errorFault, errno: errno}
 }
 
-// ShortWrite makes a File.WriteAt write only the first half of its bytes
-// (they reach the page cache) and return n < len(p) with an error wrapping
-// ErrInjected and ENOSPC.
+// ShortWrite makes a File.WriteAt or Append write only the first half of
+// its bytes (they reach the page cache) and return n < len(p) with an
+// error wrapping ErrInjected and ENOSPC.
 var ShortWrite = Fault{kind: shortWrite}
 
-// SyncFailure makes a File.Sync or a Region.Drain fail with EIO with Linux
-// semantics (rule 7): the dirty blocks are dropped without becoming durable
-// and stay in the page cache, and the next Sync reports success without
-// making them durable.
+// SyncFailure makes a File.Sync, File.Datasync or Region.Drain, or the
+// sync that ends a write to a file opened with O_DSYNC or O_SYNC (an
+// OpWriteSync, whose write then fails), fail with EIO with Linux semantics
+// (rule 7): the dirty blocks are dropped without becoming durable and stay
+// in the page cache, and the next Sync reports success without making them
+// durable.
 var SyncFailure = Fault{kind: syncFailure}
 
 // BitFlip makes a File.ReadAt or a region read (ReadAt, View, Load32,
@@ -107,11 +109,11 @@ func (f Fault) appliesTo(k OpKind) bool {
 	case errorFault:
 		return true
 	case shortWrite:
-		return k == OpWrite
+		return k == OpWrite || k == OpAppend
 	case bitFlip:
 		return k == OpRead || k == OpRegionRead
 	case syncFailure:
-		return k == OpSync || k == OpDrain
+		return k == OpSync || k == OpDatasync || k == OpWriteSync || k == OpDrain
 	}
 	return false
 }

@@ -101,7 +101,10 @@
 //
 // Crash points (docs/DESIGN.md section 5). For a power failure (F2), just before
 // every persistence barrier of any process — Region.Drain, File.Sync,
-// FS.SyncDir — and at the end of the workload: a crash between two barriers
+// engine.Datasync, FS.SyncDir, and the sync that ends a write to a file
+// opened with O_DSYNC or O_SYNC, after its bytes reached the page cache
+// (faultfs rule 19, through faultfs's BeforeWriteSync), so that such a
+// write may tear — and at the end of the workload: a crash between two barriers
 // leaves a subset of the states possible at the next one, so nothing is
 // lost by not crashing there. For a process crash (F1), just after every
 // operation that changes the state, and inside copies: Region.WriteAt is

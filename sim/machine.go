@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -94,7 +95,25 @@ func machineOn(disk *faultfs.FS) *Machine {
 // for a plain recovery, whose trace nobody reads, it saves the cost of one
 // event per operation.
 func untracedMachineOn(disk *faultfs.FS) *Machine {
-	return &Machine{disk: disk, ring: newRing(excerptLen)}
+	m := &Machine{disk: disk, ring: newRing(excerptLen)}
+	disk.SetBeforeWriteSync(m.beforeWriteSync)
+	return m
+}
+
+// beforeWriteSync is the disk's Options.BeforeWriteSync: a write through a
+// file opened with O_DSYNC or O_SYNC reached the page cache and its sync
+// is next, a barrier like any other (faultfs rule 19), so a power failure
+// may crash there and keep any part of the write.
+func (m *Machine) beforeWriteSync(op faultfs.Op) {
+	m.mu.Lock()
+	var p *Process
+	if op.Owner >= 1 && op.Owner <= len(m.procs) {
+		p = m.procs[op.Owner-1]
+	}
+	m.mu.Unlock()
+	if p != nil {
+		p.before(op.Kind.String(), op.Path, op.Off, op.Len)
+	}
 }
 
 // Disk returns the machine's storage.
@@ -361,7 +380,7 @@ func (f *procFS) OpenFile(name string, flag int, perm fs.FileMode) (engine.File,
 		return nil, err
 	}
 	f.p.after()
-	return &procFile{p: f.p, f: file}, nil
+	return &procFile{p: f.p, f: file, flag: flag}, nil
 }
 
 func (f *procFS) Remove(name string) error {
@@ -378,6 +397,17 @@ func (f *procFS) Rename(oldname, newname string) error {
 		return &fs.PathError{Op: "rename", Path: oldname, Err: ErrKilled}
 	}
 	err := f.p.view.Rename(oldname, newname)
+	f.p.after()
+	return err
+}
+
+// Link is engine.Link on the disk, a crash point after it: a new name is
+// a namespace change.
+func (f *procFS) Link(oldname, newname string) error {
+	if f.p.Killed() {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: ErrKilled}
+	}
+	err := engine.Link(f.p.view, oldname, newname)
 	f.p.after()
 	return err
 }
@@ -446,11 +476,17 @@ func (f *procFS) Map(file engine.File, length int64) (engine.Region, error) {
 
 // procFile is a file opened by a process.
 type procFile struct {
-	p *Process
-	f engine.File
+	p    *Process
+	f    engine.File
+	flag int // as opened
 }
 
-var _ engine.Allocator = (*procFile)(nil)
+var (
+	_ engine.Allocator  = (*procFile)(nil)
+	_ engine.Datasyncer = (*procFile)(nil)
+	_ engine.Appender   = (*procFile)(nil)
+	_ engine.Linker     = (*procFS)(nil)
+)
 
 func (f *procFile) Name() string { return f.f.Name() }
 
@@ -476,6 +512,35 @@ func (f *procFile) Sync() error {
 		return f.p.killedErr("sync", f.f.Name())
 	}
 	return f.f.Sync()
+}
+
+// Datasync is a barrier, as Sync is: a crash point of a power failure
+// before it.
+func (f *procFile) Datasync() error {
+	if f.p.Killed() {
+		return f.p.killedErr("fdatasync", f.f.Name())
+	}
+	f.p.before("datasync", f.f.Name(), 0, 0)
+	if f.p.Killed() {
+		return f.p.killedErr("fdatasync", f.f.Name())
+	}
+	return engine.Datasync(f.f)
+}
+
+// Append appends in pieces of at most one page, as WriteAt writes, under
+// a process crash: a process killed inside write(2) may leave a prefix of
+// the pages. The end where the pieces go is the file's size when Append
+// starts, which only the process's own appends move meanwhile.
+func (f *procFile) Append(b []byte) (int, error) {
+	off := int64(0)
+	if !f.p.Killed() && f.p.splits() && engine.CheckAppend(f.f.Name(), f.flag) == nil && len(b) > 1 {
+		if fi, err := f.f.Stat(); err == nil {
+			off = fi.Size()
+		}
+	}
+	return splitCopy(f.p, "write", f.f.Name(), b, off, engine.PageSize, func(b []byte, _ int64) (int, error) {
+		return engine.Append(f.f, b)
+	})
 }
 
 func (f *procFile) Truncate(size int64) error {
@@ -507,6 +572,13 @@ func (f *procFile) Stat() (fs.FileInfo, error) {
 
 func (f *procFile) Close() error { return f.f.Close() }
 
+// splits reports whether the machine explores process crashes, whose
+// crash points fall inside copies too.
+func (p *Process) splits() bool {
+	h := p.m.hook
+	return h != nil && h.options().Fault == ProcessCrash
+}
+
 // splitCopy writes b at off with write, in pieces of at most unit bytes,
 // aligned, when the machine explores process crashes (so that each piece
 // boundary is a crash point), and in one piece otherwise.
@@ -515,13 +587,12 @@ func splitCopy(p *Process, op, name string, b []byte, off int64, unit int64, wri
 		return 0, p.killedErr(op, name)
 	}
 	p.m.digestData(b)
-	h := p.m.hook
-	if h == nil || h.options().Fault != ProcessCrash || int64(len(b)) <= unit {
+	if !p.splits() || int64(len(b)) <= unit {
 		n, err := write(b, off)
 		p.after()
 		return n, err
 	}
-	if g := h.options().Granularity; op == "region-write" && g > 0 {
+	if g := p.m.hook.options().Granularity; op == "region-write" && g > 0 {
 		unit = int64(g)
 	}
 	done := 0

@@ -16,7 +16,9 @@ type Event struct {
 	Index uint64 `json:"index"`
 	// Proc is the simulated process that made it.
 	Proc int `json:"proc"`
-	// Kind is the operation ("write", "sync", "region-write", "drain", …)
+	// Kind is the operation ("write", "append", "sync", "write-sync" (the
+	// sync that ends a write to an O_DSYNC or O_SYNC file), "region-write",
+	// "drain", …)
 	// or the marker ("invoke", "return", "durable", "start", "kill"; a
 	// kill's note names the signal when the machine killed the process).
 	Kind string `json:"kind"`
@@ -39,7 +41,7 @@ func (e Event) String() string {
 		b.WriteString(" -> " + e.NewPath)
 	}
 	switch e.Kind {
-	case "read", "write", "flush", "region-read", "region-write", "region-atomic", "allocate":
+	case "read", "write", "append", "write-sync", "flush", "region-read", "region-write", "region-atomic", "allocate":
 		fmt.Fprintf(&b, " [%d,%d)", e.Off, e.Off+e.Len)
 	case "truncate":
 		fmt.Fprintf(&b, " %d", e.Off)
@@ -56,7 +58,7 @@ func (e Event) String() string {
 // point of a power failure precedes each.
 func (e Event) IsBarrier() bool {
 	switch e.Kind {
-	case "sync", "syncdir", "drain":
+	case "sync", "datasync", "write-sync", "syncdir", "drain":
 		return true
 	}
 	return false
