@@ -108,8 +108,12 @@
 // leaves a subset of the states possible at the next one, so nothing is
 // lost by not crashing there. For a process crash (F1), just after every
 // operation that changes the state, and inside copies: Region.WriteAt is
-// split into 8-byte words (or Options.Granularity bytes) and File.WriteAt
-// into pages, with a crash point between pieces.
+// split at the boundaries of 8-byte words (or of Options.Granularity
+// bytes), File.WriteAt and engine.Append at page boundaries, with a crash
+// point between pieces — a copy of any length that straddles a boundary,
+// since write(2) copies a page at a time. An append's pieces go where the
+// file's end was when it started, which a Stat of the file, in the trace,
+// finds.
 //
 // Crash states. At a crash point the explorer takes a faultfs.Pending — a
 // snapshot of the durable state and of the pending units — and the

@@ -579,21 +579,27 @@ func (p *Process) splits() bool {
 	return h != nil && h.options().Fault == ProcessCrash
 }
 
-// splitCopy writes b at off with write, in pieces of at most unit bytes,
-// aligned, when the machine explores process crashes (so that each piece
-// boundary is a crash point), and in one piece otherwise.
+// splitCopy writes b at off with write, in pieces that end at the aligned
+// boundaries of unit bytes, when the machine explores process crashes (so
+// that each boundary inside the copy is a crash point, docs/DESIGN.md F1),
+// and in one piece otherwise. A copy of any length that straddles a
+// boundary is split there: the kernel copies a write(2) a page at a time,
+// and memcpy a word at a time, whatever the length.
 func splitCopy(p *Process, op, name string, b []byte, off int64, unit int64, write func([]byte, int64) (int, error)) (int, error) {
 	if p.Killed() {
 		return 0, p.killedErr(op, name)
 	}
 	p.m.digestData(b)
-	if !p.splits() || int64(len(b)) <= unit {
+	splits := p.splits()
+	if g := 0; splits && op == "region-write" {
+		if g = p.m.hook.options().Granularity; g > 0 {
+			unit = int64(g)
+		}
+	}
+	if !splits || off < 0 || len(b) == 0 || off/unit == (off+int64(len(b))-1)/unit {
 		n, err := write(b, off)
 		p.after()
 		return n, err
-	}
-	if g := p.m.hook.options().Granularity; op == "region-write" && g > 0 {
-		unit = int64(g)
 	}
 	done := 0
 	for done < len(b) {
