@@ -45,6 +45,13 @@
 //		log.Fatal("the fault was never injected")
 //	}
 //
+// The same injection wraps any engine.FS, real files included (Wrap):
+//
+//	fsys := faultfs.Wrap(engine.OSFS{}, faultfs.NewRules(faultfs.Rule{
+//		When:  faultfs.And(faultfs.PathGlob(filepath.Join(dir, "*.wal")), faultfs.OpKinds(faultfs.OpWrite), faultfs.OnIndex(2)),
+//		Fault: faultfs.Error(syscall.EIO),
+//	}))
+//
 // Media: persistent memory on /mnt/pmem (a DAX file system), shared memory
 // on /dev/shm, a disk everywhere else (rules 12 to 15):
 //
@@ -434,5 +441,15 @@
 // Fault injection follows Pebble's errorfs: a one-method Injector is asked
 // about every operation before it takes effect; Rules built from composable
 // predicates (OnIndex, OpKinds, PathGlob, And, Or, Not) is the usual one. An
-// injected error wraps both ErrInjected and the errno.
+// injected error wraps both ErrInjected and the errno. A Rule is a
+// description; each Rules made of it counts from 0, with copies of its own
+// of the predicates that count (Counter), so that one Rule serves every
+// run of a test that runs its workload many times. Options.Failed sees how
+// every operation that fails, or that had a fault injected, returns.
+//
+// Wrap puts the same injection on any engine.FS, the OS backend included,
+// as errorfs wraps any vfs.FS: each call through it is an Op, asked about
+// before it reaches the FS underneath. It can only fail or change calls,
+// never change what the storage underneath keeps: a SyncFailure through
+// it fails the call, and the pages stay dirty.
 package faultfs

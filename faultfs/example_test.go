@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"github.com/crashsim/crashsim/engine"
@@ -183,4 +184,29 @@ func ExampleFS_Link() {
 	// link again: true
 	// after a power failure, /wal/log: "record" <nil>
 	// after a power failure, /db/checkpoint: "state" <nil>
+}
+
+// The package doc's example of Wrap: the same rules on real files, the
+// third write to a log failing with EIO.
+func ExampleWrap() {
+	dir, err := os.MkdirTemp("", "wrap-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	fsys := faultfs.Wrap(engine.OSFS{}, faultfs.NewRules(faultfs.Rule{
+		When:  faultfs.And(faultfs.PathGlob(filepath.Join(dir, "*.wal")), faultfs.OpKinds(faultfs.OpWrite), faultfs.OnIndex(2)),
+		Fault: faultfs.Error(syscall.EIO),
+	}))
+	f, _ := engine.Create(fsys, filepath.Join(dir, "1.wal"))
+	defer f.Close()
+	for i := range 3 {
+		_, err := f.WriteAt([]byte("entry"), int64(i*5))
+		fmt.Println("write:", errors.Is(err, syscall.EIO), errors.Is(err, faultfs.ErrInjected))
+	}
+	// Output:
+	// write: false false
+	// write: false false
+	// write: true true
 }

@@ -44,9 +44,10 @@ func (f *file) access() int { return f.flag & (os.O_RDONLY | os.O_WRONLY | os.O_
 
 // ReadAt reads len(p) bytes at off from the page cache. At end of file it
 // returns io.EOF with the bytes before it.
-func (f *file) ReadAt(p []byte, off int64) (int, error) {
+func (f *file) ReadAt(p []byte, off int64) (_ int, err error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	_, fault := f.fs.begin(Op{Kind: OpRead, Owner: f.owner, Path: f.path, Off: off, Len: int64(len(p))})
 	if err := fault.err("read", f.name); err != nil {
 		return 0, err
@@ -83,6 +84,7 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	f.fs.mu.Lock()
 	n, err := f.write(OpWrite, p, off)
+	f.fs.end(&err)
 	f.fs.mu.Unlock()
 	return f.synced(off, n, err)
 }
@@ -98,6 +100,7 @@ func (f *file) Append(p []byte) (int, error) {
 		off = f.node.data.size
 	}
 	n, err := f.write(OpAppend, p, off)
+	f.fs.end(&err)
 	f.fs.mu.Unlock()
 	return f.synced(off, n, err)
 }
@@ -155,9 +158,9 @@ func (f *file) write(kind OpKind, p []byte, off int64) (int, error) {
 // that a simulator may crash between the write and its sync. A failed
 // sync is the write's error, with nothing written, as write(2) returns
 // it; a short write is synced, and its own error returned.
-func (f *file) synced(off int64, n int, err error) (int, error) {
+func (f *file) synced(off int64, n int, werr error) (_ int, err error) {
 	if n == 0 || !engine.SyncWrites(f.flag) {
-		return n, err
+		return n, werr
 	}
 	op := Op{Kind: OpWriteSync, Owner: f.owner, Path: f.path, Off: off, Len: int64(n)}
 	f.fs.mu.Lock()
@@ -168,6 +171,7 @@ func (f *file) synced(off int64, n int, err error) (int, error) {
 	}
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	seq, fault := f.fs.begin(op)
 	if ferr := fault.err("write", f.name); ferr != nil {
 		return 0, ferr
@@ -178,7 +182,7 @@ func (f *file) synced(off int64, n int, err error) (int, error) {
 		return 0, pathError("write", f.name, injected(syscall.EIO))
 	}
 	c.syncRange(off, off+int64(n), seq, f.fs.owners)
-	return n, err
+	return n, werr
 }
 
 // Allocate gives every hole of [off, off+n) a block of zeros and grows the
@@ -187,9 +191,10 @@ func (f *file) synced(off int64, n int, err error) (int, error) {
 // allocates holes in order while blocks last, grows the file over those,
 // as ext4 does, and fails with ENOSPC (rule 17). The blocks and the size
 // are durable after Sync.
-func (f *file) Allocate(off, n int64) error {
+func (f *file) Allocate(off, n int64) (err error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	seq, fault := f.fs.begin(Op{Kind: OpAllocate, Owner: f.owner, Path: f.path, Off: off, Len: n})
 	if err := fault.err("fallocate", f.name); err != nil {
 		return err
@@ -216,9 +221,10 @@ func (f *file) Allocate(off, n int64) error {
 // persistent memory alike (rule 13); on shared memory it makes nothing
 // durable (rule 14). An injected SyncFailure drops them instead, with Linux
 // semantics (rule 7). Sync of a directory is SyncDir.
-func (f *file) Sync() error {
+func (f *file) Sync() (err error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	seq, fault := f.fs.begin(Op{Kind: OpSync, Owner: f.owner, Path: f.path})
 	if err := fault.err("sync", f.name); err != nil {
 		return err
@@ -242,9 +248,10 @@ func (f *file) Sync() error {
 // ModTime is always zero and permissions are set by the create (rule 18).
 // Like Sync it makes no name durable, and an injected SyncFailure drops
 // what it would have made durable (rule 7).
-func (f *file) Datasync() error {
+func (f *file) Datasync() (err error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	seq, fault := f.fs.begin(Op{Kind: OpDatasync, Owner: f.owner, Path: f.path})
 	if err := fault.err("fdatasync", f.name); err != nil {
 		return err
@@ -264,9 +271,10 @@ func (f *file) Datasync() error {
 }
 
 // Truncate changes the size; the new size is durable after Sync.
-func (f *file) Truncate(size int64) error {
+func (f *file) Truncate(size int64) (err error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	seq, fault := f.fs.begin(Op{Kind: OpTruncate, Owner: f.owner, Path: f.path, Off: size})
 	if err := fault.err("truncate", f.name); err != nil {
 		return err
@@ -285,9 +293,10 @@ func (f *file) Truncate(size int64) error {
 
 // Stat describes the file, even after it was removed or renamed; its Name
 // is that of the name it was opened with, as with os.File.
-func (f *file) Stat() (fs.FileInfo, error) {
+func (f *file) Stat() (_ fs.FileInfo, err error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	_, fault := f.fs.begin(Op{Kind: OpStat, Owner: f.owner, Path: f.path})
 	if err := fault.err("stat", f.name); err != nil {
 		return nil, err
@@ -300,9 +309,10 @@ func (f *file) Stat() (fs.FileInfo, error) {
 
 // Close releases the file; it makes nothing durable. An injected error is
 // returned after the file is closed, as close(2) does.
-func (f *file) Close() error {
+func (f *file) Close() (err error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	_, fault := f.fs.begin(Op{Kind: OpClose, Owner: f.owner, Path: f.path})
 	if f.closed {
 		return pathError("close", f.name, fs.ErrClosed)

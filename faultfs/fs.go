@@ -29,6 +29,14 @@ type Options struct {
 	// memory, or more disk. Without a mount a file is on a disk.
 	Mounts []Mount
 
+	// Failed, if not nil, is called as an operation returns an error, or
+	// returns after a fault was injected into it, with the file system
+	// locked: with the Op that Observe saw, the Fault injected (the zero
+	// Fault if none was) and the error the operation returns (nil after a
+	// BitFlip, which fails nothing). A simulator shows them in its trace.
+	// It must not call back into the file system.
+	Failed func(op Op, fault Fault, err error)
+
 	// BeforeWriteSync, if not nil, is called between the two steps of a
 	// write through a file opened with O_DSYNC or O_SYNC (rule 19): after
 	// the bytes reached the page cache (an OpWrite or OpAppend), before
@@ -53,6 +61,8 @@ type FS struct {
 	space  []*space     // of each mount (rule 17)
 	owners owners       // the epochs of the trees this FS may change in place
 	next   uint64       // Index of the next operation
+	op     Op           // the operation begun last, for Options.Failed
+	fault  Fault        // the fault injected into it
 	ids    uint64       // last inode id handed out
 
 	root  *inode
@@ -108,6 +118,13 @@ func (fsys *FS) SetInjector(inj Injector) {
 func (fsys *FS) SetBeforeWriteSync(fn func(Op)) {
 	fsys.mu.Lock()
 	fsys.opts.BeforeWriteSync = fn
+	fsys.mu.Unlock()
+}
+
+// SetFailed replaces Options.Failed; nil calls nothing.
+func (fsys *FS) SetFailed(fn func(op Op, fault Fault, err error)) {
+	fsys.mu.Lock()
+	fsys.opts.Failed = fn
 	fsys.mu.Unlock()
 }
 
@@ -203,7 +220,19 @@ func (fsys *FS) begin(op Op) (seq int64, fault Fault) {
 	if fsys.opts.Observe != nil {
 		fsys.opts.Observe(op)
 	}
+	if fsys.opts.Failed != nil {
+		fsys.op, fsys.fault = op, fault
+	}
 	return int64(op.Index) + 1, fault
+}
+
+// end reports how the operation begun last returns, with *err, to
+// Options.Failed, when it fails or a fault was injected into it. fsys.mu
+// must be held, as it has been since the operation began.
+func (fsys *FS) end(err *error) {
+	if fsys.opts.Failed != nil && (*err != nil || !fsys.fault.IsNone()) {
+		fsys.opts.Failed(fsys.op, fsys.fault, *err)
+	}
 }
 
 func pathError(op, name string, err error) error {
@@ -220,9 +249,10 @@ func (fsys *FS) OpenFile(name string, flag int, perm fs.FileMode) (engine.File, 
 	return fsys.openFile(0, name, flag, perm)
 }
 
-func (fsys *FS) openFile(owner int, name string, flag int, perm fs.FileMode) (engine.File, error) {
+func (fsys *FS) openFile(owner int, name string, flag int, perm fs.FileMode) (_ engine.File, err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	p := cleanPath(name)
 	seq, fault := fsys.begin(Op{Kind: OpOpen, Path: p, Owner: owner})
 	if err := fault.err("open", name); err != nil {
@@ -274,9 +304,10 @@ func (fsys *FS) open(name, p string, flag int, perm fs.FileMode, seq int64) (*in
 // durable after SyncDir of the parent.
 func (fsys *FS) Remove(name string) error { return fsys.remove(0, name) }
 
-func (fsys *FS) remove(owner int, name string) error {
+func (fsys *FS) remove(owner int, name string) (err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	p := cleanPath(name)
 	seq, fault := fsys.begin(Op{Kind: OpRemove, Path: p, Owner: owner})
 	if err := fault.err("remove", name); err != nil {
@@ -311,9 +342,10 @@ func (fsys *FS) remove(owner int, name string) error {
 // one with EBUSY (rule 12).
 func (fsys *FS) Rename(oldname, newname string) error { return fsys.renameAs(0, oldname, newname) }
 
-func (fsys *FS) renameAs(owner int, oldname, newname string) error {
+func (fsys *FS) renameAs(owner int, oldname, newname string) (err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	op, np := cleanPath(oldname), cleanPath(newname)
 	seq, fault := fsys.begin(Op{Kind: OpRename, Path: op, NewPath: np, Owner: owner})
 	if err := fault.wrapped(); err != nil {
@@ -383,9 +415,10 @@ func (fsys *FS) rename(oldname, newname, op, np string, seq int64) syscall.Errno
 // *os.LinkError.
 func (fsys *FS) Link(oldname, newname string) error { return fsys.linkAs(0, oldname, newname) }
 
-func (fsys *FS) linkAs(owner int, oldname, newname string) error {
+func (fsys *FS) linkAs(owner int, oldname, newname string) (err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	op, np := cleanPath(oldname), cleanPath(newname)
 	seq, fault := fsys.begin(Op{Kind: OpLink, Path: op, NewPath: np, Owner: owner})
 	if err := fault.wrapped(); err != nil {
@@ -432,9 +465,10 @@ func (fsys *FS) link(oldname, newname, op, np string, seq int64) syscall.Errno {
 // does. Each new directory is durable after SyncDir of its parent.
 func (fsys *FS) MkdirAll(name string, perm fs.FileMode) error { return fsys.mkdirAll(0, name, perm) }
 
-func (fsys *FS) mkdirAll(owner int, name string, perm fs.FileMode) error {
+func (fsys *FS) mkdirAll(owner int, name string, perm fs.FileMode) (err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	p := cleanPath(name)
 	seq, fault := fsys.begin(Op{Kind: OpMkdir, Path: p, Owner: owner})
 	if err := fault.err("mkdir", name); err != nil {
@@ -477,9 +511,10 @@ func (fsys *FS) mkdirAll(owner int, name string, perm fs.FileMode) error {
 // ReadDir lists a directory sorted by name, as os.ReadDir does.
 func (fsys *FS) ReadDir(name string) ([]fs.DirEntry, error) { return fsys.readDir(0, name) }
 
-func (fsys *FS) readDir(owner int, name string) ([]fs.DirEntry, error) {
+func (fsys *FS) readDir(owner int, name string) (_ []fs.DirEntry, err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	p := cleanPath(name)
 	_, fault := fsys.begin(Op{Kind: OpReadDir, Path: p, Owner: owner})
 	if err := fault.err("readdir", name); err != nil {
@@ -508,9 +543,10 @@ func (fsys *FS) readDir(owner int, name string) ([]fs.DirEntry, error) {
 // Stat describes a file or directory, as os.Stat does.
 func (fsys *FS) Stat(name string) (fs.FileInfo, error) { return fsys.stat(0, name) }
 
-func (fsys *FS) stat(owner int, name string) (fs.FileInfo, error) {
+func (fsys *FS) stat(owner int, name string) (_ fs.FileInfo, err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	p := cleanPath(name)
 	_, fault := fsys.begin(Op{Kind: OpStat, Path: p, Owner: owner})
 	if err := fault.err("stat", name); err != nil {
@@ -535,9 +571,10 @@ func (fsys *FS) stat(owner int, name string) (fs.FileInfo, error) {
 // durable (rule 14).
 func (fsys *FS) SyncDir(name string) error { return fsys.syncDirAs(0, name) }
 
-func (fsys *FS) syncDirAs(owner int, name string) error {
+func (fsys *FS) syncDirAs(owner int, name string) (err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	p := cleanPath(name)
 	seq, fault := fsys.begin(Op{Kind: OpSyncDir, Path: p, Owner: owner})
 	if err := fault.err("sync", name); err != nil {

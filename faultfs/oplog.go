@@ -85,7 +85,7 @@ const (
 	OpMark                           // FS.Mark: a marker of the workload, which changes nothing
 	OpAllocate                       // File.Allocate
 	OpDatasync                       // File.Datasync
-	OpAppend                         // File.Append: Off is where it writes, the end
+	OpAppend                         // File.Append: Off is where it writes, the end (0 through Wrap, which cannot know it)
 	OpWriteSync                      // the sync that ends a write to an O_DSYNC or O_SYNC file: Off and Len are the range written
 	OpLink                           // FS.Link: Path is the existing name, NewPath the new one
 )
