@@ -97,6 +97,23 @@
 // with SIGBUS, as the kernel does: a violation, reported at the crash point
 // right after it (Process.Death).
 //
+// A workload injects media and I/O faults (docs/DESIGN.md F3) with
+// Env.Inject: faultfs rules, which count afresh in every exploration and
+// every replay though built once, outside Run; a rule that has not fired
+// when the workload returns fails the run (Result.RunError):
+//
+//	rule := faultfs.Rule{
+//		When:  faultfs.And(faultfs.PathGlob("/data/log"), faultfs.OpKinds(faultfs.OpSync), faultfs.OnIndex(1)),
+//		Fault: faultfs.SyncFailure,
+//	}
+//	...
+//	env.Inject(rules...) // fresh counts each run; one that never fires fails the run
+//
+// Every error a storage call returns, injected or not, is in the trace, on
+// the event of its operation, as strace shows it: "#19 p1 sync /data/log =
+// EIO (injected sync failure)", "#7 p1 read /data/log [16,24) = EOF"
+// (Event.Err).
+//
 // # Implementation notes
 //
 // Crash points (docs/DESIGN.md section 5). For a power failure (F2), just before
@@ -141,7 +158,18 @@
 // once.
 //
 // A plain recovery runs on a machine that keeps no trace; a recovery whose
-// own crash points are explored, or that is replayed, keeps one. A plain
+// own crash points are explored, or that is replayed, keeps one. A traced
+// machine sets faultfs's Options.Failed, which gives the event of an
+// operation that fails its Err, in the window of the trace and, when
+// replaying, in the whole of it.
+//
+// Injection (Env.Inject). Each call makes a faultfs.Rules of its own from
+// the rules, which copies their counting predicates, so that a rule built
+// once counts from 0 in each exploration and replay and parallel
+// explorations share nothing; the machine's disk tries every Rules
+// injected, in order. When the workload returns, the explorer asks them
+// for the rules that never fired; a replay stops the workload at its crash
+// point, before that, and does not ask. A plain
 // recovery's image is untracked first (faultfs FS.Untrack: its writes keep
 // no history), and an image judged good, or a duplicate, is released
 // (FS.Release): its blocks and nodes build the next images, so that two

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,46 @@ type Machine struct {
 	// hook, if set, is called at the crash points of the machine's
 	// processes; see crashHook.
 	hook crashHook
+
+	// injected are the rules Env.Inject injected, in order; the disk's
+	// injector tries them all.
+	injected injectors
+}
+
+// injectors is the disk's Injector once Env.Inject was called: each Rules
+// in order, the first fault found wins.
+type injectors []*faultfs.Rules
+
+func (in injectors) MaybeInject(op faultfs.Op) faultfs.Fault {
+	for _, r := range in {
+		if f := r.MaybeInject(op); !f.IsNone() {
+			return f
+		}
+	}
+	return faultfs.Fault{}
+}
+
+// inject adds r to the rules the disk's injector tries.
+func (m *Machine) inject(r *faultfs.Rules) {
+	m.mu.Lock()
+	// A new slice: the disk's injector reads the old one without m.mu.
+	m.injected = append(slices.Clone(m.injected), r)
+	in := m.injected
+	m.mu.Unlock()
+	m.disk.SetInjector(in)
+}
+
+// unfired describes the rules injected into the machine that never fired.
+func (m *Machine) unfired() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, r := range m.injected {
+		for _, rule := range r.Unfired() {
+			out = append(out, rule.String())
+		}
+	}
+	return out
 }
 
 // crashHook receives the crash points of a machine. before is called just
@@ -88,6 +129,7 @@ func NewMachine() *Machine {
 func machineOn(disk *faultfs.FS) *Machine {
 	m := untracedMachineOn(disk)
 	disk.SetObserver(m.observe)
+	disk.SetFailed(m.failed)
 	return m
 }
 
@@ -137,6 +179,18 @@ func (m *Machine) observe(op faultfs.Op) {
 				m.sources[op.Index] = src
 			}
 		}
+	}
+}
+
+// failed is the disk's Options.Failed: an operation that is returning an
+// error, or had a fault injected, has it shown on its event in the trace.
+func (m *Machine) failed(op faultfs.Op, fault faultfs.Fault, err error) {
+	text := errText(fault, err)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ring.setErr(op.Index, text)
+	if m.record {
+		setErr(m.full, op.Index, text)
 	}
 }
 
