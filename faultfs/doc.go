@@ -124,7 +124,8 @@
 // and regions. The order in which operations take it is the order of the
 // op log (Op.Index) and the order of the crash rules: an operation's
 // sequence number is its Index + 1, and 0 stands for "before every pending
-// operation". Observe and the Injector run under that mutex.
+// operation". Observe, the Injector and Failed run under that mutex;
+// BeforeWriteSync runs without it.
 //
 // Crash rules. Each FS keeps, besides what reads see, what would survive a
 // power failure, and the history in between. These are the rules it
