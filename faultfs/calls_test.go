@@ -25,7 +25,8 @@ func durableFile(t *testing.T, fsys *FS, content string) engine.File {
 }
 
 // TestRule18Datasync: Datasync makes data and size durable, as Sync does,
-// and no name; an injected SyncFailure drops the pages (rule 7).
+// and no name, neither a create nor a rename; an injected SyncFailure
+// drops the pages (rule 7).
 func TestRule18Datasync(t *testing.T) {
 	fsys := New(Options{})
 	f := create(t, fsys, "/f")
@@ -43,6 +44,13 @@ func TestRule18Datasync(t *testing.T) {
 	if got := fileText(t, lostAll(fsys), "/f"); got != strings.Repeat("d", 10) {
 		t.Fatalf("Datasync did not make the size durable: %q", got)
 	}
+
+	ok(t, fsys.Rename("/f", "/g"))
+	ok(t, engine.Datasync(f))
+	if img := lostAll(fsys); fileText(t, img, "/g") != "<missing>" || fileText(t, img, "/f") != strings.Repeat("d", 10) {
+		t.Fatal("Datasync made a rename durable")
+	}
+	ok(t, fsys.Rename("/g", "/f"))
 
 	rules := NewRules(Rule{When: OpKinds(OpDatasync), Fault: SyncFailure})
 	fsys.SetInjector(rules)
@@ -221,9 +229,11 @@ func TestRule21Link(t *testing.T) {
 	if len(p.Meta) != 1 || p.Meta[0].Kind != MetaLink || p.Meta[0].Path != "/f" || p.Meta[0].NewPath != "/d/g" {
 		t.Fatalf("pending: %+v", p.Meta)
 	}
+	ok(t, f.Sync())
+	ok(t, engine.Datasync(f))
 	ok(t, fsys.SyncDir("/")) // not the new name's directory
 	if got := fileText(t, lostAll(fsys), "/d/g"); got != "<missing>" {
-		t.Fatalf("SyncDir of the old name's directory made the link durable: %q", got)
+		t.Fatalf("Sync of the file or SyncDir of the old name's directory made the link durable: %q", got)
 	}
 	ok(t, fsys.SyncDir("/d"))
 	img := lostAll(fsys)
