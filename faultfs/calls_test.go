@@ -12,7 +12,7 @@ import (
 
 // Unit tests of the crash rules of the calls that came after the first
 // seventeen rules: fdatasync, O_DSYNC and O_SYNC writes, appends, hard
-// links and RemoveAll (rules 18 to 22).
+// links and RemoveAll (rules 19 to 23).
 
 // durableFile returns a file /f holding content, durable with its name.
 func durableFile(t *testing.T, fsys *FS, content string) engine.File {
@@ -24,10 +24,10 @@ func durableFile(t *testing.T, fsys *FS, content string) engine.File {
 	return f
 }
 
-// TestRule18Datasync: Datasync makes data and size durable, as Sync does,
+// TestRule19Datasync: Datasync makes data and size durable, as Sync does,
 // and no name, neither a create nor a rename; an injected SyncFailure
 // drops the pages (rule 7).
-func TestRule18Datasync(t *testing.T) {
+func TestRule19Datasync(t *testing.T) {
 	fsys := New(Options{})
 	f := create(t, fsys, "/f")
 	writeAt(t, f, strings.Repeat("d", 5000), 0)
@@ -62,10 +62,10 @@ func TestRule18Datasync(t *testing.T) {
 	}
 }
 
-// TestRule19SyncWrites: a write to a file opened with O_DSYNC or O_SYNC is
+// TestRule20SyncWrites: a write to a file opened with O_DSYNC or O_SYNC is
 // durable when it returns, with the size; other pending writes of the file
 // stay pending; before its sync, the write is pending like any other.
-func TestRule19SyncWrites(t *testing.T) {
+func TestRule20SyncWrites(t *testing.T) {
 	for _, flag := range []int{engine.O_DSYNC, os.O_SYNC} {
 		fsys := New(Options{})
 		plain := durableFile(t, fsys, "base")
@@ -134,11 +134,11 @@ func TestRule19SyncWrites(t *testing.T) {
 	}
 }
 
-// TestRule19CutsAreMetadata: the sync of an O_DSYNC write makes the size
+// TestRule20CutsAreMetadata: the sync of an O_DSYNC write makes the size
 // durable, and with it the cuts of every block, which a crash may then no
 // longer undo: bytes a truncate removed never come back, whatever else of
 // the file stays pending.
-func TestRule19CutsAreMetadata(t *testing.T) {
+func TestRule20CutsAreMetadata(t *testing.T) {
 	fsys := New(Options{})
 	plain := durableFile(t, fsys, strings.Repeat("o", 3*BlockSize))
 	writeAt(t, plain, "early", BlockSize+100) // pending, then cut in part
@@ -177,9 +177,9 @@ func TestRule19CutsAreMetadata(t *testing.T) {
 	}
 }
 
-// TestRule20Append: an append lands at the end, whatever moved it, and is
+// TestRule21Append: an append lands at the end, whatever moved it, and is
 // a write like any other: pending until synced.
-func TestRule20Append(t *testing.T) {
+func TestRule21Append(t *testing.T) {
 	fsys := New(Options{})
 	durableFile(t, fsys, "abc")
 	log := &Log{}
@@ -216,10 +216,10 @@ func TestRule20Append(t *testing.T) {
 	}
 }
 
-// TestRule21Link: a new name is a namespace change of its directory,
+// TestRule22Link: a new name is a namespace change of its directory,
 // durable after SyncDir of it; in a crash state both names are one file;
 // the file's blocks count until its last name goes.
-func TestRule21Link(t *testing.T) {
+func TestRule22Link(t *testing.T) {
 	fsys := New(Options{})
 	ok(t, fsys.MkdirAll("/d", 0o755))
 	ok(t, fsys.SyncDir("/"))
@@ -284,10 +284,10 @@ func TestRule21Link(t *testing.T) {
 	}
 }
 
-// TestRule22RemoveAll: RemoveAll is one remove per name, children first;
+// TestRule23RemoveAll: RemoveAll is one remove per name, children first;
 // a crash keeps a prefix of them: a directory partly emptied, never a
 // directory gone with a name left in it.
-func TestRule22RemoveAll(t *testing.T) {
+func TestRule23RemoveAll(t *testing.T) {
 	fsys := New(Options{})
 	ok(t, fsys.MkdirAll("/t/a", 0o755))
 	for _, name := range []string{"/t/a/x", "/t/b", "/t/c"} {

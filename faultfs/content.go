@@ -260,7 +260,7 @@ func (c *content) syncMeta(seq int64, e owners) {
 }
 
 // syncRange is the sync that ends a write through a file opened with
-// O_DSYNC or O_SYNC (rule 19), as Linux's vfs_fsync_range over the bytes
+// O_DSYNC or O_SYNC (rule 20), as Linux's vfs_fsync_range over the bytes
 // written: the dirty blocks of [off, end) become durable with their current
 // content, and the file's metadata, the size with the cuts of its history
 // and the blocks Allocate gave; the other blocks keep their pending writes.

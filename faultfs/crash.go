@@ -445,7 +445,7 @@ func cloneTree(root *inode, ids uint64, mounts []mountPoint, entries func(*inode
 	var walk func(old *inode) *inode
 	walk = func(old *inode) *inode {
 		if n := made[old]; n != nil {
-			n.nlink++ // a second name of one file (rule 21)
+			n.nlink++ // a second name of one file (rule 22)
 			out.linked = true
 			return n
 		}

@@ -75,7 +75,7 @@
 //	_, err = r.WriteAt(b, 6<<20)        // errors.Is(err, faultfs.ErrSIGBUS)
 //
 // The other calls of storage code: fdatasync, writes that are durable when
-// they return, appends, hard links (rules 18 to 21):
+// they return, appends, hard links (rules 19 to 22):
 //
 //	engine.Datasync(f) // as Sync: data and size
 //	w, _ := fsys.OpenFile("/wal/log", os.O_WRONLY|os.O_CREATE|os.O_APPEND|engine.O_DSYNC, 0o644)
@@ -321,7 +321,7 @@
 //     injected Error(ENOSPC) fails any operation as rule 7's faults do,
 //     Allocate included.
 //
-//  18. Datasync (fdatasync(2); DESIGN.md F2, "file written with write()").
+//  19. Datasync (fdatasync(2); DESIGN.md F2, "file written with write()").
 //     File.Datasync makes durable what File.Sync does (rule 3): the data,
 //     the size and the blocks Allocate gave, the metadata needed to read the
 //     data back. What fdatasync may leave behind, a modification time or a
@@ -329,7 +329,7 @@
 //     its create. Like Sync it makes no name durable, and a SyncFailure on
 //     it drops the pages (rule 7).
 //
-//  19. Synchronized writes (open(2) O_DSYNC and O_SYNC: POSIX synchronized
+//  20. Synchronized writes (open(2) O_DSYNC and O_SYNC: POSIX synchronized
 //     I/O data and file integrity completion). A write (WriteAt, Append)
 //     through a file opened with O_DSYNC or O_SYNC is two operations: the
 //     write into the page cache (rules 2, 4), then the sync of the range
@@ -343,21 +343,21 @@
 //     keep their pending writes; a write of theirs lost below the durable
 //     size reads as zeros, since rule 5's tail is about bytes past a
 //     durable size. O_SYNC differs from O_DSYNC only by metadata this file
-//     system does not have (rule 18). Options.BeforeWriteSync is called
+//     system does not have (rule 19). Options.BeforeWriteSync is called
 //     between the two, without the lock, so that a simulator may crash
 //     there and keep any part of the write. A sync that fails (SyncFailure,
 //     rule 7, or an injected Error) fails the write with nothing written,
 //     as write(2) returns it, though the bytes are in the page cache; a
 //     short write is synced up to where it stopped.
 //
-//  20. Appends (write(2) on a file opened with O_APPEND). File.Append finds
+//  21. Appends (write(2) on a file opened with O_APPEND). File.Append finds
 //     the end of the file and writes there in one operation, an OpAppend
 //     whose Off is that end, so that appends through several handles never
 //     overwrite each other; for the other rules it is a write (rules 2, 4,
-//     17, 19). WriteAt on such a file fails as os.File.WriteAt does, and
+//     17, 20). WriteAt on such a file fails as os.File.WriteAt does, and
 //     Append on a file opened without O_APPEND with engine.ErrNotSupported.
 //
-//  21. Hard links (link(2); ALICE, Pillai et al., OSDI'14, treats a link as
+//  22. Hard links (link(2); ALICE, Pillai et al., OSDI'14, treats a link as
 //     a create). FS.Link gives a file a new name: a namespace change of the
 //     new name's directory (rule 8), durable after SyncDir of it (rule 10),
 //     which a crash state replays as a create of the existing inode. A crash
@@ -366,7 +366,7 @@
 //     until its last name is removed (rule 17), and a fingerprint tells one
 //     file under two names from two files that hold the same bytes.
 //
-//  22. RemoveAll (engine.RemoveAll, as os.RemoveAll and rm -r do it: one
+//  23. RemoveAll (engine.RemoveAll, as os.RemoveAll and rm -r do it: one
 //     unlink or rmdir per name). It is no operation of its own: a Remove per
 //     name, the entries of a directory in name order before the directory,
 //     each a change of rule 8, so that a crash keeps a prefix of them — a

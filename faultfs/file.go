@@ -80,7 +80,7 @@ func (f *file) ReadAt(p []byte, off int64) (_ int, err error) {
 // WriteAt writes p at off into the page cache, extending the file if
 // needed. Nothing is durable when it returns, unless the file was opened
 // with O_DSYNC or O_SYNC: then the range written and the size are (rule
-// 19).
+// 20).
 func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	f.fs.mu.Lock()
 	n, err := f.write(OpWrite, p, off)
@@ -90,9 +90,9 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 }
 
 // Append writes p at the end of a file opened with O_APPEND, finding the
-// end and writing there as one operation (rule 20), as write(2) does on
+// end and writing there as one operation (rule 21), as write(2) does on
 // such a file. Nothing is durable when it returns, unless the file was
-// opened with O_DSYNC or O_SYNC (rule 19).
+// opened with O_DSYNC or O_SYNC (rule 20).
 func (f *file) Append(p []byte) (int, error) {
 	f.fs.mu.Lock()
 	off := int64(0)
@@ -153,7 +153,7 @@ func (f *file) write(kind OpKind, p []byte, off int64) (int, error) {
 }
 
 // synced ends a write of n bytes at off that returned err: on a file
-// opened with O_DSYNC or O_SYNC, the sync of the bytes written (rule 19),
+// opened with O_DSYNC or O_SYNC, the sync of the bytes written (rule 20),
 // before which Options.BeforeWriteSync is called, without the lock, so
 // that a simulator may crash between the write and its sync. A failed
 // sync is the write's error, with nothing written, as write(2) returns
@@ -245,7 +245,7 @@ func (f *file) Sync() (err error) {
 
 // Datasync is fdatasync: it makes the file's data and size durable, as
 // Sync does, and the rest of its metadata — here there is none, since
-// ModTime is always zero and permissions are set by the create (rule 18).
+// ModTime is always zero and permissions are set by the create (rule 19).
 // Like Sync it makes no name durable, and an injected SyncFailure drops
 // what it would have made durable (rule 7).
 func (f *file) Datasync() (err error) {

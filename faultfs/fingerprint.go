@@ -99,7 +99,7 @@ func nodePrint(n *inode) Fingerprint {
 }
 
 // linkPrint returns h combined with which names are one file, where some
-// file has several (rule 21): two names of one file, where a write through
+// file has several (rule 22): two names of one file, where a write through
 // one shows through the other, are not two files that hold the same bytes.
 // A group is the sorted paths of one file; the groups are sorted by their
 // first path, so that every file system with the same names and links

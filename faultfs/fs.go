@@ -38,7 +38,7 @@ type Options struct {
 	Failed func(op Op, fault Fault, err error)
 
 	// BeforeWriteSync, if not nil, is called between the two steps of a
-	// write through a file opened with O_DSYNC or O_SYNC (rule 19): after
+	// write through a file opened with O_DSYNC or O_SYNC (rule 20): after
 	// the bytes reached the page cache (an OpWrite or OpAppend), before
 	// the sync of their range, with the Op that sync will be (an
 	// OpWriteSync, not yet numbered). It is called without the file
@@ -72,7 +72,7 @@ type FS struct {
 	locks map[*lockHandle]bool // locks held
 
 	untracked bool // file data no longer becomes durable (Untrack)
-	linked    bool // a file may have several names: Fingerprint says which (rule 21)
+	linked    bool // a file may have several names: Fingerprint says which (rule 22)
 
 	build    uint64 // the epoch of the trees a crash state was built with, or 0
 	shared   bool   // a tree was shared with a clone or snapshot: nothing may be recycled
@@ -243,8 +243,8 @@ func pathError(op, name string, err error) error {
 // and refuses the flags engine.CheckOpenFlags refuses. Creating a file is a
 // namespace change, durable after SyncDir of its directory; O_TRUNC is a
 // size change, durable after File.Sync. A file opened with O_DSYNC or
-// O_SYNC makes each write durable before it returns (rule 19); one opened
-// with O_APPEND appends (File.Append, rule 20).
+// O_SYNC makes each write durable before it returns (rule 20); one opened
+// with O_APPEND appends (File.Append, rule 21).
 func (fsys *FS) OpenFile(name string, flag int, perm fs.FileMode) (engine.File, error) {
 	return fsys.openFile(0, name, flag, perm)
 }
@@ -410,7 +410,7 @@ func (fsys *FS) rename(oldname, newname, op, np string, seq int64) syscall.Errno
 // Link makes newname a new name of the file oldname, as os.Link does on
 // Linux (link(2)): both names are the same file. The new name is a
 // namespace change of its directory, durable after SyncDir of it, like a
-// create (rule 21). It fails with EEXIST if newname exists, EPERM for a
+// create (rule 22). It fails with EEXIST if newname exists, EPERM for a
 // directory, EXDEV from one mount to another (rule 12); errors are
 // *os.LinkError.
 func (fsys *FS) Link(oldname, newname string) error { return fsys.linkAs(0, oldname, newname) }

@@ -15,7 +15,7 @@ import (
 type inode struct {
 	id      uint64
 	mode    fs.FileMode       // fs.ModeDir|perm or perm
-	nlink   int               // names in the volatile tree: more than one for a hard-linked file (rule 21)
+	nlink   int               // names in the volatile tree: more than one for a hard-linked file (rule 22)
 	mnt     int               // index in the mount table of the file system holding it (rule 12)
 	pinned  pin               // a mount point or a parent of one: neither removed nor renamed
 	entries map[string]*inode // directory: the volatile entries
@@ -95,7 +95,7 @@ const (
 	MetaRemove
 	// MetaRename renames a file or directory.
 	MetaRename
-	// MetaLink gives a file a new name (a hard link, rule 21).
+	// MetaLink gives a file a new name (a hard link, rule 22).
 	MetaLink
 )
 

@@ -268,7 +268,7 @@ func (f *refFile) sync(seq int64) {
 }
 
 // syncRange is the sync that ends a write to an O_DSYNC or O_SYNC file
-// (rule 19): the blocks of [off, end) are durable as by sync, and so is
+// (rule 20): the blocks of [off, end) are durable as by sync, and so is
 // the metadata — the size, the allocations, and every cut of the other
 // blocks: a byte a cut covered is durable as the cut left it, and no
 // write made before that cut may bring back what it wrote there; the
@@ -788,7 +788,7 @@ func (d *driver) step(g int) {
 			d.ref.file(name).write(p, off, d.seq())
 			f.Close()
 		}
-	case 14: // a write to an O_DSYNC or O_SYNC file (rule 19)
+	case 14: // a write to an O_DSYNC or O_SYNC file (rule 20)
 		off := rapid.SampledFrom(offsets).Draw(t, "off")
 		n := rapid.IntRange(1, maxLen).Draw(t, "len")
 		p := []byte(strings.Repeat(string(rune('A'+rapid.IntRange(0, 25).Draw(t, "fill"))), n))
@@ -804,12 +804,12 @@ func (d *driver) step(g int) {
 		rf.write(p, off, d.seq()-1)
 		rf.syncRange(off, off+int64(n), d.seq())
 		f.Close()
-	case 15: // link (rule 21)
+	case 15: // link (rule 22)
 		to := rapid.SampledFrom(driverNames).Draw(t, "link to")
 		if d.fs.Link(name, to) == nil {
 			d.ref.link(name, to, d.seq())
 		}
-	case 16: // datasync (rule 18)
+	case 16: // datasync (rule 19)
 		if f := d.open(name); f != nil {
 			if err := engine.Datasync(f); err != nil {
 				t.Fatal(err)

@@ -20,7 +20,7 @@ const syncLogRecord = 3000
 
 // syncLog appends records with WriteAt to /data/log opened with flag, and
 // acknowledges each as durable when its write returns, without a Sync:
-// correct with O_DSYNC or O_SYNC (faultfs rule 19), wrong without. Its
+// correct with O_DSYNC or O_SYNC (faultfs rule 20), wrong without. Its
 // recovery keeps the records up to the first whose CRC fails; with
 // trusting, it keeps every whole record the size holds, which a torn
 // write breaks.

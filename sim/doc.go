@@ -120,7 +120,7 @@
 // every persistence barrier of any process — Region.Drain, File.Sync,
 // engine.Datasync, FS.SyncDir, and the sync that ends a write to a file
 // opened with O_DSYNC or O_SYNC, after its bytes reached the page cache
-// (faultfs rule 19, through faultfs's BeforeWriteSync), so that such a
+// (faultfs rule 20, through faultfs's BeforeWriteSync), so that such a
 // write may tear — and at the end of the workload: a crash between two barriers
 // leaves a subset of the states possible at the next one, so nothing is
 // lost by not crashing there. For a process crash (F1), just after every

@@ -144,7 +144,7 @@ func untracedMachineOn(disk *faultfs.FS) *Machine {
 
 // beforeWriteSync is the disk's Options.BeforeWriteSync: a write through a
 // file opened with O_DSYNC or O_SYNC reached the page cache and its sync
-// is next, a barrier like any other (faultfs rule 19), so a power failure
+// is next, a barrier like any other (faultfs rule 20), so a power failure
 // may crash there and keep any part of the write.
 func (m *Machine) beforeWriteSync(op faultfs.Op) {
 	m.mu.Lock()
