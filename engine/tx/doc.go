@@ -227,6 +227,21 @@
 // the heap's Journal), so allocation and free commit, abort and recover
 // with the rest; a block freed by a transaction is not reused by it.
 //
+// Torn and damaged logs. A crash while the log is written leaves it torn,
+// and nothing of its transaction is in place: recovery ignores it. A log
+// damaged after it was whole may belong to a transaction half in place:
+// recovery must not ignore it, nor apply it. Every 64-byte line of the
+// log ends with a mark, stored after the rest of the line, which says
+// that the line is whole (stores to a line reach the media in order); the
+// log's header and entries have checksums. A log that fails its checksums
+// with every mark in place was whole, and is damaged: Open returns
+// ErrCorrupt — unless its ranges check and hold the transaction's new
+// contents, which only its old bytes, damaged, would have undone. log.go
+// states the rule; TestDamagedLogMidTransaction flips every bit and byte
+// of the log of a pool that crashed with a transaction half in place.
+// The marks cost no drain: one store per line, and one more per line of
+// the log in place that the new one overwrites.
+//
 // Readers and the writer. Changing data in place is the short last step
 // of a commit. In this process it takes applyMu exclusively, and Views
 // hold it shared: a View never sees a commit half done, and waits at most
@@ -248,17 +263,22 @@
 // an upgrade's commit makes the new root, the rewritten objects and the new
 // version durable together, by the same log as any transaction; it is read
 // after the log is recovered. The header is written once, and the format
-// version in it says whether the record exists: format 2, which Create
-// writes, has one; format 1, of the releases before layout versions, has
-// none, and its header holds the layout. A pool of format 1 is opened as
-// it is, and left in format 1 so that the release that wrote it can open it
-// still, until an upgrade from version 0 adopts it: then its record is
-// written in a transaction (format 1 ignores it), and its header is
-// rewritten to say format 2 — through a durable copy in the header
-// shadow, since the header is two cache lines and one checksum that a crash
-// could tear. An Open that finds a torn header reads its copy, and the
-// writer's finishes the rewrite. Older releases refuse format 2 with
-// ErrVersion: they would read an upgraded root with their old type.
+// version in it says which parts the pool has: format 3, which Create
+// writes, a layout record and a log with marks; format 2 a record and a
+// log without marks (legacylog.go); format 1, of the releases before
+// layout versions, neither, and its header holds the layout. A pool of
+// format 1 or 2 is opened as it is, and its transactions write the log
+// of its format, so that the release that wrote it can open it still,
+// until its first layout upgrade: then a pool of format 1 gets its record
+// in a transaction (format 1 ignores it), the log is retired in every
+// format, and the header is rewritten to say format 3 — through a durable
+// copy in the header shadow, since the header is two cache lines and one
+// checksum that a crash could tear. An Open that finds a torn header
+// reads its copy, and the writer's finishes the rewrite. Older releases
+// refuse format 3 with ErrVersion: they would read an upgraded root with
+// their old type, and the log with marks as one without. Until that
+// upgrade, such a pool keeps the limit of its log: damaged after a crash,
+// it can pass for torn (legacylog.go).
 // Checksums are checked before the fields they cover are read, so that
 // damage is ErrCorrupt, never another version or layout. The crash
 // laboratory's scenario pool-upgrade (sim/scenarios) explores every crash

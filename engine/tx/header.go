@@ -41,15 +41,19 @@ import (
 // read, so that damage is ErrCorrupt and never looks like another version
 // or layout.
 //
-// version is the format: 2 since layouts have versions, and 1 for the
-// pools of older releases, which this package opens as they are. In
-// format 1 the header's layout fields are the pool's layout, and the
-// layout record does not exist; in format 2 the layout record is the
-// pool's layout. A pool of format 1 stays in format 1 — so that the
-// release that wrote it can still open it — until it is upgraded to a
-// layout version (Options.Upgrades from version 0): then it is converted
-// to format 2, which older releases refuse with ErrVersion, as they must,
-// since they would read the new root with the old type.
+// version is the format: 3 since the undo log has marks (log.go), 2 for
+// pools with a layout record and the log without marks (legacylog.go), 1
+// for pools of the releases before layouts had versions, with neither.
+// This package opens all three as they are. In format 1 the header's
+// layout fields are the pool's layout, and the layout record does not
+// exist; in formats 2 and 3 the layout record is the pool's layout. A pool
+// of format 1 or 2 keeps its format — so that the release that wrote it
+// can still open it — until its layout is upgraded (Options.Upgrades):
+// then it is converted to format 3, which older releases refuse with
+// ErrVersion, as they must, since they would read the new root with the
+// old type, and a log with marks as one without. Until then its
+// transactions write the log of its format, whose limit legacylog.go
+// states: a damaged log of a crashed pool may pass for a torn one.
 //
 // A pool's layout is a name, a version and a hash:
 //
@@ -108,10 +112,12 @@ const (
 	// Magic starts every pool file.
 	Magic = "crshPOOL"
 	// Version is the format version this package writes. It reads it and
-	// format 1, of the pools of earlier releases (see above).
-	Version = 2
+	// formats 1 and 2, of the pools of earlier releases (see above).
+	Version = 3
 	// formatNoRecord is the format of pools without a layout record.
 	formatNoRecord = 1
+	// formatUnmarked is the last format whose log has no marks.
+	formatUnmarked = 2
 
 	headerSize       = 128
 	liveOff          = 128
@@ -281,13 +287,17 @@ func decodeLayoutRecord(b []byte) (layoutID, error) {
 	return layoutID{name: name, version: uint32(v), hash: binary.LittleEndian.Uint64(b[8:])}, nil
 }
 
+// marked reports whether the pool's undo log has marks (format 3, log.go)
+// or is the log of formats 1 and 2 (legacylog.go).
+func (h *Header) marked() bool { return h.Version > formatUnmarked }
+
 // Validate reports whether the header describes a pool this package can
 // open: ErrVersion for another version or byte order, ErrCorrupt for a
 // geometry it never writes.
 func (h *Header) Validate() error {
 	switch {
-	case h.Version != Version && h.Version != formatNoRecord:
-		return fmt.Errorf("%w: format version %d, this package reads %d and %d", ErrVersion, h.Version, formatNoRecord, Version)
+	case h.Version < formatNoRecord || h.Version > Version:
+		return fmt.Errorf("%w: format version %d, this package reads %d to %d", ErrVersion, h.Version, formatNoRecord, Version)
 	case h.ByteOrder != orderLittle && h.ByteOrder != orderBig:
 		return fmt.Errorf("%w: byte order %d", ErrCorrupt, h.ByteOrder)
 	case h.ByteOrder != nativeOrder:

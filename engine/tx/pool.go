@@ -140,6 +140,9 @@ type pool struct {
 	// transaction (none once the log is retired): the one-word commit must
 	// not touch them.
 	lastLog []logRange
+	// logLines is how many lines of the log mark 0 may name (format 3):
+	// the next log takes their marks away before it overwrites them.
+	logLines int64
 	// version is the version word, which only the writer changes.
 	version uint64
 	// unflushed is the new memory of the last one-word commit, which the
@@ -556,7 +559,7 @@ func (p *pool) recoverIfAbandoned() error {
 // recoverLog rolls back the transaction in the log if it did not commit
 // (see log.go), and resets the version word.
 func (p *pool) recoverLog() error {
-	h, entries, err := p.readLog()
+	l, err := p.readLog()
 	if err != nil {
 		return err
 	}
@@ -569,42 +572,30 @@ func (p *pool) recoverLog() error {
 	}
 	p.version = (v + 1) &^ 1
 	p.lastLog = p.lastLog[:0]
-	if len(entries) > 0 {
-		now, err := p.contentsHash(h.seq, entries)
+	p.logLines = l.lines
+	if len(l.entries) > 0 {
+		now, err := p.contentsHash(l.seq, l.entries)
 		if err != nil {
 			return err
 		}
-		if now == h.newHash {
+		switch {
+		case now == l.newHash:
 			// Committed: every range holds what the transaction wrote.
-			for _, e := range entries {
+			for _, e := range l.entries {
 				p.lastLog = append(p.lastLog, logRange{e.off, e.n})
 			}
-		} else if err := p.rollBackLog(entries); err != nil {
-			return err
+		case l.damaged:
+			return fmt.Errorf("%w: %s: transaction %#x did not complete, and the old bytes of its log are damaged", ErrCorrupt, p.name, l.seq)
+		default:
+			if err := p.rollBackLog(l.entries); err != nil {
+				return err
+			}
 		}
 	}
 	if p.version != v {
 		return p.r.Store64(versionOff, p.version)
 	}
 	return nil
-}
-
-// readLog reads and checks the log: no entries for a retired or torn one.
-func (p *pool) readLog() (logHeader, []logEntry, error) {
-	var hb [logHeaderBytes]byte
-	if _, err := p.r.ReadAt(hb[:], p.logOff); err != nil {
-		return logHeader{}, nil, err
-	}
-	h := decodeLogHeader(hb[:])
-	entries, err := parseLog(h, func(n int64) ([]byte, error) {
-		b := make([]byte, n)
-		_, err := p.r.ReadAt(b, p.logOff+logEntriesOff)
-		return b, err
-	}, p.hdr.LogSize, heapHeaderOff, p.r.Len(), p.logOff, p.logEnd)
-	if err != nil {
-		return h, nil, fmt.Errorf("%s: %w", p.name, err)
-	}
-	return h, entries, nil
 }
 
 // rollBackLog writes back the old bytes of a transaction that did not
@@ -630,10 +621,7 @@ func (p *pool) rollBackLog(entries []logEntry) error {
 	if err := p.r.Drain(); err != nil {
 		return err
 	}
-	if err := p.r.Store64(p.logOff+logSeqOff, 0); err != nil {
-		return err
-	}
-	return engine.Persist(p.r, p.logOff, 8)
+	return p.retireLog()
 }
 
 // contentsHash is the newhash of entries as the pool holds them now.
@@ -683,10 +671,10 @@ func (p *pool) close() error {
 				}
 			}
 			if err == nil {
-				err = p.r.Store64(p.logOff+logSeqOff, 0)
+				err = p.r.Store64(p.logRetireOff(), 0)
 			}
 			if err == nil {
-				err = p.r.Flush(p.logOff, 8)
+				err = p.r.Flush(p.logRetireOff(), 8)
 			}
 			if err == nil {
 				err = p.r.Store64(uncleanOff, 0)

@@ -39,7 +39,8 @@ type txn struct {
 
 	scratch []byte
 	old     []byte // the old bytes of the entries, in order, at commit
-	logBody []byte
+	logBody []byte // the log's entries, at commit
+	logBuf  []byte // the log's bytes, at commit
 }
 
 // wsEntry is a range of the write set; new says it is in memory allocated
@@ -310,9 +311,8 @@ func (t *txn) commit() error {
 	if words <= 1 && bug == txbug.None {
 		return t.commitWord()
 	}
-	// The log: its header in front of the entries, so that it is one
-	// write and one flush.
-	body := append(t.logBody[:0], make([]byte, logHeaderBytes)...)
+	// The log's entries.
+	body := t.logBody[:0]
 	at := 0
 	for _, e := range t.ents {
 		if e.new {
@@ -323,29 +323,29 @@ func (t *txn) commit() error {
 		at += int(e.n)
 	}
 	t.logBody = body
-	logBuf, body := body, body[logHeaderBytes:]
-	if int64(len(body)) > p.hdr.LogSize-logEntriesOff {
-		return fmt.Errorf("%w: %d bytes of log for %d ranges, the log holds %d", ErrTxTooLarge, len(body), len(t.ents), p.hdr.LogSize-logEntriesOff)
+	if int64(len(body)) > p.logCapacity() {
+		return fmt.Errorf("%w: %d bytes of log for %d ranges, the log holds %d", ErrTxTooLarge, len(body), len(t.ents), p.logCapacity())
 	}
 	seq := p.nextSeq()
 	h := seq
 	for _, e := range t.ents {
 		h = commitHash(h, e.off, t.data[e.at:e.at+int(e.n)])
 	}
-	encodeLogHeader(logBuf, seq, uint32(len(t.ents)), h, body)
-	if _, err := p.r.WriteAt(logBuf, p.logOff); err != nil {
+	p.lastLog = p.lastLog[:0] // the log no longer holds the last transaction
+	buf, n, err := p.writeLog(seq, len(t.ents), h, body, t.logBuf)
+	t.logBuf = buf
+	if err != nil {
 		return err
 	}
-	p.lastLog = p.lastLog[:0] // the log no longer holds the last transaction
 	if p.medium != engine.SharedMemory {
 		if err := t.flushUnflushed(); err != nil {
 			return err
 		}
 		var err error
 		if bug == txbug.WriteBeforeLog {
-			err = p.r.Flush(p.logOff, int64(len(logBuf)))
+			err = p.r.Flush(p.logOff, n)
 		} else {
-			err = engine.Persist(p.r, p.logOff, int64(len(logBuf)))
+			err = engine.Persist(p.r, p.logOff, n)
 		}
 		if err != nil {
 			return err
@@ -426,10 +426,7 @@ func (t *txn) apply() error {
 	}
 	if bug == txbug.RetireEarly {
 		// The log retired, durably, before the data is flushed.
-		if err := p.r.Store64(p.logOff+logSeqOff, 0); err != nil {
-			return err
-		}
-		if err := engine.Persist(p.r, p.logOff, 8); err != nil {
+		if err := p.retireLog(); err != nil {
 			return err
 		}
 	}
@@ -490,9 +487,12 @@ func (t *txn) flushData(bug txbug.Bug) error {
 // are all in place: after a failed drain they may be in memory and not on
 // the media. If the rollback fails too the pool is broken.
 func (p *pool) rollBack(cause error) error {
-	_, entries, err := p.readLog()
-	if err == nil && len(entries) > 0 {
-		err = p.rollBackLog(entries)
+	l, err := p.readLog()
+	if err == nil && l.damaged {
+		err = fmt.Errorf("%w: %s: the log just written reads back damaged", ErrCorrupt, p.name)
+	}
+	if err == nil && len(l.entries) > 0 {
+		err = p.rollBackLog(l.entries)
 	}
 	if err == nil {
 		err = p.r.Store64(versionOff, p.version)
@@ -535,10 +535,7 @@ func (t *txn) commitWord() error {
 		w := word.off &^ 7
 		for _, r := range p.lastLog {
 			if w < r.off+r.n && r.off < w+8 {
-				if err := p.r.Store64(p.logOff+logSeqOff, 0); err != nil {
-					return err
-				}
-				if err := engine.Persist(p.r, p.logOff, 8); err != nil {
+				if err := p.retireLog(); err != nil {
 					return err
 				}
 				p.lastLog = p.lastLog[:0]

@@ -22,9 +22,9 @@ const (
 	// durable: the contents of blocks allocated by the transaction are not
 	// flushed at commit.
 	PublishUnflushed
-	// HeaderInPlace rewrites the pool header in place when a pool of
-	// format 1 is converted to format 2 for a layout upgrade, without the
-	// durable copy that a header torn by a crash is read from.
+	// HeaderInPlace rewrites the pool header in place when a pool of an
+	// older format is converted to the current one for a layout upgrade,
+	// without the durable copy that a header torn by a crash is read from.
 	HeaderInPlace
 	// UpgradeSplit records a layout upgrade's new version in a transaction
 	// of its own, after the one that changes the root and the objects.

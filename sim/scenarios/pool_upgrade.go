@@ -17,8 +17,8 @@ import (
 // pool-upgrade: the life of a pool across four releases of a program. The
 // first release, from before layout versions, writes a pool of format 1
 // with the default layout; the second adopts it into layout "upgrade"
-// version 1 (converting it to format 2: a layout record, then the header
-// rewritten through its shadow copy); the third upgrades it to version 2
+// version 1 (converting it to format 3: a layout record, the log retired,
+// then the header rewritten through its shadow copy); the third upgrades it to version 2
 // (a field appended to the root, which moves to a larger block, and every
 // value of the map rewritten); the fourth to version 3 (another field,
 // which owns a new string; the root grows in its block). Between them,
@@ -211,8 +211,9 @@ func ack(env *sim.Env) {
 
 // createFormat1 writes the pool of the first release: created under a
 // temporary name with the default layout, its two puts committed, made a
-// pool of format 1 — the header of an older release, no layout record —
-// and renamed into place, durably.
+// pool of format 1 — the header of an older release, no layout record, a
+// log retired as that release retires it — and renamed into place,
+// durably.
 func createFormat1(env *sim.Env, file string) error {
 	dir := path.Dir(file)
 	if err := env.FS.MkdirAll(dir, 0o755); err != nil {
@@ -269,6 +270,9 @@ func createFormat1(env *sim.Env, file string) error {
 		return err
 	}
 	if _, err := f.WriteAt(make([]byte, 72), 320); err != nil { // the layout record
+		return err
+	}
+	if _, err := f.WriteAt(make([]byte, 64), 4096); err != nil { // the log's first line
 		return err
 	}
 	if err := f.Sync(); err != nil {
