@@ -67,8 +67,10 @@
 // (TryLock, Unlock, Lock). Freeing an owner frees what it owns, recursively.
 //
 // Check walks everything reachable from the root and reports leaks,
-// double allocations, overlaps, bad reference counts and pointers out of
-// range or of another pool; Options.Strict runs it after every commit.
+// double allocations, overlaps, bad reference counts, pointers out of
+// range or of another pool, and any damage to the package's own
+// structures (maps, vectors, blobs, reference-counted objects); Options.
+// Strict runs it after every commit.
 //
 // Layouts. A pool remembers what it holds, its layout, and Open refuses a
 // program that would read it as something else (ErrLayout). By default
@@ -226,6 +228,23 @@
 // The heap's metadata goes through the same write set (the transaction is
 // the heap's Journal), so allocation and free commit, abort and recover
 // with the rest; a block freed by a transaction is not reused by it.
+//
+// Damage to the package's structures. In a pool of format 4, which Create
+// writes, a map's header and entries, a vector's header and a blob's
+// header carry checksums, verified by every read of them (ErrCorrupt):
+// a damaged count or length is never used. Check verifies, in every
+// format, how the structures fit together: every map entry in the bucket
+// of its key's hash, the chains holding as many entries as the map counts;
+// a vector's capacity what its buffer holds; reference-counted objects'
+// counts and identities (unique, below the next one); every borrowed
+// pointer at a value of its type; and the heap's reachability. So a
+// damaged byte of the package's metadata is found by the next read or by
+// Check — TestDamagedMetadataFound flips every bit of it — except a
+// borrowed pointer (a Ptr stored in an object) damaged into a pointer at
+// another value of its type, which is a pointer the program could have
+// stored. Pools of older formats keep structures without checksums (a
+// pool's objects are never rewritten): there a map entry's value length,
+// a vector's length and a blob's length are unprotected.
 //
 // Torn and damaged logs. A crash while the log is written leaves it torn,
 // and nothing of its transaction is in place: recovery ignores it. A log

@@ -41,19 +41,29 @@ import (
 // read, so that damage is ErrCorrupt and never looks like another version
 // or layout.
 //
-// version is the format: 3 since the undo log has marks (log.go), 2 for
-// pools with a layout record and the log without marks (legacylog.go), 1
-// for pools of the releases before layouts had versions, with neither.
-// This package opens all three as they are. In format 1 the header's
-// layout fields are the pool's layout, and the layout record does not
-// exist; in formats 2 and 3 the layout record is the pool's layout. A pool
-// of format 1 or 2 keeps its format — so that the release that wrote it
-// can still open it — until its layout is upgraded (Options.Upgrades):
-// then it is converted to format 3, which older releases refuse with
-// ErrVersion, as they must, since they would read the new root with the
-// old type, and a log with marks as one without. Until then its
-// transactions write the log of its format, whose limit legacylog.go
-// states: a damaged log of a crashed pool may pass for a torn one.
+// version is the format, which says what the pool has:
+//
+//	format  layout record  undo log            checksums in the engine's structures
+//	4       yes            with marks (log.go)  yes: maps, vectors, blobs (hashmap.go, vec.go)
+//	3       yes            with marks           no
+//	2       yes            without (legacylog)  no
+//	1       no             without              no
+//
+// Create writes format 4; this package opens all four as they are. In
+// format 1 the header's layout fields are the pool's layout, and the
+// layout record does not exist; in the others the layout record is the
+// pool's layout. A pool of format 1 or 2 keeps its format — so that the
+// release that wrote it can still open it — until its layout is upgraded
+// (Options.Upgrades): then it is converted to format 3, which older
+// releases refuse with ErrVersion, as they must, since they would read the
+// new root with the old type, and a log with marks as one without. Until
+// then its transactions write the log of its format, whose limit
+// legacylog.go states: a damaged log of a crashed pool may pass for a torn
+// one. A pool keeps the structures of its format — maps, vectors and blobs
+// with checksums in format 4, without in the others (hashmap.go, vec.go) —
+// since converting them would rewrite every object: a pool of format 3 is
+// never converted to 4. Check verifies the structures of every format, by
+// their checksums where they have them and by how they fit together.
 //
 // A pool's layout is a name, a version and a hash:
 //
@@ -112,12 +122,15 @@ const (
 	// Magic starts every pool file.
 	Magic = "crshPOOL"
 	// Version is the format version this package writes. It reads it and
-	// formats 1 and 2, of the pools of earlier releases (see above).
-	Version = 3
+	// formats 1 to 3 (see above).
+	Version = 4
 	// formatNoRecord is the format of pools without a layout record.
 	formatNoRecord = 1
 	// formatUnmarked is the last format whose log has no marks.
 	formatUnmarked = 2
+	// formatMarked is the format that pools of formats 1 and 2 are
+	// converted to: a log with marks, structures without checksums.
+	formatMarked = 3
 
 	headerSize       = 128
 	liveOff          = 128
@@ -287,9 +300,14 @@ func decodeLayoutRecord(b []byte) (layoutID, error) {
 	return layoutID{name: name, version: uint32(v), hash: binary.LittleEndian.Uint64(b[8:])}, nil
 }
 
-// marked reports whether the pool's undo log has marks (format 3, log.go)
-// or is the log of formats 1 and 2 (legacylog.go).
+// marked reports whether the pool's undo log has marks (formats 3 and 4,
+// log.go) or is the log of formats 1 and 2 (legacylog.go).
 func (h *Header) marked() bool { return h.Version > formatUnmarked }
+
+// summed reports whether the engine's structures in the pool — map
+// headers and entries, vector headers, blob headers — carry checksums
+// (format 4).
+func (h *Header) summed() bool { return h.Version > formatMarked }
 
 // Validate reports whether the header describes a pool this package can
 // open: ErrVersion for another version or byte order, ErrCorrupt for a

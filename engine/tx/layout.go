@@ -210,9 +210,9 @@ func (p *pool) upgrade(cur layoutID, steps []*step) error {
 		return err
 	}
 	p.rootL = l
-	if p.hdr.Version < Version {
+	if p.hdr.Version < formatMarked {
 		if err := p.convert(cur); err != nil {
-			return fmt.Errorf("tx: %s: conversion to format %d: %w", p.name, Version, err)
+			return fmt.Errorf("tx: %s: conversion to format %d: %w", p.name, formatMarked, err)
 		}
 	}
 	for _, s := range steps {
@@ -321,7 +321,7 @@ func (p *pool) convert(cur layoutID) error {
 	}
 	p.lastLog, p.logLines = p.lastLog[:0], 0
 	h := p.hdr
-	h.Version = Version
+	h.Version = formatMarked
 	return p.rewriteHeader(h)
 }
 

@@ -108,12 +108,12 @@ func TestFormat1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info := p.Info(); info.Header.Version != Version || info.LayoutVersion != 1 || info.Layout != "c" {
+	if info := p.Info(); info.Header.Version != formatMarked || info.LayoutVersion != 1 || info.Layout != "c" {
 		t.Errorf("after the adoption: %+v", info)
 	}
 	p.Close()
 	h, err := DecodeHeader(readFile(t, fsys, 0, headerSize))
-	if err != nil || h.Version != Version {
+	if err != nil || h.Version != formatMarked {
 		t.Errorf("the header after the adoption: %+v, %v", h, err)
 	}
 	if shadow := readFile(t, fsys, headerShadowOff, 8); !bytes.Equal(shadow, make([]byte, 8)) {
@@ -259,7 +259,7 @@ func TestUnmarkedFormats(t *testing.T) {
 		if err != nil {
 			t.Fatalf("format %d: the upgrade: %v", format, err)
 		}
-		if v := q.Info().Header.Version; v != Version {
+		if v := q.Info().Header.Version; v != formatMarked {
 			t.Errorf("format %d: after the upgrade, format %d", format, v)
 		}
 		// The upgrade's transaction wrote a log with marks.

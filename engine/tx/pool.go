@@ -66,6 +66,9 @@ type Options struct {
 	Rand io.Reader
 
 	bug txbug.Bug // a deliberate protocol mistake, set only by the laboratory
+	// format is the format Create writes, if not Version: set only by the
+	// laboratory and tests, to make the pools of older releases.
+	format uint32
 }
 
 // random returns o.Rand, or crypto/rand's reader.
@@ -78,6 +81,7 @@ func (o *Options) random() io.Reader {
 
 func init() {
 	txbug.Set = func(opts any, b txbug.Bug) { opts.(*Options).bug = b }
+	txbug.SetFormat = func(opts any, v uint32) { opts.(*Options).format = v }
 }
 
 // Info describes an open pool.
@@ -189,6 +193,9 @@ func createPool(fsys engine.FS, name string, o Options, spec *layoutSpec, tag re
 	rootSize := spec.rootSize
 	hdr := Header{Version: Version, ByteOrder: nativeOrder, LogOff: logAreaOff, LogSize: logSize,
 		HeapOff: logAreaOff + logSize, Layout: spec.want.name, LayoutHash: spec.want.hash}
+	if o.format != 0 {
+		hdr.Version = o.format
+	}
 	if size < hdr.HeapOff+alloc.MinZone+roundUp(rootSize, alloc.PageSize) {
 		size = hdr.HeapOff + alloc.MinZone + roundUp(rootSize, alloc.PageSize)
 	}
@@ -264,8 +271,10 @@ func createPool(fsys engine.FS, name string, o Options, spec *layoutSpec, tag re
 	if err = j.InitAt(line[:], rootOff); err != nil {
 		return nil, err
 	}
-	if err = j.InitAt(encodeLayoutRecord(spec.want), layoutRecordOff); err != nil {
-		return nil, err
+	if hdr.Version != formatNoRecord {
+		if err = j.InitAt(encodeLayoutRecord(spec.want), layoutRecordOff); err != nil {
+			return nil, err
+		}
 	}
 	var hb [headerSize]byte
 	hdr.Encode(hb[:])

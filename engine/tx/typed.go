@@ -192,7 +192,10 @@ func (p *Pool[Tag, Root]) View(fn func(tx *Tx[Tag]) error) error {
 // Check verifies the pool: the heap's metadata against its index, and
 // every object reachable from the root (see alloc.Heap.Check: leaks,
 // double allocations, overlaps, reference counts, pointers out of range
-// or of another pool). It waits for the running Update. In a read-only
+// or of another pool), with the package's own structures — maps against
+// their index and count, vectors' capacities and headers, blobs' headers,
+// reference-counted objects' identities — and every borrowed pointer at
+// a value of its type. It waits for the running Update. In a read-only
 // pool it checks a snapshot of the heap.
 func (p *Pool[Tag, Root]) Check() error { return p.c.check() }
 

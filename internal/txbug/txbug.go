@@ -58,3 +58,9 @@ func (b Bug) String() string {
 // Set sets the bug in *engine/tx.Options opts. engine/tx installs it when
 // it is initialized; it panics on anything but a *tx.Options.
 var Set func(opts any, b Bug)
+
+// SetFormat makes Create with *engine/tx.Options opts write a pool of
+// format version v, one of an older release, as the laboratory's
+// scenarios of upgrades start from; engine/tx installs it. Not a bug: the
+// pool is the one that release wrote.
+var SetFormat func(opts any, version uint32)
