@@ -240,3 +240,71 @@ func BenchmarkGrow(b *testing.B) {
 		})
 	}
 }
+
+type benchRootOf[T any] struct{ Objs [256]Box[benchTag, T] }
+
+func BenchmarkChecked(b *testing.B) {
+	for _, m := range []engine.Medium{engine.SharedMemory, engine.PMem} {
+		b.Run(m.String(), func(b *testing.B) {
+			benchObject(b, m, "64B", func(i int) (v [64]byte) { fill(v[:], i); return v })
+			benchObject(b, m, "64B-checked", func(i int) (v Checked[[64]byte]) { fill(v.v[:], i); return v })
+			benchObject(b, m, "4KiB", func(i int) (v [4096]byte) { fill(v[:], i); return v })
+			benchObject(b, m, "4KiB-checked", func(i int) (v Checked[[4096]byte]) { fill(v.v[:], i); return v })
+		})
+	}
+}
+
+func benchObject[T any](b *testing.B, m engine.Medium, name string, value func(i int) T) {
+	p, err := Create[benchTag, benchRootOf[T]](engine.OSFS{Medium: m}, filepath.Join(benchDir(b), "p"), &Options{Size: 16 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	var ptrs []Ptr[benchTag, T]
+	root := p.Root()
+	if err := p.Update(func(t *Tx[benchTag]) error {
+		r, err := root.Get(t)
+		if err != nil {
+			return err
+		}
+		for i := range r.Objs {
+			if r.Objs[i], err = NewBox(t, value(i)); err != nil {
+				return err
+			}
+			ptrs = append(ptrs, r.Objs[i].Ptr())
+		}
+		return root.Set(t, r)
+	}); err != nil {
+		b.Fatal(err)
+	}
+	// Two values that differ in every byte, made before the clock runs.
+	values := [2]T{value(1), value(2)}
+	var obj T
+	var ptr Ptr[benchTag, T]
+	b.Run("update/"+name, func(b *testing.B) {
+		update := func(t *Tx[benchTag]) error { return ptr.Set(t, obj) }
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			ptr, obj = ptrs[(i*7919)&255], values[i&1]
+			if err := p.Update(update); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("read/"+name, func(b *testing.B) {
+		read := func(t *Tx[benchTag]) (err error) { obj, err = ptr.Get(t); return err }
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			ptr = ptrs[(i*7919)&255]
+			if err := p.View(read); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func fill(b []byte, i int) {
+	for j := range b {
+		b[j] = byte(1 + (i+j)%2)
+	}
+}

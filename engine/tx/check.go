@@ -101,6 +101,12 @@ func (p *pool) checkHeap(h *alloc.Heap, t *txn) error {
 		ce = &alloc.CheckError{}
 	}
 	w.checkBorrowed(ce)
+	for _, pr := range w.problems {
+		ce.Total++
+		if len(ce.Problems) < 64 {
+			ce.Problems = append(ce.Problems, pr)
+		}
+	}
 	if ce.Total == 0 {
 		return nil
 	}
@@ -125,6 +131,23 @@ type walker struct {
 	// the borrowed pointers seen, for checkBorrowed.
 	types    map[int64]*layout
 	borrowed []alloc.Ref
+	// problems are the Checked values that fail their checksums.
+	problems []alloc.Problem
+}
+
+// verify checks the Checked values of a value of layout l at off.
+func (w *walker) verify(l *layout, off int64, path string) error {
+	if len(l.sums) == 0 {
+		return nil
+	}
+	b := make([]byte, l.size)
+	if err := w.t.readAt(b, off); err != nil {
+		return err
+	}
+	if err := verifySums(l.sums, b, off); err != nil {
+		w.problems = append(w.problems, alloc.Problem{Off: off, Text: fmt.Sprintf("%s (%v): %v", path, l, err)})
+	}
+	return nil
 }
 
 func (w *walker) Walk(r alloc.Ref, visit func(alloc.Ref)) error {
@@ -133,6 +156,9 @@ func (w *walker) Walk(r alloc.Ref, visit func(alloc.Ref)) error {
 	w.types[r.Off] = l
 	switch l.kind {
 	case objectLayout:
+		if err := w.verify(l, r.Off, r.Path); err != nil {
+			return err
+		}
 		return w.object(l.refs, r.Off, r.Path, visit)
 	case rcLayout:
 		var b [8]byte
@@ -147,6 +173,9 @@ func (w *walker) Walk(r alloc.Ref, visit func(alloc.Ref)) error {
 			return fmt.Errorf("%w: identity %d, and the next one to give is %d", ErrCorrupt, id, w.nextID)
 		}
 		w.ids[id] = r.Off
+		if err := w.verify(l.elem, r.Off+rcHeaderSize, r.Path); err != nil {
+			return err
+		}
 		return w.object(l.elem.refs, r.Off+rcHeaderSize, r.Path, visit)
 	case vecLayout:
 		es := max(l.elem.size, 1)
@@ -163,6 +192,11 @@ func (w *walker) Walk(r alloc.Ref, visit func(alloc.Ref)) error {
 			return fmt.Errorf("%w: vector at %d: capacity %d, and its buffer of %d bytes holds %d", ErrCorrupt, r.Off, h.cap, size, size/es)
 		}
 		visit(alloc.Ref{Off: buf, Size: int64(h.cap) * es, Kind: alloc.Owner, Type: w.leaf(), From: r.Off + 16, Path: r.Path + ".buf"})
+		for i := uint64(0); i < h.len && len(l.elem.sums) > 0; i++ {
+			if err := w.verify(l.elem, buf+int64(i)*es, r.Path+"["+strconv.FormatUint(i, 10)+"]"); err != nil {
+				return err
+			}
+		}
 		for i := uint64(0); i < h.len && len(l.elem.refs) > 0; i++ {
 			if err := w.object(l.elem.refs, buf+int64(i)*es, r.Path+"["+strconv.FormatUint(i, 10)+"]", visit); err != nil {
 				return err

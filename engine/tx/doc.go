@@ -66,6 +66,12 @@
 // immutable blobs, Map a hash map. Mutex and RWMutex are persistent locks
 // (TryLock, Unlock, Lock). Freeing an owner frees what it owns, recursively.
 //
+// Objects carry no checksum of their own, as in PMDK and bbolt: a damaged
+// byte of a value reads as another value. A value wrapped in Checked —
+// tx.Checked[int64] as a field, a Box[Tag, tx.Checked[Record]] — is
+// stored with a checksum of its bytes and verified at every read, which
+// returns ErrCorrupt rather than a wrong value (ExampleChecked).
+//
 // Check walks everything reachable from the root and reports leaks,
 // double allocations, overlaps, bad reference counts, pointers out of
 // range or of another pool, and any damage to the package's own
@@ -304,6 +310,23 @@
 // of the adoption, the conversion and two upgrades, and catches each of
 // its bug variants: the header rewritten in place, and an upgrade that
 // records its version in a transaction of its own.
+//
+// Checked values. Why a wrapper type and not a pool option that
+// checksums every object: the unit of a checksum is what is read and
+// written whole, and only the type says what that is. Fields are changed
+// in place through Ptr cells; a checksum per object would make every such
+// write read and hash the whole object (a 4 KiB object for one word), and
+// need room in every block. Checked is chosen per value, in the type, so
+// only what the program wraps pays; its inner value is unexported, so
+// Field cannot reach into it and no write can skip its checksum; and it
+// changes no format, so pools of every format hold it. The pool finds
+// Checked values in a type once, by reflection, as it finds pointers; it
+// seals them (XXH3 of the value's bytes, with that of zero bytes taken
+// out so that the zero value is valid) wherever a value is stored — Ptr
+// Set and Modify, new objects, vector elements, an upgrade's new root —
+// and verifies them wherever one is read, and in Check. The cost is one
+// hash of the value per read and per write; docs/BENCHMARKS.md has it,
+// for objects of 64 bytes and 4 KiB.
 //
 // Nesting. A running transaction is passed as an argument, as a *sql.Tx
 // is: tx.Update flattens a nested transaction into it (its failure dooms

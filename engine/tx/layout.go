@@ -64,7 +64,7 @@ func UpgradeRoot[Tag, Old, New any](from uint32, fn func(tx *Tx[Tag], old Old) (
 			if err != nil {
 				return nil, err
 			}
-			return valueBytes(&v), nil
+			return c.sealed(reflect.TypeFor[New](), valueBytes(&v)), nil
 		},
 	}
 }

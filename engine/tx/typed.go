@@ -505,13 +505,14 @@ func (p Ptr[Tag, T]) String() string {
 }
 
 // Get returns a copy of the value p points to, as the transaction sees it.
+// A Checked value in it that fails its checksum is ErrCorrupt.
 func (p Ptr[Tag, T]) Get(tx *Tx[Tag]) (T, error) {
 	var v T
 	t, err := tx.enter()
 	if err != nil {
 		return v, err
 	}
-	err = t.load(p.v, valueBytes(&v))
+	err = t.loadValue(p.v, valueBytes(&v), reflect.TypeFor[T]())
 	t.mu.Unlock()
 	return v, err
 }
@@ -523,9 +524,36 @@ func (p Ptr[Tag, T]) Set(tx *Tx[Tag], v T) error {
 	if err != nil {
 		return err
 	}
-	err = t.store(p.v, valueBytes(&v))
+	err = t.store(p.v, t.p.sealed(reflect.TypeFor[T](), valueBytes(&v)))
 	t.mu.Unlock()
 	return err
+}
+
+// loadValue is load for a value of type typ, whose Checked values it
+// verifies.
+func (t *txn) loadValue(v uint64, dst []byte, typ reflect.Type) error {
+	if err := t.load(v, dst); err != nil {
+		return err
+	}
+	return t.verified(typ, dst, int64(v&offsetMask))
+}
+
+// verified checks the Checked values of b, a value of type typ read at
+// off.
+func (t *txn) verified(typ reflect.Type, b []byte, off int64) error {
+	if sums := t.p.sumsOf(typ); sums != nil {
+		return verifySums(sums, b, off)
+	}
+	return nil
+}
+
+// sealed stores the checksums of the Checked values of b, a value of type
+// typ, in b, and returns it.
+func (p *pool) sealed(typ reflect.Type, b []byte) []byte {
+	if sums := p.sumsOf(typ); sums != nil {
+		sealSums(sums, b)
+	}
+	return b
 }
 
 // Modify calls f with a copy of the value p points to and stores what f
@@ -546,6 +574,9 @@ func (p Ptr[Tag, T]) Modify(tx *Tx[Tag], f func(v *T) error) error {
 	if err == nil {
 		err = t.readAt(b, off)
 	}
+	if err == nil {
+		err = t.verified(reflect.TypeFor[T](), b, off)
+	}
 	if err != nil {
 		t.mu.Unlock()
 		return err
@@ -565,7 +596,7 @@ func (p Ptr[Tag, T]) Modify(tx *Tx[Tag], f func(v *T) error) error {
 		return t.errOver()
 	}
 	if ferr == nil {
-		ferr = t.store(p.v, b)
+		ferr = t.store(p.v, t.p.sealed(reflect.TypeFor[T](), b))
 	}
 	t.mu.Unlock()
 	return ferr

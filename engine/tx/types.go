@@ -60,7 +60,8 @@ type layout struct {
 	name string
 	size int64
 	refs []refField
-	elem *layout // the element of an Rc block or a vector
+	sums []sumField // the Checked values in a value of typ (checked.go)
+	elem *layout    // the element of an Rc block or a vector
 }
 
 func (l *layout) String() string { return l.name }
@@ -152,6 +153,7 @@ func (b *layoutBuilder) build(k typeKey) (*layout, error) {
 			return nil, err
 		}
 		l.refs = refs
+		l.sums = sumFields(k.typ, 0, nil)
 	case rcLayout, vecLayout:
 		elem, err := b.build(typeKey{k.typ, objectLayout})
 		if err != nil {
@@ -244,6 +246,39 @@ func (b *layoutBuilder) fields(root, t reflect.Type, path string, base int64) ([
 		return nil, typeError(root, path, "is a uintptr, which holds Go addresses (a persistent-to-volatile pointer)")
 	}
 	return nil, typeError(root, path, fmt.Sprintf("is a %v, which holds Go pointers (a persistent-to-volatile pointer)", t.Kind()))
+}
+
+// sumFields appends to out the Checked values in a value of type t at
+// base, at any depth.
+func sumFields(t reflect.Type, base int64, out []sumField) []sumField {
+	switch t.Kind() {
+	case reflect.Struct:
+		if t.Implements(persistentType) {
+			return out
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			out = sumFields(f.Type, base+int64(f.Offset), out)
+		}
+		// After the Checked values inside it, whose checksums it covers:
+		// sealSums computes them in this order.
+		if t.Implements(checkedIface) {
+			out = append(out, newSumField(t, base))
+		}
+	case reflect.Array:
+		if t.Len() == 0 {
+			return out
+		}
+		sub := sumFields(t.Elem(), 0, nil)
+		for i := range int64(t.Len()) {
+			for _, f := range sub {
+				f.off += base + i*int64(t.Elem().Size())
+				f.sum += base + i*int64(t.Elem().Size())
+				out = append(out, f)
+			}
+		}
+	}
+	return out
 }
 
 // typeName names a type for layouts and reports.

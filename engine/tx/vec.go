@@ -1,6 +1,7 @@
 package tx
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"reflect"
@@ -148,8 +149,11 @@ func (v Vec[Tag, T]) At(tx *Tx[Tag], i int) (T, error) {
 	if i < 0 || uint64(i) >= h.len {
 		return x, fmt.Errorf("tx.Vec.At: index %d out of range [0,%d)", i, h.len)
 	}
-	err = t.readAt(valueBytes(&x), buf+int64(i)*elemSize[T]())
-	return x, err
+	off := buf + int64(i)*elemSize[T]()
+	if err := t.readAt(valueBytes(&x), off); err != nil {
+		return x, err
+	}
+	return x, t.verified(reflect.TypeFor[T](), valueBytes(&x), off)
 }
 
 // Set replaces element i.
@@ -167,7 +171,7 @@ func (v Vec[Tag, T]) Set(tx *Tx[Tag], i int, x T) error {
 		return fmt.Errorf("tx.Vec.Set: index %d out of range [0,%d)", i, h.len)
 	}
 	off := buf + int64(i)*elemSize[T]()
-	t.stage(valueBytes(&x), off, t.isFresh(off, elemSize[T]()))
+	t.stage(t.p.sealed(reflect.TypeFor[T](), valueBytes(&x)), off, t.isFresh(off, elemSize[T]()))
 	return nil
 }
 
@@ -209,6 +213,12 @@ func (v Vec[Tag, T]) Append(tx *Tx[Tag], xs ...T) error {
 	if len(xs) > 0 && unsafe.Sizeof(xs[0]) > 0 {
 		off := buf + int64(h.len)*es
 		b := unsafe.Slice((*byte)(unsafe.Pointer(&xs[0])), int64(len(xs))*es)
+		if sums := t.p.sumsOf(reflect.TypeFor[T]()); sums != nil {
+			b = bytes.Clone(b) // the checksums go in a copy, not in xs
+			for i := range int64(len(xs)) {
+				sealSums(sums, b[i*es:(i+1)*es])
+			}
+		}
 		t.stage(b, off, t.isFresh(off, int64(len(b))))
 	}
 	h.len = need
@@ -263,6 +273,9 @@ func (v Vec[Tag, T]) SwapRemove(tx *Tx[Tag], i int) (T, error) {
 	if err := t.readAt(valueBytes(&x), buf+int64(i)*es); err != nil {
 		return x, err
 	}
+	if err := t.verified(reflect.TypeFor[T](), valueBytes(&x), buf+int64(i)*es); err != nil {
+		return x, err
+	}
 	if last := int64(h.len - 1); int64(i) != last && es > 0 {
 		b := make([]byte, es)
 		if err := t.readAt(b, buf+last*es); err != nil {
@@ -303,6 +316,13 @@ func (v Vec[Tag, T]) All(tx *Tx[Tag]) ([]T, error) {
 	out := make([]T, h.len)
 	if h.len > 0 && unsafe.Sizeof(out[0]) > 0 {
 		err = t.readAt(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), int64(h.len)*elemSize[T]()), buf)
+	}
+	if sums := t.p.sumsOf(reflect.TypeFor[T]()); sums != nil && err == nil {
+		for i := range out {
+			if err := verifySums(sums, valueBytes(&out[i]), buf+int64(i)*elemSize[T]()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return out, err
 }
