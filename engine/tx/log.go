@@ -258,13 +258,8 @@ func (p *pool) writeLog(seq uint64, count int, newHash uint64, body []byte, buf 
 		return buf, 0, err
 	}
 	n := int64(len(buf)) / logLine
-	// The lines the log in place names lose their marks before their
-	// bytes change: a crash must never find a mark beside bytes stored
-	// after it.
-	for i := range min(p.logLines, n) {
-		if err := p.r.Store64(p.logOff+i*logLine+logMarkOff, 0); err != nil {
-			return buf, 0, err
-		}
+	if err := p.unmark(min(p.logLines, n)); err != nil {
+		return buf, 0, err
 	}
 	p.logLines = max(p.logLines, n)
 	if _, err := p.r.WriteAt(buf, p.logOff); err != nil {
@@ -287,6 +282,39 @@ func (p *pool) writeLog(seq uint64, count int, newHash uint64, body []byte, buf 
 	}
 	p.logLines = n
 	return buf, int64(len(buf)), nil
+}
+
+// unmark takes away the marks of the first n lines of the log in place,
+// before the next log overwrites them: a crash must never find a mark
+// beside bytes stored after it. Mark 0 is an atomic store (a torn one
+// would read as damage); the others, when there are more than two, go
+// in one write of the lines as they are with their marks 0 — a mark torn
+// by a crash only says that its line is not whole, and the rest of the
+// line is written with the bytes it holds.
+func (p *pool) unmark(n int64) error {
+	if n == 0 {
+		return nil
+	}
+	if err := p.r.Store64(p.logOff+logMarkOff, 0); err != nil {
+		return err
+	}
+	if n <= 3 {
+		for i := int64(1); i < n; i++ {
+			if err := p.r.Store64(p.logOff+i*logLine+logMarkOff, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	lines := make([]byte, (n-1)*logLine)
+	if _, err := p.r.ReadAt(lines, p.logOff+logLine); err != nil {
+		return err
+	}
+	for i := int64(0); i < n-1; i++ {
+		clear(lines[i*logLine+logMarkOff : (i+1)*logLine])
+	}
+	_, err := p.r.WriteAt(lines, p.logOff+logLine)
+	return err
 }
 
 // logRetireOff is the offset of the word whose 0 retires the log.
