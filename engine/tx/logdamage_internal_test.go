@@ -192,8 +192,8 @@ func logExtent(t *testing.T, base, committed *faultfs.FS) int64 {
 // TestDamagedLogMidTransaction: a pool that crashed while its last
 // transaction was written in place — the log durable, some of the data
 // lines new and others old — is opened with every bit, then every byte,
-// of its log flipped in turn (flipPatterns). Each open is ErrCorrupt or the state
-// before the transaction, never the transaction half applied. The same
+// of its log flipped in turn (flipPatterns). Each open is ErrCorrupt or
+// the state before the transaction, never the transaction half applied. The same
 // with the transaction wholly in place: ErrCorrupt or the committed state.
 // And a log torn by a crash while it was written, before any data was
 // in place, is never taken for damage: every such state opens to the
