@@ -144,8 +144,9 @@ type pool struct {
 	// transaction (none once the log is retired): the one-word commit must
 	// not touch them.
 	lastLog []logRange
-	// logLines is how many lines of the log mark 0 may name (format 3):
-	// the next log takes their marks away before it overwrites them.
+	// logLines is how many lines of the log mark 0 may name (formats 3
+	// and 4): the next log takes their marks away before it overwrites
+	// them.
 	logLines int64
 	// version is the version word, which only the writer changes.
 	version uint64
