@@ -18,6 +18,8 @@
 //	         shards of a run (run --shard) merged into one result
 //	tour     the storage layer on this machine's media, and the crash states
 //	         of an atomic file update
+//	torture  the engine on real storage: kill -9 cycles, corruption sweeps,
+//	         full disks; replay of what it found
 //
 // Every verb takes --help ('crashsim help VERB' says the same); flags may
 // come before or after the arguments. A mistake is said in one line on
@@ -48,12 +50,13 @@ type verb struct {
 }
 
 var verbs = map[string]verb{
-	"demo":   {"every built-in scenario: correct ones pass, every bug variant is caught", demoCmd},
-	"list":   {"the built-in scenarios and the fault models that apply", listCmd},
-	"run":    {"explore scenarios under fault models and strategies", runCmd},
-	"replay": {"rebuild one crash state from its replay id and recover it again", replayCmd},
-	"report": {"render saved JSON results again, shards merged, as tables or HTML", reportCmd},
-	"tour":   {"the storage layer on real media, and crash states of a file update", tourCmd},
+	"demo":    {"every built-in scenario: correct ones pass, every bug variant is caught", demoCmd},
+	"list":    {"the built-in scenarios and the fault models that apply", listCmd},
+	"run":     {"explore scenarios under fault models and strategies", runCmd},
+	"replay":  {"rebuild one crash state from its replay id and recover it again", replayCmd},
+	"report":  {"render saved JSON results again, shards merged, as tables or HTML", reportCmd},
+	"tour":    {"the storage layer on real media, and crash states of a file update", tourCmd},
+	"torture": {"the engine on real storage: kill -9 cycles, corruption sweeps, full disks", tortureCmd},
 }
 
 // Exit codes.
