@@ -154,7 +154,7 @@ func checkPool(j job) verdict {
 		return v.fail("recovery-error", "reading the recovered pool: %v", err)
 	}
 	v.Recovered = s.Seq
-	switch err := judgePool(j.Seed, s); {
+	switch err := judgePoolWith(newPoolModel(j.Seed, j.Grow), s); {
 	case err != nil:
 		p.Close()
 		return v.fail("invented", "%v", err)

@@ -36,9 +36,13 @@ type job struct {
 	Medium string // a Medium's name; "pmem" maps with engine.PMem
 	Seed   uint64 // the campaign's seed: what operation k writes
 	Cycle  int    // the work's own random choices
-	// Work: ZeroFill is the WAL option; PoolSize a new pool's size.
+	// Work: ZeroFill is the WAL option; PoolSize a new pool's size; Grow
+	// makes the workload grow what it writes until the disk is full (the
+	// WAL publishes no checkpoint, the pool puts a new key in each
+	// transaction, and the pool's check judges it so).
 	ZeroFill bool
 	PoolSize int64
+	Grow     bool `json:",omitempty"`
 	// Checks: every operation through Acked was acknowledged, Published
 	// is the last entry of the latest checkpoint acknowledged (WAL), and
 	// at most Pending operations after Acked may have been under way.

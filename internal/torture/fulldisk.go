@@ -85,10 +85,10 @@ func (t *torture) fullDiskRun(workload, dir string, run int, fig *FullDiskFigure
 		return
 	}
 	path := filepath.Join(dir, workload)
-	w := job{Role: rolePoolWork, Path: path, Medium: "tmpfs", Seed: t.opts.Seed, Cycle: run, PoolSize: fullDiskPoolSize}
-	chk := job{Role: rolePoolCheck, Path: path, Medium: "tmpfs", Seed: t.opts.Seed, PoolSize: fullDiskPoolSize, Pending: 1}
+	w := job{Role: rolePoolWork, Path: path, Medium: "tmpfs", Seed: t.opts.Seed, Cycle: run, PoolSize: fullDiskPoolSize, Grow: true}
+	chk := job{Role: rolePoolCheck, Path: path, Medium: "tmpfs", Seed: t.opts.Seed, PoolSize: fullDiskPoolSize, Pending: 1, Grow: true}
 	if workload == "wal" {
-		w.Role, chk.Role, chk.Pending = roleWALWork, roleWALCheck, walMaxBatch
+		w.Role, chk.Role, chk.Pending, chk.Grow = roleWALWork, roleWALCheck, walMaxBatch, false
 	}
 	ch, err := startChild(w)
 	if err != nil {

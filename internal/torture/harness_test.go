@@ -251,7 +251,7 @@ func TestCheckPool(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if poolOpOf(1, 31).delete {
+	if poolOpOf(1, 31, false).delete {
 		t.Fatal("transaction 31 of seed 1 is a delete: pick another")
 	}
 	if v := check(job{Role: rolePoolCheck, Path: name, Medium: mediumDisk, Seed: 1, Acked: 31}); v.Class != "invented" {
@@ -260,10 +260,10 @@ func TestCheckPool(t *testing.T) {
 }
 
 func TestPoolModel(t *testing.T) {
-	m := newPoolModel(7)
+	m := newPoolModel(7, false)
 	for _, n := range []uint64{5, 50, 20, 20, 0, 80} {
 		got := m.at(n)
-		want := newPoolModel(7).at(n)
+		want := newPoolModel(7, false).at(n)
 		if got.seq != n || got.sum != sumThrough(7, n) || len(got.keys) != len(want.keys) {
 			t.Errorf("model at %d after others: seq %d, sum %#x, %d keys; want %#x, %d keys", n, got.seq, got.sum, len(got.keys), sumThrough(7, n), len(want.keys))
 		}

@@ -158,7 +158,13 @@ type poolOp struct {
 	delete bool
 }
 
-func poolOpOf(seed, k uint64) poolOp {
+// poolOpOf is transaction k's change to the map. On a full-disk run
+// (grow) it puts a key of its own instead, so that the pool grows until
+// the file system is full.
+func poolOpOf(seed, k uint64, grow bool) poolOp {
+	if grow {
+		return poolOp{key: fmt.Sprintf("grow-%d", k)}
+	}
 	h := mix(seed, k)
 	return poolOp{key: fmt.Sprintf("key-%02d", h%poolKeys), delete: h>>8%5 == 0}
 }
@@ -181,22 +187,23 @@ func poolValue(seed, k uint64) []byte {
 // rather than replaying from 1 for every state it sees.
 type poolModel struct {
 	seed, seq, sum uint64
+	grow           bool
 	keys           map[string]uint64
 }
 
-func newPoolModel(seed uint64) *poolModel {
-	return &poolModel{seed: seed, keys: make(map[string]uint64, poolKeys)}
+func newPoolModel(seed uint64, grow bool) *poolModel {
+	return &poolModel{seed: seed, grow: grow, keys: make(map[string]uint64, poolKeys)}
 }
 
 // at returns the model after transaction n, advancing m or starting it
 // again from 0 if n is behind.
 func (m *poolModel) at(n uint64) *poolModel {
 	if n < m.seq {
-		*m = *newPoolModel(m.seed)
+		*m = *newPoolModel(m.seed, m.grow)
 	}
 	for ; m.seq < n; m.seq++ {
 		k := m.seq + 1
-		op := poolOpOf(m.seed, k)
+		op := poolOpOf(m.seed, k, m.grow)
 		if op.delete {
 			delete(m.keys, op.key)
 		} else {

@@ -26,13 +26,15 @@ type poolRoot struct {
 	Map tx.Map[poolTag]
 }
 
-// poolFlavor changes how the workload stores what it stores, not what: a
-// sweep builds a pool twice, the second time with every byte of user data
+// poolFlavor changes how the workload stores what it stores: a sweep
+// builds a pool twice, the second time with every byte of user data
 // different, to learn which bytes of the file are user data (which no
-// engine can check without a checksum) and which the engine's own.
+// engine can check without a checksum) and which the engine's own. A
+// full-disk run grows the map (see poolOpOf).
 type poolFlavor struct {
 	mask     uint64 // Seq and Sum are stored xor mask
 	valueXor byte   // values are stored xor valueXor
+	grow     bool
 }
 
 // poolOptions are the options every pool of the torture is opened with.
@@ -65,7 +67,7 @@ func commitPoolOp(p *tx.Pool[poolTag, poolRoot], seed, k uint64, fl poolFlavor) 
 				return err
 			}
 		}
-		op := poolOpOf(seed, k)
+		op := poolOpOf(seed, k, fl.grow)
 		if op.delete {
 			_, err = r.Map.Delete(t, []byte(op.key))
 		} else {
@@ -121,7 +123,7 @@ func readPool(p *tx.Pool[poolTag, poolRoot], fl poolFlavor) (poolSnapshot, error
 				v[i] ^= fl.valueXor
 			}
 			s.Map[string(k)] = v
-			return len(s.Map) <= 4*poolKeys // a runaway Range is judged wrong, not followed
+			return len(s.Map) <= maxMapLen // a runaway Range is judged wrong, not followed
 		})
 		if err != nil {
 			return err
@@ -144,6 +146,9 @@ func readPool(p *tx.Pool[poolTag, poolRoot], fl poolFlavor) (poolSnapshot, error
 	return s, err
 }
 
+// maxMapLen bounds what readPool takes from a Range.
+const maxMapLen = 1 << 20
+
 // maxSeq bounds the transactions of a campaign, so that a damaged Seq is
 // not taken for a model to compute.
 const maxSeq = 1 << 32
@@ -151,7 +156,7 @@ const maxSeq = 1 << 32
 // judgePool says how s differs from the model after s.Seq transactions:
 // nil if it does not.
 func judgePool(seed uint64, s poolSnapshot) error {
-	return judgePoolWith(newPoolModel(seed), s)
+	return judgePoolWith(newPoolModel(seed, false), s)
 }
 
 // judgePoolWith is judgePool with a model to advance.

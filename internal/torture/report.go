@@ -23,8 +23,11 @@ type Report struct {
 	Sweeps        []SweepFigures
 	FullDisk      []FullDiskFigures
 	// Skipped says what did not run, and why.
-	Skipped   []string
+	Skipped []string
+	// Anomalies are those saved with their files: the first few of each
+	// phase, case and class; More counts the others of each.
 	Anomalies []Anomaly
+	More      map[string]int `json:",omitempty"`
 }
 
 // KillFigures are the kill -9 cycles of one workload on one medium.
@@ -34,7 +37,7 @@ type KillFigures struct {
 	Cycles int
 	// Acked is how many operations (WAL entries, pool transactions) were
 	// acknowledged durable in all the cycles, Checkpoints how many
-	// Publishes; Recovered how many recoveries were judged.
+	// Publishes; Recovered how many recoveries passed their check.
 	Acked, Checkpoints uint64
 	Recovered          int
 	// EarlyKills are kills sent without waiting for an acknowledgement,
@@ -109,11 +112,14 @@ type Anomaly struct {
 // Failed reports whether the run found any anomaly.
 func (r *Report) Failed() bool { return len(r.Anomalies) > 0 }
 
-// Anomalies totals the report's anomalies by class.
+// classes totals the report's anomalies, saved or counted, by class.
 func (r *Report) classes() map[string]int {
 	m := map[string]int{}
 	for _, a := range r.Anomalies {
 		m[a.Class]++
+	}
+	for kind, n := range r.More {
+		m[kind[strings.LastIndex(kind, ": ")+2:]] += n
 	}
 	return m
 }
@@ -134,7 +140,7 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "Command: `%s` — %s run, seed %d, %s of %s budget; %s.\n\n", r.Command, mode, r.Seed,
 		r.Elapsed.Round(time.Second), budgetText(r.Time), r.Machine)
 	if len(r.Kill) > 0 {
-		fmt.Fprintf(w, "| kill -9 cycles | file system | cycles | acknowledged operations | checkpoints | recoveries judged | early kills | concurrent reads (failed) | anomalies |\n")
+		fmt.Fprintf(w, "| kill -9 cycles | file system | cycles | acknowledged operations | checkpoints | recoveries passed | early kills | concurrent reads (failed) | anomalies |\n")
 		fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|---|\n")
 		for _, k := range r.Kill {
 			fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d | %d (%d) | %s |\n", k.Case, k.FSType, k.Cycles, k.Acked, k.Checkpoints, k.Recovered, k.EarlyKills, k.Reads, k.ReadErrors, classText(k.Anomalies))
@@ -179,14 +185,21 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	if len(r.Skipped) > 0 {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "Anomalies: %d", len(r.Anomalies))
-	if len(r.Anomalies) > 0 {
-		fmt.Fprintf(w, " (%s)", classText(r.classes()))
+	classes := r.classes()
+	fmt.Fprintf(w, "Anomalies: %d", total(classes))
+	if len(classes) > 0 {
+		fmt.Fprintf(w, " (%s); the first %d of each kind are saved with their files", classText(classes), savedPerClass)
 	}
 	fmt.Fprintln(w, ".")
 	for _, a := range r.Anomalies {
 		first, _, _ := strings.Cut(a.Detail, "\n")
 		fmt.Fprintf(w, "\n- #%d %s %s: **%s** — %s\n  reproduce: `%s`\n", a.ID, a.Phase, a.Case, a.Class, first, a.Replay)
+	}
+	if len(r.More) > 0 {
+		fmt.Fprintln(w)
+		for _, kind := range sortedKeys(r.More) {
+			fmt.Fprintf(w, "- %d more of %s\n", r.More[kind], kind)
+		}
 	}
 }
 

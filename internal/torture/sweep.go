@@ -28,10 +28,6 @@ import (
 // milliseconds even under the race detector.
 const inputLimit = 20 * time.Second
 
-// savedPerClass bounds the anomalies saved with their files per target,
-// reader and class; the figures count them all.
-const savedPerClass = 3
-
 // mutation is one way of damaging one file.
 type mutation struct {
 	File string // its path on the simulated file system
@@ -194,8 +190,8 @@ func targets() []target {
 		{"wal-segment", buildSegmentSweep},
 		{"checkpoint", buildCheckpointSweep},
 		{"record-log", buildRecordLogSweep},
-		{"pool", buildPoolSweep},
 		{"pool-crashed", buildCrashedPoolSweep},
+		{"pool", buildPoolSweep},
 	}
 }
 
@@ -208,11 +204,19 @@ func findTarget(name string) (target, bool) {
 	return target{}, false
 }
 
-// sweeps runs every target's sweep, the full run's until deadline.
-func (t *torture) sweeps(deadline time.Time) {
-	for _, tg := range targets() {
+// sweeps runs every target's sweep; in a full run, target i of n stops
+// at start + share*(i+1)/n, so that what one leaves goes to the next, and
+// not before share/n from its own start.
+func (t *torture) sweeps(start time.Time, share time.Duration) {
+	tgs := targets()
+	n := time.Duration(len(tgs))
+	for i, tg := range tgs {
 		if t.err != nil {
 			return
+		}
+		deadline := start.Add(share * time.Duration(i+1) / n)
+		if own := time.Now().Add(share / n); own.After(deadline) {
+			deadline = own
 		}
 		t.sweep(tg, deadline)
 	}
@@ -241,7 +245,6 @@ func (t *torture) sweep(tg target, deadline time.Time) {
 	for _, rd := range s.readers {
 		fig.Readers = append(fig.Readers, ReaderFigures{Reader: rd.name})
 	}
-	saved := map[string]int{}
 	record := func(i, ri int, class Class, detail string) {
 		fig.Readers[ri].Counts[class]++
 		fig.Total[class]++
@@ -252,12 +255,9 @@ func (t *torture) sweep(tg target, deadline time.Time) {
 			return
 		}
 		rd, m := s.readers[ri], s.inputs[i]
-		key := rd.name + "/" + class.String()
-		if saved[key]++; saved[key] <= savedPerClass {
-			t.anomaly(nil, Anomaly{Phase: "sweep", Case: tg.name + "/" + rd.name, Class: class.String(), Detail: detail,
-				Seed: t.opts.Seed, Input: i, Mutation: m.String(), Damage: &m, Short: t.opts.Short},
-				func(dir string) error { return s.image.save(dir, m) })
-		}
+		t.anomaly(nil, Anomaly{Phase: "sweep", Case: tg.name + "/" + rd.name, Class: class.String(), Detail: detail,
+			Seed: t.opts.Seed, Input: i, Mutation: m.String(), Damage: &m, Short: t.opts.Short},
+			func(dir string) error { return s.image.save(dir, m) })
 	}
 	// next is the input and reader the next worker starts at.
 	next := [2]int{0, 0}
@@ -327,11 +327,6 @@ func (t *torture) sweep(tg target, deadline time.Time) {
 		}
 		if done {
 			break
-		}
-	}
-	for key, n := range saved {
-		if n > savedPerClass {
-			t.logf("  %s %s: %d more anomalies like the %d saved", tg.name, key, n-savedPerClass, savedPerClass)
 		}
 	}
 	t.rep.Sweeps = append(t.rep.Sweeps, fig)

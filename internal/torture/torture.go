@@ -49,9 +49,10 @@ var Phases = []string{"sweep", "full-disk", "kill"}
 
 // torture is one run.
 type torture struct {
-	opts Options
-	rep  *Report
-	err  error // the harness's own failure, which ends the run
+	opts  Options
+	rep   *Report
+	err   error          // the harness's own failure, which ends the run
+	saved map[string]int // anomalies by phase, case and class
 }
 
 // Run runs the torture and returns its report, written also to
@@ -82,7 +83,7 @@ func Run(opts Options) (*Report, error) {
 	if err := os.RemoveAll(filepath.Join(opts.Out, "anomalies")); err != nil {
 		return nil, fmt.Errorf("torture: %w", err)
 	}
-	t := &torture{opts: opts, rep: &Report{Command: opts.Command, Seed: opts.Seed, Short: opts.Short, Machine: machine()}}
+	t := &torture{opts: opts, saved: map[string]int{}, rep: &Report{Command: opts.Command, Seed: opts.Seed, Short: opts.Short, Machine: machine()}}
 	if !opts.Short {
 		t.rep.Time = opts.Time
 	}
@@ -90,7 +91,7 @@ func Run(opts Options) (*Report, error) {
 	deadline := start.Add(opts.Time)
 	defer os.RemoveAll(opts.Work)
 	if t.runs("sweep") {
-		t.sweeps(start.Add(opts.Time / 3))
+		t.sweeps(start, opts.Time/3)
 	}
 	if t.runs("full-disk") && t.err == nil {
 		t.fullDisk(time.Now().Add(opts.Time / 6))
@@ -161,9 +162,14 @@ func total(m map[string]int) int {
 	return n
 }
 
-// anomaly records a, counting it in counts (a figures' map), and logs it.
+// savedPerClass bounds the anomalies saved, with their files, per phase,
+// case and class; the report counts the others (Report.More).
+const savedPerClass = 3
+
+// anomaly records a, counting it in fig's Anomalies (kill and full-disk
+// figures), and logs it; beyond savedPerClass of its kind it is only
+// counted.
 func (t *torture) anomaly(fig any, a Anomaly, files func(image string) error) {
-	a = t.rep.saveAnomaly(t.opts.Out, a, files)
 	var m *map[string]int
 	switch f := fig.(type) {
 	case *KillFigures:
@@ -177,7 +183,20 @@ func (t *torture) anomaly(fig any, a Anomaly, files func(image string) error) {
 		}
 		(*m)[a.Class]++
 	}
-	t.logf("ANOMALY #%d %s %s: %s: %s\n  reproduce: %s", a.ID, a.Phase, a.Case, a.Class, a.Detail, a.Replay)
+	kind := a.Phase + " " + a.Case + ": " + a.Class
+	if t.saved[kind]++; t.saved[kind] > savedPerClass {
+		if t.rep.More == nil {
+			t.rep.More = map[string]int{}
+		}
+		t.rep.More[kind]++
+		return
+	}
+	a = t.rep.saveAnomaly(t.opts.Out, a, files)
+	first, _, _ := strings.Cut(a.Detail, "\n")
+	t.logf("ANOMALY #%d %s %s: %s: %s\n  reproduce: %s", a.ID, a.Phase, a.Case, a.Class, first, a.Replay)
+	if t.saved[kind] == savedPerClass {
+		t.logf("  (more anomalies of this kind are counted, not saved)")
+	}
 }
 
 func (t *torture) fatal(err error) {

@@ -59,6 +59,9 @@ func TestShort(t *testing.T) {
 		first, _, _ := strings.Cut(a.Detail, "\n")
 		t.Errorf("#%d %s %s: %s: %s\n\treproduce: %s\n\trerun: %s", a.ID, a.Phase, a.Case, a.Class, first, a.Replay, a.Rerun)
 	}
+	for _, kind := range sortedKeys(rep.More) {
+		t.Errorf("%d more anomalies of %s (counted, not saved)", rep.More[kind], kind)
+	}
 	if t.Failed() && os.Getenv(outEnv) == "" {
 		t.Logf("set %s to keep the report and the anomalies' files", outEnv)
 	}
