@@ -87,6 +87,10 @@ func ChildMain() {
 		fmt.Fprintf(os.Stderr, "torture child: %v\n", err)
 		os.Exit(exitBadJob)
 	}
+	// A damaged length can make the engine allocate gigabytes: if the
+	// machine runs out of memory, the kernel is to kill this process
+	// before any other.
+	os.WriteFile("/proc/self/oom_score_adj", []byte("1000"), 0)
 	out := os.NewFile(3, "torture-messages")
 	if out == nil {
 		fmt.Fprintln(os.Stderr, "torture child: no message pipe on descriptor 3")
@@ -247,8 +251,10 @@ func (e exit) anomaly(workErrorOK bool) (class, detail string) {
 	switch {
 	case e.Killed:
 		return "", ""
+	case e.Signal == syscall.SIGKILL:
+		return "signal", "SIGKILL, not sent by the torture (the kernel's OOM killer, likely: children ask it to pick them first)" + stderrNote(e.Stderr)
 	case e.Signal != 0:
-		return "signal", fmt.Sprintf("killed by %v", e.Signal) + stderrNote(e.Stderr)
+		return "signal", fmt.Sprintf("killed by signal %d (%v)", int(e.Signal), e.Signal) + stderrNote(e.Stderr)
 	case e.Code == 0, e.Code == exitWorkError && workErrorOK:
 		return "", ""
 	}

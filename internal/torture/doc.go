@@ -82,9 +82,11 @@
 // torture down. A Go program turns a fault into "fatal error" and exit
 // code 2; the parent reads the signal from its stderr and reports it as
 // class signal. A sweep worker reports one line per outcome; one that
-// dies or is silent for inputLimit is charged with its input (panic, or
-// hang with the stacks SIGQUIT makes it print) and a new worker goes on
-// after it. Children get GORACE=atexit_sleep_ms=0: under the race
+// dies or is silent for inputLimit is charged with its input (panic, with
+// how it died, or hang with the stacks SIGQUIT makes it print) and a new
+// worker goes on after it. Children set their oom_score_adj to 1000: if
+// a damaged length makes the engine allocate more than the machine has,
+// the kernel's OOM killer takes the child, not a neighbour. Children get GORACE=atexit_sleep_ms=0: under the race
 // detector every exit would otherwise sleep a second.
 //
 // What is deterministic: every choice is a function of Options.Seed and

@@ -321,8 +321,8 @@ func (t *torture) sweep(tg target, deadline time.Time) {
 			record(next[0], next[1], Hang, fmt.Sprintf("%s did not return within %v; where it was:\n%s", s.readers[next[1]].name, inputLimit, goroutinesWith(ex.Stderr, "torture.readInput")))
 			advance(next[0], next[1])
 		default:
-			_, detail := ex.anomaly(false)
-			record(next[0], next[1], Panic, fmt.Sprintf("the sweep worker died at this input: %s", detail))
+			class, detail := ex.anomaly(false)
+			record(next[0], next[1], Panic, fmt.Sprintf("the sweep worker died at this input (%s): %s", class, detail))
 			advance(next[0], next[1])
 		}
 		if done {
