@@ -292,3 +292,14 @@ func TestSlug(t *testing.T) {
 		t.Errorf("slug: %q", got)
 	}
 }
+
+func TestGist(t *testing.T) {
+	a := gist("open /dev/shm/crashsim-torture-123/wal/0000000000000012.wal: no such file\nmore")
+	b := gist("open /dev/shm/crashsim-torture-456/wal/000000000000003a.wal: no such file")
+	if a != b {
+		t.Errorf("gists of one kind differ: %q, %q", a, b)
+	}
+	if a == gist("wal: corrupt: segment 1 at offset 2: the segment ends without a seal") {
+		t.Errorf("gists of two kinds are the same: %q", a)
+	}
+}

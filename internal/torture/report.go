@@ -25,9 +25,11 @@ type Report struct {
 	// Skipped says what did not run, and why.
 	Skipped []string
 	// Anomalies are those saved with their files: the first few of each
-	// phase, case and class; More counts the others of each.
-	Anomalies []Anomaly
-	More      map[string]int `json:",omitempty"`
+	// kind (phase, case, class and the gist of the detail); More counts
+	// the others of each kind, MoreByClass by class.
+	Anomalies   []Anomaly
+	More        map[string]int `json:",omitempty"`
+	MoreByClass map[string]int `json:",omitempty"`
 }
 
 // KillFigures are the kill -9 cycles of one workload on one medium.
@@ -118,8 +120,8 @@ func (r *Report) classes() map[string]int {
 	for _, a := range r.Anomalies {
 		m[a.Class]++
 	}
-	for kind, n := range r.More {
-		m[kind[strings.LastIndex(kind, ": ")+2:]] += n
+	for class, n := range r.MoreByClass {
+		m[class] += n
 	}
 	return m
 }

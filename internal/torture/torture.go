@@ -162,9 +162,43 @@ func total(m map[string]int) int {
 	return n
 }
 
-// savedPerClass bounds the anomalies saved, with their files, per phase,
-// case and class; the report counts the others (Report.More).
+// savedPerClass bounds the anomalies saved, with their files, per kind:
+// phase, case, class and the gist of the detail (its first line without
+// numbers); the report counts the others (Report.More).
 const savedPerClass = 3
+
+// gist is a detail's first line with its numbers (offsets, counts, ids,
+// hexadecimal names) made "#", cut to 100 bytes: what tells anomalies of
+// a class apart.
+func gist(detail string) string {
+	first, _, _ := strings.Cut(detail, "\n")
+	isHex := func(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+	var b strings.Builder
+	for i := 0; i < len(first); {
+		j := i
+		digit := false
+		for j < len(first) && isHex(first[j]) {
+			digit = digit || first[j] <= '9'
+			j++
+		}
+		switch {
+		case j > i && digit:
+			b.WriteByte('#')
+			i = j
+		case j > i:
+			b.WriteString(first[i:j])
+			i = j
+		default:
+			b.WriteByte(first[i])
+			i++
+		}
+	}
+	s := b.String()
+	if len(s) > 100 {
+		s = s[:100] + "..."
+	}
+	return s
+}
 
 // anomaly records a, counting it in fig's Anomalies (kill and full-disk
 // figures), and logs it; beyond savedPerClass of its kind it is only
@@ -183,12 +217,13 @@ func (t *torture) anomaly(fig any, a Anomaly, files func(image string) error) {
 		}
 		(*m)[a.Class]++
 	}
-	kind := a.Phase + " " + a.Case + ": " + a.Class
+	kind := a.Phase + " " + a.Case + ": " + a.Class + ": " + gist(a.Detail)
 	if t.saved[kind]++; t.saved[kind] > savedPerClass {
 		if t.rep.More == nil {
-			t.rep.More = map[string]int{}
+			t.rep.More, t.rep.MoreByClass = map[string]int{}, map[string]int{}
 		}
 		t.rep.More[kind]++
+		t.rep.MoreByClass[a.Class]++
 		return
 	}
 	a = t.rep.saveAnomaly(t.opts.Out, a, files)
