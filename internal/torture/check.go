@@ -3,6 +3,7 @@ package torture
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -59,6 +60,9 @@ func check(j job) verdict {
 func checkWAL(j job) verdict {
 	fsys := fsysFor(j.Medium)
 	var v verdict
+	if _, err := os.Stat(j.Path); errors.Is(err, fs.ErrNotExist) && j.Acked == 0 {
+		return v // killed before it made the log: nothing to recover
+	}
 	judge := func(mode wal.Mode, when string) (wal.Recovered[walState], bool) {
 		rec, err := wal.Recover(fsys, j.Path, walStates{}, wal.Bytes, mode, applyWALEntry(j.Seed))
 		switch {
@@ -136,6 +140,9 @@ func countLitter(dir string) (setAside, temporaries int) {
 // model's after some transaction Seq with Acked <= Seq <= Acked+Pending.
 func checkPool(j job) verdict {
 	var v verdict
+	if _, err := os.Stat(j.Path); errors.Is(err, fs.ErrNotExist) && j.Acked == 0 {
+		return v // killed before it made the pool: nothing to recover
+	}
 	p, err := tx.Open[poolTag, poolRoot](fsysFor(j.Medium), j.Path, poolOptions(j.PoolSize, nil))
 	if err != nil {
 		if j.NoSpace && errorKind(err) == "nospace" {

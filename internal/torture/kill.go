@@ -31,9 +31,11 @@ type killCase struct {
 	medium   medium
 	dir      string // the case's directory: the log is dir/wal, the pool dir/pool
 	// acked is the last operation acknowledged in any cycle since the case
-	// began; published the last entry of the latest checkpoint.
-	acked, published uint64
-	fig              *KillFigures
+	// began; published the last entry of the latest checkpoint; recovered
+	// the last operation the latest check found (unacknowledged ones may
+	// survive a kill, and the next cycle goes on after them).
+	acked, published, recovered uint64
+	fig                         *KillFigures
 }
 
 func (c *killCase) name() string { return c.workload + "/" + c.medium.Name }
@@ -150,6 +152,9 @@ func (t *torture) killCycle(c *killCase, cycle int) {
 		t.fatal(fmt.Errorf("torture: keep the crash image: %w", err))
 		return
 	}
+	// The workload went on from the last operation recovered, which may
+	// be after the last acknowledged.
+	pending += max(c.acked, c.recovered) - c.acked
 	chk := job{Role: rolePoolCheck, Path: c.path(), Medium: c.medium.Name, Seed: t.opts.Seed, PoolSize: poolSize,
 		Acked: c.acked, Published: c.published, Pending: pending}
 	if c.workload == "wal" {
@@ -178,6 +183,7 @@ func (t *torture) killCycle(c *killCase, cycle int) {
 		found = append(found, withClass(base, vclass, vdetail))
 	} else {
 		c.fig.Recovered++
+		c.recovered = v.Recovered
 	}
 	for _, a := range append(readerFound, found...) {
 		a.Check = &chk
@@ -188,7 +194,7 @@ func (t *torture) killCycle(c *killCase, cycle int) {
 		// fail every later cycle.
 		t.logf("%s cycle %d: %s, the case starts again from an empty %s", c.name(), cycle, found[0].Class, c.workload)
 		os.RemoveAll(c.path())
-		c.acked, c.published = 0, 0
+		c.acked, c.published, c.recovered = 0, 0, 0
 	}
 }
 
