@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // childEnv carries a child process's job, JSON-encoded. A process started
@@ -67,6 +69,11 @@ const (
 	msgReadError = "readerror" // readerror <text>: what it saw instead
 )
 
+// childAddressSpace bounds a child's address space (when not under the
+// race detector): far more than any job needs, far less than a machine
+// that runs the torture has.
+const childAddressSpace = 4 << 30
+
 // Exit codes of a child.
 const (
 	exitWorkError = 3 // the work stopped on an error (reported first)
@@ -87,9 +94,15 @@ func ChildMain() {
 		fmt.Fprintf(os.Stderr, "torture child: %v\n", err)
 		os.Exit(exitBadJob)
 	}
-	// A damaged length can make the engine allocate gigabytes: if the
-	// machine runs out of memory, the kernel is to kill this process
-	// before any other.
+	// A damaged length can make the engine allocate gigabytes: the
+	// allocation is to fail in this process (the Go runtime's fatal "out
+	// of memory"), which a limit on its address space does, but for the
+	// race detector's terabytes of shadow; and if the machine runs out of
+	// memory all the same, the kernel is to kill this process before any
+	// other.
+	if !raceEnabled {
+		unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: childAddressSpace, Max: childAddressSpace})
+	}
 	os.WriteFile("/proc/self/oom_score_adj", []byte("1000"), 0)
 	out := os.NewFile(3, "torture-messages")
 	if out == nil {

@@ -84,9 +84,13 @@
 // class signal. A sweep worker reports one line per outcome; one that
 // dies or is silent for inputLimit is charged with its input (panic, with
 // how it died, or hang with the stacks SIGQUIT makes it print) and a new
-// worker goes on after it. Children set their oom_score_adj to 1000: if
-// a damaged length makes the engine allocate more than the machine has,
-// the kernel's OOM killer takes the child, not a neighbour. Children get GORACE=atexit_sleep_ms=0: under the race
+// worker goes on after it. A damaged length can make the engine allocate
+// gigabytes: children limit their address space to 4 GiB, so that such an
+// allocation fails in them (the runtime's fatal "out of memory"), except
+// under the race detector, whose shadow memory needs terabytes of it; and
+// they set their oom_score_adj to 1000, so that if the machine runs out of
+// memory all the same the kernel's OOM killer takes a child, not a
+// neighbour. Children get GORACE=atexit_sleep_ms=0: under the race
 // detector every exit would otherwise sleep a second.
 //
 // What is deterministic: every choice is a function of Options.Seed and
