@@ -296,7 +296,7 @@ func stderrNote(s string) string {
 	if len(gist) > 4000 {
 		gist = gist[:4000] + "..."
 	}
-	return ":\n" + gist
+	return ": " + gist // its first line says what happened
 }
 
 // tail keeps the last max bytes written to it.
