@@ -104,7 +104,9 @@
 // process into an anomaly; no verdict depends on speed.
 //
 // Litter: after Resume a WAL directory must hold no temporary file, and
-// at most maxSetAside tails set aside by earlier repairs (issue 16 asks
-// for a documented retention; until the WAL documents one, that is the
-// bound).
+// no more set-aside tails than the WAL's documented retention keeps
+// (wal.DefaultTornRetention, plus those the Resume itself set aside).
+// A reader beside the workload may end with wal.ErrTruncated after a
+// Publish removed segments it had not reached: documented, its entries
+// were a prefix, and it counts as a read.
 package torture

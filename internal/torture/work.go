@@ -141,6 +141,12 @@ func walRead(j job, say func(string, ...any)) int {
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && !existed:
 			// The workload has not created the log yet.
+		case errors.Is(err, wal.ErrTruncated):
+			// Documented: a Publish removed segments this replay had not
+			// reached after it passed entries on; those were a prefix
+			// (checked above), and a reader that wants the rest starts
+			// again from the checkpoint.
+			say("%s %d", msgRead, last)
 		case err != nil:
 			say("%s %v", msgReadError, err)
 		default:
