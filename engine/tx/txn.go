@@ -129,13 +129,13 @@ func (t *txn) readAt(dst []byte, off int64) error {
 // work, and the View starts over.
 func (t *txn) readCommitted(dst []byte, off int64) error {
 	p := t.p
-	if end := off + int64(len(dst)); p.readOnly && end > p.length.Load() {
-		if err := p.remap(); err != nil {
-			return err
-		}
-	}
 	if t.conflicted {
 		return errConflict
+	}
+	if p.readOnly {
+		if err := t.inFile(off, int64(len(dst))); err != nil {
+			return err
+		}
 	}
 	b := t.buf(int64(len(dst)))
 	if _, err := p.r.ReadAt(b, off); err != nil {
@@ -153,6 +153,38 @@ func (t *txn) readCommitted(dst []byte, off int64) error {
 	}
 	copy(dst, b)
 	return nil
+}
+
+// inFile checks that [off, off+n) is in the file of a read-only pool,
+// whose writer, in another process, may have grown it since it was
+// mapped: if the range is past the mapping, the file is mapped again at
+// its size. A range still past its end is in no committed state — the
+// file never shrinks, and a writer grows it before anything it commits
+// points into the new part — so it was read from damaged bytes
+// (ErrPointer), unless a writer was at work while the View read them
+// (errConflict: the View runs again).
+func (t *txn) inFile(off, n int64) error {
+	p := t.p
+	if off+n <= p.length.Load() {
+		return nil
+	}
+	if err := p.remap(); err != nil {
+		return err
+	}
+	if off+n <= p.length.Load() {
+		return nil
+	}
+	if t.validate {
+		v, err := p.r.Load64(versionOff)
+		if err != nil {
+			return err
+		}
+		if v != t.version {
+			t.conflicted = true
+			return errConflict
+		}
+	}
+	return fmt.Errorf("%w: [%d,%d) is past the end of %s, %d bytes", ErrPointer, off, off+n, p.name, p.length.Load())
 }
 
 // isFresh reports whether [off, off+n) is in a block this transaction

@@ -397,12 +397,16 @@ func (tx *Tx[Tag]) View(fn func(tx *Tx[Tag]) error) error {
 // check validates that n bytes at off may be read (write says written) by
 // the transaction: in an Update, inside an object allocated as the
 // transaction sees the heap, and not borrowed by Modify; in a View, inside
-// the pool's data.
+// the pool's heap and its file (inFile), so that no length read from the
+// pool sizes a buffer larger than the file.
 func (t *txn) check(off, n int64) error {
 	p := t.p
 	if !t.writable {
 		if off < p.hdr.HeapOff || n < 0 || off+n < off || (!p.readOnly && off+n > p.length.Load()) {
 			return fmt.Errorf("%w: [%d,%d) is outside the pool's heap", ErrPointer, off, off+n)
+		}
+		if p.readOnly {
+			return t.inFile(off, n)
 		}
 		return nil
 	}
