@@ -446,7 +446,7 @@ func (p *pool) openWriter(spec *layoutSpec, fromShadow bool) error {
 	if len(steps) > 0 {
 		rootSize = steps[0].oldSize
 	}
-	if err := p.readRoot(rootSize, true); err != nil {
+	if err := p.readRoot(p.heap, rootSize); err != nil {
 		return err
 	}
 	if err := p.startWriter(true); err != nil {
@@ -462,8 +462,8 @@ func (p *pool) openWriter(spec *layoutSpec, fromShadow bool) error {
 }
 
 // readRoot reads the root pointer and checks that it points to an object
-// of at least rootSize bytes.
-func (p *pool) readRoot(rootSize int64, writer bool) error {
+// of at least rootSize bytes: the start of a block of the heap h.
+func (p *pool) readRoot(h *alloc.Heap, rootSize int64) error {
 	v, err := p.r.Load64(rootOff)
 	if err != nil {
 		return err
@@ -472,13 +472,9 @@ func (p *pool) readRoot(rootSize int64, writer bool) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: root pointer: %w", ErrCorrupt, p.name, err)
 	}
-	if writer {
-		start, size, err := p.heap.Block(root)
-		if err != nil || start != root || size < rootSize {
-			return fmt.Errorf("%w: %s: root pointer %#x is not an object of %d bytes", ErrCorrupt, p.name, v, rootSize)
-		}
-	} else if root < p.hdr.HeapOff || root+rootSize > p.r.Len() {
-		return fmt.Errorf("%w: %s: root pointer %#x out of range", ErrCorrupt, p.name, v)
+	start, size, err := h.Block(root)
+	if err != nil || start != root || size < rootSize {
+		return fmt.Errorf("%w: %s: root pointer %#x is not an object of %d bytes", ErrCorrupt, p.name, v, rootSize)
 	}
 	p.root = root
 	return nil
@@ -513,8 +509,10 @@ func (p *pool) startWriter(reopen bool) error {
 
 // openReader opens a pool for View: it recovers the log only if no writer
 // has the pool open (it takes the writer's lock to do so, briefly). The
-// layout and the root are read under the version word, as a View reads:
-// a writer of another process may be upgrading the pool.
+// layout, the heap's metadata and the root are read under the version
+// word, as a View reads: a writer of another process may be upgrading or
+// growing the pool. They are checked as a writer's Open checks them: the
+// heap as alloc.Open does, the root pointer at the start of a block.
 func (p *pool) openReader(spec *layoutSpec) error {
 	if err := p.recoverIfAbandoned(); err != nil {
 		return err
@@ -525,12 +523,20 @@ func (p *pool) openReader(spec *layoutSpec) error {
 		if err != nil {
 			return err
 		}
+		if err := p.remap(); err != nil {
+			return err
+		}
 		cur, err := p.currentLayout()
 		if err == nil {
 			_, err = p.plan(cur, spec)
 		}
 		if err == nil {
-			err = p.readRoot(spec.rootSize, false)
+			var h *alloc.Heap
+			if h, err = alloc.Open(p.r, heapHeaderOff, p.r.Len(), 0); err != nil {
+				err = fmt.Errorf("%w: %s: %w", ErrCorrupt, p.name, err)
+			} else {
+				err = p.readRoot(h, spec.rootSize)
+			}
 		}
 		w, lerr := p.r.Load64(layoutRecordOff)
 		if lerr != nil {

@@ -3,11 +3,14 @@ package tx
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/faultfs"
 )
 
 // A pool opened ReadOnly and read in Views, after one of its bytes was
@@ -91,4 +94,121 @@ func TestReadOnlyPastTheFile(t *testing.T) {
 		}
 		p.Close()
 	}
+}
+
+// rroot is the root of the torture's pool: a small root whose zero value
+// is a valid state (no transaction yet), beside free memory of zeros.
+type rroot struct {
+	Seq, Sum uint64
+	Map      Map[mtag]
+}
+
+// rootBase returns a closed pool of root rroot after 40 transactions,
+// each putting a key and advancing the counters.
+func rootBase(t *testing.T) *faultfs.FS {
+	t.Helper()
+	fsys := faultfs.New(faultfs.Options{Mounts: []faultfs.Mount{{Dir: "/pmem", Medium: engine.PMem}}})
+	if err := fsys.MkdirAll("/pmem", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Create[mtag, rroot](fsys, cpool, &Options{Size: 96 << 10, LogSize: MinLogSize, Rand: detRand{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := p.Root()
+	for k := uint64(1); k <= 40; k++ {
+		err := p.Update(func(t *Tx[mtag]) error {
+			r, err := root.Get(t)
+			if err != nil {
+				return err
+			}
+			if r.Map.IsNil() {
+				if r.Map, err = NewMap(t); err != nil {
+					return err
+				}
+			}
+			if err := r.Map.Put(t, fmt.Appendf(nil, "key-%d", k%17), fmt.Appendf(nil, "value of %d", k)); err != nil {
+				return err
+			}
+			r.Seq, r.Sum = k, r.Sum+k*k
+			return root.Set(t, r)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return fsys
+}
+
+// readRootPool opens the pool of rootBase read-only and reads it all.
+func readRootPool(fsys engine.FS) (string, error) {
+	p, err := Open[mtag, rroot](fsys, cpool, &Options{ReadOnly: true})
+	if err != nil {
+		return "", err
+	}
+	defer p.Close()
+	var b strings.Builder
+	err = p.View(func(t *Tx[mtag]) error {
+		b.Reset()
+		r, err := p.Root().Get(t)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "seq %d sum %d", r.Seq, r.Sum)
+		if r.Map.IsNil() {
+			return nil
+		}
+		n, err := r.Map.Len(t)
+		if err != nil {
+			return err
+		}
+		var kv []string
+		err = r.Map.Range(t, func(k, v []byte) bool {
+			kv = append(kv, string(k)+"="+string(v))
+			return true
+		})
+		slices.Sort(kv)
+		fmt.Fprintf(&b, " map %d %v", n, kv)
+		return err
+	})
+	return b.String(), err
+}
+
+// TestReadOnlyRootPointerDamage flips every bit and then every byte
+// (flipPatterns) of the root pointer at rest: a read-only Open must fail
+// with a typed error, or the pool read as before. A read-only Open checked
+// only that the root pointer stayed in the heap, and its Views read
+// whatever it pointed at — zeros of free memory, the middle of another
+// block — as the root, with no error (the torture's "state after
+// transaction 0"). It now checks, as a writer's Open does, that the root
+// pointer is the start of a block of the heap at least as large as the
+// root, against the heap's metadata read and checked as alloc.Open
+// checks it.
+func TestReadOnlyRootPointerDamage(t *testing.T) {
+	base := rootBase(t)
+	want, err := readRootPool(copyFS(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := readFile(t, base, rootOff, 8)
+	found := 0
+	for i := range int64(8) {
+		for _, flip := range flipPatterns() {
+			fsys := copyFS(base)
+			writeFile(t, fsys, rootOff+i, []byte{good[i] ^ flip})
+			got, err := readRootPool(fsys)
+			switch {
+			case err != nil && !typedErr(err):
+				t.Errorf("byte %d ^ %#x: untyped error %v", i, flip, err)
+			case err != nil:
+				found++
+			case got != want:
+				t.Errorf("byte %d ^ %#x: the pool opens read-only and reads\n\t%s\nwant\n\t%s", i, flip, got, want)
+			}
+		}
+	}
+	t.Logf("%d of %d flips found", found, 8*len(flipPatterns()))
 }
