@@ -320,7 +320,7 @@ type mapRoot struct{ M Map[benchTag] }
 // pool of format 4 and in one of format 3 (no checksums), on shared
 // memory.
 func BenchmarkMapSums(b *testing.B) {
-	for _, format := range []uint32{formatMarked, Version} {
+	for _, format := range []uint32{formatMarked, formatNoRootSum} {
 		b.Run(fmt.Sprintf("format-%d", format), func(b *testing.B) {
 			p, err := Create[benchTag, mapRoot](engine.OSFS{Medium: engine.SharedMemory}, filepath.Join(benchDir(b), "p"), &Options{Size: 16 << 20, format: format})
 			if err != nil {

@@ -86,11 +86,17 @@ func (p *pool) checkLocked() error { return p.checkHeap(p.heap, &txn{p: p}) }
 // (alloc.Heap.Check with the pool's walker), then that every borrowed
 // pointer points at a value of its type (checkBorrowed).
 func (p *pool) checkHeap(h *alloc.Heap, t *txn) error {
-	var next [8]byte
-	if err := t.readAt(next[:], nextIDOff); err != nil {
+	var line [rootLineSize]byte
+	if err := t.readAt(line[:], rootOff); err != nil {
 		return err
 	}
-	w := &walker{t: t, h: h, nextID: binary.LittleEndian.Uint64(next[:]), ids: map[uint64]int64{}, types: map[int64]*layout{}}
+	if p.hdr.rootSummed() {
+		if err := checkRootLine(line[:]); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	next := binary.LittleEndian.Uint64(line[nextIDOff-rootOff:])
+	w := &walker{t: t, h: h, nextID: next, ids: map[uint64]int64{}, types: map[int64]*layout{}}
 	roots := []alloc.Ref{{Off: p.root, Size: p.rootL.size, Kind: alloc.Owner, Type: p.rootL, From: -1, Path: "root"}}
 	err := h.Check(roots, w)
 	if err != nil && !errors.As(err, new(*alloc.CheckError)) {

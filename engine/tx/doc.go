@@ -235,10 +235,16 @@
 // the heap's Journal), so allocation and free commit, abort and recover
 // with the rest; a block freed by a transaction is not reused by it.
 //
-// Damage to the package's structures. In a pool of format 4, which Create
-// writes, a map's header and entries, a vector's header and a blob's
-// header carry checksums, verified by every read of them (ErrCorrupt):
-// a damaged count or length is never used. Check verifies, in every
+// Damage to the package's structures. In a pool of format 5, which Create
+// writes, and of format 4, a map's header and entries, a vector's header
+// and a blob's header carry checksums, verified by every read of them
+// (ErrCorrupt): a damaged count or length is never used. In format 5 the
+// root line (the root pointer and the next identity) has one too,
+// verified by Open, read-only or not, and by Check: a damaged root
+// pointer is never taken for the root, even where it points at another
+// object as large. Open checks, in every format, that the root pointer is
+// the start of an allocated block at least as large as the root. Check
+// verifies, in every
 // format, how the structures fit together: every map entry in the bucket
 // of its key's hash, the chains holding as many entries as the map counts;
 // a vector's capacity what its buffer holds; reference-counted objects'
@@ -250,7 +256,10 @@
 // another value of its type, which is a pointer the program could have
 // stored. Pools of older formats keep structures without checksums (a
 // pool's objects are never rewritten): there a map entry's value length,
-// a vector's length and a blob's length are unprotected.
+// a vector's length and a blob's length are unprotected, and in formats
+// before 5 a root pointer damaged into the start of another object at
+// least as large as the root is found only by Check (the root's objects
+// leak).
 //
 // Torn and damaged logs. A crash while the log is written leaves it torn,
 // and nothing of its transaction is in place: recovery ignores it. A log
@@ -288,9 +297,12 @@
 // an upgrade's commit makes the new root, the rewritten objects and the new
 // version durable together, by the same log as any transaction; it is read
 // after the log is recovered. The header is written once, and the format
-// version in it says which parts the pool has: format 3, which Create
-// writes, a layout record and a log with marks; format 2 a record and a
-// log without marks (legacylog.go); format 1, of the releases before
+// version in it says which parts the pool has: format 5, which Create
+// writes, a layout record, a log with marks and checksums in the engine's
+// structures and the root line; format 4 the same without the root
+// line's; format 3 a record and a log with marks, structures without
+// checksums; format 2 a record and a log without marks (legacylog.go);
+// format 1, of the releases before
 // layout versions, neither, and its header holds the layout. A pool of
 // format 1 or 2 is opened as it is, and its transactions write the log
 // of its format, so that the release that wrote it can open it still,
@@ -301,7 +313,8 @@
 // checksum that a crash could tear. An Open that finds a torn header
 // reads its copy, and the writer's finishes the rewrite. Older releases
 // refuse format 3 with ErrVersion: they would read an upgraded root with
-// their old type, and the log with marks as one without. Until that
+// their old type, and the log with marks as one without; and format 5,
+// whose root line they would change without its checksum. Until that
 // upgrade, such a pool keeps the limit of its log: damaged after a crash,
 // it can pass for torn (legacylog.go).
 // Checksums are checked before the fields they cover are read, so that

@@ -28,9 +28,9 @@ import (
 // per-map seed. Entries are not kept in any order; Range visits them
 // bucket by bucket.
 //
-// Words are little-endian. In a pool of format 4 the header's sum is the
-// XXH3 of its first 48 bytes and an entry's sum that of its hash, klen and
-// vlen: every operation checks the sums of what it reads (ErrCorrupt).
+// Words are little-endian. In a pool of format 4 or 5 the header's sum is
+// the XXH3 of its first 48 bytes and an entry's sum that of its hash, klen
+// and vlen: every operation checks the sums of what it reads (ErrCorrupt).
 // Pools of older formats have no sums — the header's last 16 bytes are 0,
 // an entry's header is 24 bytes — and there a damaged header or entry is
 // found by Check, which verifies that every entry is in the bucket of its
@@ -125,7 +125,7 @@ type mapOp struct {
 	t      *txn
 	off    int64 // the header
 	h      mapHeader
-	summed bool  // the header and entries have sums (format 4)
+	summed bool  // the header and entries have sums (formats 4 and 5)
 	ehs    int64 // the size of an entry's header
 	w      [8]byte
 }

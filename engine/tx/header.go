@@ -44,12 +44,13 @@ import (
 // version is the format, which says what the pool has:
 //
 //	format  layout record  undo log            checksums in the engine's structures
-//	4       yes            with marks (log.go)  yes: maps, vectors, blobs (hashmap.go, vec.go)
+//	5       yes            with marks (log.go)  yes: maps, vectors, blobs, and the root line
+//	4       yes            with marks           yes: maps, vectors, blobs (hashmap.go, vec.go)
 //	3       yes            with marks           no
 //	2       yes            without (legacylog)  no
 //	1       no             without              no
 //
-// Create writes format 4; this package opens all four as they are. In
+// Create writes format 5; this package opens all five as they are. In
 // format 1 the header's layout fields are the pool's layout, and the
 // layout record does not exist; in the others the layout record is the
 // pool's layout. A pool of format 1 or 2 keeps its format — so that the
@@ -60,10 +61,12 @@ import (
 // then its transactions write the log of its format, whose limit
 // legacylog.go states: a damaged log of a crashed pool may pass for a torn
 // one. A pool keeps the structures of its format — maps, vectors and blobs
-// with checksums in format 4, without in the others (hashmap.go, vec.go) —
-// since converting them would rewrite every object: a pool of format 3 is
-// never converted to 4. Check verifies the structures of every format, by
-// their checksums where they have them and by how they fit together.
+// with checksums from format 4 on, without in the others (hashmap.go,
+// vec.go), and its root line with a checksum in format 5 — since
+// converting them would rewrite every object: a pool of format 3 is never
+// converted to 4, nor one of format 4 to 5. Check verifies the structures
+// of every format, by their checksums where they have them and by how
+// they fit together.
 //
 // A pool's layout is a name, a version and a hash:
 //
@@ -97,10 +100,28 @@ import (
 // sequence numbers. version is the readers' seqlock (log.go). These three
 // words are stored with 8-byte atomics, in the machine's byte order.
 //
-// The heap header (192) belongs to engine/alloc; the root line holds the
-// root object's pointer (256, in the machine's byte order, like every
-// pointer) and the next object identity (264), both changed only in
-// transactions. The undo log is drawn in log.go.
+// The heap header (192) belongs to engine/alloc. The root line, changed
+// only in transactions:
+//
+//	256      264      272      280                                  320
+//	+--------+--------+--------+------------------------------------+
+//	| root   | next   | check- |              reserved              |
+//	|        | ident. | sum    |                                    |
+//	+--------+--------+--------+------------------------------------+
+//
+// root is the root object's pointer (in the machine's byte order, like
+// every pointer), next identity the identity of the next reference-
+// counted object (little-endian). In format 5 the checksum is XXH3-64 of
+// bytes [256, 272), little-endian, and the reserved bytes are zeros: both
+// are checked wherever the line is read (Open, Check), so that a damaged
+// root pointer is ErrCorrupt even where it points at another object at
+// least as large as the root, which the heap's metadata cannot tell from
+// the root. A commit that changes the root or the next identity changes
+// the checksum in the same transaction (sealRootLine in txn.go). In older
+// formats the checksum and the reserved bytes are zeros, unchecked: there
+// Open checks only that the root pointer is the start of a block at least
+// as large as the root, and Check that the pool's objects are reachable
+// from it. The undo log is drawn in log.go.
 //
 // The layout record, in format 2 (zeros in format 1), changed only in
 // transactions — the upgrade of a layout changes it together with the
@@ -122,8 +143,8 @@ const (
 	// Magic starts every pool file.
 	Magic = "crshPOOL"
 	// Version is the format version this package writes. It reads it and
-	// formats 1 to 3 (see above).
-	Version = 4
+	// formats 1 to 4 (see above).
+	Version = 5
 	// formatNoRecord is the format of pools without a layout record.
 	formatNoRecord = 1
 	// formatUnmarked is the last format whose log has no marks.
@@ -131,6 +152,8 @@ const (
 	// formatMarked is the format that pools of formats 1 and 2 are
 	// converted to: a log with marks, structures without checksums.
 	formatMarked = 3
+	// formatNoRootSum is the last format whose root line has no checksum.
+	formatNoRootSum = 4
 
 	headerSize       = 128
 	liveOff          = 128
@@ -140,6 +163,8 @@ const (
 	heapHeaderOff    = 192
 	rootOff          = 256
 	nextIDOff        = 264
+	rootSumOff       = 272
+	rootLineSize     = 64
 	layoutRecordOff  = 320
 	layoutRecordSize = 72
 	headerShadowOff  = logAreaOff - headerSize
@@ -306,8 +331,28 @@ func (h *Header) marked() bool { return h.Version > formatUnmarked }
 
 // summed reports whether the engine's structures in the pool — map
 // headers and entries, vector headers, blob headers — carry checksums
-// (format 4).
+// (formats 4 and 5).
 func (h *Header) summed() bool { return h.Version > formatMarked }
+
+// rootSummed reports whether the pool's root line carries a checksum
+// (format 5).
+func (h *Header) rootSummed() bool { return h.Version > formatNoRootSum }
+
+// rootLineSum is the checksum of the root line b: its first 16 bytes.
+func rootLineSum(b []byte) uint64 { return xxh3.Hash(b[:rootSumOff-rootOff]) }
+
+// checkRootLine checks the root line b (rootLineSize bytes) of a pool of
+// format 5: its checksum, and zeros in its reserved bytes.
+func checkRootLine(b []byte) error {
+	sum := binary.LittleEndian.Uint64(b[rootSumOff-rootOff:])
+	if want := rootLineSum(b); sum != want {
+		return fmt.Errorf("%w: root line checksum %#x, want %#x", ErrCorrupt, sum, want)
+	}
+	if !allZero(b[rootSumOff-rootOff+8 : rootLineSize]) {
+		return fmt.Errorf("%w: root line: the reserved bytes are not 0", ErrCorrupt)
+	}
+	return nil
+}
 
 // Validate reports whether the header describes a pool this package can
 // open: ErrVersion for another version or byte order, ErrCorrupt for a

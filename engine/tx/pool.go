@@ -266,9 +266,12 @@ func createPool(fsys engine.FS, name string, o Options, spec *layoutSpec, tag re
 	if err = j.InitAt(make([]byte, usable), root); err != nil {
 		return nil, err
 	}
-	var line [16]byte
+	var line [rootSumOff - rootOff + 8]byte
 	binary.NativeEndian.PutUint64(line[0:], p.ptr(root))
 	binary.LittleEndian.PutUint64(line[8:], 1)
+	if hdr.rootSummed() {
+		binary.LittleEndian.PutUint64(line[rootSumOff-rootOff:], rootLineSum(line[:]))
+	}
 	if err = j.InitAt(line[:], rootOff); err != nil {
 		return nil, err
 	}
@@ -461,13 +464,20 @@ func (p *pool) openWriter(spec *layoutSpec, fromShadow bool) error {
 	return nil
 }
 
-// readRoot reads the root pointer and checks that it points to an object
-// of at least rootSize bytes: the start of a block of the heap h.
+// readRoot reads the root line, checks it (format 5), and checks that the
+// root pointer points to an object of at least rootSize bytes: the start
+// of a block of the heap h.
 func (p *pool) readRoot(h *alloc.Heap, rootSize int64) error {
-	v, err := p.r.Load64(rootOff)
-	if err != nil {
+	var line [rootLineSize]byte
+	if _, err := p.r.ReadAt(line[:], rootOff); err != nil {
 		return err
 	}
+	if p.hdr.rootSummed() {
+		if err := checkRootLine(line[:]); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	v := binary.NativeEndian.Uint64(line[:])
 	root, err := p.offset(v)
 	if err != nil {
 		return fmt.Errorf("%w: %s: root pointer: %w", ErrCorrupt, p.name, err)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/faultfs"
@@ -211,4 +212,75 @@ func TestReadOnlyRootPointerDamage(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d flips found", found, 8*len(flipPatterns()))
+}
+
+// sroot is a root as large as the objects beside it.
+type sroot struct {
+	A, B int64
+	Next Box[mtag, sroot]
+}
+
+// TestRootPointerOntoAnotherObject flips each bit of the root pointer of
+// a pool whose root is as large as the objects allocated beside it: the
+// flips that land on the start of another of them make a root pointer
+// that the heap's metadata cannot tell from the root's. In format 5 the
+// root line's checksum finds every flip, at a writer's Open and at a
+// read-only one; before it, both Opens took such an object for the root,
+// with no error (a writer would have changed it as the root).
+func TestRootPointerOntoAnotherObject(t *testing.T) {
+	fsys := faultfs.New(faultfs.Options{Mounts: []faultfs.Mount{{Dir: "/pmem", Medium: engine.PMem}}})
+	if err := fsys.MkdirAll("/pmem", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Create[mtag, sroot](fsys, cpool, &Options{Size: 1 << 20, Rand: detRand{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := p.Root()
+	err = p.Update(func(t *Tx[mtag]) error {
+		r, err := root.Get(t)
+		if err != nil {
+			return err
+		}
+		for i := range int64(16) {
+			if r.Next, err = NewBox(t, sroot{A: i, Next: r.Next}); err != nil {
+				return err
+			}
+		}
+		r.A = 100
+		return root.Set(t, r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.c
+	rootSize := int64(unsafe.Sizeof(sroot{}))
+	var onto []int // the bits whose flip lands on another object as large
+	for bit := range 64 {
+		off := c.root ^ 1<<bit
+		if start, size, err := c.heap.Block(off); err == nil && start == off && size >= rootSize {
+			onto = append(onto, bit)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(onto) == 0 {
+		t.Fatal("no flip of the root pointer lands on another object: the test builds the wrong pool")
+	}
+	good := readFile(t, fsys, rootOff, 8)
+	for _, bit := range onto {
+		for _, ro := range []bool{false, true} {
+			img := copyFS(fsys)
+			writeFile(t, img, rootOff+int64(bit/8), []byte{good[bit/8] ^ 1<<(bit%8)})
+			q, err := Open[mtag, sroot](img, cpool, &Options{ReadOnly: ro})
+			if err == nil {
+				q.Close()
+			}
+			if !errors.Is(err, ErrCorrupt) {
+				t.Errorf("bit %d of the root pointer flipped, onto another object (read-only %v): Open = %v, want ErrCorrupt", bit, ro, err)
+			}
+		}
+	}
+	t.Logf("%d flips of the root pointer land on another object: %v", len(onto), onto)
 }

@@ -306,6 +306,11 @@ func (p *pool) checkRange(off, n int64) error {
 func (t *txn) commit() error {
 	p := t.p
 	bug := p.opts.bug
+	if p.hdr.rootSummed() {
+		if err := t.sealRootLine(); err != nil {
+			return err
+		}
+	}
 	// Read the old bytes of every entry of committed memory, drop the
 	// entries that change nothing and trim from the others the words that
 	// do not change: what is left is what the log must hold.
@@ -393,6 +398,23 @@ func (t *txn) commit() error {
 		p.lastLog = append(p.lastLog, logRange{e.off, e.n})
 	}
 	p.unflushed = p.unflushed[:0]
+	return nil
+}
+
+// sealRootLine stages the root line's new checksum (format 5, header.go)
+// if the transaction changes the root pointer or the next identity, so
+// that the line and its checksum commit together.
+func (t *txn) sealRootLine() error {
+	i := t.find(rootOff)
+	if i == len(t.ents) || t.ents[i].off >= rootSumOff {
+		return nil
+	}
+	var b [rootSumOff - rootOff + 8]byte
+	if err := t.readAt(b[:rootSumOff-rootOff], rootOff); err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint64(b[rootSumOff-rootOff:], rootLineSum(b[:]))
+	t.stage(b[rootSumOff-rootOff:], rootSumOff, false)
 	return nil
 }
 

@@ -17,8 +17,8 @@ import (
 // The Vec value stored in an object is a pointer to the header, which it
 // owns; the header never moves, so growing the buffer changes no pointer
 // outside the vector. cap is the number of elements the buffer's block
-// holds, which Check verifies. In a pool of format 4, sum is the XXH3 of
-// the header's first 24 bytes, checked by every read of the header
+// holds, which Check verifies. In a pool of format 4 or 5, sum is the XXH3
+// of the header's first 24 bytes, checked by every read of the header
 // (ErrCorrupt); older formats have no sum, and their header is 24 bytes
 // (the block holds 32). Words are in the machine's byte order.
 const (
@@ -72,7 +72,7 @@ func NewVec[Tag, T any](tx *Tx[Tag], capacity int) (Vec[Tag, T], error) {
 
 type vecHeader struct {
 	len, cap, buf uint64
-	sum           uint64 // format 4
+	sum           uint64 // formats 4 and 5
 }
 
 // sealVecHeader sets h's sum and returns the bytes of h the pool stores.
@@ -379,9 +379,9 @@ func (t *txn) dropRefsAt(refs []refField, base int64) error {
 //
 //	header: | length (u64) | sum |
 //
-// In a pool of format 4, sum is the XXH3 of the length's 8 bytes, checked
-// by every read (ErrCorrupt); older formats have no sum, and the bytes
-// follow the length. Words are little-endian.
+// In a pool of format 4 or 5, sum is the XXH3 of the length's 8 bytes,
+// checked by every read (ErrCorrupt); older formats have no sum, and the
+// bytes follow the length. Words are little-endian.
 const (
 	blobHeaderSize      = 16
 	blobHeaderSizeNoSum = 8
