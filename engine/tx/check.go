@@ -95,6 +95,9 @@ func (p *pool) checkHeap(h *alloc.Heap, t *txn) error {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
+	if v := binary.NativeEndian.Uint64(line[:]); v != p.ptr(p.root) {
+		return fmt.Errorf("%w: %s: root pointer %#x, the root opened at %#x", ErrCorrupt, p.name, v, p.ptr(p.root))
+	}
 	next := binary.LittleEndian.Uint64(line[nextIDOff-rootOff:])
 	w := &walker{t: t, h: h, nextID: next, ids: map[uint64]int64{}, types: map[int64]*layout{}}
 	roots := []alloc.Ref{{Off: p.root, Size: p.rootL.size, Kind: alloc.Owner, Type: p.rootL, From: -1, Path: "root"}}

@@ -284,3 +284,43 @@ func TestRootPointerOntoAnotherObject(t *testing.T) {
 	}
 	t.Logf("%d flips of the root pointer land on another object: %v", len(onto), onto)
 }
+
+// TestRootLineDamagedWhileOpen damages the root pointer in the mapping of
+// an open writer: the next commit that changes the root line (a new
+// reference-counted object advances the next identity) is ErrCorrupt,
+// and so is Check. The commit sealed the damaged line with a new
+// checksum, and the next Open would have taken the damaged pointer for
+// the root.
+func TestRootLineDamagedWhileOpen(t *testing.T) {
+	fsys := faultfs.New(faultfs.Options{Mounts: []faultfs.Mount{{Dir: "/pmem", Medium: engine.PMem}}})
+	if err := fsys.MkdirAll("/pmem", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Create[mtag, mroot](fsys, cpool, &Options{Size: 1 << 20, Rand: detRand{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := p.c
+	good := readRegion(c, rootOff, 8)
+	if _, err := c.r.WriteAt([]byte{good[1] ^ 1}, rootOff+1); err != nil {
+		t.Fatal(err)
+	}
+	err = p.Update(func(t *Tx[mtag]) error {
+		r, err := p.Root().Get(t)
+		if err != nil {
+			return err
+		}
+		r.Rc3, err = NewRc(t, mnode{Value: 1})
+		if err != nil {
+			return err
+		}
+		return p.Root().Set(t, r)
+	})
+	if !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a commit changing a damaged root line: %v, want ErrCorrupt", err)
+	}
+	if err := p.Check(); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Check of a damaged root line: %v, want ErrCorrupt", err)
+	}
+}

@@ -403,11 +403,20 @@ func (t *txn) commit() error {
 
 // sealRootLine stages the root line's new checksum (format 5, header.go)
 // if the transaction changes the root pointer or the next identity, so
-// that the line and its checksum commit together.
+// that the line and its checksum commit together. The line in place is
+// checked first: a line damaged since it was sealed is ErrCorrupt, never
+// sealed again.
 func (t *txn) sealRootLine() error {
 	i := t.find(rootOff)
 	if i == len(t.ents) || t.ents[i].off >= rootSumOff {
 		return nil
+	}
+	var line [rootLineSize]byte
+	if _, err := t.p.r.ReadAt(line[:], rootOff); err != nil {
+		return err
+	}
+	if err := checkRootLine(line[:]); err != nil {
+		return fmt.Errorf("%s: %w", t.p.name, err)
 	}
 	var b [rootSumOff - rootOff + 8]byte
 	if err := t.readAt(b[:rootSumOff-rootOff], rootOff); err != nil {
