@@ -244,7 +244,10 @@ func (c crashAt) MaybeInject(op faultfs.Op) faultfs.Fault {
 // killed in the middle of writing transaction 40 in place — its undo log
 // whole and durable, some ranges new, some old. Recovery must roll it
 // back (or, if every byte made it, keep it); with the log damaged it must
-// say ErrCorrupt, never open a transaction half applied.
+// say ErrCorrupt, never open a transaction half applied. Both a writer's
+// Open and a read-only one recover it: a reader that finds no writer
+// holding the pool's lock rolls the log back itself (engine/tx's doc,
+// Readers and the writer).
 //
 // The crash is found without knowing the log's format: a first run
 // records the operations of the commit, and the crash falls at the middle
@@ -343,6 +346,6 @@ func buildCrashedPoolSweep(seed uint64, short bool) (*subject, error) {
 		files: fmt.Sprintf("a pool of %d bytes killed in the middle of transaction %d, its undo log of %d bytes (and the live line) damaged",
 			len(b), n, used-hdr.LogOff),
 		inputs:  inputs,
-		readers: []reader{poolReader("open-check-read", false, seed, before, after)},
+		readers: []reader{poolReader("open-check-read", false, seed, before, after), poolReader("read-only", true, seed, before, after)},
 	}, nil
 }
