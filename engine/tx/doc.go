@@ -239,27 +239,31 @@
 // writes, and of format 4, a map's header and entries, a vector's header
 // and a blob's header carry checksums, verified by every read of them
 // (ErrCorrupt): a damaged count or length is never used. In format 5 the
-// root line (the root pointer and the next identity) has one too,
-// verified by Open, read-only or not, and by Check: a damaged root
-// pointer is never taken for the root, even where it points at another
-// object as large. Open checks, in every format, that the root pointer is
-// the start of an allocated block at least as large as the root. Check
-// verifies, in every
-// format, how the structures fit together: every map entry in the bucket
-// of its key's hash, the chains holding as many entries as the map counts;
-// a vector's capacity what its buffer holds; reference-counted objects'
-// counts and identities (unique, below the next one); every borrowed
-// pointer at a value of its type; and the heap's reachability. So a
-// damaged byte of the package's metadata is found by the next read or by
-// Check — TestDamagedMetadataFound flips every bit of it — except a
-// borrowed pointer (a Ptr stored in an object) damaged into a pointer at
-// another value of its type, which is a pointer the program could have
-// stored. Pools of older formats keep structures without checksums (a
-// pool's objects are never rewritten): there a map entry's value length,
-// a vector's length and a blob's length are unprotected, and in formats
-// before 5 a root pointer damaged into the start of another object at
-// least as large as the root is found only by Check (the root's objects
-// leak).
+// root line (the root pointer and the next identity) has one too, verified
+// by Open, read-only or not, and by Check: a damaged root pointer is never
+// taken for the root, even where it points at another object as large. Open
+// checks, in every format, that the root pointer is the start of an
+// allocated block at least as large as the root, and a writer's Open the
+// live line (the unclean flag, and the epoch with its check: a damaged
+// epoch taken again would make the persistent locks of an earlier open look
+// held). Check verifies, in every format, how the structures fit together:
+// every map entry in the bucket of its key's hash, the chains holding as
+// many entries as the map counts; a vector's capacity what its buffer
+// holds; reference-counted objects' counts and identities (unique, below
+// the next one); every borrowed pointer at a value of its type; and the
+// heap's reachability. So a damaged byte of the package's metadata is found
+// by the next read or by Check — TestDamagedMetadataFound flips every bit
+// of it — except a borrowed pointer (a Ptr stored in an object) damaged
+// into a pointer at another value of its type, which is a pointer the
+// program could have stored. Pools of older formats keep structures without
+// checksums (a pool's objects are never rewritten): there a map entry's
+// value length, a vector's length and a blob's length are unprotected, and
+// in formats before 5 a root pointer damaged into the start of another
+// object at least as large as the root is found only by Check (the root's
+// objects leak). A View bounds every pointer and length it follows by the
+// pool's file (ErrPointer past it), so that no damaged length sizes a
+// buffer; TestReadOnlyPastTheFile and TestReadOnlyRootPointerDamage are
+// the read-only reader's tests.
 //
 // Torn and damaged logs. A crash while the log is written leaves it torn,
 // and nothing of its transaction is in place: recovery ignores it. A log

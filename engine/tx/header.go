@@ -87,18 +87,32 @@ import (
 // Names are cut to 48 bytes where they are stored; the hash covers the
 // whole name.
 //
-// The live line, changed outside transactions, never checksummed:
+// The live line, changed outside transactions, each word by a store of
+// its own, so that no checksum covers the line:
 //
-//	128      136      144      152                               192
-//	+--------+--------+--------+----------------------------------+
-//	| unclean| epoch  | version|            reserved              |
-//	+--------+--------+--------+----------------------------------+
+//	128      136               144      152                          192
+//	+--------+--------+--------+--------+----------------------------+
+//	| unclean| epoch  | check  | version|          reserved          |
+//	+--------+--------+--------+--------+----------------------------+
 //
 // unclean is 1 while a writer has the pool open: a pool opened with it set
 // was not closed by its writer. epoch counts the opens by a writer; it is
 // the generation of persistent locks and the high half of transaction
 // sequence numbers. version is the readers' seqlock (log.go). These three
-// words are stored with 8-byte atomics, in the machine's byte order.
+// words are stored with 8-byte atomics, in the machine's byte order: the
+// epoch in the low half of its word, and in the high half a check of it
+// (epochWord), stored by the same atomic store. A writer's Open reads the
+// line before it recovers anything and finds its damage (ErrCorrupt):
+// unclean other than 0 or 1, an epoch whose check fails, reserved bytes
+// that are not zeros. A damaged epoch must not be taken: an epoch taken
+// again would make the persistent locks of that earlier open look held,
+// and reuse its transactions' sequence numbers. A word whose high half is
+// 0 has no check — a new pool's (Create leaves the line zeros) or one an
+// older release wrote — and is taken as it is; its next writer writes it
+// with its check. Every value of version is one a writer may have left (a
+// reader waits while it is odd, recovery makes it even), so it has none:
+// a damaged version word costs readers a wait, until a writer stores it
+// again or, if none has the pool open, the reader recovers it.
 //
 // The heap header (192) belongs to engine/alloc. The root line, changed
 // only in transactions:
@@ -333,6 +347,25 @@ func (h *Header) marked() bool { return h.Version > formatUnmarked }
 // headers and entries, vector headers, blob headers — carry checksums
 // (formats 4 and 5).
 func (h *Header) summed() bool { return h.Version > formatMarked }
+
+// epochWord is the live line's word for epoch e: e in the low half, its
+// check in the high half, with a bit on in each of its two lowest bytes
+// so that no single damaged byte makes it 0 (a word without a check).
+func epochWord(e uint32) uint64 {
+	// logMark's mix of e, at a line that no log has.
+	check := uint32(logMark(uint64(e), -2)>>32) | 0x0101
+	return uint64(check)<<32 | uint64(e)
+}
+
+// decodeEpoch reads the live line's epoch word w: ErrCorrupt if it holds
+// a check that is not its epoch's.
+func decodeEpoch(w uint64) (uint32, error) {
+	e := uint32(w)
+	if w>>32 != 0 && w != epochWord(e) {
+		return 0, fmt.Errorf("%w: epoch word %#x, want %#x for epoch %d", ErrCorrupt, w, epochWord(e), e)
+	}
+	return e, nil
+}
 
 // rootSummed reports whether the pool's root line carries a checksum
 // (format 5).

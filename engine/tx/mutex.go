@@ -19,6 +19,11 @@ import (
 //
 // Use it through a Ptr to it (Field selects it in its object) with
 // TryLock, Unlock and Lock. The zero value is unlocked.
+//
+// The lock's word is a field of its object and, like the object's other
+// values, has no checksum: damaged, it may read as held or as free. Any
+// damage is undone by the next restart, which frees the lock, unless it
+// made the word's epoch one of an open still to come.
 type Mutex struct {
 	state uint64
 }

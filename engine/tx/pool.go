@@ -426,11 +426,10 @@ func (p *pool) openWriter(spec *layoutSpec, fromShadow bool) error {
 	if err := p.settleHeader(fromShadow); err != nil {
 		return err
 	}
-	unclean, err := p.r.Load64(uncleanOff)
+	last, err := p.readLiveLine()
 	if err != nil {
 		return err
 	}
-	p.info.Unclean = unclean != 0
 	if err := p.recoverLog(); err != nil {
 		return err
 	}
@@ -452,7 +451,7 @@ func (p *pool) openWriter(spec *layoutSpec, fromShadow bool) error {
 	if err := p.readRoot(p.heap, rootSize); err != nil {
 		return err
 	}
-	if err := p.startWriter(true); err != nil {
+	if err := p.startWriter(last); err != nil {
 		return err
 	}
 	p.setLayoutInfo(cur)
@@ -490,20 +489,37 @@ func (p *pool) readRoot(h *alloc.Heap, rootSize int64) error {
 	return nil
 }
 
-// startWriter begins this open's epoch: the version word even, the
-// unclean flag set, the epoch advanced, all durable before any
-// transaction.
-func (p *pool) startWriter(reopen bool) error {
-	epoch, err := p.r.Load64(epochOff)
-	if err != nil {
-		return err
+// readLiveLine reads and checks the live line (header.go): it sets
+// Info.Unclean and returns the epoch of the last writer's open.
+func (p *pool) readLiveLine() (uint32, error) {
+	var line [64]byte
+	if _, err := p.r.ReadAt(line[:], liveOff); err != nil {
+		return 0, err
 	}
-	p.epoch = uint32(epoch) + 1
+	unclean := binary.NativeEndian.Uint64(line[uncleanOff-liveOff:])
+	if unclean > 1 {
+		return 0, fmt.Errorf("%w: %s: live line: unclean flag %#x", ErrCorrupt, p.name, unclean)
+	}
+	if !allZero(line[versionOff-liveOff+8:]) {
+		return 0, fmt.Errorf("%w: %s: live line: the reserved bytes are not 0", ErrCorrupt, p.name)
+	}
+	epoch, err := decodeEpoch(binary.NativeEndian.Uint64(line[epochOff-liveOff:]))
+	if err != nil {
+		return 0, fmt.Errorf("%s: live line: %w", p.name, err)
+	}
+	p.info.Unclean = unclean != 0
+	return epoch, nil
+}
+
+// startWriter begins this open's epoch, the one after last: the unclean
+// flag set and the epoch advanced, durable before any transaction.
+func (p *pool) startWriter(last uint32) error {
+	p.epoch = last + 1
 	if p.epoch == 0 {
 		p.epoch = 1
 	}
 	p.info.Epoch = p.epoch
-	if err := p.r.Store64(epochOff, uint64(p.epoch)); err != nil {
+	if err := p.r.Store64(epochOff, epochWord(p.epoch)); err != nil {
 		return err
 	}
 	if err := p.r.Store64(uncleanOff, 1); err != nil {
