@@ -139,3 +139,59 @@ func TestDamagedLiveLine(t *testing.T) {
 		}
 	}
 }
+
+// TestIsLockedReadOnly: a View of a read-only pool sees the persistent
+// locks of the writer that has the pool open. It compared the lock's
+// epoch with its own, 0, and found every lock free.
+func TestIsLockedReadOnly(t *testing.T) {
+	fsys := faultfs.New(faultfs.Options{Mounts: []faultfs.Mount{{Dir: "/pmem", Medium: engine.PMem}}})
+	if err := fsys.MkdirAll("/pmem", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w, err := Create[mtag, lroot](fsys, cpool, &Options{Size: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open[mtag, lroot](fsys, cpool, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	held := func(when string, want bool) {
+		t.Helper()
+		var got bool
+		err := r.View(func(t *Tx[mtag]) (err error) {
+			got, err = IsLocked(t, lockOf(r))
+			return err
+		})
+		if err != nil || got != want {
+			t.Errorf("%s: IsLocked in a read-only pool = %v, %v; want %v", when, got, err, want)
+		}
+	}
+	lock := func(take bool) {
+		t.Helper()
+		err := w.Update(func(t *Tx[mtag]) error {
+			if !take {
+				return Unlock(t, lockOf(w))
+			}
+			ok, err := TryLock(t, lockOf(w))
+			if err == nil && !ok {
+				err = errors.New("the lock is held")
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	held("free", false)
+	lock(true)
+	held("taken by the writer", true)
+	lock(false)
+	held("released", false)
+	lock(true)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	held("held when its writer closed the pool", false)
+}
