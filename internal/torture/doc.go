@@ -9,14 +9,12 @@
 //
 // A binary that runs the torture must call ChildMain first thing (in
 // main, or TestMain for a test binary): the torture re-executes its own
-// binary for every workload, check and sweep worker.
+// binary for every workload, check and sweep worker (ExampleRun).
 //
-//	func main() {
-//		torture.ChildMain()
-//		rep, err := torture.Run(torture.Options{Seed: 1, Time: 10 * time.Minute, Out: "out/torture", Log: os.Stderr})
-//		...
-//		if rep.Failed() { ... rep.Anomalies, each with its Replay command ... }
-//	}
+//	torture.ChildMain() // first thing in main
+//	rep, err := torture.Run(torture.Options{Seed: 1, Time: 10 * time.Minute, Out: "out/torture", Log: os.Stderr})
+//	...
+//	if rep.Failed() { ... rep.Anomalies, each with its Replay command ... }
 //
 // `crashsim torture` is that binary (cmd/crashsim); `crashsim torture
 // replay DIR` reproduces one saved anomaly (Replay). Run writes
