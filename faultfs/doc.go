@@ -351,7 +351,8 @@
 //     draws states of the rules and moves each to its Nearest, the state
 //     of the profile that keeps everything it keeps and as little more as
 //     c and d need; a cut of InOrderPrefixes keeps every change before it,
-//     so it keeps to c and d. Translate maps a state of one description of
+//     so it keeps to c and to d for the renames it keeps, and is moved to
+//     its Nearest for those already durable. Translate maps a state of one description of
 //     a snapshot to another's: the same state where the units are finer or
 //     the same, the one that loses a coarser unit whole where any part of
 //     it was lost.

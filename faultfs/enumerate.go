@@ -261,6 +261,13 @@ func (p *Pending) random(rng *rand.Rand) Choice {
 func (p *Pending) Count(s Strategy) (n uint64, exact bool) {
 	switch s {
 	case InOrderPrefixes:
+		if p.order != nil {
+			n := uint64(0)
+			for range p.Choices(InOrderPrefixes, 0, 0) {
+				n++
+			}
+			return n, true
+		}
 		return uint64(len(p.cuts()) * p.Tails), true
 	case AllSubsets:
 		if p.order != nil {
@@ -294,7 +301,7 @@ func product(radices []int) (n uint64, exact bool) {
 // states, lose-all and keep-all first. Where the Pending has two tails,
 // InOrderPrefixes yields each cut with zeros, then with garbage. Under a
 // profile with ordering rules every state yielded keeps to them (rule
-// 18c, 18d).
+// 18c, 18d): a cut is moved to its Nearest, and yielded once.
 func (p *Pending) Choices(s Strategy, limit int, seed int64) iter.Seq[Choice] {
 	return func(yield func(Choice) bool) {
 		switch s {
@@ -307,10 +314,20 @@ func (p *Pending) Choices(s Strategy, limit int, seed int64) iter.Seq[Choice] {
 			if limit > 0 && len(cuts)*p.Tails > limit {
 				cuts = sampleOrdered(cuts, max(limit/p.Tails, 1), seed)
 			}
+			seen := map[string]bool{}
 			for _, c := range cuts {
 				// A cut keeps every change made before it, so it keeps to
-				// the ordering rules: Nearest changes nothing.
+				// the ordering rules but for what a durable rename needs
+				// kept in every state (rule 18d): Nearest adds that, and
+				// may make two cuts one.
 				ch := p.cut(c)
+				if p.order != nil {
+					ch = p.Nearest(ch)
+					if seen[ch.Key()] {
+						continue
+					}
+					seen[ch.Key()] = true
+				}
 				if !yield(ch) {
 					return
 				}

@@ -118,6 +118,19 @@ func TestNearest(t *testing.T) {
 		if !mapsEqual(got, allowed) {
 			t.Fatalf("%s enumerates %d states, the rules have %d it allows", prof.Name, len(got), len(allowed))
 		}
+		// The other strategies keep to the profile too, each state once.
+		for _, s := range []Strategy{InOrderPrefixes, LoseAll, KeepAll} {
+			keys := map[string]bool{}
+			for c := range p.Choices(s, 0, 0) {
+				if !p.Allows(c) || keys[c.Key()] {
+					t.Fatalf("%v yields %s, which %s does not allow or was yielded before", s, c.Key(), prof.Name)
+				}
+				keys[c.Key()] = true
+			}
+			if n, _ := p.Count(s); n != uint64(len(keys)) {
+				t.Fatalf("%v: Count = %d, Choices yielded %d", s, n, len(keys))
+			}
+		}
 	})
 }
 
@@ -134,13 +147,16 @@ func mapsEqual(a, b map[string]bool) bool {
 }
 
 // contentsUnder returns every content file name has in a state that prof
-// allows at this instant, with its namespace as the state has it.
+// allows at this instant, with its namespace as the state has it: the
+// states of every strategy, which must all keep to the profile.
 func contentsUnder(t *testing.T, fsys *FS, prof Profile, name string) map[string]bool {
 	t.Helper()
 	p := fsys.PendingUnder(prof, 0)
 	out := map[string]bool{}
-	for c := range p.Choices(AllSubsets, 0, 0) {
-		out[fileText(t, p.Clone(c, Tail{Seed: 3}), name)] = true
+	for _, s := range []Strategy{AllSubsets, InOrderPrefixes, LoseAll, KeepAll} {
+		for c := range p.Choices(s, 0, 0) {
+			out[fileText(t, p.Clone(c, Tail{Seed: 3}), name)] = true
+		}
 	}
 	return out
 }

@@ -85,7 +85,7 @@ type explanation struct {
 func shrink(p *faultfs.Pending, c faultfs.Choice, fails func(faultfs.Choice) (outcome, *judgement)) explanation {
 	radix := radices(p)
 	tail := tailDigit(p)
-	cur := flatten(p, p.Nearest(c))
+	cur := flatten(p, c)
 	tries := 0
 	try := func(d digits) (digits, *judgement) {
 		tries++
