@@ -352,10 +352,10 @@
 //     of the profile that keeps everything it keeps and as little more as
 //     c and d need; a cut of InOrderPrefixes keeps every change before it,
 //     so it keeps to c and to d for the renames it keeps, and is moved to
-//     its Nearest for those already durable. Translate maps a state of one description of
-//     a snapshot to another's: the same state where the units are finer or
-//     the same, the one that loses a coarser unit whole where any part of
-//     it was lost.
+//     its Nearest for those already durable. Translate maps a state of one
+//     description of a snapshot to another's: the same state where the
+//     units are finer or the same, the one that loses a coarser unit whole
+//     where any part of it was lost.
 //
 // Building a crash state. Pending takes a snapshot of the durable state and
 // the pending history (O(names + history)), which stays valid however the
