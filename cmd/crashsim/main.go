@@ -7,11 +7,13 @@
 // Verbs:
 //
 //	demo     run every built-in scenario; show that correct ones pass and
-//	         every bug variant is caught
+//	         every bug variant is caught, and on which file-system profiles
 //	list     list the built-in scenarios and the fault models that apply, as a
 //	         table 100 columns wide, one name a line (--names) or JSON (--json)
-//	run      explore scenarios under fault models and strategies; tables,
-//	         violation details, JSON (--json, --out) and HTML (--html)
+//	run      explore scenarios under fault models and strategies, power
+//	         failures under a file-system profile (--profile, posix by
+//	         default); tables, violation details with the profiles each
+//	         reproduces on, JSON (--json, --out) and HTML (--html)
 //	replay   rebuild one crash state from its replay id and recover it again,
 //	         with the trace and the source of each storage operation
 //	report   render saved JSON results again, as tables or HTML, the

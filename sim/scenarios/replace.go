@@ -41,7 +41,7 @@ func init() {
 			return fileReplace("file-replace-bug-no-dirsync", "BUG: acknowledges the update without fsyncing the directory: the rename may be lost", replaceSteps{syncTemp: true})
 		},
 		func() *sim.Scenario {
-			return fileReplace("file-replace-bug-update-no-fsync", "BUG: fsyncs the first version, then renames each update over the file without fsyncing it: ext4 data=ordered and btrfs flush a file renamed over another (auto_da_alloc), xfs and posix do not",
+			return fileReplace("file-replace-bug-update-no-fsync", "BUG: renames each update over the file unfsynced (the first is fsynced): safe only where a rename over a file flushes it first (ext4 data=ordered, btrfs)",
 				replaceSteps{syncDir: true, syncFirst: true})
 		},
 	)
