@@ -309,7 +309,9 @@ func (v *Vec[T]) mapFile(h Header, size int64) error {
 	v.hdr, v.dataVersion = h, h.DataVersion
 	v.n = int(h.Len)
 	v.scratch = make([]uint64, (v.esize+7)/8)
-	return v.setView((size - dataOff) / v.esize)
+	// The capacity is the header's, even where the file is longer (a
+	// growth that failed half-way): only the header's is known durable.
+	return v.setView(int64(h.Cap))
 }
 
 // viewCopies reports whether the Region's View copies (faultfs, the
@@ -666,9 +668,12 @@ func (v *Vec[T]) grow(need, want int) error {
 			return fmt.Errorf("%w: %d elements of %d bytes are beyond what this machine maps", ErrNoSpace, need, v.esize)
 		}
 	}
-	old := v.r.Len()
 	if v.bug != vecbug.GrowBeforeExtend {
-		if err := engine.Allocate(v.file, old, size-old); err != nil {
+		// From the end of the capacity, not of the file: a growth that
+		// failed half-way may have extended the file without making the
+		// extension durable.
+		from := dataOff + int64(v.capacity)*v.esize
+		if err := engine.Allocate(v.file, from, size-from); err != nil {
 			return noSpace(err)
 		}
 		if err := v.file.Sync(); err != nil {
