@@ -176,9 +176,17 @@ func Create[T any](fsys engine.FS, name string, o *Options) (*Vec[T], error) {
 		lock.Close()
 		return nil, err
 	}
-	// The lock is the file's, whatever its name.
-	v := &Vec[T]{fsys: fsys, name: name, file: f, lock: lock, elem: e, esize: e.size, bug: o.bug}
-	if err := v.mapFile(h, size); err != nil {
+	// Map the file under its name, keeping the lock: it is the file's,
+	// whatever its name.
+	if err := f.Close(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	v := &Vec[T]{fsys: fsys, name: name, lock: lock, elem: e, esize: e.size, bug: o.bug}
+	if v.file, err = fsys.OpenFile(name, os.O_RDWR, 0); err == nil {
+		err = v.mapFile(h, size)
+	}
+	if err != nil {
 		v.release()
 		return nil, err
 	}
@@ -744,7 +752,9 @@ func (v *Vec[T]) headerStale() bool {
 // not hold the newest one.
 func (v *Vec[T]) writeHeader(n int) error {
 	h := v.hdr
-	h.Seq++
+	if v.bug != vecbug.HeaderInPlace {
+		h.Seq++
+	}
 	h.Len, h.Cap, h.DataVersion = uint64(n), uint64(v.capacity), v.dataVersion
 	h.Encode(v.hbuf[:])
 	off := int64(h.Seq%2) * slotStride

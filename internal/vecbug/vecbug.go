@@ -19,6 +19,12 @@ const (
 	// allocating the new blocks or making the new size durable (File.Sync)
 	// first.
 	GrowBeforeExtend
+	// HeaderInPlace makes Sync write the header over the newest one, in
+	// its slot, instead of into the other slot: a crash that tears that
+	// write leaves no header with the newer length. It is no scenario of
+	// the registry; sim/scenarios' tests show which tearing units catch
+	// it (words and small sectors, not a whole 512-byte sector).
+	HeaderInPlace
 )
 
 func (b Bug) String() string {
@@ -29,6 +35,8 @@ func (b Bug) String() string {
 		return "length-before-data"
 	case GrowBeforeExtend:
 		return "grow-before-extend"
+	case HeaderInPlace:
+		return "header-in-place"
 	}
 	return "Bug(?)"
 }

@@ -55,6 +55,13 @@
 //     disk. Bug: the pool mapped without its blocks allocated, whose
 //     stores, and whose recovery's loads, are killed by SIGBUS once the
 //     disk is full.
+//   - vec-append, vec-append-file, vec-set: a mapped vector (engine/vec)
+//     in persistent memory and in a file mapped through the page cache:
+//     appends that grow it, pops and truncates, a Sync per round, against
+//     a log; and Sets of 8-byte counters, a register per slot. Bugs (each a
+//     wrong step of the real protocol, switched on through internal/vecbug):
+//     the length made durable before the elements it covers; a growth that
+//     maps the new room before the file's extension is durable.
 //
 // # Implementation notes
 //
