@@ -383,13 +383,14 @@ func (v *Vec[T]) Len() int { return v.n }
 // Cap returns the number of elements the vector holds without growing.
 func (v *Vec[T]) Cap() int { return v.capacity }
 
-// At returns element i, or ErrRange if i is not in [0, Len).
-func (v *Vec[T]) At(i int) (T, error) {
-	if uint(i) < uint(v.n) {
-		return v.elems[i], nil
+// At returns element i, or ErrRange if i is not in [0, Len). It takes no
+// lock and is small enough to be inlined: a bounds check and a load from
+// the mapping, as an index of a slice is.
+func (v *Vec[T]) At(i int) (x T, err error) {
+	if uint(i) >= uint(v.n) {
+		return x, &indexError{"At", i, v.n, v.closed}
 	}
-	var zero T
-	return zero, v.errIndex("At", i)
+	return v.elems[i], nil
 }
 
 // View returns the elements [0, Len) as a slice of the mapping itself,
@@ -420,7 +421,7 @@ func (v *Vec[T]) Set(i int, x T) error {
 		return err
 	}
 	if uint(i) >= uint(v.n) {
-		return v.errIndex("Set", i)
+		return &indexError{"Set", i, v.n, v.closed}
 	}
 	return v.store(dataOff+int64(i)*v.esize, v.bytesOf(x))
 }
@@ -620,12 +621,28 @@ func (v *Vec[T]) fail(err error) error {
 	return err
 }
 
-// errIndex is the error of an access to element i that is not in range.
-func (v *Vec[T]) errIndex(op string, i int) error {
-	if v.closed {
-		return fmt.Errorf("%w: %s of vector %s", ErrClosed, op, v.name)
+// indexError is the error of an access to element i of a vector of
+// length n that is not in range: ErrRange, or ErrClosed. It is a value
+// built where it happens, not a call, so that At stays within the
+// inliner's budget.
+type indexError struct {
+	op     string
+	i, n   int
+	closed bool
+}
+
+func (e *indexError) Error() string {
+	if e.closed {
+		return fmt.Sprintf("%v: %s of a closed vector", ErrClosed, e.op)
 	}
-	return fmt.Errorf("%w: %s(%d) of a vector of length %d", ErrRange, op, i, v.n)
+	return fmt.Sprintf("%v: %s(%d) of a vector of length %d", ErrRange, e.op, e.i, e.n)
+}
+
+func (e *indexError) Unwrap() error {
+	if e.closed {
+		return ErrClosed
+	}
+	return ErrRange
 }
 
 // bytesOf copies x into the scratch buffer and returns its bytes: a
