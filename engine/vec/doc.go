@@ -1,7 +1,7 @@
 // Package vec is a typed, growable array in a mapped file: a []T whose
 // elements live in a file, survive a crash as a prefix of what was
-// appended, and are read straight from the mapping, without a copy or a
-// lock. It runs on any engine.FS: a file mapped through the page cache, a
+// appended, and are read straight from the mapping, with no lock and no
+// system call. It runs on any engine.FS: a file mapped through the page cache, a
 // DAX file (persistent memory), shared memory, or the crash laboratory's
 // simulated machine, which checks every crash its protocol can meet
 // (sim/scenarios, vec-*).
@@ -87,7 +87,8 @@
 //
 // A process crash (kill -9) on any medium keeps every store, so it
 // leaves the length of the last Sync over elements that are all whole,
-// but for an element whose copy the crash interrupted.
+// but for an element whose Set the crash interrupted half-way through its
+// copy.
 //
 // # Caveats
 //
@@ -131,9 +132,13 @@
 // included, where an in-place length would have to stay outside the
 // checksum to be stored with one 8-byte store.
 //
-// Stores go through the Region (WriteAt), so the laboratory records each;
-// reads do not: At and View read the elements from the result of
-// Region.View. On the OS backend that is the mapping itself; on a backend
+// Stores go through the Region (WriteAt), so the laboratory records each
+// and the Region's contract holds (a View's bytes are never written); on
+// the OS backend a WriteAt takes the mapping's read lock, two atomic
+// operations, which is most of what a Push costs: Append a batch where
+// throughput matters (docs/BENCHMARKS.md). Reads do not: At and View read
+// the elements from the result of Region.View, and At is small enough to
+// be inlined (its error is a value built in place, not a call). On the OS backend that is the mapping itself; on a backend
 // whose View copies (faultfs and the simulator), the vector keeps that
 // copy and stores into it too, so that it reads what it stored, on every
 // backend alike. The vector tells the two apart by asking for the same
