@@ -386,9 +386,10 @@ func (v *Vec[T]) Cap() int { return v.capacity }
 // At returns element i, or ErrRange if i is not in [0, Len). It takes no
 // lock and is small enough to be inlined: a bounds check and a load from
 // the mapping, as an index of a slice is.
-func (v *Vec[T]) At(i int) (x T, err error) {
+func (v *Vec[T]) At(i int) (T, error) {
 	if uint(i) >= uint(v.n) {
-		return x, &indexError{"At", i, v.n, v.closed}
+		var zero T // only here: a named result would be zeroed on every call
+		return zero, &indexError{"At", i, v.n, v.closed}
 	}
 	return v.elems[i], nil
 }
