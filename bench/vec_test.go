@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 	"unsafe"
@@ -160,7 +161,8 @@ const vecDurableBatch = 1000
 // batch durable: vec's Push of each and one Sync (msync of the elements,
 // then of the header), against bufio writes of each, Flush and one fsync
 // of the file. One op is one batch; the paired run does one of each per
-// op, timing each side, so that both meet the same load on the disk.
+// op, timing each side, so that both meet the same load on the disk (the
+// ratio is the median of the pairs').
 func BenchmarkVecAppendSync(b *testing.B) {
 	b.Run("16B", func(b *testing.B) { benchAppendSync(b, elem16{A: 1, B: 2}) })
 	b.Run("256B", func(b *testing.B) { benchAppendSync(b, elem256{W: [32]uint64{1, 2, 3}}) })
@@ -182,19 +184,7 @@ func benchAppendSync[T any](b *testing.B, x T) {
 	b.Run("paired", func(b *testing.B) {
 		vb, fb := vecBatcher(b, x), fileBatcher(b, x)
 		b.SetBytes(0) // the two sides' time is one op: MB/s would mean nothing
-		var spent [2]time.Duration
-		for b.Loop() {
-			t0 := time.Now()
-			vb()
-			t1 := time.Now()
-			fb()
-			spent[0] += t1.Sub(t0)
-			spent[1] += time.Since(t1)
-		}
-		v, f := float64(spent[0].Nanoseconds())/float64(b.N), float64(spent[1].Nanoseconds())/float64(b.N)
-		b.ReportMetric(v, "vec-ns/batch")
-		b.ReportMetric(f, "bufio-ns/batch")
-		b.ReportMetric(v/f, "vec/bufio")
+		pairUp(b, 1, "bufio-ns/batch", "vec-ns/batch", "vec/bufio", func(int) { fb() }, func(int) { vb() })
 	})
 }
 
@@ -265,7 +255,8 @@ func fileBatcher[T any](b *testing.B, x T) func() {
 // MappedFile region: one msync of the pages). Both on the disk, the
 // mapping warm and its blocks allocated; one op is k elements and their
 // Sync. The paired run does one of each per op, timing each side, so
-// that both meet the same load on the disk.
+// that both meet the same load on the disk (the ratio is the median of
+// the pairs').
 func BenchmarkVecSync(b *testing.B) {
 	for _, k := range []int{1, 256, 4096} {
 		b.Run("elements="+itoa(k)+"/vec", func(b *testing.B) {
@@ -283,19 +274,7 @@ func BenchmarkVecSync(b *testing.B) {
 		b.Run("elements="+itoa(k)+"/paired", func(b *testing.B) {
 			sync, floor := vecSyncer(b, k), msyncFloor(b, k)
 			b.SetBytes(0) // the two sides' time is one op: MB/s would mean nothing
-			var spent [2]time.Duration
-			for b.Loop() {
-				t0 := time.Now()
-				sync()
-				t1 := time.Now()
-				floor()
-				spent[0] += t1.Sub(t0)
-				spent[1] += time.Since(t1)
-			}
-			v, f := float64(spent[0].Nanoseconds())/float64(b.N), float64(spent[1].Nanoseconds())/float64(b.N)
-			b.ReportMetric(v, "vec-ns/sync")
-			b.ReportMetric(f, "floor-ns/sync")
-			b.ReportMetric(v/f, "vec/floor")
+			pairUp(b, 1, "floor-ns/sync", "vec-ns/sync", "vec/floor", func(int) { floor() }, func(int) { sync() })
 		})
 	}
 }
@@ -384,72 +363,47 @@ var vecReadIndexes = func() []int {
 
 // BenchmarkVecAt reads random elements of 2^20 (16 MiB of 16-byte
 // elements, 256 MiB of 256-byte ones), each read as a value (x := s[i],
-// as At returns a copy) and summed whole: vec's At and an index of its
-// View, against an index of a Go slice of the same elements; and the
-// vector's At and the slice's index paired in one loop, in alternate
-// batches, so that both meet the same load. The mapping is on /dev/shm
-// and warm (every element read once before the timer starts). The code
-// is written for each type, not generic, as a program's is: a generic
-// benchmark would pay dictionary calls neither side pays in a program.
+// as At returns a copy) and summed whole: vec's At, an index of its View
+// (a Go slice of the mapping itself), and an index of a Go slice of the
+// same elements on the heap. The mapping is on /dev/shm and warm (every
+// element read once before the timer starts).
+//
+// The paired runs put At beside an index in one loop, in alternate
+// batches (see pairUp): paired-view beside the View's, the same memory —
+// what At's code costs over a slice's — and paired-heap beside the heap
+// slice's, where the memory differs too: the heap may be backed by huge
+// pages, the shared-memory mapping never is (shmem_enabled=never), and a
+// random read is mostly a cache and TLB miss. The code is written for
+// each type, not generic, as a program's is: a generic benchmark would pay
+// dictionary calls neither side pays in a program.
 func BenchmarkVecAt(b *testing.B) {
-	mask := len(vecReadIndexes) - 1
 	b.Run("16B", func(b *testing.B) {
 		s := make([]elem16, 1<<20)
 		for i := range s {
 			s[i] = elem16{A: uint64(i)}
 		}
 		v := readVec(b, s)
-		b.Run("vec-at", func(b *testing.B) {
-			var sum uint64
-			for i := 0; b.Loop(); i++ {
-				x, err := v.At(vecReadIndexes[i&mask])
+		view := v.View()
+		var sum uint64
+		at := func(i int) {
+			for j := i; j < i+vecPairBatch; j++ {
+				x, err := v.At(vecReadIndexes[j&vecReadMask])
 				if err != nil {
 					b.Fatal(err)
 				}
 				sum += x.A + x.B
 			}
-			sink = int(sum)
-		})
-		b.Run("vec-view", func(b *testing.B) {
-			view := v.View()
-			var sum uint64
-			for i := 0; b.Loop(); i++ {
-				x := view[vecReadIndexes[i&mask]]
-				sum += x.A + x.B
-			}
-			sink = int(sum)
-		})
-		b.Run("slice", func(b *testing.B) {
-			var sum uint64
-			for i := 0; b.Loop(); i++ {
-				x := s[vecReadIndexes[i&mask]]
-				sum += x.A + x.B
-			}
-			sink = int(sum)
-		})
-		b.Run("paired", func(b *testing.B) {
-			var spent [2]time.Duration
-			var sum uint64
-			for i := 0; b.Loop(); i += vecPairBatch {
-				t0 := time.Now()
+		}
+		index := func(s []elem16) func(int) {
+			return func(i int) {
 				for j := i; j < i+vecPairBatch; j++ {
-					x, err := v.At(vecReadIndexes[j&mask])
-					if err != nil {
-						b.Fatal(err)
-					}
+					x := s[vecReadIndexes[j&vecReadMask]]
 					sum += x.A + x.B
 				}
-				t1 := time.Now()
-				for j := i; j < i+vecPairBatch; j++ {
-					x := s[vecReadIndexes[j&mask]]
-					sum += x.A + x.B
-				}
-				spent[0] += t1.Sub(t0)
-				spent[1] += time.Since(t1)
 			}
-			sink = int(sum)
-			reportPaired(b, spent)
-		})
+		}
+		benchReads(b, at, index(view), index(s))
+		sink = int(sum)
 	})
 	b.Run("256B", func(b *testing.B) {
 		s := make([]elem256, 1<<20)
@@ -457,74 +411,53 @@ func BenchmarkVecAt(b *testing.B) {
 			s[i] = elem256{W: [32]uint64{uint64(i)}}
 		}
 		v := readVec(b, s)
-		b.Run("vec-at", func(b *testing.B) {
-			var sum uint64
-			for i := 0; b.Loop(); i++ {
-				x, err := v.At(vecReadIndexes[i&mask])
+		view := v.View()
+		var sum uint64
+		at := func(i int) {
+			for j := i; j < i+vecPairBatch; j++ {
+				x, err := v.At(vecReadIndexes[j&vecReadMask])
 				if err != nil {
 					b.Fatal(err)
 				}
 				sum += x.sum()
 			}
-			sink = int(sum)
-		})
-		b.Run("vec-view", func(b *testing.B) {
-			view := v.View()
-			var sum uint64
-			for i := 0; b.Loop(); i++ {
-				x := view[vecReadIndexes[i&mask]]
-				sum += x.sum()
-			}
-			sink = int(sum)
-		})
-		b.Run("slice", func(b *testing.B) {
-			var sum uint64
-			for i := 0; b.Loop(); i++ {
-				x := s[vecReadIndexes[i&mask]]
-				sum += x.sum()
-			}
-			sink = int(sum)
-		})
-		b.Run("paired", func(b *testing.B) {
-			var spent [2]time.Duration
-			var sum uint64
-			for i := 0; b.Loop(); i += vecPairBatch {
-				t0 := time.Now()
+		}
+		index := func(s []elem256) func(int) {
+			return func(i int) {
 				for j := i; j < i+vecPairBatch; j++ {
-					x, err := v.At(vecReadIndexes[j&mask])
-					if err != nil {
-						b.Fatal(err)
-					}
+					x := s[vecReadIndexes[j&vecReadMask]]
 					sum += x.sum()
 				}
-				t1 := time.Now()
-				for j := i; j < i+vecPairBatch; j++ {
-					x := s[vecReadIndexes[j&mask]]
-					sum += x.sum()
-				}
-				spent[0] += t1.Sub(t0)
-				spent[1] += time.Since(t1)
 			}
-			sink = int(sum)
-			reportPaired(b, spent)
-		})
+		}
+		benchReads(b, at, index(view), index(s))
+		sink = int(sum)
 	})
 }
 
-// vecPairBatch is how many reads each side of a paired run makes in a
-// row: enough that two clock readings cost nothing beside them, few
-// enough that both sides meet the same load.
-const vecPairBatch = 4096
+// vecReadMask wraps an index into vecReadIndexes.
+const vecReadMask = 1<<16 - 1
 
-// reportPaired reports the time per read of each side of a paired run,
-// and the vector's speed as a fraction of the slice's (the target is at
-// least 0.9). One op of a paired run is a batch of each.
-func reportPaired(b *testing.B, spent [2]time.Duration) {
-	reads := float64(b.N) * vecPairBatch
-	v, s := float64(spent[0].Nanoseconds())/reads, float64(spent[1].Nanoseconds())/reads
-	b.ReportMetric(v, "vec-ns/read")
-	b.ReportMetric(s, "slice-ns/read")
-	b.ReportMetric(s/v, "speed-vs-slice")
+// benchReads runs the read benchmarks of BenchmarkVecAt: each function
+// reads vecPairBatch elements from index i of vecReadIndexes on.
+func benchReads(b *testing.B, at, view, heap func(i int)) {
+	alone := func(f func(int)) func(*testing.B) {
+		return func(b *testing.B) {
+			for op := 0; b.Loop(); op++ {
+				f(op * vecPairBatch)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*vecPairBatch), "ns/read")
+		}
+	}
+	b.Run("vec-at", alone(at))
+	b.Run("vec-view", alone(view))
+	b.Run("slice", alone(heap))
+	b.Run("paired-view", func(b *testing.B) {
+		pairUp(b, vecPairBatch, "at-ns/read", "view-ns/read", "speed-vs-slice", at, view)
+	})
+	b.Run("paired-heap", func(b *testing.B) {
+		pairUp(b, vecPairBatch, "at-ns/read", "heap-ns/read", "speed-vs-slice", at, heap)
+	})
 }
 
 // readVec returns a vector on /dev/shm holding s, its mapping warm.
@@ -540,4 +473,48 @@ func readVec[T any](b *testing.B, s []T) *vec.Vec[T] {
 	for range v.All() {
 	}
 	return v
+}
+
+// vecPairBatch is how many reads each side of a paired run makes in a
+// row: enough that two clock readings cost nothing beside them, few
+// enough that both sides meet the same load.
+const vecPairBatch = 4096
+
+// pairUp runs a and b once each per op, in turns — a first in even ops,
+// b first in odd ones, so that neither gains from coming second — each
+// given the number of units done before (the op's index times units).
+// It reports each side's mean time per unit, named aName and bName, and
+// as ratioName the median over the ops of b's time over a's: the median
+// of ratios taken milliseconds apart is what other work on the machine
+// disturbs least.
+func pairUp(bm *testing.B, units int, aName, bName, ratioName string, a, b func(i int)) {
+	var ta, tb time.Duration
+	var ratios []float64
+	for op := 0; bm.Loop(); op++ {
+		i := op * units
+		var da, db time.Duration
+		t0 := time.Now()
+		if op%2 == 0 {
+			a(i)
+			t1 := time.Now()
+			b(i)
+			da, db = t1.Sub(t0), time.Since(t1)
+		} else {
+			b(i)
+			t1 := time.Now()
+			a(i)
+			db, da = t1.Sub(t0), time.Since(t1)
+		}
+		ta += da
+		tb += db
+		ratios = append(ratios, float64(db)/float64(da))
+	}
+	if len(ratios) == 0 {
+		return
+	}
+	slices.Sort(ratios)
+	n := float64(len(ratios) * units)
+	bm.ReportMetric(float64(ta.Nanoseconds())/n, aName)
+	bm.ReportMetric(float64(tb.Nanoseconds())/n, bName)
+	bm.ReportMetric(ratios[len(ratios)/2], ratioName)
 }

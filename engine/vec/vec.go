@@ -384,14 +384,18 @@ func (v *Vec[T]) Len() int { return v.n }
 func (v *Vec[T]) Cap() int { return v.capacity }
 
 // At returns element i, or ErrRange if i is not in [0, Len). It takes no
-// lock and is small enough to be inlined: a bounds check and a load from
-// the mapping, as an index of a slice is.
+// lock and is small enough to be inlined: one bounds check and a load
+// from the mapping, as an index of a slice is.
+//
+// An element wider than a few words is copied out more than once: the
+// compiler zeroes and copies the result of an inlined call when it is too
+// large for registers. Index View in a loop over such elements.
 func (v *Vec[T]) At(i int) (T, error) {
-	if uint(i) >= uint(v.n) {
-		var zero T // only here: a named result would be zeroed on every call
-		return zero, &indexError{"At", i, v.n, v.closed}
+	if uint(i) < uint(v.n) {
+		return v.elems[i], nil
 	}
-	return v.elems[i], nil
+	var zero T // only here: a zero value made on every call costs a copy of T
+	return zero, &indexError{"At", i, v.n, v.closed}
 }
 
 // View returns the elements [0, Len) as a slice of the mapping itself,
