@@ -384,8 +384,8 @@ func (v *Vec[T]) Len() int { return v.n }
 func (v *Vec[T]) Cap() int { return v.capacity }
 
 // At returns element i, or ErrRange if i is not in [0, Len). It takes no
-// lock and is small enough to be inlined: one bounds check and a load
-// from the mapping, as an index of a slice is.
+// lock and is small enough to be inlined: a check of i against the
+// length and a load from the mapping, as an index of a slice is.
 //
 // An element wider than a few words is copied out more than once: the
 // compiler zeroes and copies the result of an inlined call when it is too
