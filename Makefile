@@ -9,7 +9,7 @@ BENCHTIME ?= 1s
 # Packages with native fuzz targets; fuzz-smoke runs each target for FUZZTIME.
 FUZZPKGS  := $(shell grep -l '^func Fuzz[A-Z]' $$(find . -path ./bench -prune -o -name '*_test.go' -print) 2>/dev/null | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test test-heavy race unit lint fuzz-smoke gofuzz bench bench-peers bench-explore bench-shards demo ci pmdk clean
+.PHONY: all build test test-heavy race unit lint fuzz-smoke gofuzz bench bench-peers bench-explore bench-shards demo torture ci pmdk clean
 
 all: build
 
@@ -118,6 +118,19 @@ bench-shards:
 	    done; \
 	  done; \
 	done | awk '{v[$$1]=v[$$1]" "$$3"/"$$5} END {for (k in v) print k, v[k]}' | sort
+
+## torture: the engine on this machine's real storage for TORTURE_TIME,
+## seeded by TORTURE_SEED: kill -9 cycles of the WAL and of pools on each
+## medium, corruption sweeps of each file format, full-disk runs on a 4 MiB
+## tmpfs when root (internal/torture). The report (report.md, report.json)
+## and each anomaly with its files and reproduction go to out/torture; the
+## exit code is 1 on any anomaly. `make test` runs the short version
+## (TestShort in internal/torture). docs/RELIABILITY.md records the figures.
+TORTURE_TIME ?= 10m
+TORTURE_SEED ?= 1
+torture:
+	$(GO) build -o $(BIN)/crashsim ./cmd/crashsim
+	$(BIN)/crashsim torture --time $(TORTURE_TIME) --seed $(TORTURE_SEED) --out out/torture
 
 ## demo: the README's first command.
 demo:

@@ -67,6 +67,11 @@ type content struct {
 
 	allocs []extent // ranges Allocate gave blocks since the last Sync (rule 16)
 
+	// replaced are the seqs of the renames since the last Sync that gave
+	// the file the name of another, which a profile with RenameFlush
+	// orders after the data the file had then (rule 18d).
+	replaced []int64
+
 	fp *Fingerprint // of size and vol, nil after a change
 
 	// space is the file system the file is on, whose capacity its blocks
@@ -257,6 +262,7 @@ func (c *content) syncMeta(seq int64, e owners) {
 	c.sizes = nil
 	c.drained = nil
 	c.lines = nil
+	c.replaced = nil
 }
 
 // syncRange is the sync that ends a write through a file opened with
@@ -613,14 +619,15 @@ func lineMask(flushed []extent, b int64) uint64 {
 // the durable trees it shares are never changed in place.
 func (c *content) snapshot() *fileSnap {
 	s := &fileSnap{
-		medium:  c.medium,
-		dur:     c.dur,
-		durSize: c.durSize,
-		durSeq:  c.durSeq,
-		sizes:   c.sizes,
-		drained: maps.Clone(c.drained),
-		lines:   maps.Clone(c.lines),
-		volSize: c.size,
+		medium:   c.medium,
+		dur:      c.dur,
+		durSize:  c.durSize,
+		durSeq:   c.durSeq,
+		sizes:    c.sizes,
+		drained:  maps.Clone(c.drained),
+		lines:    maps.Clone(c.lines),
+		volSize:  c.size,
+		replaced: c.replaced,
 	}
 	if len(c.dirty) > 0 {
 		s.blocks = slices.Sorted(maps.Keys(c.dirty))
@@ -646,6 +653,9 @@ type fileSnap struct {
 	volSize int64
 	blocks  []int64   // dirty blocks, ascending
 	dirty   [][]delta // their histories
+	// replaced are the renames over another file since the last Sync
+	// (rule 18d).
+	replaced []int64
 }
 
 // minSize is the smallest size the file had in its pending history: bytes

@@ -67,7 +67,7 @@ func (fsys *FS) CrashClone(opts CrashOptions) *FS {
 	if mode != InOrderPrefixes && mode != AllSubsets {
 		mode = LoseAll
 	}
-	p := fsys.pending(opts.Granularity, mode != LoseAll)
+	p := fsys.pending(opts.Granularity, Profile{}, mode != LoseAll)
 	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x6661756c74667321))
 	var c Choice
 	switch mode {
@@ -90,6 +90,14 @@ type Pending struct {
 	// file, or 0 when each file has its medium's unit (rule 15); each
 	// DataUnit has its Len.
 	Granularity int
+	// Profile is the file system whose crash states the choices are
+	// (rule 18): its unit of data on a disk, its tails and its ordering
+	// rules. The zero Profile is rules 1 to 17 alone.
+	Profile Profile
+	// Tails is the number of tails a choice picks from (Choice.Garbage):
+	// 2 when the profile lets a stale byte read as garbage and some file
+	// on a disk has bytes that a state can make stale (rule 18b), else 1.
+	Tails int
 	// Meta lists the namespace changes that are not durable, in order. A
 	// crash keeps a prefix of them (rule 8).
 	Meta []MetaOp
@@ -106,7 +114,9 @@ type Pending struct {
 	files    map[*inode]*fileSnap
 	sizes    []*inode // the inode of each Sizes entry
 	units    []unit   // the internals of each Data entry
-	released bool     // taken of a released file system
+	paths    map[*inode]string
+	order    *ordering // the profile's ordering rules on this snapshot, nil if it has none
+	released bool      // taken of a released file system
 	// names are the sorted entries of each directory of base, for the
 	// fingerprints of clones that keep base as it is (no ops): sorted once
 	// here rather than once per clone.
@@ -130,6 +140,8 @@ type SizeUnit struct {
 	Path  string   // the file's name in the page cache's namespace, "" if it has none
 	Sizes []int64  // the size of each version
 	Seqs  []uint64 // the sequence number of each version; Seqs[0] is 0
+	// Medium is the file's medium, as in DataUnit.
+	Medium engine.Medium
 }
 
 // Versions returns the number of versions a crash may pick from.
@@ -162,6 +174,7 @@ type unit struct {
 	block int64
 	index int   // unit index in the block
 	raw   []int // per version, how many of the block's deltas that touch the unit it applies
+	fresh bool  // its block has no durable block: a write there allocates one (rule 18d)
 }
 
 // normGranularity rounds g to a power of two in [8, BlockSize]; 0 means
@@ -181,27 +194,63 @@ func normGranularity(g int) int {
 // bytes for every file (a power of two from 8 to 4096; other positive
 // values are rounded down into that range), or with 0 (or less), each
 // file's medium's unit: 64 bytes on persistent memory, 4096 elsewhere
-// (rule 15).
+// (rule 15). Its states are those of rules 1 to 17 alone: PendingUnder
+// with the zero Profile.
 func (fsys *FS) Pending(granularity int) *Pending {
+	return fsys.PendingUnder(Profile{}, granularity)
+}
+
+// PendingUnder returns what is not durable now, described under the
+// profile of a file system (rule 18): with granularity 0, the unit of a
+// file on a disk is the profile's Sector; its choices pick the profile's
+// tails and keep to its ordering rules. A granularity > 0 is the unit of
+// every file, as in Pending.
+func (fsys *FS) PendingUnder(prof Profile, granularity int) *Pending {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	if fsys.released {
-		return &Pending{mounts: fsys.mounts, released: true} // nothing pending; Clone gives a released FS
+		return &Pending{Profile: prof, Tails: 1, mounts: fsys.mounts, released: true} // nothing pending; Clone gives a released FS
 	}
-	return fsys.pending(granularity, true)
+	return fsys.pending(granularity, prof, true)
+}
+
+// Under returns the same snapshot described under another profile: its
+// units, tails and ordering rules are prof's, its namespace changes and
+// histories are p's. A Choice of p is a choice of the result only if both
+// have the same units (Translate maps one to the other).
+func (p *Pending) Under(prof Profile) *Pending {
+	if p.released {
+		q := *p
+		q.Profile = prof
+		return &q
+	}
+	q := &Pending{
+		Granularity: p.Granularity, Profile: prof, Meta: p.Meta,
+		root: p.root, ids: p.ids, mounts: p.mounts, base: p.base, ops: p.ops,
+		files: make(map[*inode]*fileSnap, len(p.files)), paths: p.paths, names: p.names,
+	}
+	for n, s := range p.files {
+		c := *s
+		c.g = unitOf(p.Granularity, c.medium, prof.Sector)
+		q.files[n] = &c
+	}
+	q.describe(p.paths)
+	return q
 }
 
 // pending takes the snapshot; withUnits=false leaves out the description
 // of sizes and data, which a lose-all clone does not need. fsys.mu must be
 // held.
-func (fsys *FS) pending(granularity int, withUnits bool) *Pending {
+func (fsys *FS) pending(granularity int, prof Profile, withUnits bool) *Pending {
 	p := &Pending{
-		root:   fsys.root,
-		ids:    fsys.ids,
-		mounts: fsys.mounts,
-		base:   fsys.durableBase().clone(),
-		ops:    make([]metaOp, len(fsys.ops)),
-		files:  map[*inode]*fileSnap{},
+		Profile: prof,
+		Tails:   1,
+		root:    fsys.root,
+		ids:     fsys.ids,
+		mounts:  fsys.mounts,
+		base:    fsys.durableBase().clone(),
+		ops:     make([]metaOp, len(fsys.ops)),
+		files:   map[*inode]*fileSnap{},
 	}
 	if granularity > 0 {
 		p.Granularity = normGranularity(granularity)
@@ -212,7 +261,7 @@ func (fsys *FS) pending(granularity int, withUnits bool) *Pending {
 	capture := func(n *inode) {
 		if n != nil && n.data != nil && p.files[n] == nil {
 			s := n.data.snapshot()
-			s.g = unitOf(granularity, s.medium)
+			s.g = unitOf(granularity, s.medium, prof.Sector)
 			p.files[n] = s
 		}
 	}
@@ -241,19 +290,23 @@ func (fsys *FS) pending(granularity int, withUnits bool) *Pending {
 		}
 	}
 	if withUnits {
-		p.describe(fsys.paths())
+		p.paths = fsys.paths()
+		p.describe(p.paths)
 	}
 	return p
 }
 
 // unitOf returns the unit of data of a file on medium when granularity is
-// asked for (rule 15).
-func unitOf(granularity int, medium engine.Medium) int {
+// asked for, under a profile whose unit on a disk is sector (rule 15; 0:
+// a block).
+func unitOf(granularity int, medium engine.Medium, sector int) int {
 	switch {
 	case granularity > 0:
 		return normGranularity(granularity)
 	case medium == engine.PMem:
 		return lineSize
+	case sector > 0:
+		return normGranularity(sector)
 	}
 	return BlockSize
 }
@@ -291,7 +344,7 @@ func (p *Pending) describe(paths map[*inode]string) {
 			medium = engine.MappedFile
 		}
 		if len(s.sizes) > 0 {
-			u := SizeUnit{Inode: n.id, Path: paths[n], Sizes: []int64{s.durSize}, Seqs: []uint64{0}}
+			u := SizeUnit{Inode: n.id, Path: paths[n], Sizes: []int64{s.durSize}, Seqs: []uint64{0}, Medium: medium}
 			for _, v := range s.sizes {
 				u.Sizes = append(u.Sizes, v.size)
 				u.Seqs = append(u.Seqs, uint64(v.seq))
@@ -322,7 +375,7 @@ func (p *Pending) describe(paths map[*inode]string) {
 				lo, hi := ui*g, (ui+1)*g
 				copy(cur, durable[lo:hi])
 				du := DataUnit{Inode: n.id, Path: paths[n], Off: b*BlockSize + int64(lo), Len: g, Medium: medium, Seqs: []uint64{0}}
-				in := unit{file: n, block: b, index: ui, raw: []int{0}}
+				in := unit{file: n, block: b, index: ui, raw: []int{0}, fresh: s.dur.get(b) == nil}
 				touches := 0
 				for _, d := range deltas {
 					a, z := max(d.off, lo), min(d.off+d.n, hi)
@@ -353,6 +406,11 @@ func (p *Pending) describe(paths map[*inode]string) {
 			}
 		}
 	}
+	p.Tails = 1
+	if p.Profile.Garbage && p.staleable() {
+		p.Tails = 2
+	}
+	p.order = p.ordering()
 }
 
 func allZero(b []byte) bool {
@@ -369,7 +427,9 @@ func allZero(b []byte) bool {
 // ones, and for each pending size and data unit the version c picks.
 // Entries of c that are missing are 0 (durable); entries out of range are
 // clamped to the last version. tail says what a file's tail past its
-// surviving data reads as. The clone is as described at CrashClone.
+// surviving data reads as; with c.Garbage, the stale bytes of files on a
+// disk read as garbage, seeded by tail.Seed (rule 18b). The clone is as
+// described at CrashClone.
 func (p *Pending) Clone(c Choice, tail Tail) *FS {
 	if p.released {
 		return releasedFS(p.mounts)
@@ -418,7 +478,11 @@ func (p *Pending) Clone(c Choice, tail Tail) *FS {
 	img := cloneTree(p.root, p.ids, p.mounts, func(d *inode) map[string]*inode { return t[d] },
 		func(n *inode) *content {
 			s := p.files[n]
-			return s.crashContent(sizes[n], want[n], s.g, tail, n.id, build)
+			t := tail
+			if c.Garbage && s.medium != engine.PMem {
+				t.Garbage = true
+			}
+			return s.crashContent(sizes[n], want[n], s.g, t, n.id, build)
 		}, p.names)
 	img.build = build
 	return img

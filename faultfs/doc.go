@@ -34,6 +34,13 @@
 //		runRecovery(p.Clone(c, faultfs.Tail{}))
 //	}
 //
+//	// Those ext4 mounted data=ordered can leave (rule 18): a size never
+//	// outlives the data it covers.
+//	e := fsys.PendingUnder(faultfs.Ext4Ordered, 0)
+//	for c := range e.Choices(faultfs.AllSubsets, 0, seed) {
+//		runRecovery(e.Clone(c, faultfs.Tail{}))
+//	}
+//
 //	// Media faults: the third write to a log fails with ENOSPC.
 //	rules := faultfs.NewRules(faultfs.Rule{
 //		When:  faultfs.And(faultfs.PathGlob("/wal/*.log"), faultfs.OpKinds(faultfs.OpWrite), faultfs.OnIndex(2)),
@@ -280,7 +287,8 @@
 //
 //  15. Units. Pending(g) and CrashOptions.Granularity with g = 0 give each
 //     file its medium's unit: 64 bytes (a cache line) on persistent memory,
-//     4096 (a page) on a disk; Pending.Granularity is then 0, and each
+//     4096 (a page) on a disk, or under a profile its Sector (rule 18a);
+//     Pending.Granularity is then 0, and each
 //     DataUnit has its Len and Medium. Any g > 0 is the unit of every file,
 //     rounded down to a power of two in [8, 4096]: the simulator's tearing
 //     granularity (8, 64, 512, 4096). Aligned atomics are never torn at any
@@ -320,6 +328,55 @@
 //     block of zeros read the same but a store to the hole may fault. An
 //     injected Error(ENOSPC) fails any operation as rule 7's faults do,
 //     Allocate included.
+//
+//  18. Profiles (DESIGN.md F2 "file-system profiles"). A Profile is what
+//     one file system leaves of the files on a disk after a power failure:
+//     of the states rules 2 to 10 allow, the ones it can produce.
+//     PendingUnder describes a snapshot under one, and its choices are
+//     exactly the profile's states; Pending is the zero Profile, the rules
+//     alone. Files on persistent memory and shared memory follow their
+//     medium's rules (13, 14) under every profile. A profile is made of:
+//
+//     a. Unit: a file on a disk has the profile's Sector as its unit of
+//     rule 15: 512 where a page written back may tear at its sectors,
+//     4096 where a block reaches the disk whole.
+//
+//     b. Tails (Garbage): each state in which a stale byte (rule 5) of a
+//     file on a disk reads as zero has a twin, Choice.Garbage, in which the
+//     stale bytes of every such file read as garbage where a lost change
+//     would have put data, as Tail.Garbage makes them. A Pending has the
+//     twins (Tails 2) only where some file on a disk has a pending size
+//     and a data unit at or past the least of its sizes: nowhere else can
+//     a twin differ.
+//
+//     c. Ordered size (OrderedSize): a state that keeps size version v of a
+//     file on a disk keeps the data of every extending write among
+//     versions 1 to v: each data unit holding a byte that the write exposed
+//     (at or past the size before it) and that no later size up to v cut
+//     is at least at its version as of the write. Data reach the disk
+//     before the size that exposes them; data without the size still may.
+//
+//     d. Rename flush (RenameFlush): a rename that gives a file the name of
+//     another file is durable only after the file's size as of the rename
+//     and the data then in its fresh blocks (those with no durable block,
+//     which a write allocates): a state that keeps the rename keeps those
+//     versions, and once the rename is durable (SyncDir) every state does,
+//     until File.Sync makes them durable anyway.
+//
+//     The profiles (profile.go; their sources in docs/DESIGN.md F2): posix
+//     and ext4-writeback (512, garbage), xfs (512, c), ext4-ordered (512,
+//     c, d), btrfs (4096, c, d), and posix-4k (4096, the rules before
+//     profiles). Count and Choices(AllSubsets) count and yield exactly a
+//     profile's states: under ordering rules, by namespace prefix and sizes
+//     first, then the data from the least versions those need. A sample
+//     draws states of the rules and moves each to its Nearest, the state
+//     of the profile that keeps everything it keeps and as little more as
+//     c and d need; a cut of InOrderPrefixes keeps every change before it,
+//     so it keeps to c and to d for the renames it keeps, and is moved to
+//     its Nearest for those already durable. Translate maps a state of one
+//     description of a snapshot to another's: the same state where the
+//     units are finer or the same, the one that loses a coarser unit whole
+//     where any part of it was lost.
 //
 //  19. Datasync (fdatasync(2); DESIGN.md F2, "file written with write()").
 //     File.Datasync makes durable what File.Sync does (rule 3): the data,

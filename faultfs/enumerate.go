@@ -53,21 +53,25 @@ func (s Strategy) String() string {
 }
 
 // Choice picks a crash state from a Pending: how many of Pending.Meta are
-// kept, and the version of each of Pending.Sizes and Pending.Data (0 is the
-// durable one).
+// kept, the version of each of Pending.Sizes and Pending.Data (0 is the
+// durable one), and, where Pending.Tails is 2, whether stale bytes read as
+// garbage rather than zeros (rule 18b).
 //
 // A lazy strategy, one that decides a unit only when recovery first reads
 // it, needs no change to this shape: a version of -1 would mean "undecided",
 // and Clone would leave such units in a block that resolves itself through
 // a callback on first read (see the package doc).
 type Choice struct {
-	Prefix int
-	Sizes  []int
-	Data   []int
+	Prefix  int
+	Sizes   []int
+	Data    []int
+	Garbage bool
 }
 
 // Key returns a string that identifies the choice: two choices of one
-// Pending are equal if and only if their keys are.
+// Pending are equal if and only if their keys are. It is
+// prefix/sizes/data, with "/g" after it when the choice reads stale bytes
+// as garbage: "0/1/0,2", "0/1/0,2/g".
 func (c Choice) Key() string {
 	b := make([]byte, 0, 8+2*(len(c.Sizes)+len(c.Data)))
 	b = strconv.AppendInt(b, int64(c.Prefix), 10)
@@ -85,6 +89,9 @@ func (c Choice) Key() string {
 		}
 		b = strconv.AppendInt(b, int64(v), 10)
 	}
+	if c.Garbage {
+		b = append(b, "/g"...)
+	}
 	return string(b)
 }
 
@@ -99,8 +106,12 @@ var ErrBadChoice = errors.New("faultfs: malformed choice key")
 // an error wrapping ErrBadChoice.
 func ParseChoice(key string) (Choice, error) {
 	parts := strings.Split(key, "/")
+	garbage := len(parts) == 4 && parts[3] == "g"
+	if garbage {
+		parts = parts[:3]
+	}
 	if len(parts) != 3 {
-		return Choice{}, fmt.Errorf("%w: %q: want prefix/sizes/data", ErrBadChoice, key)
+		return Choice{}, fmt.Errorf("%w: %q: want prefix/sizes/data or prefix/sizes/data/g", ErrBadChoice, key)
 	}
 	prefix, err := parseChoiceInt(parts[0])
 	if err != nil {
@@ -114,7 +125,7 @@ func ParseChoice(key string) (Choice, error) {
 	if err != nil {
 		return Choice{}, fmt.Errorf("%w: %q: data: %v", ErrBadChoice, key, err)
 	}
-	return Choice{Prefix: prefix, Sizes: sizes, Data: data}, nil
+	return Choice{Prefix: prefix, Sizes: sizes, Data: data, Garbage: garbage}, nil
 }
 
 func parseChoiceList(s string) ([]int, error) {
@@ -146,9 +157,10 @@ func parseChoiceInt(s string) (int, error) {
 }
 
 // radices returns the number of options of each digit of a choice: the
-// prefix, then every size unit, then every data unit.
+// prefix, then every size unit, then every data unit, then the tail when
+// there are two.
 func (p *Pending) radices() []int {
-	r := make([]int, 0, 1+len(p.Sizes)+len(p.Data))
+	r := make([]int, 0, 2+len(p.Sizes)+len(p.Data))
 	r = append(r, len(p.Meta)+1)
 	for _, u := range p.Sizes {
 		r = append(r, u.Versions())
@@ -156,28 +168,40 @@ func (p *Pending) radices() []int {
 	for _, u := range p.Data {
 		r = append(r, u.Versions())
 	}
+	if p.Tails > 1 {
+		r = append(r, p.Tails)
+	}
 	return r
 }
 
 // choice assembles a Choice from its digits.
 func (p *Pending) choice(digits []int) Choice {
+	end := 1 + len(p.Sizes) + len(p.Data)
 	return Choice{
-		Prefix: digits[0],
-		Sizes:  slices.Clone(digits[1 : 1+len(p.Sizes)]),
-		Data:   slices.Clone(digits[1+len(p.Sizes):]),
+		Prefix:  digits[0],
+		Sizes:   slices.Clone(digits[1 : 1+len(p.Sizes)]),
+		Data:    slices.Clone(digits[1+len(p.Sizes) : end]),
+		Garbage: len(digits) > end && digits[end] == 1,
 	}
 }
 
+// loseAll keeps nothing pending, or under a profile with ordering rules
+// what they need kept whatever the state (the data a durable rename over
+// another file took with it, rule 18d).
 func (p *Pending) loseAll() Choice {
-	return p.choice(make([]int, 1+len(p.Sizes)+len(p.Data)))
+	return p.Nearest(p.choice(make([]int, 1+len(p.Sizes)+len(p.Data))))
 }
 
+// keepAll keeps every change, so no lost change would put garbage
+// anywhere: its tail is zeros.
 func (p *Pending) keepAll() Choice {
 	d := p.radices()
 	for i := range d {
 		d[i]--
 	}
-	return p.choice(d)
+	c := p.choice(d)
+	c.Garbage = false
+	return c
 }
 
 // cuts returns the global cuts that give distinct in-order states: 0, then
@@ -231,32 +255,53 @@ func (p *Pending) random(rng *rand.Rand) Choice {
 }
 
 // Count returns how many states Choices(s, 0, ...) yields, saturating at
-// the largest uint64; exact is false if it saturated.
+// the largest uint64; exact is false if it saturated. Under a profile with
+// ordering rules, AllSubsets counts the states those rules allow (see
+// allowedCount).
 func (p *Pending) Count(s Strategy) (n uint64, exact bool) {
 	switch s {
 	case InOrderPrefixes:
-		return uint64(len(p.cuts())), true
-	case AllSubsets:
-		n = 1
-		for _, r := range p.radices() {
-			hi, lo := bits.Mul64(n, uint64(r))
-			if hi != 0 {
-				return ^uint64(0), false
+		if p.order != nil {
+			n := uint64(0)
+			for range p.Choices(InOrderPrefixes, 0, 0) {
+				n++
 			}
-			n = lo
+			return n, true
 		}
-		return n, true
+		return uint64(len(p.cuts()) * p.Tails), true
+	case AllSubsets:
+		if p.order != nil {
+			return p.allowedCount()
+		}
+		return product(p.radices())
 	case LoseAll, KeepAll:
 		return 1, true
 	}
 	return 0, true
 }
 
+// product multiplies the radices, saturating at the largest uint64; exact
+// is false if it saturated.
+func product(radices []int) (n uint64, exact bool) {
+	n = 1
+	for _, r := range radices {
+		hi, lo := bits.Mul64(n, uint64(r))
+		if hi != 0 {
+			return ^uint64(0), false
+		}
+		n = lo
+	}
+	return n, true
+}
+
 // Choices yields the crash states strategy s allows, each once. A limit <= 0
 // means no limit; otherwise at most limit states are yielded, and when there
 // are more, InOrderPrefixes yields a seeded random subset of the cuts (the
 // first and last included) in order, and AllSubsets seeded random distinct
-// states, lose-all and keep-all first.
+// states, lose-all and keep-all first. Where the Pending has two tails,
+// InOrderPrefixes yields each cut with zeros, then with garbage. Under a
+// profile with ordering rules every state yielded keeps to them (rule
+// 18c, 18d): a cut is moved to its Nearest, and yielded once.
 func (p *Pending) Choices(s Strategy, limit int, seed int64) iter.Seq[Choice] {
 	return func(yield func(Choice) bool) {
 		switch s {
@@ -266,21 +311,43 @@ func (p *Pending) Choices(s Strategy, limit int, seed int64) iter.Seq[Choice] {
 			yield(p.keepAll())
 		case InOrderPrefixes:
 			cuts := p.cuts()
-			if limit > 0 && len(cuts) > limit {
-				cuts = sampleOrdered(cuts, limit, seed)
+			if limit > 0 && len(cuts)*p.Tails > limit {
+				cuts = sampleOrdered(cuts, max(limit/p.Tails, 1), seed)
 			}
+			seen := map[string]bool{}
 			for _, c := range cuts {
-				if !yield(p.cut(c)) {
+				// A cut keeps every change made before it, so it keeps to
+				// the ordering rules but for what a durable rename needs
+				// kept in every state (rule 18d): Nearest adds that, and
+				// may make two cuts one.
+				ch := p.cut(c)
+				if p.order != nil {
+					ch = p.Nearest(ch)
+					if seen[ch.Key()] {
+						continue
+					}
+					seen[ch.Key()] = true
+				}
+				if !yield(ch) {
 					return
+				}
+				if p.Tails > 1 {
+					ch.Garbage = true
+					if !yield(ch) {
+						return
+					}
 				}
 			}
 		case AllSubsets:
 			n, exact := p.Count(AllSubsets)
-			if exact && (limit <= 0 || n <= uint64(limit)) {
+			switch {
+			case exact && (limit <= 0 || n <= uint64(limit)) && p.order != nil:
+				p.allowedProduct(yield)
+			case exact && (limit <= 0 || n <= uint64(limit)):
 				p.product(yield)
-				return
+			default:
+				p.sample(yield, limit, seed)
 			}
-			p.sample(yield, limit, seed)
 		}
 	}
 }
@@ -310,16 +377,22 @@ func (p *Pending) product(yield func(Choice) bool) {
 
 // sample yields lose-all, keep-all, then seeded random distinct states, up
 // to limit in all (no limit if limit <= 0). It is called only when there
-// are more states than limit.
+// are more states than limit. Under a profile with ordering rules each
+// random state is moved to its Nearest, which many share: it gives up after
+// drawing limit states in a row that it had yielded already, so that it
+// ends even where the count was only a bound.
 func (p *Pending) sample(yield func(Choice) bool, limit int, seed int64) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x616c6c737562736d))
 	seen := map[string]bool{}
+	misses := 0
 	emit := func(c Choice) bool {
 		k := c.Key()
 		if seen[k] {
+			misses++
 			return true
 		}
 		seen[k] = true
+		misses = 0
 		return yield(c)
 	}
 	if !emit(p.loseAll()) || (limit > 0 && len(seen) >= limit) {
@@ -329,7 +402,14 @@ func (p *Pending) sample(yield func(Choice) bool, limit int, seed int64) {
 		return
 	}
 	for limit <= 0 || len(seen) < limit {
-		if !emit(p.random(rng)) {
+		c := p.random(rng)
+		if p.order != nil {
+			if limit > 0 && misses >= limit {
+				return
+			}
+			c = p.Nearest(c)
+		}
+		if !emit(c) {
 			return
 		}
 	}

@@ -27,8 +27,9 @@ func runRecovery(img *faultfs.FS) {
 
 // The package doc's first example: a file written and synced, then a write
 // left pending; one crash state, then every one (its size and its data
-// each survive or not: four states, two of which read the same); then a
-// fault injected.
+// each survive or not: four states, two of which read the same); the three
+// of them ext4 can leave (not the size without the data); then a fault
+// injected.
 func Example() {
 	record := bytes.Repeat([]byte("r"), 100)
 	var seed int64 = 1
@@ -52,6 +53,13 @@ func Example() {
 		runRecovery(p.Clone(c, faultfs.Tail{}))
 	}
 
+	// Those ext4 mounted data=ordered can leave (rule 18): a size never
+	// outlives the data it covers.
+	e := fsys.PendingUnder(faultfs.Ext4Ordered, 0)
+	for c := range e.Choices(faultfs.AllSubsets, 0, seed) {
+		runRecovery(e.Clone(c, faultfs.Tail{}))
+	}
+
 	// Media faults: the third write to a log fails with ENOSPC.
 	rules := faultfs.NewRules(faultfs.Rule{
 		When:  faultfs.And(faultfs.PathGlob("/wal/*.log"), faultfs.OpKinds(faultfs.OpWrite), faultfs.OnIndex(2)),
@@ -70,6 +78,9 @@ func Example() {
 	// recovery: 4196 bytes, second record true
 	// recovery: 100 bytes, second record false
 	// recovery: 4196 bytes, second record false
+	// recovery: 100 bytes, second record false
+	// recovery: 4196 bytes, second record true
+	// recovery: 100 bytes, second record false
 	// recovery: 100 bytes, second record false
 	// recovery: 4196 bytes, second record true
 	// write: <nil> false

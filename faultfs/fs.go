@@ -404,6 +404,9 @@ func (fsys *FS) rename(oldname, newname, op, np string, seq int64) syscall.Errno
 	}
 	fsys.record(&metaOp{seq: seq, kind: MetaRename, dir: oldDir, name: oldLast,
 		newDir: newDir, newName: newLast, node: oldNode, path: op, newPath: np})
+	if newNode != nil && oldNode.data != nil && oldNode.data.tracked() {
+		oldNode.data.replaced = append(oldNode.data.replaced, seq)
+	}
 	return 0
 }
 

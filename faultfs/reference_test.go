@@ -412,9 +412,12 @@ type refUnit struct {
 	deltas []refDelta // the changes touching it, clipped to it
 }
 
-func (f *refFile) units(g int) []refUnit {
-	if g == 0 { // each medium its unit (rule 15)
+func (f *refFile) units(g, sector int) []refUnit {
+	if g == 0 { // each medium its unit (rule 15), a profile's on a disk
 		g = 4096
+		if sector > 0 {
+			g = sector
+		}
 		if f.medium == engine.PMem {
 			g = 64
 		}
@@ -485,9 +488,40 @@ func (f *refFile) content(sv int, units []refUnit, versions []int, tail Tail) st
 	return string(buf[:size])
 }
 
-// contents returns every content the file can have after a crash.
-func (f *refFile) contents(g int, tail Tail, limit int) (map[string]bool, bool) {
-	units := f.units(g)
+// allows says whether the crash state with size version sv and raw
+// versions of units keeps to rule 18c: every extending write a kept size
+// covers is kept in each unit that holds bytes it exposed and no later
+// size cut.
+func (f *refFile) allows(sv int, units []refUnit, versions []int) bool {
+	sizes := append([]sizeVersion{{f.durSeq, f.durSize}}, f.sizes[:sv]...)
+	for j := 1; j < len(sizes); j++ {
+		from, end := sizes[j-1].size, sizes[j].size
+		for _, s := range sizes[j+1:] {
+			end = min(end, s.size)
+		}
+		for i, u := range units {
+			lo, hi := u.block*BlockSize+int64(u.lo), u.block*BlockSize+int64(u.hi)
+			if hi <= from || lo >= end {
+				continue
+			}
+			need := 0
+			for _, d := range u.deltas {
+				if d.seq <= sizes[j].seq {
+					need++
+				}
+			}
+			if versions[i] < need {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// contents returns every content the file can have after a crash, under a
+// profile's unit on a disk and its rule 18c.
+func (f *refFile) contents(g int, prof Profile, tail Tail, limit int) (map[string]bool, bool) {
+	units := f.units(g, prof.Sector)
 	n := len(f.sizes) + 1
 	for _, u := range units {
 		n *= len(u.deltas) + 1
@@ -499,7 +533,9 @@ func (f *refFile) contents(g int, tail Tail, limit int) (map[string]bool, bool) 
 	v := make([]int, len(units))
 	for {
 		for sv := 0; sv <= len(f.sizes); sv++ {
-			out[f.content(sv, units, v, tail)] = true
+			if !prof.OrderedSize || f.medium == engine.PMem || f.allows(sv, units, v) {
+				out[f.content(sv, units, v, tail)] = true
+			}
 		}
 		i := 0
 		for ; i < len(v); i++ {
@@ -570,13 +606,40 @@ func (r *refFS) namespaces() []map[uint64]map[string]uint64 {
 // images returns every crash image, as canonical strings, or false if
 // there are more than limit.
 func (r *refFS) images(g int, tail Tail, limit int) (map[string]bool, bool) {
+	return r.imagesUnder(g, Profile{}, tail, limit)
+}
+
+// imagesUnder returns every crash image under a profile's unit on a disk,
+// its rule 18c and its tails: with Garbage, the images whose files on a
+// disk all read stale bytes as garbage besides those that read zeros
+// (rule 18b).
+func (r *refFS) imagesUnder(g int, prof Profile, tail Tail, limit int) (map[string]bool, bool) {
+	out, ok := r.imagesTail(g, prof, tail, false, limit)
+	if !ok || !prof.Garbage {
+		return out, ok
+	}
+	more, ok := r.imagesTail(g, prof, tail, true, limit)
+	if !ok {
+		return nil, false
+	}
+	for img := range more {
+		out[img] = true
+	}
+	return out, len(out) <= limit
+}
+
+func (r *refFS) imagesTail(g int, prof Profile, tail Tail, garbage bool, limit int) (map[string]bool, bool) {
 	contents := map[uint64][]string{}
 	total := 0
 	for id, f := range r.files {
 		if f.medium == engine.SharedMemory {
 			continue // never reached: see below
 		}
-		set, ok := f.contents(g, tail, limit)
+		t := tail
+		if garbage && f.medium != engine.PMem {
+			t.Garbage = true
+		}
+		set, ok := f.contents(g, prof, t, limit)
 		if !ok {
 			return nil, false
 		}

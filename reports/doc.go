@@ -19,6 +19,7 @@
 //	}
 //	reports.Table(w, results)                 // one row per result
 //	reports.Violations(w, results, 3)         // details, 3 per result at most
+//	reports.Profiles(w, results)              // where the violations reproduce
 //	reports.JSON(f, results)                  // for CI, and for ReadJSON
 //	reports.HTML(page, results)               // one page, no network
 //
@@ -26,6 +27,12 @@
 // (`crashsim report out.json --html out.html`). The shards of a run
 // (sim.Options.Shard) are merged before they are rendered, with
 // [sim.MergeRuns]: `crashsim report shard-*.json` does that.
+//
+// Each violation says on which file-system profiles it reproduces
+// (sim.Violation.BreaksOn and NotOn; faultfs rule 18): its text, its JSON
+// and its section of the page say so, and [Profiles] (for the page,
+// [ProfileRows]) adds up each scenario's violations per profile — the
+// demo's profile table.
 //
 // [Verdict] gives a result's verdict word: a correct scenario gets "pass"
 // or "FAIL"; a bug variant ([sim.Result.Buggy], "-bug-" in the name) is
@@ -46,7 +53,9 @@
 // # Implementation notes
 //
 // Table. The columns are scenario, fault, strategy, crash points, states
-// explored/total, unique images, recoveries, violations, time and verdict.
+// explored/total, unique images, recoveries, violations, time and verdict;
+// a power failure's fault names its profile, "power (posix)" (a result
+// written before profiles has none: "power").
 // A state total that saturated (StatesExact false) is shown as "≥N" (two
 // significant figures, as 1.8e19, once it is large): it is
 // a lower bound and must not read as the size of the state space. A run a
@@ -64,8 +73,15 @@
 // their names are, and ReadJSON parses them back with [sim.ParseFault] and
 // [sim.ParseStrategy]. ReadJSON accepts an array of results or a single
 // result object; anything else — invalid JSON, a trailing second value,
-// null entries, an unknown fault or strategy name — is an error wrapping
-// [ErrFormat], never a partial result.
+// null entries, an unknown fault, strategy or profile name — is an error
+// wrapping [ErrFormat], never a partial result. A result without a profile
+// was written before profiles and reads as it was.
+//
+// Profiles. A row per scenario with judged violations, in the order of its
+// first result, a column per profile of faultfs.Profiles (weakest first):
+// "breaks" where every violation of the scenario reproduces, "-" where
+// none does, "k of n" between. A violation of a result written before
+// profiles says nothing and counts nowhere.
 //
 // HTML. One page built with html/template, so every string from a result
 // (scenario names, problems, paths, notes) is escaped in its context; the

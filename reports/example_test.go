@@ -27,6 +27,7 @@ func Example() {
 	}
 	reports.Table(w, results)         // one row per result
 	reports.Violations(w, results, 3) // details, 3 per result at most
+	reports.Profiles(w, results)      // where the violations reproduce
 	reports.JSON(f, results)          // for CI, and for ReadJSON
 	reports.HTML(page, results)       // one page, no network
 

@@ -40,6 +40,12 @@ func HTML(w io.Writer, results []*sim.Result) error {
 		p.Violations += len(r.Violations)
 	}
 	p.Counts = fmt.Sprintf("%d %s, %d %s", len(p.Results), plural(len(p.Results), "run", "runs"), p.Violations, plural(p.Violations, "violation", "violations"))
+	for _, r := range ProfileRows(results) {
+		p.Profiles = append(p.Profiles, profileRowView{Scenario: r.Scenario, Cells: r.Cells()})
+	}
+	if len(p.Profiles) > 0 {
+		p.ProfileHeader = ProfileHeader()[1:]
+	}
 	if err := page.Execute(w, &p); err != nil {
 		return fmt.Errorf("reports: html: %w", err)
 	}
@@ -57,6 +63,15 @@ type pageView struct {
 	// pass every run, a bug variant be caught by at least one (a missing
 	// fsync is invisible to a process crash, so some of its runs pass).
 	Correct, Bugs *scenarioTally
+	// Profiles are the rows of the profile table (ProfileRows), under
+	// ProfileHeader's profiles.
+	Profiles      []profileRowView
+	ProfileHeader []string
+}
+
+type profileRowView struct {
+	Scenario string
+	Cells    []string
 }
 
 // scenarioTally counts the scenarios of one kind and names those that did
@@ -127,6 +142,7 @@ type violationView struct {
 	At, Problem, Expected, Observed string
 	Diff                            string
 	Panic, RecoveryCrash, Replay    string
+	Profiles                        string // on which profiles it reproduces
 	Kept, Lost                      []string
 	Excerpt                         []eventView
 	HasExpectation                  bool
@@ -152,7 +168,7 @@ func resultOf(r *sim.Result, v, id string) resultView {
 		class = "bad"
 	}
 	rv := resultView{
-		ID: id, Scenario: r.Scenario, Fault: faultName(r), Strat: strategyName(r),
+		ID: id, Scenario: r.Scenario, Fault: faultCell(r), Strat: strategyName(r),
 		Shard: r.Shard, Seed: r.Seed, Granularity: r.Granularity, Buggy: r.Buggy,
 		Verdict: v, VerdictClass: class, Quiet: v == VerdictPass,
 		CrashPoints: r.CrashPoints, States: states(r.Explored, r.States, r.StatesExact),
@@ -220,7 +236,7 @@ func violationOf(v *sim.Violation, id string, n int) violationView {
 	vv := violationView{
 		ID: id, N: n, Point: v.Point, Trace: v.Trace, At: v.At,
 		Problem: v.Problem, Expected: v.Expected, Observed: v.Observed, Diff: v.Diff,
-		Panic: v.Panic, RecoveryCrash: v.RecoveryCrash,
+		Panic: v.Panic, RecoveryCrash: v.RecoveryCrash, Profiles: v.ProfilesText(),
 		Replay:         "crashsim replay " + v.ReplayID,
 		HasExpectation: v.Expected != "" || v.Observed != "",
 	}

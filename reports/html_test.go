@@ -49,6 +49,9 @@ func TestHTML(t *testing.T) {
 		`<tr class="kept ">`,
 		`crashsim replay wal-bug-no-sync:power:subsets:7:0:zero:2:0/0/1`,
 		`at wal/segment.go:120`,
+		`power (posix) / subsets`,
+		`<p class="profiles">breaks on posix, ext4-writeback and xfs; not on ext4-ordered or btrfs</p>`,
+		`<tr><td>wal-bug-no-sync</td><td class="breaks">breaks</td><td class="breaks">breaks</td><td class="breaks">breaks</td><td class="holds">-</td><td class="holds">-</td></tr>`,
 		`title="crash point 2, before #30 p1 drain: 4/4 states explored, 1 violation"`,
 		// Scenarios are judged as a whole: a bug variant caught by one run
 		// of two is caught; an error spoils a scenario.

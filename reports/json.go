@@ -7,12 +7,13 @@ import (
 	"io"
 	"reflect"
 
+	"github.com/crashsim/crashsim/faultfs"
 	"github.com/crashsim/crashsim/sim"
 )
 
 // ErrFormat is returned by ReadJSON when its input is not the JSON that
-// JSON writes: not JSON, not results, or naming a fault model or strategy
-// this build does not know.
+// JSON writes: not JSON, not results, or naming a fault model, strategy or
+// profile this build does not know.
 var ErrFormat = errors.New("reports: not a crashsim results file")
 
 // JSON writes the results as one indented JSON array, for CI and for
@@ -54,6 +55,12 @@ func normalized(r *sim.Result) *sim.Result {
 		}
 		if v.Excerpt == nil {
 			v.Excerpt = []sim.Event{}
+		}
+		if v.BreaksOn == nil {
+			v.BreaksOn = []string{}
+		}
+		if v.NotOn == nil {
+			v.NotOn = []string{}
 		}
 	}
 	return &c
@@ -110,6 +117,10 @@ func ReadJSON(r io.Reader) ([]*sim.Result, error) {
 		}
 		if res.Strategy, err = sim.ParseStrategy(res.StrategyName); err != nil {
 			return nil, fmt.Errorf("%w: result %d (%s): %s", ErrFormat, i, res.Scenario, unknown("strategy", res.StrategyName))
+		}
+		// No profile: a result written before profiles.
+		if _, ok := faultfs.ProfileNamed(res.Profile); res.Profile != "" && !ok {
+			return nil, fmt.Errorf("%w: result %d (%s): %s", ErrFormat, i, res.Scenario, unknown("profile", res.Profile))
 		}
 	}
 	return results, nil

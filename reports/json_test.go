@@ -41,7 +41,7 @@ func TestJSONStable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	order := []string{`"scenario": "wal"`, `"buggy": false`, `"fault": "process"`, `"strategy": "keep-all"`, `"seed": 0`, `"max_states": 0`, `"shard": "all"`,
+	order := []string{`"scenario": "wal"`, `"buggy": false`, `"fault": "process"`, `"strategy": "keep-all"`, `"profile": ""`, `"seed": 0`, `"max_states": 0`, `"shard": "all"`,
 		`"crash_points": 5`, `"states": 5`, `"states_exact": true`, `"explored": 5`, `"unique": 5`, `"recoveries": 5`,
 		`"violations": []`, `"points": [`, `"elapsed_ns": 1500000`}
 	last := -1
@@ -96,6 +96,7 @@ func TestReadJSONMalformed(t *testing.T) {
 		{`[{"scenario":"wal","fault":"meteor","strategy":"subsets"}]`, `result 0 (wal): unknown fault model "meteor"`},
 		{`[{"scenario":"wal","fault":"power","strategy":"random"}]`, `result 0 (wal): unknown strategy "random"`},
 		{`[{"scenario":"wal","fault":"power"}]`, "result 0 (wal): no strategy"},
+		{`[{"scenario":"wal","fault":"power","strategy":"subsets","profile":"ext3"}]`, `result 0 (wal): unknown profile "ext3"`},
 		{`[{"fault":"power","strategy":"subsets"}]`, "result 0 names no scenario"},
 		{`[{"scenario":"wal","fault":"power","strategy":"subsets","crash_points":"many"}]`, "field crash_points: want a number, found a JSON string"},
 	} {

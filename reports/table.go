@@ -44,10 +44,10 @@ func Table(w io.Writer, results []*sim.Result) error {
 		// Blanked by hand rather than with tablewriter's merging: a merge
 		// would also join equal numbers of two runs of the same
 		// combination (two shards, say) and hide that they are two runs.
-		scenario, fault := r.Scenario, faultName(r)
+		scenario, fault := r.Scenario, faultCell(r)
 		if prev != nil && prev.Scenario == r.Scenario {
 			scenario = ""
-			if faultName(prev) == fault {
+			if faultCell(prev) == fault {
 				fault = ""
 			}
 		}

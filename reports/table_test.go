@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,9 +33,9 @@ func TestTable(t *testing.T) {
 	for _, want := range [][]string{
 		{"wal ", "process", "keep-all", "5/5", "pass"},
 		{"subsets", "256/≥1.1e12", "pass*"},
-		{"wal-bug-no-sync", "power", "subsets", "20/20", " 2 ", "caught"},
-		{"keep-all", "not seen"}, // another run caught it: no failure
-		{"vec", "drop-all", "FAIL"},
+		{"wal-bug-no-sync", "power (posix)", "subsets", "20/20", " 2 ", "caught"},
+		{"keep-all", "not seen"},              // another run caught it: no failure
+		{"vec", "power ", "drop-all", "FAIL"}, // no profile: a result written before them
 		{"shm", "ERROR"},
 	} {
 		if !anyLineHasAll(lines, want) {
@@ -88,8 +89,9 @@ func TestViolations(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"== wal-bug-no-sync (power/subsets, seed 7): violation 1 of 2",
+		"== wal-bug-no-sync (power/subsets, posix, seed 7): violation 1 of 2",
 		"problem:  acknowledged operation 3 lost",
+		"profiles: breaks on posix, ext4-writeback and xfs; not on ext4-ordered or btrfs",
 		"expected: [a b c]",
 		"lost:     /db/wal/000001.log [4096,8192) (0 of 1 changes kept; first lost by #39) at wal/segment.go:120",
 		"replay:   crashsim replay wal-bug-no-sync:power:subsets:7:0:zero:2:0/0/1",
@@ -114,6 +116,45 @@ func TestViolations(t *testing.T) {
 	b.Reset()
 	if err := Violations(&b, results, 0); err != nil || b.Len() != 0 {
 		t.Errorf("max 0 must show none: %v %q", err, b.String())
+	}
+}
+
+// TestProfiles: one row per scenario whose violations were judged on the
+// profiles, saying on which each reproduces; a result written before
+// profiles has no row, and no judged violation writes nothing.
+func TestProfiles(t *testing.T) {
+	results := fixture()
+	// A second run of the bug variant whose violation breaks everywhere:
+	// then on ext4-ordered and btrfs only one of its three does.
+	more := *results[2]
+	v := more.Violations[0]
+	v.BreaksOn, v.NotOn = []string{"posix", "ext4-writeback", "xfs", "ext4-ordered", "btrfs"}, []string{}
+	more.Violations = []sim.Violation{v}
+	results = append(results, &more)
+	var b bytes.Buffer
+	if err := Profiles(&b, results); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	lines := strings.Split(out, "\n")
+	for _, want := range [][]string{
+		{"scenario", "posix", "ext4-writeback", "xfs", "ext4-ordered", "btrfs"},
+		{"wal-bug-no-sync", "breaks", "breaks", "breaks", "1 of 3", "1 of 3"},
+	} {
+		if !anyLineHasAll(lines, want) {
+			t.Errorf("no line with %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "vec") {
+		t.Errorf("a result written before profiles has a row:\n%s", out)
+	}
+	b.Reset()
+	if err := Profiles(&b, fixture()[4:]); err != nil || b.Len() != 0 {
+		t.Errorf("no judged violation: %v, %q; want nothing", err, b.String())
+	}
+	rows := ProfileRows(fixture())
+	if len(rows) != 1 || rows[0].Judged != 2 || !slices.Equal(rows[0].Cells(), []string{"breaks", "breaks", "breaks", "-", "-"}) {
+		t.Errorf("ProfileRows: %+v", rows)
 	}
 }
 

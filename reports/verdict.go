@@ -86,6 +86,16 @@ func faultName(r *sim.Result) string {
 	return r.Fault.String()
 }
 
+// faultCell is the fault model as the table and the page show it: a power
+// failure with the file-system profile whose crash states it explored,
+// "power (xfs)". A result written before profiles has none.
+func faultCell(r *sim.Result) string {
+	if r.Profile != "" && faultName(r) == sim.PowerFailure.String() {
+		return faultName(r) + " (" + r.Profile + ")"
+	}
+	return faultName(r)
+}
+
 func strategyName(r *sim.Result) string {
 	if r.StrategyName != "" {
 		return r.StrategyName
@@ -124,6 +134,9 @@ func duration(d time.Duration) string {
 
 // runName names one result in prose: scenario and what it was run under.
 func runName(r *sim.Result) string {
+	if r.Profile != "" && faultName(r) == sim.PowerFailure.String() {
+		return fmt.Sprintf("%s (%s/%s, %s, seed %d)", r.Scenario, faultName(r), strategyName(r), r.Profile, r.Seed)
+	}
 	return fmt.Sprintf("%s (%s/%s, seed %d)", r.Scenario, faultName(r), strategyName(r), r.Seed)
 }
 

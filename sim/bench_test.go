@@ -169,7 +169,7 @@ type collector struct {
 func (c *collector) options() *Options     { return &c.x.opts }
 func (c *collector) after(*Process, Event) {}
 func (c *collector) before(p *Process, at Event) {
-	pend := p.m.disk.Pending(c.x.opts.Granularity)
+	pend := p.m.disk.PendingUnder(c.x.prof, c.x.opts.Granularity)
 	for ch := range pend.Choices(c.x.opts.Strategy.faultfs(), c.x.opts.MaxStates, 0) {
 		img := pend.Clone(ch, c.x.opts.Tail)
 		if fp := img.Fingerprint(); !c.seen[fp] {

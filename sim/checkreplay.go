@@ -113,7 +113,7 @@ func replayCheck(t TB, sc *Scenario, opts Options, p *property) {
 // or "" if they do not.
 func otherOptions(opts Options, id ReplayID) string {
 	o, want := opts.withDefaults(), id.Options()
-	if o.Fault != want.Fault || o.Strategy != want.Strategy || o.Seed != want.Seed || o.Granularity != want.Granularity || o.Tail.Garbage != want.Tail.Garbage {
+	if o.Fault != want.Fault || o.Profile != want.Profile || o.Strategy != want.Strategy || o.Seed != want.Seed || o.Granularity != want.Granularity || o.Tail.Garbage != want.Tail.Garbage {
 		return "explored with other options (" + optionsText(o) + ", the id's " + optionsText(want) + ")"
 	}
 	return ""
@@ -124,7 +124,7 @@ func optionsText(o Options) string {
 	if o.Tail.Garbage {
 		tail = "garbage"
 	}
-	return fmt.Sprintf("%v/%v, seed %d, granularity %d, %s tail", o.Fault, o.Strategy, o.Seed, o.Granularity, tail)
+	return fmt.Sprintf("%v/%v, profile %s, seed %d, granularity %d, %s tail", o.Fault, o.Strategy, o.Profile, o.Seed, o.Granularity, tail)
 }
 
 // otherExploration handles a Check of the scenario the replay id names

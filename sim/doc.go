@@ -36,7 +36,7 @@
 // Each violation's report ends with the one command that replays exactly
 // that state in that test, to run from the module's root:
 //
-//	replay:   go test ./mylog -run '^TestMyLog$' -v -crashsim.replay='my-log@9f2c41d07a5be318:power:subsets:0:0:zero:3:0/1/0'
+//	replay:   go test ./mylog -run '^TestMyLog$' -v -crashsim.replay='my-log@9f2c41d07a5be318:power:posix:subsets:0:0:zero:3:0/1/0'
 //
 // Under -crashsim.replay (a test flag this package registers, as rapid
 // registers -rapid.seed), Check explores nothing: the Check of the
@@ -68,6 +68,16 @@
 // With a plain rapid.Check, Check cannot know that file: its command says
 // to add the one rapid names in its "To reproduce" line (in the same
 // checkout rapid also replays its fail files by itself, first).
+//
+// A power failure leaves the files on a disk as a file system's profile
+// allows (faultfs rule 18, docs/DESIGN.md F2): posix by default, the
+// weakest guarantees anyone may deploy on (torn 512-byte sectors, sizes
+// that outlive their data as zeros or garbage, no ordering of data with
+// metadata), so that nothing any file system can leave is missed;
+// Options.Profile explores another (ext4-ordered, ext4-writeback, xfs,
+// btrfs). Each violation says on which of them it reproduces:
+//
+//	profiles: breaks on posix, ext4-writeback and xfs; not on ext4-ordered or btrfs
 //
 // Explore returns the Result instead of failing a test; RunReplay rebuilds
 // one crash state from a violation's ReplayID, and Replay.Format prints it.
@@ -248,10 +258,26 @@
 // up to the crash point, and CheckProperty, which knows when rapid is
 // done, fails the test if none was.
 //
+// Profiles. The explorer takes each crash point's pending units described
+// under Options.Profile (faultfs PendingUnder), whose choices are exactly
+// the profile's states. A violation is judged on every profile of
+// faultfs.Profiles when the run reports it, by the shard that found it:
+// on the run's own, and where the profile allows its shrunk state, with no
+// recovery; elsewhere by recovering P's states of that crash point, the
+// shrunk state as P would leave it first (faultfs Translate), until one
+// fails — at most MaxStates of them per profile, so a bug that reproduces
+// nowhere else costs four crash points' worth of recoveries. They are not
+// counted in Result.Recoveries, as shrinking's are not. Posix with 512-byte
+// units and twin garbage tails has more states per crash point than the
+// rules before profiles (posix-4k): docs/BENCHMARKS.md.
+//
 // Violations. A crash point's first failing power-failure state is shrunk
 // (shrink.go): every pending unit is kept, one at a time, while the state
 // still fails, so that the units left lost are the ones the failure needs;
-// then each kept unit is lost in turn to find the ones it needs kept. The
+// then each kept unit is lost in turn to find the ones it needs kept. Each
+// state tried is moved to its Nearest under the run's profile, so the
+// explanation is a state that profile allows; a garbage tail stays only if
+// the state passes with zeros. The
 // replay id names the shrunk state. Source lines of the stores involved are
 // found by replaying it (RunReplay): recording the caller of every storage
 // operation costs a stack walk each, so a normal run does not.

@@ -17,10 +17,23 @@ import (
 
 // Explore runs scenario sc on a fresh simulated machine and, at every crash
 // point of opts.Fault (docs/DESIGN.md section 5), builds the crash states that
-// opts.Strategy picks, runs the scenario's recovery on each distinct image,
-// and judges what it returns with the prefix property (section 6). The
-// error is only for options or a scenario that cannot be explored; what the
-// exploration finds is in the Result.
+// opts.Strategy picks among those opts.Profile allows, runs the scenario's
+// recovery on each distinct image, and judges what it returns with the
+// prefix property (section 6). The error is only for options or a scenario
+// that cannot be explored; what the exploration finds is in the Result.
+//
+// Each violation says on which of faultfs.Profiles it reproduces
+// (Violation.BreaksOn, NotOn). A power failure's violation reproduces on
+// profile P when some crash state of its crash point that P allows fails
+// the same check: its shrunk state if P allows it; else the first of P's
+// states that fails among that state as P would leave it
+// (faultfs.Pending.Translate: the same state with what P's ordering rules
+// need kept, or with P's coarser units lost whole where any part was
+// lost), then the states Strategy picks among P's at that point, as a run
+// under P would, with the same MaxStates and seed. So "not on P" is
+// exhaustive where P has at most MaxStates states there, and a sample
+// otherwise. A process crash keeps the page cache whole, the same on every
+// file system, and a death fails every state: both break on every profile.
 func Explore(sc *Scenario, opts Options) (*Result, error) {
 	x, err := newExplorer(sc, opts)
 	if err != nil {
@@ -35,6 +48,7 @@ func Explore(sc *Scenario, opts Options) (*Result, error) {
 type explorer struct {
 	sc    *Scenario
 	opts  Options
+	prof  faultfs.Profile // opts.Profile
 	m     *Machine
 	proc  *Process
 	check *models.Prefix
@@ -111,7 +125,7 @@ func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
-	if opts.Tail.Garbage && opts.Tail.Seed == 0 {
+	if opts.Tail.Seed == 0 {
 		opts.Tail.Seed = opts.Seed // so that a replay id, which has the run's seed, rebuilds the same garbage
 	}
 	var tailSeed uint64
@@ -121,12 +135,13 @@ func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
 	x := &explorer{
 		sc:    sc,
 		opts:  opts,
+		prof:  opts.profile(),
 		check: models.NewPrefix(sc.Model),
 		seen:  map[judged]bool{},
 		fails: map[int]*failure{},
 		res: &Result{
 			Scenario: sc.Name, Buggy: sc.Buggy(), Fault: opts.Fault, Strategy: opts.Strategy,
-			FaultName: opts.Fault.String(), StrategyName: opts.Strategy.String(),
+			FaultName: opts.Fault.String(), StrategyName: opts.Strategy.String(), Profile: opts.Profile,
 			Seed: opts.Seed, Granularity: opts.Granularity, MaxStates: opts.MaxStates,
 			BudgetStates: opts.Budget.States, BudgetTime: opts.Budget.Time,
 			GarbageTail: opts.Tail.Garbage, TailSeed: tailSeed,
@@ -254,7 +269,7 @@ func (x *explorer) crashPoint(at Event) {
 		pw.prebuilt = x.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
 		pw.choices = []faultfs.Choice{{}}
 	} else {
-		pw.pend = x.m.disk.Pending(x.opts.Granularity)
+		pw.pend = x.m.disk.PendingUnder(x.prof, x.opts.Granularity)
 		pw.pt.States, pw.pt.StatesExact = pw.pend.Count(faultfs.AllSubsets)
 		for c := range pw.pend.Choices(x.opts.Strategy.faultfs(), x.opts.MaxStates, x.seedAt(k)) {
 			pw.choices = append(pw.choices, c)
@@ -483,7 +498,7 @@ func (x *explorer) judgeJob(j job) {
 	// recovery still running gets ErrClosed.
 	j.img.Release()
 	if base != nil {
-		if rc := x.crashRecovery(j, base); rc != nil {
+		if rc := x.crashRecovery(j, base, x.prof, true); rc != nil {
 			x.fail(rc)
 		}
 	}

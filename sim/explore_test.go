@@ -260,6 +260,10 @@ func TestReplayIDRoundTrip(t *testing.T) {
 		// With one.
 		"pmem-log@00c0ffee12345678:power:subsets:7:64:zero:3:0/1/0,2",
 		"my.pkg/log_2@ffffffffffffffff:process:keep-all:0:0:garbage:0:keep:1:keep",
+		// With a profile, as printed since profiles; a choice with a
+		// garbage tail.
+		"pmem-log@00c0ffee12345678:power:ext4-ordered:subsets:7:0:zero:3:0/1/0,2",
+		"x@00c0ffee12345678:power:posix:subsets:7:0:zero:3:0/1/0,2/g:1:0//",
 	} {
 		id, err := ParseReplayID(s)
 		if err != nil || id.String() != s {
@@ -273,6 +277,12 @@ func TestReplayIDRoundTrip(t *testing.T) {
 	if id, err := ParseReplayID("pmem-log:power:subsets:7:64:zero:3:0/1/0,2"); err != nil || id.Workload != 0 {
 		t.Errorf("an id without a digest: %+v, %v", id, err)
 	}
+	if id, err := ParseReplayID("pmem-log@00c0ffee12345678:power:subsets:7:64:zero:3:0/1/0,2"); err != nil || id.Profile != "" || id.Options().Profile != "posix-4k" {
+		t.Errorf("an id without a profile: %+v, %v; want the options of posix-4k", id, err)
+	}
+	if id, err := ParseReplayID("pmem-log@00c0ffee12345678:power:xfs:subsets:7:64:zero:3:0/1/0,2"); err != nil || id.Profile != "xfs" || id.Options().Profile != "xfs" || id.Strategy != Subsets {
+		t.Errorf("an id with a profile: %+v, %v", id, err)
+	}
 	for _, bad := range []string{
 		"pmem-log@:power:subsets:7:64:zero:3:0//",                   // empty digest
 		"pmem-log@c0ffee:power:subsets:7:64:zero:3:0//",             // short
@@ -281,6 +291,8 @@ func TestReplayIDRoundTrip(t *testing.T) {
 		"pmem-log@00c0ffee12345678@1:power:subsets:7:64:zero:3:0//", // two digests
 		"my log:power:subsets:7:64:zero:3:0//",                      // a name a shell splits
 		":power:subsets:7:64:zero:3:0//",                            // no name
+		"x@00c0ffee12345678:power:ext3:subsets:7:0:zero:3:0//",      // no such profile
+		"x@00c0ffee12345678:power::subsets:7:0:zero:3:0//",          // an empty one
 	} {
 		if _, err := ParseReplayID(bad); !errors.Is(err, ErrUsage) {
 			t.Errorf("ParseReplayID(%q): %v, want ErrUsage", bad, err)

@@ -18,7 +18,7 @@ import (
 //
 // It refuses, with an ErrMerge naming what differs, results that are not
 // every shard of one run once each: shards of different scenarios, fault
-// models, strategies, seeds, other options (Result.MaxStates …) or numbers
+// models, profiles, strategies, seeds, other options (Result.MaxStates …) or numbers
 // of shards; a shard missing or given twice; shards stopped by a time
 // budget, which each stop at a crash point of their own; and shards that
 // disagree about the crash points or what they hold, as those of a
@@ -131,16 +131,18 @@ func Merge(shards ...*Result) (*Result, error) {
 }
 
 // MergeRuns merges the shards among results run by run: the results whose
-// Shard is a part ("i/n") are grouped by scenario, fault model and strategy,
-// and each group is merged with Merge in the place of its first shard;
-// whole runs pass through. So the results of every shard of a `crashsim
-// run` of many scenarios become one result per run, in their order. At
-// most one sharded run of each scenario, fault model and strategy can be
-// among results: two (of two seeds, say) are refused as shards that differ.
+// Shard is a part ("i/n") are grouped by scenario, fault model, profile
+// and strategy, and each group is merged with Merge in the place of its
+// first shard; whole runs pass through. So the results of every shard of a
+// `crashsim run` of many scenarios become one result per run, in their
+// order. At most one sharded run of each scenario, fault model, profile
+// and strategy can be among results: two (of two seeds, say) are refused
+// as shards that differ.
 func MergeRuns(results []*Result) ([]*Result, error) {
 	type key struct {
 		scenario string
 		fault    Fault
+		profile  string
 		strategy Strategy
 	}
 	type group struct {
@@ -164,7 +166,7 @@ func MergeRuns(results []*Result) ([]*Result, error) {
 			out = append(out, r)
 			continue
 		}
-		k := key{r.Scenario, r.Fault, r.Strategy}
+		k := key{r.Scenario, r.Fault, r.Profile, r.Strategy}
 		g := byKey[k]
 		if g == nil {
 			g = &group{at: len(out)}
@@ -209,6 +211,7 @@ var runFields = []struct {
 }{
 	{"scenario", func(r *Result) any { return r.Scenario }},
 	{"fault model", func(r *Result) any { return r.Fault }},
+	{"profile", func(r *Result) any { return r.Profile }},
 	{"strategy", func(r *Result) any { return r.Strategy }},
 	{"seed", func(r *Result) any { return r.Seed }},
 	{"granularity", func(r *Result) any { return r.Granularity }},

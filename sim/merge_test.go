@@ -105,6 +105,7 @@ func TestMergeRefuses(t *testing.T) {
 		{"seed", []*Result{two[0], other(func(o *Options) { o.Seed = 9 })}, "differ in seed: 0 and 9"},
 		{"scenario", []*Result{two[0], shardsOf(t, &renamed, base, 2)[1]}, "differ in scenario: append-log and other-log"},
 		{"strategy", []*Result{two[0], other(func(o *Options) { o.Strategy = Prefixes })}, "differ in strategy: subsets and prefixes"},
+		{"profile", []*Result{two[0], other(func(o *Options) { o.Profile = "xfs" })}, "differ in profile: posix and xfs"},
 		{"max states", []*Result{two[0], other(func(o *Options) { o.MaxStates = 3 })}, "differ in max states: 256 and 3"},
 		{"state budget", []*Result{two[0], other(func(o *Options) { o.Budget.States = 5 })}, "differ in state budget: 0 and 5"},
 		{"recovery crashes", []*Result{two[0], other(func(o *Options) { o.RecoveryCrashes = true })}, "differ in recovery crashes: false and true"},
@@ -162,5 +163,17 @@ func TestMergeRuns(t *testing.T) {
 	}
 	if out, err := MergeRuns([]*Result{alone, wholePower}); err != nil || len(out) != 2 {
 		t.Errorf("whole runs alone: %v, %v", out, err)
+	}
+	// The runs of two profiles are two runs, each merged of its own shards.
+	xfs := power
+	xfs.Profile = "xfs"
+	wholeXFS, err := Explore(sc, xfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := shardsOf(t, sc, xfs, 2)
+	out, err = MergeRuns([]*Result{p[0], x[1], p[1], x[0]})
+	if err != nil || len(out) != 2 || !sameRun(out[0], wholePower) || !sameRun(out[1], wholeXFS) || out[1].Profile != "xfs" {
+		t.Errorf("shards of two profiles: %v, %v", out, err)
 	}
 }

@@ -114,10 +114,18 @@ func (s Strategy) faultfs() faultfs.Strategy {
 }
 
 // Options configure an exploration. The zero value explores power failures
-// with the Subsets strategy, seed 0, one worker per CPU.
+// of the posix profile with the Subsets strategy, seed 0, one worker per
+// CPU.
 type Options struct {
 	// Fault is the fault model; 0 means PowerFailure.
 	Fault Fault
+	// Profile names the file system whose crash states a power failure
+	// leaves of the files on a disk (faultfs rule 18; docs/DESIGN.md F2):
+	// posix, ext4-writeback, xfs, ext4-ordered, btrfs, or posix-4k (the
+	// rules before profiles). "" means posix, the weakest, so that nothing
+	// any of them can leave is missed. Each violation says on which of
+	// faultfs.Profiles it reproduces (Violation.BreaksOn).
+	Profile string
 	// Strategy picks the states of each crash point; 0 means Subsets
 	// (KeepAll under ProcessCrash).
 	Strategy Strategy
@@ -134,10 +142,14 @@ type Options struct {
 	// speed, never results or their order.
 	Workers int
 	// Granularity overrides the unit that tears, in bytes (one of
-	// Granularities); 0 keeps each medium's own (64 on persistent memory, 4096 on
-	// files and mapped files).
+	// Granularities), on every medium and under every profile a violation
+	// is judged on; 0 keeps each medium's own (64 on persistent memory,
+	// the profile's sector on files and mapped files: 512 under posix).
 	Granularity int
-	// Tail is what a file's tail past its surviving data reads as.
+	// Tail is what a file's tail past its surviving data reads as. With
+	// Garbage, always garbage; otherwise the profile says (zeros, or under
+	// posix and ext4-writeback zeros and garbage, each in states of their
+	// own). Seed, 0 by default, means Options.Seed.
 	Tail faultfs.Tail
 	// Shard makes this run one of several machines' shares of one
 	// exploration: it judges only its share of the distinct crash states
@@ -149,6 +161,22 @@ type Options struct {
 	RecoveryCrashes bool
 	// Progress, if set, is called after each crash point is explored.
 	Progress func(Progress)
+}
+
+// ProfileNames lists the profiles Options.Profile names, as a user reads
+// them: "posix, ext4-writeback, xfs, ext4-ordered, btrfs or posix-4k".
+func ProfileNames() string {
+	var names []string
+	for _, p := range faultfs.Profiles {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ", ") + " or " + faultfs.POSIX4K.Name
+}
+
+// profile returns the profile o names; o is valid.
+func (o Options) profile() faultfs.Profile {
+	p, _ := faultfs.ProfileNamed(o.Profile)
+	return p
 }
 
 // Granularities are the units that tear, in bytes, that
@@ -173,10 +201,16 @@ type Progress struct {
 	Elapsed     time.Duration
 }
 
+// DefaultProfile is the profile of Options.Profile "".
+const DefaultProfile = "posix"
+
 // withDefaults returns o with its zero fields filled in.
 func (o Options) withDefaults() Options {
 	if o.Fault == 0 {
 		o.Fault = PowerFailure
+	}
+	if o.Profile == "" {
+		o.Profile = DefaultProfile
 	}
 	if o.Strategy == 0 {
 		o.Strategy = Subsets
@@ -194,6 +228,9 @@ func (o Options) withDefaults() Options {
 func (o Options) validate() error {
 	if !o.Strategy.Applies(o.Fault) {
 		return fmt.Errorf("%w: strategy %v does not apply to a %v crash (it loses nothing)", ErrUsage, o.Strategy, o.Fault)
+	}
+	if _, ok := faultfs.ProfileNamed(o.Profile); !ok {
+		return fmt.Errorf("%w: unknown profile %q (want %s)", ErrUsage, o.Profile, ProfileNames())
 	}
 	if o.Granularity != 0 && !slices.Contains(Granularities, o.Granularity) {
 		return fmt.Errorf("%w: granularity %d: want 8, 64, 512 or 4096", ErrUsage, o.Granularity)

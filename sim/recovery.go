@@ -24,6 +24,8 @@ type recoveryCrash struct {
 type nestedHook struct {
 	x     *explorer
 	j     job
+	prof  faultfs.Profile // whose crash states the recovery's crash points have
+	count bool            // count the recoveries in Result.Recoveries
 	m     *Machine
 	check *models.Prefix
 	k     int
@@ -36,10 +38,13 @@ type nestedHook struct {
 const nestedStates = 32
 
 // crashRecovery runs the recovery of j's image (a copy of it, base) with
-// nestedHook at its crash points, and returns the first failure found.
-func (x *explorer) crashRecovery(j job, base *faultfs.FS) *failure {
+// nestedHook at its crash points, whose states are prof's, and returns the
+// first failure found. With count, its recoveries count in
+// Result.Recoveries: not those that judge a violation's profiles, which
+// only the shard that found the violation spends.
+func (x *explorer) crashRecovery(j job, base *faultfs.FS, prof faultfs.Profile, count bool) *failure {
 	m := machineOn(base)
-	h := &nestedHook{x: x, j: j, m: m, check: j.check, seen: map[faultfs.Fingerprint]bool{}}
+	h := &nestedHook{x: x, j: j, prof: prof, count: count, m: m, check: j.check, seen: map[faultfs.Fingerprint]bool{}}
 	m.hook = h
 	x.recoverMachine(m, x.recoverySeed(j.point, j.choice))
 	return h.fail
@@ -71,7 +76,10 @@ func (h *nestedHook) point(at Event) {
 			return true
 		}
 		h.seen[fp] = true
-		out := h.x.recoverOn(img, h.x.recoverySeed(h.j.point, h.j.choice))
+		if h.count {
+			h.x.recoveries.Add(1)
+		}
+		out := h.x.recoverMachine(untracedMachineOn(img), h.x.recoverySeed(h.j.point, h.j.choice))
 		if bad := judge(h.check, h.j.died, out); bad != nil {
 			h.fail = &failure{job: h.j, out: out, problem: *bad,
 				rec: &recoveryCrash{point: k, at: at, choice: c, pend: pend, excerpt: h.m.excerpt()}}
@@ -83,7 +91,7 @@ func (h *nestedHook) point(at Event) {
 		try(h.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll}), faultfs.Choice{}, nil)
 		return
 	}
-	pend := h.m.disk.Pending(h.x.opts.Granularity)
+	pend := h.m.disk.PendingUnder(h.prof, h.x.opts.Granularity)
 	limit := min(h.x.opts.MaxStates, nestedStates)
 	for c := range pend.Choices(h.x.opts.Strategy.faultfs(), limit, h.x.seedAt(k)) {
 		if !try(pend.Clone(c, h.x.opts.Tail), c, pend) {
@@ -97,9 +105,10 @@ func (h *nestedHook) point(at Event) {
 func (x *explorer) violation(f *failure) Violation {
 	pt := x.res.Points[f.job.slot]
 	v := Violation{Point: pt.Index, State: f.job.idx, Trace: pt.Trace, At: pt.At, Excerpt: x.excerpts[f.job.slot], Kept: []Unit{}, Lost: []Unit{}}
-	id := ReplayID{Scenario: x.sc.Name, Workload: x.digests[f.job.slot], Fault: x.opts.Fault, Strategy: x.opts.Strategy, Seed: x.opts.Seed,
+	id := ReplayID{Scenario: x.sc.Name, Workload: x.digests[f.job.slot], Fault: x.opts.Fault, Profile: x.opts.Profile, Strategy: x.opts.Strategy, Seed: x.opts.Seed,
 		Granularity: x.opts.Granularity, GarbageTail: x.opts.Tail.Garbage, Point: pt.Index, Choice: choiceKey(f.job.pend, f.job.choice), RecoveryPoint: -1}
 	bad := f.problem
+	failing := f.job.choice // the state each profile is judged from
 	switch {
 	case f.rec != nil:
 		// The outer state recovered correctly; the failure is in the
@@ -123,7 +132,9 @@ func (x *explorer) violation(f *failure) Violation {
 		bad = e.bad
 		id.Choice = e.choice.Key()
 		v.Lost, v.Kept = units(f.job.pend, e.choice, e.lost, false), units(f.job.pend, e.choice, e.kept, true)
+		failing = e.choice
 	}
+	v.BreaksOn, v.NotOn = x.breaksOn(f.job, failing, f.rec != nil)
 	v.ReplayID = id.String()
 	v.Problem, v.Expected, v.Observed, v.Diff, v.Panic = bad.problem, bad.expected, bad.observed, bad.diff, bad.panic
 	return v

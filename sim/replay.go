@@ -89,7 +89,7 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 	if x.opts.Fault == ProcessCrash {
 		img = x.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
 	} else {
-		pend = x.m.disk.Pending(x.opts.Granularity)
+		pend = x.m.disk.PendingUnder(x.prof, x.opts.Granularity)
 		var err error
 		if choice, err = parseChoiceFor(pend, id.Choice); err != nil {
 			x.replay.err = err
@@ -144,6 +144,7 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 		return
 	}
 	v.Problem, v.Expected, v.Observed, v.Diff, v.Panic = bad.problem, bad.expected, bad.observed, bad.diff, bad.panic
+	v.BreaksOn, v.NotOn = x.breaksOn(job{point: k, choice: choice, pend: pend, check: check, died: died}, choice, id.RecoveryPoint >= 0)
 	r.Violation, r.Verdict = &v, bad.problem
 }
 
@@ -188,7 +189,7 @@ func (h *replayNested) point(p *Process, at Event) {
 	if h.x.opts.Fault == ProcessCrash {
 		img = p.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
 	} else {
-		h.pend = p.m.disk.Pending(h.x.opts.Granularity)
+		h.pend = p.m.disk.PendingUnder(h.x.prof, h.x.opts.Granularity)
 		var err error
 		if h.choice, err = parseChoiceFor(h.pend, h.id.RecoveryChoice); err != nil {
 			h.err = err

@@ -14,16 +14,23 @@ import (
 // rebuilds the state, and recovers it again with the store-level trace and
 // source locations. Its text form has no spaces or shell metacharacters:
 //
-//	scenario@workload:fault:strategy:seed:granularity:tail:point:choice[:rpoint:rchoice]
+//	scenario@workload:fault:profile:strategy:seed:granularity:tail:point:choice[:rpoint:rchoice]
 //
 // where workload is the digest of the workload's run up to the crash
-// point, 16 hex digits (see Workload); tail is "zero" or "garbage"
-// (Options.Tail); choice is the faultfs choice key (prefix/sizes/data, e.g.
-// 0/1/0,2), or "keep" for a process crash; and rpoint and rchoice name a
-// crash inside the recovery of that state when Options.RecoveryCrashes
-// found it. Scenario names cannot hold ':' or '@' (Scenario.Validate).
-// An id without "@workload", as printed before digests existed, still
-// parses and replays, unchecked.
+// point, 16 hex digits (see Workload); profile is the file system's
+// profile the run explored (Options.Profile: posix, ext4-ordered, …);
+// tail is "zero" or "garbage" (Options.Tail.Garbage: garbage always;
+// zero: as the profile and the choice say); choice is the faultfs choice
+// key (prefix/sizes/data, e.g. 0/1/0,2, with /g when the state reads stale
+// bytes as garbage), or "keep" for a process crash; and rpoint and rchoice
+// name a crash inside the recovery of that state when
+// Options.RecoveryCrashes found it. Scenario names cannot hold ':' or '@'
+// (Scenario.Validate).
+//
+// Older ids still parse and replay as they did: one without "@workload",
+// printed before digests existed, unchecked; one without a profile (eight
+// or ten fields), printed before profiles existed, under posix-4k, the
+// rules of that time (4 KiB units on a disk, zero tails).
 type ReplayID struct {
 	Scenario string
 	// Workload is the digest of the workload's trace up to the crash point
@@ -31,8 +38,11 @@ type ReplayID struct {
 	// means unknown, and is not checked. A rapid property runs one scenario
 	// with many generated workloads: the digest says which of them the id
 	// names, and a replay checks it.
-	Workload    uint64
-	Fault       Fault
+	Workload uint64
+	Fault    Fault
+	// Profile names the profile the run explored; "" (an id printed
+	// before profiles) replays under posix-4k.
+	Profile     string
 	Strategy    Strategy
 	Seed        uint64
 	Granularity int
@@ -53,7 +63,12 @@ func (id ReplayID) String() string {
 	if id.Workload != 0 {
 		name += fmt.Sprintf("@%016x", id.Workload)
 	}
-	s := fmt.Sprintf("%s:%s:%s:%d:%d:%s:%d:%s", name, id.Fault, id.Strategy, id.Seed, id.Granularity, tail, id.Point, id.Choice)
+	var s string
+	if id.Profile == "" {
+		s = fmt.Sprintf("%s:%s:%s:%d:%d:%s:%d:%s", name, id.Fault, id.Strategy, id.Seed, id.Granularity, tail, id.Point, id.Choice)
+	} else {
+		s = fmt.Sprintf("%s:%s:%s:%s:%d:%d:%s:%d:%s", name, id.Fault, id.Profile, id.Strategy, id.Seed, id.Granularity, tail, id.Point, id.Choice)
+	}
 	if id.RecoveryPoint >= 0 {
 		s += fmt.Sprintf(":%d:%s", id.RecoveryPoint, id.RecoveryChoice)
 	}
@@ -62,7 +77,11 @@ func (id ReplayID) String() string {
 
 // Options returns the exploration options the id was found with.
 func (id ReplayID) Options() Options {
-	return Options{Fault: id.Fault, Strategy: id.Strategy, Seed: id.Seed, Granularity: id.Granularity, Tail: faultfs.Tail{Garbage: id.GarbageTail}}
+	profile := id.Profile
+	if profile == "" {
+		profile = faultfs.POSIX4K.Name
+	}
+	return Options{Fault: id.Fault, Profile: profile, Strategy: id.Strategy, Seed: id.Seed, Granularity: id.Granularity, Tail: faultfs.Tail{Garbage: id.GarbageTail}}
 }
 
 // ParseReplayID parses the text form of a ReplayID.
@@ -71,10 +90,18 @@ func ParseReplayID(s string) (ReplayID, error) {
 		return ReplayID{}, fmt.Errorf("%w: invalid replay id %q: %s", ErrUsage, s, why)
 	}
 	f := strings.Split(s, ":")
-	if len(f) != 8 && len(f) != 10 {
-		return bad("want scenario[@workload]:fault:strategy:seed:granularity:tail:point:choice[:rpoint:rchoice]")
+	if len(f) != 8 && len(f) != 9 && len(f) != 10 && len(f) != 11 {
+		return bad("want scenario[@workload]:fault:profile:strategy:seed:granularity:tail:point:choice[:rpoint:rchoice]")
 	}
-	id := ReplayID{Choice: f[7], RecoveryPoint: -1}
+	var profile string
+	if len(f)%2 == 1 {
+		profile = f[2]
+		if _, ok := faultfs.ProfileNamed(profile); !ok || profile == "" {
+			return bad(fmt.Sprintf("unknown profile %q", profile))
+		}
+		f = append(f[:2], f[3:]...)
+	}
+	id := ReplayID{Choice: f[7], RecoveryPoint: -1, Profile: profile}
 	var err error
 	name, digest, hasDigest := strings.Cut(f[0], "@")
 	if why := nameProblem(name); why != "" {

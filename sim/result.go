@@ -17,8 +17,11 @@ type Result struct {
 	// FaultName and StrategyName are Fault and Strategy as text, for JSON.
 	FaultName    string `json:"fault"`
 	StrategyName string `json:"strategy"`
-	Seed         uint64 `json:"seed"`
-	Granularity  int    `json:"granularity,omitempty"`
+	// Profile is the file system's profile whose crash states the run
+	// explored (Options.Profile).
+	Profile     string `json:"profile"`
+	Seed        uint64 `json:"seed"`
+	Granularity int    `json:"granularity,omitempty"`
 	// MaxStates, the budget, the tail and RecoveryCrashes are the rest of
 	// the Options that shape a result (Workers and Progress never do): with
 	// the fields above they say which run this is, so that Merge can tell
@@ -115,12 +118,21 @@ type Violation struct {
 	// RecoveryCrash is set when the violation was found by crashing the
 	// recovery of another image: the crash point in that recovery.
 	RecoveryCrash string `json:"recovery_crash,omitempty"`
+	// BreaksOn and NotOn split faultfs.Profiles, in their order, by
+	// whether the violation reproduces on each: whether some crash state
+	// of its crash point that the profile allows fails the same check
+	// (see Explore). A process crash, which keeps the page cache whole,
+	// and a death break on every one.
+	BreaksOn []string `json:"breaks_on"`
+	NotOn    []string `json:"not_on"`
 }
 
 // Unit is one pending unit of a crash state: a namespace change, a file's
-// size, or a range of file or memory data, with the version the state picked.
+// size, or a range of file or memory data, with the version the state
+// picked; or the tail, when the state needs stale bytes to read as garbage
+// (faultfs rule 18b).
 type Unit struct {
-	// Kind is "meta", "size" or "data".
+	// Kind is "meta", "size", "data" or "tail".
 	Kind string `json:"kind"`
 	Path string `json:"path"`
 	Off  int64  `json:"off,omitempty"`
@@ -143,6 +155,9 @@ type Unit struct {
 }
 
 func (u Unit) String() string {
+	if u.Kind == "tail" {
+		return u.What
+	}
 	var b strings.Builder
 	switch u.Kind {
 	case "data":
@@ -189,6 +204,9 @@ func (v *Violation) String() string {
 	if v.Panic != "" {
 		fmt.Fprintf(&b, "  panic:    %s\n", indent(v.Panic, "            "))
 	}
+	if p := v.ProfilesText(); p != "" {
+		fmt.Fprintf(&b, "  profiles: %s\n", p)
+	}
 	for _, u := range v.Kept {
 		fmt.Fprintf(&b, "  kept:     %s\n", u)
 	}
@@ -212,6 +230,30 @@ func (v *Violation) String() string {
 		}
 	}
 	return b.String()
+}
+
+// ProfilesText says on which profiles the violation reproduces, in words:
+// "breaks on posix, ext4-writeback and xfs; not on ext4-ordered or
+// btrfs", "breaks on every profile", or "" when the violation does not
+// say (a result written before profiles).
+func (v *Violation) ProfilesText() string {
+	switch {
+	case len(v.BreaksOn) == 0 && len(v.NotOn) == 0:
+		return ""
+	case len(v.NotOn) == 0:
+		return "breaks on every profile"
+	case len(v.BreaksOn) == 0:
+		return "breaks on none: not on " + wordList(v.NotOn, "or")
+	}
+	return "breaks on " + wordList(v.BreaksOn, "and") + "; not on " + wordList(v.NotOn, "or")
+}
+
+// wordList joins names as a sentence does: "a", "a and b", "a, b and c".
+func wordList(names []string, and string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " " + and + " " + names[len(names)-1]
 }
 
 // WithReplay renders the violation as String does, followed by command,

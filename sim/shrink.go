@@ -12,20 +12,31 @@ import (
 const shrinkTries = 256
 
 // digits is a Choice as one vector: the namespace prefix, then a version per
-// size unit, then a version per data unit (the order of faultfs.Pending).
+// size unit, then a version per data unit (the order of faultfs.Pending),
+// then, where p has two tails, 1 for garbage.
 type digits []int
 
-func flatten(c faultfs.Choice) digits {
+func flatten(p *faultfs.Pending, c faultfs.Choice) digits {
 	d := digits{c.Prefix}
 	d = append(d, c.Sizes...)
-	return append(d, c.Data...)
+	d = append(d, c.Data...)
+	if p.Tails > 1 {
+		t := 0
+		if c.Garbage {
+			t = 1
+		}
+		d = append(d, t)
+	}
+	return d
 }
 
 func (d digits) choice(p *faultfs.Pending) faultfs.Choice {
+	end := 1 + len(p.Sizes) + len(p.Data)
 	return faultfs.Choice{
-		Prefix: d[0],
-		Sizes:  slices.Clone(d[1 : 1+len(p.Sizes)]),
-		Data:   slices.Clone(d[1+len(p.Sizes):]),
+		Prefix:  d[0],
+		Sizes:   slices.Clone(d[1 : 1+len(p.Sizes)]),
+		Data:    slices.Clone(d[1+len(p.Sizes) : end]),
+		Garbage: len(d) > end && d[end] == 1,
 	}
 }
 
@@ -38,7 +49,18 @@ func radices(p *faultfs.Pending) digits {
 	for _, u := range p.Data {
 		r = append(r, u.Versions())
 	}
+	if p.Tails > 1 {
+		r = append(r, p.Tails)
+	}
 	return r
+}
+
+// tailDigit returns the index of the tail among p's digits, or -1.
+func tailDigit(p *faultfs.Pending) int {
+	if p.Tails > 1 {
+		return 1 + len(p.Sizes) + len(p.Data)
+	}
+	return -1
 }
 
 // explanation is a failing state shrunk to its cause.
@@ -57,31 +79,43 @@ type explanation struct {
 // of every unit as it can while the state still fails, greedily, so that
 // what remains lost is needed for the failure; then it marks as
 // kept-and-needed each unit whose loss makes the state pass. fails judges a
-// state.
+// state. Every state it tries is one of p's profile: moved to its Nearest
+// (faultfs rule 18), so that the explanation is a state the run's file
+// system can leave. A garbage tail is kept only if zeros pass.
 func shrink(p *faultfs.Pending, c faultfs.Choice, fails func(faultfs.Choice) (outcome, *judgement)) explanation {
 	radix := radices(p)
-	cur := flatten(c)
+	tail := tailDigit(p)
+	cur := flatten(p, c)
 	tries := 0
-	try := func(d digits) (outcome, *judgement) {
+	try := func(d digits) (digits, *judgement) {
 		tries++
-		return fails(d.choice(p))
+		c := p.Nearest(d.choice(p))
+		_, bad := fails(c)
+		return flatten(p, c), bad
+	}
+	if tail >= 0 && cur[tail] == 1 {
+		d := slices.Clone(cur)
+		d[tail] = 0
+		if near, bad := try(d); bad != nil {
+			cur = near
+		}
 	}
 	// Keep as much of each unit as the failure allows: its latest version
 	// that still fails, so that the first change it loses is the culprit
 	// (for the namespace, the first lost rename or create).
 	for i := range cur {
-		for v := radix[i] - 1; v > cur[i] && tries < shrinkTries; v-- {
+		for v := radix[i] - 1; v > cur[i] && tries < shrinkTries && i != tail; v-- {
 			d := slices.Clone(cur)
 			d[i] = v
-			if _, bad := try(d); bad != nil {
-				cur = d
+			if near, bad := try(d); bad != nil {
+				cur = near
 				break
 			}
 		}
 	}
 	var e explanation
 	for i := range cur {
-		if cur[i] < radix[i]-1 {
+		if cur[i] < radix[i]-1 && i != tail {
 			e.lost = append(e.lost, i)
 		}
 	}
@@ -89,13 +123,16 @@ func shrink(p *faultfs.Pending, c faultfs.Choice, fails func(faultfs.Choice) (ou
 		if tries >= shrinkTries {
 			break
 		}
-		if cur[i] > 0 {
+		if cur[i] > 0 && i != tail {
 			d := slices.Clone(cur)
 			d[i] = 0
 			if _, bad := try(d); bad == nil {
 				e.kept = append(e.kept, i)
 			}
 		}
+	}
+	if tail >= 0 && cur[tail] == 1 {
+		e.kept = append(e.kept, tail) // zeros passed
 	}
 	e.choice = cur.choice(p)
 	out, bad := fails(e.choice)
@@ -111,6 +148,9 @@ func shrink(p *faultfs.Pending, c faultfs.Choice, fails func(faultfs.Choice) (ou
 // it loses).
 func unit(p *faultfs.Pending, i, v int, kept bool) Unit {
 	switch {
+	case i == tailDigit(p):
+		return Unit{Kind: "tail", Version: v, Versions: p.Tails,
+			What: "stale bytes read as garbage, not zeros (faultfs rule 18b: the file system exposed blocks before their data)"}
 	case i == 0:
 		u := Unit{Kind: "meta", Version: v, Versions: len(p.Meta) + 1, Lost: !kept}
 		m := p.Meta[min(v, len(p.Meta)-1)]
@@ -155,7 +195,7 @@ func describeMeta(m faultfs.MetaOp) string {
 
 // units describes the digits idx of choice c.
 func units(p *faultfs.Pending, c faultfs.Choice, idx []int, kept bool) []Unit {
-	d := flatten(c)
+	d := flatten(p, c)
 	out := make([]Unit, 0, len(idx))
 	for _, i := range idx {
 		out = append(out, unit(p, i, d[i], kept))
@@ -167,11 +207,11 @@ func units(p *faultfs.Pending, c faultfs.Choice, idx []int, kept bool) []Unit {
 // (lost) and those above version 0 (kept), unshrunk, for a replay.
 func deviations(p *faultfs.Pending, c faultfs.Choice) (lost, kept []int) {
 	radix := radices(p)
-	for i, v := range flatten(c) {
+	for i, v := range flatten(p, c) {
 		if i >= len(radix) {
 			break
 		}
-		if v < radix[i]-1 {
+		if v < radix[i]-1 && i != tailDigit(p) {
 			lost = append(lost, i)
 		}
 		if v > 0 {

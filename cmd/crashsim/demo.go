@@ -15,7 +15,9 @@ import (
 const demoAbout = `Explores every built-in scenario under every fault model and strategy that
 applies, within a budget per run so that the whole demo takes seconds;
 prints the table of runs, one caught violation of each bug variant with
-the command that replays it, and a summary.
+the command that replays it, on which file-system profiles each bug
+variant's violations reproduce, and a summary. Power failures leave what
+posix allows, the weakest profile.
 
 Exit code: 0 when every correct scenario passed and every bug variant was
 caught in at least one run, 1 otherwise (saying which expectation failed),
@@ -104,6 +106,13 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\n== What the laboratory caught: one violation of each bug variant\n")
 		for _, c := range o.caught {
 			fmt.Fprintf(stdout, "\n-- %s (%s/%s): %s\n%s", c.sc.Name, c.result.FaultName, c.result.StrategyName, c.sc.Doc, c.violation.WithReplay("crashsim replay "+c.violation.ReplayID))
+		}
+	}
+	if len(reports.ProfileRows(results)) > 0 {
+		fmt.Fprintf(stdout, "\n== Where each bug variant's violations reproduce: file-system profiles (faultfs rule 18)\n")
+		if err := reports.Profiles(stdout, results); err != nil {
+			fmt.Fprintf(stderr, "crashsim demo: %v\n", err)
+			return exitProblem
 		}
 	}
 	fmt.Fprintf(stdout, "\n== Summary (%s)\n", time.Since(start).Round(time.Millisecond))

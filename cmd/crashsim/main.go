@@ -7,17 +7,21 @@
 // Verbs:
 //
 //	demo     run every built-in scenario; show that correct ones pass and
-//	         every bug variant is caught
+//	         every bug variant is caught, and on which file-system profiles
 //	list     list the built-in scenarios and the fault models that apply, as a
 //	         table 100 columns wide, one name a line (--names) or JSON (--json)
-//	run      explore scenarios under fault models and strategies; tables,
-//	         violation details, JSON (--json, --out) and HTML (--html)
+//	run      explore scenarios under fault models and strategies, power
+//	         failures under a file-system profile (--profile, posix by
+//	         default); tables, violation details with the profiles each
+//	         reproduces on, JSON (--json, --out) and HTML (--html)
 //	replay   rebuild one crash state from its replay id and recover it again,
 //	         with the trace and the source of each storage operation
 //	report   render saved JSON results again, as tables or HTML, the
 //	         shards of a run (run --shard) merged into one result
 //	tour     the storage layer on this machine's media, and the crash states
 //	         of an atomic file update
+//	torture  the engine on real storage: kill -9 cycles, corruption sweeps,
+//	         full disks; replay of what it found
 //
 // Every verb takes --help ('crashsim help VERB' says the same); flags may
 // come before or after the arguments. A mistake is said in one line on
@@ -48,12 +52,13 @@ type verb struct {
 }
 
 var verbs = map[string]verb{
-	"demo":   {"every built-in scenario: correct ones pass, every bug variant is caught", demoCmd},
-	"list":   {"the built-in scenarios and the fault models that apply", listCmd},
-	"run":    {"explore scenarios under fault models and strategies", runCmd},
-	"replay": {"rebuild one crash state from its replay id and recover it again", replayCmd},
-	"report": {"render saved JSON results again, shards merged, as tables or HTML", reportCmd},
-	"tour":   {"the storage layer on real media, and crash states of a file update", tourCmd},
+	"demo":    {"every built-in scenario: correct ones pass, every bug variant is caught", demoCmd},
+	"list":    {"the built-in scenarios and the fault models that apply", listCmd},
+	"run":     {"explore scenarios under fault models and strategies", runCmd},
+	"replay":  {"rebuild one crash state from its replay id and recover it again", replayCmd},
+	"report":  {"render saved JSON results again, shards merged, as tables or HTML", reportCmd},
+	"tour":    {"the storage layer on real media, and crash states of a file update", tourCmd},
+	"torture": {"the engine on real storage: kill -9 cycles, corruption sweeps, full disks", tortureCmd},
 }
 
 // Exit codes.

@@ -42,7 +42,7 @@ func TestVerbHelp(t *testing.T) {
 	}
 	var out, errb bytes.Buffer
 	run([]string{"run", "--help"}, &out, &errb)
-	for _, flag := range []string{"--fault", "--strategy", "--max-states", "--budget-states", "--budget-time", "--seed", "--workers", "--granularity", "--shard", "--recovery-crashes", "--json", "--out", "--html", "--violations"} {
+	for _, flag := range []string{"--fault", "--strategy", "--max-states", "--budget-states", "--budget-time", "--seed", "--workers", "--profile", "--granularity", "--shard", "--recovery-crashes", "--json", "--out", "--html", "--violations"} {
 		if !strings.Contains(errb.String(), "  "+flag+" ") && !strings.Contains(errb.String(), "  "+flag+"\n") {
 			t.Errorf("run --help does not list %s:\n%s", flag, errb.String())
 		}

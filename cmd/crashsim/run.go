@@ -23,6 +23,13 @@ details of their violations, each with the command that replays it.
 Budgets and --max-states bound each run (one scenario, fault and
 strategy), not the whole command.
 
+A power failure leaves what --profile's file system can leave: posix by
+default, the weakest guarantees anyone may deploy on (512-byte sectors
+tear, a size may outlive its data as zeros or garbage, nothing orders data
+with metadata), so that nothing is missed. Each violation says on which
+profiles it reproduces ("breaks on posix, ext4-writeback and xfs; not on
+ext4-ordered or btrfs"), and a table under the violations adds them up.
+
 --shard spreads each run over several machines: every machine runs the
 same command with its own shard, and 'crashsim report' merges their --out
 files into the whole runs' results. --shard auto takes the shard from the
@@ -38,6 +45,7 @@ error.`
 // runFlags are the flags of `run`; demo shares the exploration ones.
 type runFlags struct {
 	fault, strategy string
+	profile         string
 	maxStates       int
 	budgetStates    int
 	budgetTime      time.Duration
@@ -58,6 +66,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("run", "[flags] [scenario...]", runAbout, stderr)
 	fs.StringVar(&f.fault, "fault", "all", "fault `model`: process, power or all (every one that applies to each scenario)")
 	fs.StringVar(&f.strategy, "strategy", "all", "crash-state `strategy`: drop-all, keep-all, prefixes, subsets or all\n(every one that applies to the fault model)")
+	fs.StringVar(&f.profile, "profile", sim.DefaultProfile, "file-system `profile` whose crash states a power failure leaves: "+sim.ProfileNames()+"\n(posix-4k: the rules before profiles, 4 KiB units and zero tails)")
 	fs.IntVar(&f.maxStates, "max-states", 0, "states of one crash point enumerated under subsets before sampling (0: the simulator's 256)")
 	fs.IntVar(&f.budgetStates, "budget-states", 0, "stop a run after this many crash states (0: no limit)")
 	fs.DurationVar(&f.budgetTime, "budget-time", 0, "stop a run after this long (0: no limit; a run stopped by time depends on the machine,\nand the shards of one do not merge)")
@@ -97,6 +106,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "run", err)
 	}
 	opts := sim.Options{
+		Profile:         f.profile,
 		MaxStates:       f.maxStates,
 		Budget:          sim.Budget{States: f.budgetStates, Time: f.budgetTime},
 		Seed:            f.seed,
@@ -172,6 +182,9 @@ func checkRunFlags(f *runFlags) error {
 		}
 		return fmt.Errorf("invalid --granularity %d: want %s bytes, or 0 for each medium's own", f.granularity, oneOf(gs))
 	}
+	if _, ok := faultfs.ProfileNamed(f.profile); !ok {
+		return fmt.Errorf("invalid --profile %q: want %s", f.profile, sim.ProfileNames())
+	}
 	if f.shards != 0 && f.shard != "auto" {
 		return errors.New("--shards goes only with --shard auto")
 	}
@@ -185,6 +198,14 @@ func printResults(w io.Writer, results []*sim.Result, maxViolations int) error {
 	}
 	if err := reports.Violations(w, results, maxViolations); err != nil {
 		return err
+	}
+	if len(reports.ProfileRows(results)) > 0 {
+		if _, err := fmt.Fprintf(w, "\n== Where the violations reproduce: file-system profiles (faultfs rule 18)\n"); err != nil {
+			return err
+		}
+		if err := reports.Profiles(w, results); err != nil {
+			return err
+		}
 	}
 	var viols, failed, errored int
 	for _, r := range results {

@@ -95,6 +95,47 @@ func TestRunOutputs(t *testing.T) {
 	}
 }
 
+// TestRunProfile: a bug that only the file systems without a flush on
+// rename show is caught under posix, the default, and each violation, its
+// replay and the table under them say where it reproduces; under
+// --profile ext4-ordered the same run passes, and says so in its fault.
+func TestRunProfile(t *testing.T) {
+	const sc = "file-replace-bug-update-no-fsync"
+	const where = "profiles: breaks on posix, ext4-writeback and xfs; not on ext4-ordered or btrfs"
+	var out, errb bytes.Buffer
+	if code := run([]string{"run", sc, "--fault", "power", "--strategy", "subsets"}, &out, &errb); code != exitProblem {
+		t.Fatalf("run %s: exit %d, want %d\n%s%s", sc, code, exitProblem, out.String(), errb.String())
+	}
+	lines := strings.Split(out.String(), "\n")
+	for _, want := range []string{where, "power (posix)", "== Where the violations reproduce"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	found := false
+	for _, l := range lines {
+		found = found || strings.Contains(l, sc) && strings.Count(l, "breaks") == 3 && strings.Count(l, " - ") == 2
+	}
+	if !found {
+		t.Errorf("no profile table row with 3 breaks and 2 -:\n%s", out.String())
+	}
+	m := replayCommand.FindStringSubmatch(out.String())
+	if m == nil || !strings.Contains(m[1], ":power:posix:subsets:") {
+		t.Fatalf("replay command %v: want one naming the profile", m)
+	}
+	out.Reset()
+	if code := run([]string{"replay", m[1]}, &out, &errb); code != exitProblem || !strings.Contains(out.String(), where) {
+		t.Errorf("replay %s: exit %d, want %d and %q:\n%s", m[1], code, exitProblem, where, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"run", sc, "--fault", "power", "--strategy", "subsets", "--profile", "ext4-ordered"}, &out, &errb); code != exitOK {
+		t.Fatalf("run %s --profile ext4-ordered: exit %d, want %d\n%s%s", sc, code, exitOK, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "power (ext4-ordered)") || !strings.Contains(out.String(), "1 run: no violations.") {
+		t.Errorf("output under ext4-ordered:\n%s", out.String())
+	}
+}
+
 func TestRunJSON(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"run", "pmem-record", "--json", "--fault", "process"}, &out, &errb); code != exitOK {
@@ -120,6 +161,7 @@ func TestRunUsage(t *testing.T) {
 		{"run", "pmem-log", "--shard", "2/2"},
 		{"run", "pmem-log", "--fault", "process", "--granularity", "3", "--out", filepath.Join(dir, "x.json")},
 		{"run", "pmem-log", "--budget-states", "-1"},
+		{"run", "pmem-log", "--profile", "ext3"},
 		{"run", "pmem-log", "--out", filepath.Join(dir, "no", "such", "dir.json")},
 		{"run", "--no-such-flag"},
 	} {
@@ -220,6 +262,7 @@ func TestGoldenRun(t *testing.T) {
 		[]string{"run", "pmem-log", "--shard", "auto"},
 		[]string{"run", "pmem-log", "--shards", "3"},
 		[]string{"run", "pmem-log", "--granularity", "3"},
+		[]string{"run", "pmem-log", "--profile", "ext3"},
 		[]string{"run", "pmem-log", "--budget-states", "-1"},
 		[]string{"run", "pmem-log", "--budget-time", "soon"},
 		[]string{"run", "pmem-log", "--seed", "abc"},

@@ -52,7 +52,17 @@ import (
 //
 // Block i of a run starts at data + i*size, where data is the end of the
 // bitmap rounded up to 64 bytes for sizes that are multiples of 64 (so that
-// such a block fills whole cache lines) and to 16 bytes otherwise.
+// such a block fills whole cache lines) and to 16 bytes otherwise. The
+// padding is never read.
+//
+// None of this metadata has a checksum; a damaged bit of it is found all
+// the same. Open checks every entry it reads — a block's start and tail
+// agree, the blocks tile the zone, no two free blocks touch, reserved bits
+// are zero — and a run's header and the bits past its last block when the
+// run is first used; what remains, a block's kind or a bitmap bit flipped
+// into another valid value, makes a live block free or a free one
+// allocated, which Check's walk from the roots reports (a pointer into
+// free memory, a leak). TestMetadataBitFlips flips every bit of it.
 
 const (
 	// PageSize is the unit of large allocations and of zones.

@@ -553,3 +553,96 @@ func TestRapidHeap(t *testing.T) {
 		}
 	})
 }
+
+// TestMetadataBitFlips: every single flipped bit of the metadata that
+// describes the heap's blocks — the page-table entries that start or end
+// a block (Open reads those; the entries between are stale, never read),
+// the run headers and the run bitmaps, padding bits included — is found:
+// Open fails with ErrCorrupt, or Check, given the live blocks as roots,
+// reports a problem (a live block that the metadata calls free, a free
+// one it calls allocated, a run it cannot read). The heap and zone
+// headers are TestHeaderBitFlips'.
+func TestMetadataBitFlips(t *testing.T) {
+	h, j := newHeap(t, 1<<20, 0)
+	live := map[int64]int64{}
+	var frees []int64
+	for i, size := range []int64{24, 24, 100, 100, 700, 2000, 3 * PageSize, PageSize, 5 * PageSize, 24, 2 * PageSize, 512} {
+		off, usable, err := h.Alloc(j, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live[off] = usable
+		if i%3 == 1 {
+			frees = append(frees, off)
+		}
+	}
+	for _, off := range frees { // free blocks between used ones, runs with holes
+		if err := h.Free(j, off); err != nil {
+			t.Fatal(err)
+		}
+		delete(live, off)
+	}
+	j.commit(h)
+	mustCheck(t, h, live)
+
+	// The metadata of the blocks: each block's start and tail entries,
+	// each run's header and bitmap.
+	type span struct {
+		name   string
+		off, n int64
+	}
+	var meta []span
+	z := h.zones[0]
+	for p := uint32(0); p < z.npages; {
+		e := entry(le64(j.s.b[z.entryOff(p):]))
+		meta = append(meta, span{fmt.Sprintf("entry of page %d (%v)", p, e), z.entryOff(p), entrySize})
+		if m := e.npages(); m > 1 {
+			meta = append(meta, span{fmt.Sprintf("tail entry of page %d", p+m-1), z.entryOff(p + m - 1), entrySize})
+		}
+		if r := z.runs[p]; r != nil {
+			g := &geometries[r.class]
+			meta = append(meta, span{fmt.Sprintf("run of class %d at page %d", r.class, p), r.off, runHeaderSize + int64(g.words)*8})
+		}
+		p += e.npages()
+	}
+	runs := 0
+	for _, s := range meta {
+		if bytes.HasPrefix([]byte(s.name), []byte("run")) {
+			runs++
+		}
+	}
+	if runs < 4 || len(meta) < 12 {
+		t.Fatalf("%d ranges of metadata, %d runs: %v", len(meta), runs, meta)
+	}
+
+	// Every bit; under the race detector, ten times slower, every byte
+	// with two patterns.
+	patterns := []byte{0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80}
+	if raceEnabled {
+		patterns = []byte{0x01, 0xff}
+	}
+	good := bytes.Clone(j.s.b)
+	flips := 0
+	for _, s := range meta {
+		for i := range s.n {
+			for _, flip := range patterns {
+				flips++
+				b := bytes.Clone(good)
+				b[s.off+i] ^= flip
+				h, err := Open(&memStore{b: b}, testBase, int64(len(b)), 0)
+				if err == nil {
+					err = h.Check(roots(live), blocksWalker{})
+					if err != nil && !errors.Is(err, ErrCheck) {
+						t.Errorf("%s, byte %d ^ %#x: Check = %v, want ErrCheck", s.name, i, flip, err)
+					}
+				} else if !errors.Is(err, ErrCorrupt) {
+					t.Errorf("%s, byte %d ^ %#x: Open = %v, want ErrCorrupt", s.name, i, flip, err)
+				}
+				if err == nil {
+					t.Errorf("%s, byte %d ^ %#x: neither Open nor Check found it", s.name, i, flip)
+				}
+			}
+		}
+	}
+	t.Logf("%d flips of %d ranges of metadata", flips, len(meta))
+}

@@ -2,6 +2,7 @@ package tx
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -73,9 +74,10 @@ func BenchmarkUpdateCPU(b *testing.B) {
 
 // BenchmarkFloor is the persistence a logged transaction of one 64-byte
 // object cannot avoid, on forced persistent memory, without the
-// transaction: the undo protocol's two drains (a log of 120 bytes: its
-// header, one entry header, the 64 old bytes; then the 64 new bytes), and
-// one drain of one or two lines alone.
+// transaction: the undo protocol's two drains (a log of three lines, 192
+// bytes: its header line, then one entry's header and the 64 old bytes
+// in two more lines, log.go; then the 64 new bytes), and one drain of one
+// or three lines alone.
 func BenchmarkFloor(b *testing.B) {
 	fsys := engine.OSFS{Medium: engine.PMem}
 	f, err := engine.Create(fsys, filepath.Join(benchDir(b), "p"))
@@ -93,7 +95,7 @@ func BenchmarkFloor(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	log := make([]byte, 120)
+	log := make([]byte, 192)
 	data := make([]byte, 64)
 	old := make([]byte, 64)
 	offs := func(i int) int64 { return 1<<20 + int64((i*7919)&1023)*64 }
@@ -109,7 +111,7 @@ func BenchmarkFloor(b *testing.B) {
 			must(err)
 			_, err = r.WriteAt(log, 4096)
 			must(err)
-			must(engine.Persist(r, 4096, 120))
+			must(engine.Persist(r, 4096, 192))
 			must(r.Store64(144, uint64(i)))
 			_, err = r.WriteAt(data, off)
 			must(err)
@@ -125,11 +127,11 @@ func BenchmarkFloor(b *testing.B) {
 			must(engine.Persist(r, off, 64))
 		}
 	})
-	b.Run("persist-log-2-lines", func(b *testing.B) {
+	b.Run("persist-log-3-lines", func(b *testing.B) {
 		for b.Loop() {
 			_, err := r.WriteAt(log, 4096)
 			must(err)
-			must(engine.Persist(r, 4096, 120))
+			must(engine.Persist(r, 4096, 192))
 		}
 	})
 	b.Run("persist-log-1-line", func(b *testing.B) {
@@ -237,6 +239,127 @@ func BenchmarkGrow(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*objects), "ns/object")
+		})
+	}
+}
+
+type benchRootOf[T any] struct{ Objs [256]Box[benchTag, T] }
+
+func BenchmarkChecked(b *testing.B) {
+	for _, m := range []engine.Medium{engine.SharedMemory, engine.PMem} {
+		b.Run(m.String(), func(b *testing.B) {
+			benchObject(b, m, "64B", func(i int) (v [64]byte) { fill(v[:], i); return v })
+			benchObject(b, m, "64B-checked", func(i int) (v Checked[[64]byte]) { fill(v.v[:], i); return v })
+			benchObject(b, m, "4KiB", func(i int) (v [4096]byte) { fill(v[:], i); return v })
+			benchObject(b, m, "4KiB-checked", func(i int) (v Checked[[4096]byte]) { fill(v.v[:], i); return v })
+		})
+	}
+}
+
+func benchObject[T any](b *testing.B, m engine.Medium, name string, value func(i int) T) {
+	p, err := Create[benchTag, benchRootOf[T]](engine.OSFS{Medium: m}, filepath.Join(benchDir(b), "p"), &Options{Size: 16 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	var ptrs []Ptr[benchTag, T]
+	root := p.Root()
+	if err := p.Update(func(t *Tx[benchTag]) error {
+		r, err := root.Get(t)
+		if err != nil {
+			return err
+		}
+		for i := range r.Objs {
+			if r.Objs[i], err = NewBox(t, value(i)); err != nil {
+				return err
+			}
+			ptrs = append(ptrs, r.Objs[i].Ptr())
+		}
+		return root.Set(t, r)
+	}); err != nil {
+		b.Fatal(err)
+	}
+	// Two values that differ in every byte, made before the clock runs.
+	values := [2]T{value(1), value(2)}
+	var obj T
+	var ptr Ptr[benchTag, T]
+	b.Run("update/"+name, func(b *testing.B) {
+		update := func(t *Tx[benchTag]) error { return ptr.Set(t, obj) }
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			// Object (i*7919)&255 is updated every 256 iterations, and
+			// gets the other value each time.
+			ptr, obj = ptrs[(i*7919)&255], values[(i>>8)&1]
+			if err := p.Update(update); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("read/"+name, func(b *testing.B) {
+		read := func(t *Tx[benchTag]) (err error) { obj, err = ptr.Get(t); return err }
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			ptr = ptrs[(i*7919)&255]
+			if err := p.View(read); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func fill(b []byte, i int) {
+	for j := range b {
+		b[j] = byte(1 + (i+j)%2)
+	}
+}
+
+type mapRoot struct{ M Map[benchTag] }
+
+// BenchmarkMapSums is the cost of the checksums of format 4's maps: a Put
+// that changes a value in place and a Get, in a map of 4,096 keys, in a
+// pool of format 4 and in one of format 3 (no checksums), on shared
+// memory.
+func BenchmarkMapSums(b *testing.B) {
+	for _, format := range []uint32{formatMarked, formatNoRootSum} {
+		b.Run(fmt.Sprintf("format-%d", format), func(b *testing.B) {
+			p, err := Create[benchTag, mapRoot](engine.OSFS{Medium: engine.SharedMemory}, filepath.Join(benchDir(b), "p"), &Options{Size: 16 << 20, format: format})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			const n = 4096
+			key := func(i int) []byte { return binary.LittleEndian.AppendUint64([]byte("key-"), uint64(i*0x9e3779b1)) }
+			var m Map[benchTag]
+			if err := p.Update(func(t *Tx[benchTag]) error {
+				var err error
+				if m, err = NewMap(t); err != nil {
+					return err
+				}
+				for i := range n {
+					if err := m.Put(t, key(i), make([]byte, 32)); err != nil {
+						return err
+					}
+				}
+				return p.Root().Set(t, mapRoot{M: m})
+			}); err != nil {
+				b.Fatal(err)
+			}
+			val := make([]byte, 32)
+			b.Run("put", func(b *testing.B) {
+				for i := 0; b.Loop(); i++ {
+					val[0] = byte(i / n) // another value each time the key comes back
+					if err := p.Update(func(t *Tx[benchTag]) error { return m.Put(t, key(i%n), val) }); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("get", func(b *testing.B) {
+				for i := 0; b.Loop(); i++ {
+					if err := p.View(func(t *Tx[benchTag]) error { _, _, err := m.Get(t, key(i%n)); return err }); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		})
 	}
 }

@@ -88,6 +88,9 @@ func writeFile(t *testing.T, fsys engine.FS, off int64, b []byte) {
 	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.Sync(); err != nil { // durable: crash images of fsys keep it
+		t.Fatal(err)
+	}
 }
 
 // copyFS returns a copy of fsys's files as they are now.
@@ -99,20 +102,28 @@ func openC(fsys engine.FS, o *Options) (*Pool[ctag, croot], error) {
 	return Open[ctag, croot](fsys, cpool, o)
 }
 
-// toFormat1 makes the pool of fsys one of format 1, as a release before
-// layout versions wrote it: the header says format 1, and there is no
-// layout record.
+// toFormat1 makes the closed pool of fsys one of format 1, as a release
+// before layout versions wrote it: the header says format 1, there is no
+// layout record, and the log is retired as that release retired it.
 func toFormat1(t *testing.T, fsys engine.FS) {
+	t.Helper()
+	toFormat(t, fsys, formatNoRecord)
+	writeFile(t, fsys, layoutRecordOff, make([]byte, layoutRecordSize))
+}
+
+// toFormat makes the closed pool of fsys one of format v, its log retired
+// in every format.
+func toFormat(t *testing.T, fsys engine.FS, v uint32) {
 	t.Helper()
 	h, err := DecodeHeader(readFile(t, fsys, 0, headerSize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Version = formatNoRecord
+	h.Version = v
 	var b [headerSize]byte
 	h.Encode(b[:])
 	writeFile(t, fsys, 0, b[:])
-	writeFile(t, fsys, layoutRecordOff, make([]byte, layoutRecordSize))
+	writeFile(t, fsys, logAreaOff, make([]byte, logLine))
 }
 
 func TestCorruptHeader(t *testing.T) {
@@ -210,17 +221,23 @@ func TestHeaderBitFlips(t *testing.T) {
 	p.Close()
 }
 
-// forgeLog writes a log with a valid checksum holding entries.
-func forgeLog(t *testing.T, fsys engine.FS, seq uint64, newHash uint64, entries []logEntry, count int) {
+// forgeLog writes a whole log, its checksums and marks valid, holding
+// entries, and returns its bytes.
+func forgeLog(t *testing.T, fsys engine.FS, seq uint64, newHash uint64, entries []logEntry, count int) []byte {
 	t.Helper()
 	var body []byte
 	for _, e := range entries {
 		body = appendEntry(body, e.off, e.n, e.old)
 	}
-	b := make([]byte, logHeaderBytes+len(body))
-	encodeLogHeader(b, seq, uint32(count), newHash, body)
-	copy(b[logEntriesOff:], body)
+	b, err := encodeLog(nil, seq, count, newHash, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range int64(len(b)) / logLine {
+		binary.LittleEndian.PutUint64(b[i*logLine+logMarkOff:], logMark(seq, i))
+	}
 	writeFile(t, fsys, logAreaOff, b)
+	return b
 }
 
 func TestCorruptLog(t *testing.T) {
@@ -265,19 +282,33 @@ func TestCorruptLog(t *testing.T) {
 		}
 		p.Close()
 	}
-	// A torn log (its checksum fails) is ignored: nothing of it is in place.
-	fsys := copyFS(good)
-	forgeLog(t, fsys, 1<<32|5, 1, []logEntry{{off: countOff, n: 8, old: binary.NativeEndian.AppendUint64(nil, 99)}}, 1)
-	b := readFile(t, fsys, logAreaOff+logEntriesOff+entryHeaderSize, 1)
-	writeFile(t, fsys, logAreaOff+logEntriesOff+entryHeaderSize, []byte{b[0] ^ 1})
-	p, err := openC(fsys, &Options{Strict: true})
-	if err != nil {
-		t.Fatal(err)
+	// A torn log — a line without its mark, and bytes that are not the
+	// log's — is ignored: nothing of it is in place. The same bytes with
+	// every mark are a log damaged after it was whole: ErrCorrupt.
+	for _, torn := range []bool{true, false} {
+		fsys := copyFS(good)
+		forgeLog(t, fsys, 1<<32|5, 1, []logEntry{{off: countOff, n: 8, old: binary.NativeEndian.AppendUint64(nil, 99)}}, 1)
+		oldAt := int64(logAreaOff + logLine + entryHeaderSize)
+		b := readFile(t, fsys, oldAt, 1)
+		writeFile(t, fsys, oldAt, []byte{b[0] ^ 1})
+		if torn {
+			writeFile(t, fsys, logAreaOff+logLine+logMarkOff, make([]byte, 8))
+		}
+		p, err := openC(fsys, &Options{Strict: true})
+		if !torn {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Errorf("a whole log damaged: Open = %v, want ErrCorrupt", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Info().RolledBack {
+			t.Error("a torn log was rolled back")
+		}
+		p.Close()
 	}
-	if p.Info().RolledBack {
-		t.Error("a torn log was rolled back")
-	}
-	p.Close()
 }
 
 func readRootOffset(t *testing.T, fsys engine.FS) int64 {

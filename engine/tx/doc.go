@@ -66,9 +66,17 @@
 // immutable blobs, Map a hash map. Mutex and RWMutex are persistent locks
 // (TryLock, Unlock, Lock). Freeing an owner frees what it owns, recursively.
 //
+// Objects carry no checksum of their own, as in PMDK and bbolt: a damaged
+// byte of a value reads as another value. A value wrapped in Checked —
+// tx.Checked[int64] as a field, a Box[Tag, tx.Checked[Record]] — is
+// stored with a checksum of its bytes and verified at every read, which
+// returns ErrCorrupt rather than a wrong value (ExampleChecked).
+//
 // Check walks everything reachable from the root and reports leaks,
-// double allocations, overlaps, bad reference counts and pointers out of
-// range or of another pool; Options.Strict runs it after every commit.
+// double allocations, overlaps, bad reference counts, pointers out of
+// range or of another pool, and any damage to the package's own
+// structures (maps, vectors, blobs, reference-counted objects); Options.
+// Strict runs it after every commit.
 //
 // Layouts. A pool remembers what it holds, its layout, and Open refuses a
 // program that would read it as something else (ErrLayout). By default
@@ -227,6 +235,51 @@
 // the heap's Journal), so allocation and free commit, abort and recover
 // with the rest; a block freed by a transaction is not reused by it.
 //
+// Damage to the package's structures. In a pool of format 5, which Create
+// writes, and of format 4, a map's header and entries, a vector's header
+// and a blob's header carry checksums, verified by every read of them
+// (ErrCorrupt): a damaged count or length is never used. In format 5 the
+// root line (the root pointer and the next identity) has one too, verified
+// by Open, read-only or not, and by Check: a damaged root pointer is never
+// taken for the root, even where it points at another object as large. Open
+// checks, in every format, that the root pointer is the start of an
+// allocated block at least as large as the root, and a writer's Open the
+// live line (the unclean flag, and the epoch with its check: a damaged
+// epoch taken again would make the persistent locks of an earlier open look
+// held). Check verifies, in every format, how the structures fit together:
+// every map entry in the bucket of its key's hash, the chains holding as
+// many entries as the map counts; a vector's capacity what its buffer
+// holds; reference-counted objects' counts and identities (unique, below
+// the next one); every borrowed pointer at a value of its type; and the
+// heap's reachability. So a damaged byte of the package's metadata is found
+// by the next read or by Check — TestDamagedMetadataFound flips every bit
+// of it — except a borrowed pointer (a Ptr stored in an object) damaged
+// into a pointer at another value of its type, which is a pointer the
+// program could have stored. Pools of older formats keep structures without
+// checksums (a pool's objects are never rewritten): there a map entry's
+// value length, a vector's length and a blob's length are unprotected, and
+// in formats before 5 a root pointer damaged into the start of another
+// object at least as large as the root is found only by Check (the root's
+// objects leak). A View bounds every pointer and length it follows by the
+// pool's file (ErrPointer past it), so that no damaged length sizes a
+// buffer; TestReadOnlyPastTheFile and TestReadOnlyRootPointerDamage are
+// the read-only reader's tests.
+//
+// Torn and damaged logs. A crash while the log is written leaves it torn,
+// and nothing of its transaction is in place: recovery ignores it. A log
+// damaged after it was whole may belong to a transaction half in place:
+// recovery must not ignore it, nor apply it. Every 64-byte line of the
+// log ends with a mark, stored after the rest of the line, which says
+// that the line is whole (stores to a line reach the media in order); the
+// log's header and entries have checksums. A log that fails its checksums
+// with every mark in place was whole, and is damaged: Open returns
+// ErrCorrupt — unless its ranges check and hold the transaction's new
+// contents, which only its old bytes, damaged, would have undone. log.go
+// states the rule; TestDamagedLogMidTransaction flips every bit and byte
+// of the log of a pool that crashed with a transaction half in place.
+// The marks cost no drain: one store per line, and one more per line of
+// the log in place that the new one overwrites.
+//
 // Readers and the writer. Changing data in place is the short last step
 // of a commit. In this process it takes applyMu exclusively, and Views
 // hold it shared: a View never sees a commit half done, and waits at most
@@ -248,23 +301,49 @@
 // an upgrade's commit makes the new root, the rewritten objects and the new
 // version durable together, by the same log as any transaction; it is read
 // after the log is recovered. The header is written once, and the format
-// version in it says whether the record exists: format 2, which Create
-// writes, has one; format 1, of the releases before layout versions, has
-// none, and its header holds the layout. A pool of format 1 is opened as
-// it is, and left in format 1 so that the release that wrote it can open it
-// still, until an upgrade from version 0 adopts it: then its record is
-// written in a transaction (format 1 ignores it), and its header is
-// rewritten to say format 2 — through a durable copy in the header
-// shadow, since the header is two cache lines and one checksum that a crash
-// could tear. An Open that finds a torn header reads its copy, and the
-// writer's finishes the rewrite. Older releases refuse format 2 with
-// ErrVersion: they would read an upgraded root with their old type.
+// version in it says which parts the pool has: format 5, which Create
+// writes, a layout record, a log with marks and checksums in the engine's
+// structures and the root line; format 4 the same without the root
+// line's; format 3 a record and a log with marks, structures without
+// checksums; format 2 a record and a log without marks (legacylog.go);
+// format 1, of the releases before
+// layout versions, neither, and its header holds the layout. A pool of
+// format 1 or 2 is opened as it is, and its transactions write the log
+// of its format, so that the release that wrote it can open it still,
+// until its first layout upgrade: then a pool of format 1 gets its record
+// in a transaction (format 1 ignores it), the log is retired in every
+// format, and the header is rewritten to say format 3 — through a durable
+// copy in the header shadow, since the header is two cache lines and one
+// checksum that a crash could tear. An Open that finds a torn header
+// reads its copy, and the writer's finishes the rewrite. Older releases
+// refuse format 3 with ErrVersion: they would read an upgraded root with
+// their old type, and the log with marks as one without; and format 5,
+// whose root line they would change without its checksum. Until that
+// upgrade, such a pool keeps the limit of its log: damaged after a crash,
+// it can pass for torn (legacylog.go).
 // Checksums are checked before the fields they cover are read, so that
 // damage is ErrCorrupt, never another version or layout. The crash
 // laboratory's scenario pool-upgrade (sim/scenarios) explores every crash
 // of the adoption, the conversion and two upgrades, and catches each of
 // its bug variants: the header rewritten in place, and an upgrade that
 // records its version in a transaction of its own.
+//
+// Checked values. Why a wrapper type and not a pool option that
+// checksums every object: the unit of a checksum is what is read and
+// written whole, and only the type says what that is. Fields are changed
+// in place through Ptr cells; a checksum per object would make every such
+// write read and hash the whole object (a 4 KiB object for one word), and
+// need room in every block. Checked is chosen per value, in the type, so
+// only what the program wraps pays; its inner value is unexported, so
+// Field cannot reach into it and no write can skip its checksum; and it
+// changes no format, so pools of every format hold it. The pool finds
+// Checked values in a type once, by reflection, as it finds pointers; it
+// seals them (XXH3 of the value's bytes, with that of zero bytes taken
+// out so that the zero value is valid) wherever a value is stored — Ptr
+// Set and Modify, new objects, vector elements, an upgrade's new root —
+// and verifies them wherever one is read, and in Check. The cost is one
+// hash of the value per read and per write; docs/BENCHMARKS.md has it,
+// for objects of 64 bytes and 4 KiB.
 //
 // Nesting. A running transaction is passed as an argument, as a *sql.Tx
 // is: tx.Update flattens a nested transaction into it (its failure dooms

@@ -231,3 +231,47 @@ func ExampleUpgradeRoot() {
 	// 2 items: [apple pear]
 	// release 1: true
 }
+
+// A value that must never be read wrong: its checksum is stored with it
+// and verified at every read.
+func ExampleChecked() {
+	dir, err := os.MkdirTemp("", "tx-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	type Bank struct{}
+
+	type Account struct {
+		Owner   [16]byte
+		Balance tx.Checked[int64]
+	}
+
+	p, err := tx.Create[Bank, Account](engine.OSFS{}, filepath.Join(dir, "bank.pool"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Close()
+	acct := p.Root()
+	err = p.Update(func(t *tx.Tx[Bank]) error {
+		a, err := acct.Get(t) // ErrCorrupt if Balance's bytes were damaged
+		if err != nil {
+			return err
+		}
+		a.Balance.Set(a.Balance.Get() + 10)
+		return acct.Set(t, a) // the new balance stored with its checksum
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = p.View(func(t *tx.Tx[Bank]) error {
+		a, err := acct.Get(t)
+		fmt.Println(a.Balance.Get())
+		return err
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Output: 10
+}

@@ -16,10 +16,10 @@ import (
 //
 // The Map value is a pointer to its header block, which it owns:
 //
-//	header (64 B): | count | level | split | dir | dirCap | seed | reserved ... |
+//	header (64 B): | count | level | split | dir | dirCap | seed | sum | 0 |
 //	dir:           dirCap pointers to segments
 //	segment:       512 buckets, each the pointer to its first entry (one page)
-//	entry:         | next (pointer) | hash (u64) | klen (u32) | vlen (u32) | key | value |
+//	entry:         | next (pointer) | hash (u64) | klen (u32) | vlen (u32) | sum | key | value |
 //
 // There are 2^level + split buckets; a key with hash h is in bucket
 // h mod 2^level, or h mod 2^(level+1) if that is below split. When an
@@ -27,6 +27,16 @@ import (
 // into itself and bucket split + 2^level. Hashes are XXH3 with a random
 // per-map seed. Entries are not kept in any order; Range visits them
 // bucket by bucket.
+//
+// Words are little-endian. In a pool of format 4 or 5 the header's sum is
+// the XXH3 of its first 48 bytes and an entry's sum that of its hash, klen
+// and vlen: every operation checks the sums of what it reads (ErrCorrupt).
+// Pools of older formats have no sums — the header's last 16 bytes are 0,
+// an entry's header is 24 bytes — and there a damaged header or entry is
+// found by Check, which verifies that every entry is in the bucket of its
+// hash, that its hash is its key's, that the chains hold count entries,
+// and that every block is the map's once; Range verifies the first two for
+// the entries it returns, and the count when it returns them all.
 type Map[Tag any] struct {
 	v uint64
 }
@@ -41,7 +51,8 @@ const (
 	segmentBytes    = segmentBuckets * 8
 	initialLevel    = 9 // one segment
 	initialDirCap   = 8
-	entryHeaderSz   = 24
+	entryHeaderSz   = 24 // without a sum; mapOp.ehs is the pool's
+	entrySumOff     = 24
 	maxKeyOrValue   = 1 << 30
 	mapCountOff     = 0
 	mapLevelOff     = 8
@@ -49,6 +60,7 @@ const (
 	mapDirOff       = 24
 	mapDirCapOff    = 32
 	mapSeedOff      = 40
+	mapSumOff       = 48
 	entryNextOff    = 0
 	entryHashOff    = 8
 	entryKlenOff    = 16
@@ -89,14 +101,18 @@ func NewMap[Tag any](tx *Tx[Tag]) (Map[Tag], error) {
 		return Map[Tag]{}, fmt.Errorf("tx: the map's seed: %w", err)
 	}
 	h := mapHeader{level: initialLevel, dir: t.p.ptr(dir), dirCap: initialDirCap, seed: binary.LittleEndian.Uint64(seed[:])}
-	t.stage(h.encode(), hdr, true)
+	t.stage(h.encode(t.p.hdr.summed()), hdr, true)
 	return Map[Tag]{v: t.p.ptr(hdr)}, nil
 }
 
-func (h *mapHeader) encode() []byte {
+// encode returns the bytes of the header, with its sum if summed.
+func (h *mapHeader) encode(summed bool) []byte {
 	b := make([]byte, mapHeaderSize)
 	for i, w := range []uint64{h.count, h.level, h.split, h.dir, h.dirCap, h.seed} {
 		binary.LittleEndian.PutUint64(b[8*i:], w)
+	}
+	if summed {
+		binary.LittleEndian.PutUint64(b[mapSumOff:], xxh3.Hash(b[:mapSumOff]))
 	}
 	return b
 }
@@ -106,10 +122,12 @@ func (m Map[Tag]) IsNil() bool { return m.v == 0 }
 
 // mapOp is one operation on a map in a transaction; callers hold t.mu.
 type mapOp struct {
-	t   *txn
-	off int64 // the header
-	h   mapHeader
-	w   [8]byte
+	t      *txn
+	off    int64 // the header
+	h      mapHeader
+	summed bool  // the header and entries have sums (formats 4 and 5)
+	ehs    int64 // the size of an entry's header
+	w      [8]byte
 }
 
 func (t *txn) openMap(v uint64) (*mapOp, error) {
@@ -120,11 +138,19 @@ func (t *txn) openMap(v uint64) (*mapOp, error) {
 	if err := t.check(off, mapHeaderSize); err != nil {
 		return nil, err
 	}
-	var b [48]byte
+	var b [mapHeaderSize]byte
 	if err := t.readAt(b[:], off); err != nil {
 		return nil, err
 	}
-	m := &mapOp{t: t, off: off}
+	m := &mapOp{t: t, off: off, summed: t.p.hdr.summed(), ehs: entryHeaderSz}
+	if m.summed {
+		m.ehs += 8
+		if sum := binary.LittleEndian.Uint64(b[mapSumOff:]); sum != xxh3.Hash(b[:mapSumOff]) || !allZero(b[mapSumOff+8:]) {
+			return nil, fmt.Errorf("%w: map at %d: header checksum", ErrCorrupt, off)
+		}
+	} else if !allZero(b[mapSumOff:]) {
+		return nil, fmt.Errorf("%w: map at %d: the header's reserved bytes are not 0", ErrCorrupt, off)
+	}
 	for i, w := range []*uint64{&m.h.count, &m.h.level, &m.h.split, &m.h.dir, &m.h.dirCap, &m.h.seed} {
 		*w = binary.LittleEndian.Uint64(b[8*i:])
 	}
@@ -136,6 +162,16 @@ func (t *txn) openMap(v uint64) (*mapOp, error) {
 }
 
 func (m *mapOp) buckets() uint64 { return 1<<m.h.level + m.h.split }
+
+// allZero reports whether b holds only zeros.
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
 
 func (m *mapOp) bucketOf(hash uint64) uint64 {
 	b := hash & (1<<m.h.level - 1)
@@ -205,19 +241,37 @@ func (m *mapOp) readEntry(v uint64) (entry, error) {
 	if err != nil {
 		return entry{}, err
 	}
-	if err := m.t.check(off, entryHeaderSz); err != nil {
+	if err := m.t.check(off, m.ehs); err != nil {
 		return entry{}, err
 	}
-	var b [entryHeaderSz]byte
-	if err := m.t.readAt(b[:], off); err != nil {
+	var buf [entryHeaderSz + 8]byte
+	b := buf[:m.ehs]
+	if err := m.t.readAt(b, off); err != nil {
 		return entry{}, err
+	}
+	if m.summed && binary.LittleEndian.Uint64(b[entrySumOff:]) != xxh3.Hash(b[entryHashOff:entrySumOff]) {
+		return entry{}, fmt.Errorf("%w: map entry at %d: checksum", ErrCorrupt, off)
 	}
 	e := entry{off: off, next: binary.LittleEndian.Uint64(b[0:]), hash: binary.LittleEndian.Uint64(b[8:]),
 		klen: int64(binary.LittleEndian.Uint32(b[16:])), vlen: int64(binary.LittleEndian.Uint32(b[20:]))}
-	if err := m.t.check(off, entryHeaderSz+e.klen+e.vlen); err != nil {
+	if err := m.t.check(off, m.ehs+e.klen+e.vlen); err != nil {
 		return entry{}, fmt.Errorf("%w: map entry at %d: %w", ErrCorrupt, off, err)
 	}
 	return e, nil
+}
+
+// entryHeader returns the size of an entry's header in the map.
+func (m *mapOp) entryHeader() int64 { return m.ehs }
+
+// putEntryHeader writes an entry's header to b[:m.ehs].
+func (m *mapOp) putEntryHeader(b []byte, next, hash uint64, klen, vlen int) {
+	binary.LittleEndian.PutUint64(b[0:], next)
+	binary.LittleEndian.PutUint64(b[8:], hash)
+	binary.LittleEndian.PutUint32(b[16:], uint32(klen))
+	binary.LittleEndian.PutUint32(b[20:], uint32(vlen))
+	if m.summed {
+		binary.LittleEndian.PutUint64(b[entrySumOff:], xxh3.Hash(b[entryHashOff:entrySumOff]))
+	}
 }
 
 // find looks k up: it returns the entry (off 0 if absent) and the offset
@@ -245,7 +299,7 @@ func (m *mapOp) find(k []byte, hash uint64, create bool) (entry, int64, error) {
 				key = make([]byte, len(k))
 			}
 			key = key[:len(k)]
-			if err := m.t.readAt(key, e.off+entryHeaderSz); err != nil {
+			if err := m.t.readAt(key, e.off+m.ehs); err != nil {
 				return entry{}, 0, err
 			}
 			if bytes.Equal(key, k) {
@@ -261,23 +315,24 @@ func (m *mapOp) hash(k []byte) uint64 { return xxh3.HashSeed(k, m.h.seed) }
 
 // newEntry allocates an entry for k and v.
 func (m *mapOp) newEntry(k, v []byte, hash, next uint64) (uint64, error) {
-	off, _, err := m.t.alloc(entryHeaderSz + int64(len(k)) + int64(len(v)))
+	off, _, err := m.t.alloc(m.ehs + int64(len(k)) + int64(len(v)))
 	if err != nil {
 		return 0, err
 	}
-	b := make([]byte, entryHeaderSz+len(k)+len(v))
-	binary.LittleEndian.PutUint64(b[0:], next)
-	binary.LittleEndian.PutUint64(b[8:], hash)
-	binary.LittleEndian.PutUint32(b[16:], uint32(len(k)))
-	binary.LittleEndian.PutUint32(b[20:], uint32(len(v)))
-	copy(b[entryHeaderSz:], k)
-	copy(b[entryHeaderSz+len(k):], v)
+	b := make([]byte, m.ehs+int64(len(k))+int64(len(v)))
+	m.putEntryHeader(b, next, hash, len(k), len(v))
+	copy(b[m.ehs:], k)
+	copy(b[m.ehs+int64(len(k)):], v)
 	m.t.stage(b, off, true)
 	return m.t.p.ptr(off), nil
 }
 
 func (m *mapOp) writeHeader() {
-	m.t.stage(m.h.encode()[:48], m.off, m.t.isFresh(m.off, 48))
+	n := int64(mapSumOff)
+	if m.summed {
+		n += 8
+	}
+	m.t.stage(m.h.encode(m.summed)[:n], m.off, m.t.isFresh(m.off, n))
 }
 
 // Put sets k to v.
@@ -304,12 +359,12 @@ func (m Map[Tag]) Put(tx *Tx[Tag], k, v []byte) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrPointer, err)
 		}
-		if need := entryHeaderSz + e.klen + int64(len(v)); need <= size {
+		if need := op.ehs + e.klen + int64(len(v)); need <= size {
 			// The new value fits the entry's block: change it in place.
-			var n [4]byte
-			binary.LittleEndian.PutUint32(n[:], uint32(len(v)))
-			t.stage(n[:], e.off+entryVlenOff, t.isFresh(e.off, need))
-			t.stage(v, e.off+entryHeaderSz+e.klen, t.isFresh(e.off, need))
+			var h [entryHeaderSz + 8]byte
+			op.putEntryHeader(h[:], e.next, e.hash, int(e.klen), len(v))
+			t.stage(h[entryVlenOff:op.ehs], e.off+entryVlenOff, t.isFresh(e.off, need))
+			t.stage(v, e.off+op.ehs+e.klen, t.isFresh(e.off, need))
 			return nil
 		}
 		nv, err := op.newEntry(k, v, hash, e.next)
@@ -441,7 +496,7 @@ func (m Map[Tag]) Get(tx *Tx[Tag], k []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	v := make([]byte, e.vlen)
-	return v, true, t.readAt(v, e.off+entryHeaderSz+e.klen)
+	return v, true, t.readAt(v, e.off+op.ehs+e.klen)
 }
 
 // Delete removes k and reports whether it was there. The table does not
@@ -481,7 +536,9 @@ func (m Map[Tag]) Len(tx *Tx[Tag]) (int, error) {
 }
 
 // Range calls fn with a copy of every key and value, bucket by bucket,
-// until fn returns false. fn must not change the map.
+// until fn returns false. fn must not change the map. An entry that is
+// not in the bucket of its key, or a map whose chains do not hold as many
+// entries as it counts, is ErrCorrupt.
 func (m Map[Tag]) Range(tx *Tx[Tag], fn func(k, v []byte) bool) error {
 	t, err := tx.enter()
 	if err != nil {
@@ -511,7 +568,10 @@ func (m Map[Tag]) Range(tx *Tx[Tag], fn func(k, v []byte) bool) error {
 				break
 			}
 			kv = make([]byte, e.klen+e.vlen)
-			if err = t.readAt(kv, e.off+entryHeaderSz); err != nil {
+			if err = t.readAt(kv, e.off+op.ehs); err != nil {
+				break
+			}
+			if err = op.checkEntry(e, kv[:e.klen], b); err != nil {
 				break
 			}
 			t.mu.Unlock()
@@ -532,6 +592,19 @@ func (m Map[Tag]) Range(tx *Tx[Tag], fn func(k, v []byte) bool) error {
 		}
 	}
 	t.mu.Unlock()
+	if seen != op.h.count {
+		return fmt.Errorf("%w: map at %d: %d entries, its count %d", ErrCorrupt, op.off, seen, op.h.count)
+	}
+	return nil
+}
+
+// checkEntry reports whether entry e, whose key is key, found in bucket
+// b, belongs there: its hash is its key's, and the bucket its hash's.
+func (m *mapOp) checkEntry(e entry, key []byte, b uint64) error {
+	if h := m.hash(key); h != e.hash || m.bucketOf(h) != b {
+		return fmt.Errorf("%w: map at %d: the entry at %d in bucket %d has hash %#x, its key %#x, of bucket %d",
+			ErrCorrupt, m.off, e.off, b, e.hash, h, m.bucketOf(h))
+	}
 	return nil
 }
 
@@ -552,12 +625,14 @@ func (t *txn) dropMap(off int64) error {
 	if err != nil {
 		return err
 	}
-	return op.blocks(func(off, _ int64) error { return t.free(off) })
+	return op.blocks(func(off, _ int64) error { return t.free(off) }, false)
 }
 
 // blocks calls f with the offset and size of every block of the map but
-// its header: entries, then each segment, then the directory.
-func (m *mapOp) blocks(f func(off, size int64) error) error {
+// its header: entries, then each segment, then the directory. The chains
+// must hold count entries; with verify, each entry must be in the bucket
+// of its key (checkEntry), which reads every key.
+func (m *mapOp) blocks(f func(off, size int64) error, verify bool) error {
 	dir, err := m.t.p.offset(m.h.dir)
 	if err != nil {
 		return err
@@ -588,11 +663,23 @@ func (m *mapOp) blocks(f func(off, size int64) error) error {
 			if err != nil {
 				return err
 			}
+			if verify {
+				key := make([]byte, e.klen)
+				if err := m.t.readAt(key, e.off+m.ehs); err != nil {
+					return err
+				}
+				if err := m.checkEntry(e, key, b); err != nil {
+					return err
+				}
+			}
 			v = e.next
-			if err := f(e.off, entryHeaderSz+e.klen+e.vlen); err != nil {
+			if err := f(e.off, m.ehs+e.klen+e.vlen); err != nil {
 				return err
 			}
 		}
+	}
+	if seen != m.h.count {
+		return fmt.Errorf("%w: map at %d: %d entries, its count %d", ErrCorrupt, m.off, seen, m.h.count)
 	}
 	// Segments past the buckets in use (allocated by a split whose
 	// directory grew) are the map's too.

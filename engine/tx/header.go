@@ -41,15 +41,32 @@ import (
 // read, so that damage is ErrCorrupt and never looks like another version
 // or layout.
 //
-// version is the format: 2 since layouts have versions, and 1 for the
-// pools of older releases, which this package opens as they are. In
+// version is the format, which says what the pool has:
+//
+//	format  layout record  undo log            checksums in the engine's structures
+//	5       yes            with marks (log.go)  yes: maps, vectors, blobs, and the root line
+//	4       yes            with marks           yes: maps, vectors, blobs (hashmap.go, vec.go)
+//	3       yes            with marks           no
+//	2       yes            without (legacylog)  no
+//	1       no             without              no
+//
+// Create writes format 5; this package opens all five as they are. In
 // format 1 the header's layout fields are the pool's layout, and the
-// layout record does not exist; in format 2 the layout record is the
-// pool's layout. A pool of format 1 stays in format 1 — so that the
-// release that wrote it can still open it — until it is upgraded to a
-// layout version (Options.Upgrades from version 0): then it is converted
-// to format 2, which older releases refuse with ErrVersion, as they must,
-// since they would read the new root with the old type.
+// layout record does not exist; in the others the layout record is the
+// pool's layout. A pool of format 1 or 2 keeps its format — so that the
+// release that wrote it can still open it — until its layout is upgraded
+// (Options.Upgrades): then it is converted to format 3, which older
+// releases refuse with ErrVersion, as they must, since they would read the
+// new root with the old type, and a log with marks as one without. Until
+// then its transactions write the log of its format, whose limit
+// legacylog.go states: a damaged log of a crashed pool may pass for a torn
+// one. A pool keeps the structures of its format — maps, vectors and blobs
+// with checksums from format 4 on, without in the others (hashmap.go,
+// vec.go), and its root line with a checksum in format 5 — since
+// converting them would rewrite every object: a pool of format 3 is never
+// converted to 4, nor one of format 4 to 5. Check verifies the structures
+// of every format, by their checksums where they have them and by how
+// they fit together.
 //
 // A pool's layout is a name, a version and a hash:
 //
@@ -70,23 +87,55 @@ import (
 // Names are cut to 48 bytes where they are stored; the hash covers the
 // whole name.
 //
-// The live line, changed outside transactions, never checksummed:
+// The live line, changed outside transactions, each word by a store of
+// its own, so that no checksum covers the line:
 //
-//	128      136      144      152                               192
-//	+--------+--------+--------+----------------------------------+
-//	| unclean| epoch  | version|            reserved              |
-//	+--------+--------+--------+----------------------------------+
+//	128      136               144      152                          192
+//	+--------+--------+--------+--------+----------------------------+
+//	| unclean| epoch  | check  | version|          reserved          |
+//	+--------+--------+--------+--------+----------------------------+
 //
 // unclean is 1 while a writer has the pool open: a pool opened with it set
 // was not closed by its writer. epoch counts the opens by a writer; it is
 // the generation of persistent locks and the high half of transaction
 // sequence numbers. version is the readers' seqlock (log.go). These three
-// words are stored with 8-byte atomics, in the machine's byte order.
+// words are stored with 8-byte atomics, in the machine's byte order: the
+// epoch in the low half of its word, and in the high half a check of it
+// (epochWord), stored by the same atomic store. A writer's Open reads the
+// line before it recovers anything and finds its damage (ErrCorrupt):
+// unclean other than 0 or 1, an epoch whose check fails, reserved bytes
+// that are not zeros. A damaged epoch must not be taken: an epoch taken
+// again would make the persistent locks of that earlier open look held,
+// and reuse its transactions' sequence numbers. A word whose high half is
+// 0 has no check — a new pool's (Create leaves the line zeros) or one an
+// older release wrote — and is taken as it is; its next writer writes it
+// with its check. Every value of version is one a writer may have left (a
+// reader waits while it is odd, recovery makes it even), so it has none:
+// a damaged version word costs readers a wait, until a writer stores it
+// again or, if none has the pool open, the reader recovers it.
 //
-// The heap header (192) belongs to engine/alloc; the root line holds the
-// root object's pointer (256, in the machine's byte order, like every
-// pointer) and the next object identity (264), both changed only in
-// transactions. The undo log is drawn in log.go.
+// The heap header (192) belongs to engine/alloc. The root line, changed
+// only in transactions:
+//
+//	256      264      272      280                                  320
+//	+--------+--------+--------+------------------------------------+
+//	| root   | next   | check- |              reserved              |
+//	|        | ident. | sum    |                                    |
+//	+--------+--------+--------+------------------------------------+
+//
+// root is the root object's pointer (in the machine's byte order, like
+// every pointer), next identity the identity of the next reference-
+// counted object (little-endian). In format 5 the checksum is XXH3-64 of
+// bytes [256, 272), little-endian, and the reserved bytes are zeros: both
+// are checked wherever the line is read (Open, Check), so that a damaged
+// root pointer is ErrCorrupt even where it points at another object at
+// least as large as the root, which the heap's metadata cannot tell from
+// the root. A commit that changes the root or the next identity changes
+// the checksum in the same transaction (sealRootLine in txn.go). In older
+// formats the checksum and the reserved bytes are zeros, unchecked: there
+// Open checks only that the root pointer is the start of a block at least
+// as large as the root, and Check that the pool's objects are reachable
+// from it. The undo log is drawn in log.go.
 //
 // The layout record, in format 2 (zeros in format 1), changed only in
 // transactions — the upgrade of a layout changes it together with the
@@ -108,10 +157,17 @@ const (
 	// Magic starts every pool file.
 	Magic = "crshPOOL"
 	// Version is the format version this package writes. It reads it and
-	// format 1, of the pools of earlier releases (see above).
-	Version = 2
+	// formats 1 to 4 (see above).
+	Version = 5
 	// formatNoRecord is the format of pools without a layout record.
 	formatNoRecord = 1
+	// formatUnmarked is the last format whose log has no marks.
+	formatUnmarked = 2
+	// formatMarked is the format that pools of formats 1 and 2 are
+	// converted to: a log with marks, structures without checksums.
+	formatMarked = 3
+	// formatNoRootSum is the last format whose root line has no checksum.
+	formatNoRootSum = 4
 
 	headerSize       = 128
 	liveOff          = 128
@@ -121,6 +177,8 @@ const (
 	heapHeaderOff    = 192
 	rootOff          = 256
 	nextIDOff        = 264
+	rootSumOff       = 272
+	rootLineSize     = 64
 	layoutRecordOff  = 320
 	layoutRecordSize = 72
 	headerShadowOff  = logAreaOff - headerSize
@@ -281,13 +339,61 @@ func decodeLayoutRecord(b []byte) (layoutID, error) {
 	return layoutID{name: name, version: uint32(v), hash: binary.LittleEndian.Uint64(b[8:])}, nil
 }
 
+// marked reports whether the pool's undo log has marks (formats 3 and 4,
+// log.go) or is the log of formats 1 and 2 (legacylog.go).
+func (h *Header) marked() bool { return h.Version > formatUnmarked }
+
+// summed reports whether the engine's structures in the pool — map
+// headers and entries, vector headers, blob headers — carry checksums
+// (formats 4 and 5).
+func (h *Header) summed() bool { return h.Version > formatMarked }
+
+// epochWord is the live line's word for epoch e: e in the low half, its
+// check in the high half, with a bit on in each of its two lowest bytes
+// so that no single damaged byte makes it 0 (a word without a check).
+func epochWord(e uint32) uint64 {
+	// logMark's mix of e, at a line that no log has.
+	check := uint32(logMark(uint64(e), -2)>>32) | 0x0101
+	return uint64(check)<<32 | uint64(e)
+}
+
+// decodeEpoch reads the live line's epoch word w: ErrCorrupt if it holds
+// a check that is not its epoch's.
+func decodeEpoch(w uint64) (uint32, error) {
+	e := uint32(w)
+	if w>>32 != 0 && w != epochWord(e) {
+		return 0, fmt.Errorf("%w: epoch word %#x, want %#x for epoch %d", ErrCorrupt, w, epochWord(e), e)
+	}
+	return e, nil
+}
+
+// rootSummed reports whether the pool's root line carries a checksum
+// (format 5).
+func (h *Header) rootSummed() bool { return h.Version > formatNoRootSum }
+
+// rootLineSum is the checksum of the root line b: its first 16 bytes.
+func rootLineSum(b []byte) uint64 { return xxh3.Hash(b[:rootSumOff-rootOff]) }
+
+// checkRootLine checks the root line b (rootLineSize bytes) of a pool of
+// format 5: its checksum, and zeros in its reserved bytes.
+func checkRootLine(b []byte) error {
+	sum := binary.LittleEndian.Uint64(b[rootSumOff-rootOff:])
+	if want := rootLineSum(b); sum != want {
+		return fmt.Errorf("%w: root line checksum %#x, want %#x", ErrCorrupt, sum, want)
+	}
+	if !allZero(b[rootSumOff-rootOff+8 : rootLineSize]) {
+		return fmt.Errorf("%w: root line: the reserved bytes are not 0", ErrCorrupt)
+	}
+	return nil
+}
+
 // Validate reports whether the header describes a pool this package can
 // open: ErrVersion for another version or byte order, ErrCorrupt for a
 // geometry it never writes.
 func (h *Header) Validate() error {
 	switch {
-	case h.Version != Version && h.Version != formatNoRecord:
-		return fmt.Errorf("%w: format version %d, this package reads %d and %d", ErrVersion, h.Version, formatNoRecord, Version)
+	case h.Version < formatNoRecord || h.Version > Version:
+		return fmt.Errorf("%w: format version %d, this package reads %d to %d", ErrVersion, h.Version, formatNoRecord, Version)
 	case h.ByteOrder != orderLittle && h.ByteOrder != orderBig:
 		return fmt.Errorf("%w: byte order %d", ErrCorrupt, h.ByteOrder)
 	case h.ByteOrder != nativeOrder:

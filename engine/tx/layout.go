@@ -64,7 +64,7 @@ func UpgradeRoot[Tag, Old, New any](from uint32, fn func(tx *Tx[Tag], old Old) (
 			if err != nil {
 				return nil, err
 			}
-			return valueBytes(&v), nil
+			return c.sealed(reflect.TypeFor[New](), valueBytes(&v)), nil
 		},
 	}
 }
@@ -197,8 +197,8 @@ func (p *pool) plan(cur layoutID, spec *layoutSpec) ([]*step, error) {
 }
 
 // upgrade runs the steps that take a pool of layout cur to the program's,
-// each in a transaction of its own. A pool of format 1 is converted to
-// format 2 first.
+// each in a transaction of its own. A pool of format 1 or 2 is converted
+// to format 3 first.
 func (p *pool) upgrade(cur layoutID, steps []*step) error {
 	if len(steps) == 0 {
 		return nil
@@ -210,9 +210,9 @@ func (p *pool) upgrade(cur layoutID, steps []*step) error {
 		return err
 	}
 	p.rootL = l
-	if p.hdr.Version == formatNoRecord {
+	if p.hdr.Version < formatMarked {
 		if err := p.convert(cur); err != nil {
-			return fmt.Errorf("tx: %s: conversion to format %d: %w", p.name, Version, err)
+			return fmt.Errorf("tx: %s: conversion to format %d: %w", p.name, formatMarked, err)
 		}
 	}
 	for _, s := range steps {
@@ -300,16 +300,28 @@ func (t *txn) replaceRoot(b []byte) (int64, error) {
 	return off, nil
 }
 
-// convert makes a pool of format 1 one of format 2 with the same layout:
-// first its layout record, in a transaction (format 1 ignores the
-// record, so a crash after it leaves a pool of format 1 as it was), then
-// the header. Each step leaves a pool that opens with its layout.
+// convert makes a pool of format 1 or 2 one of format 3 with the same
+// layout: a pool of format 1 gets its layout record first, in a
+// transaction (format 1 ignores the record, so a crash after it leaves a
+// pool of format 1 as it was); then the log's first line is zeroed,
+// durably — a retired log in every format, with no marks for format 3 to
+// misread; then the header is rewritten. Each step leaves a pool that
+// opens with its layout.
 func (p *pool) convert(cur layoutID) error {
-	if err := p.writeLayoutRecord(cur); err != nil {
+	if p.hdr.Version == formatNoRecord {
+		if err := p.writeLayoutRecord(cur); err != nil {
+			return err
+		}
+	}
+	if _, err := p.r.WriteAt(make([]byte, logLine), p.logOff); err != nil {
 		return err
 	}
+	if err := engine.Persist(p.r, p.logOff, logLine); err != nil {
+		return err
+	}
+	p.lastLog, p.logLines = p.lastLog[:0], 0
 	h := p.hdr
-	h.Version = Version
+	h.Version = formatMarked
 	return p.rewriteHeader(h)
 }
 

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"syscall"
 	"testing"
+
+	"github.com/crashsim/crashsim/faultfs"
 )
 
 // TestLayoutRecordBitFlips: every single flipped bit of the layout record
@@ -74,7 +78,7 @@ func TestCorruptLayoutRecord(t *testing.T) {
 // TestFormat1: a pool of format 1, as earlier releases wrote it, opens
 // with its default layout and stays in format 1 — byte for byte, so that
 // those releases still open it — until an upgrade from version 0 adopts it
-// into versioned layouts: then it is converted to format 2.
+// into versioned layouts: then it is converted to format 3.
 func TestFormat1(t *testing.T) {
 	fsys := cfs(t)
 	toFormat1(t, fsys)
@@ -104,12 +108,12 @@ func TestFormat1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info := p.Info(); info.Header.Version != Version || info.LayoutVersion != 1 || info.Layout != "c" {
+	if info := p.Info(); info.Header.Version != formatMarked || info.LayoutVersion != 1 || info.Layout != "c" {
 		t.Errorf("after the adoption: %+v", info)
 	}
 	p.Close()
 	h, err := DecodeHeader(readFile(t, fsys, 0, headerSize))
-	if err != nil || h.Version != Version {
+	if err != nil || h.Version != formatMarked {
 		t.Errorf("the header after the adoption: %+v, %v", h, err)
 	}
 	if shadow := readFile(t, fsys, headerShadowOff, 8); !bytes.Equal(shadow, make([]byte, 8)) {
@@ -174,5 +178,110 @@ func TestHeaderShadow(t *testing.T) {
 	writeFile(t, fsys, 0, torn)
 	if _, err := openC(fsys, nil); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("a torn header without a copy: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestUnmarkedFormats: a pool of format 2 (or 1) keeps the log without
+// marks of the releases that wrote it: its transactions write that log,
+// which that release can read, and a crash in the middle of one is
+// recovered by it. Its first layout upgrade converts it to format 3: its
+// old log retired in both formats, then logs with marks.
+func TestUnmarkedFormats(t *testing.T) {
+	for _, format := range []uint32{formatNoRecord, formatUnmarked} {
+		fsys := cfs(t)
+		if format == formatNoRecord {
+			toFormat1(t, fsys)
+		} else {
+			toFormat(t, fsys, format)
+		}
+		p, err := openC(fsys, &Options{Strict: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		setCount := func(n int64) error {
+			return p.Update(func(t *Tx[ctag]) error {
+				r, err := p.Root().Get(t)
+				if err != nil {
+					return err
+				}
+				r.Count, r.Pair = n, [2]int64{n, n}
+				return p.Root().Set(t, r)
+			})
+		}
+		if err := setCount(8); err != nil {
+			t.Fatal(err)
+		}
+		// The log of that transaction, as its format writes it.
+		if l, err := p.c.readLegacyLog(); err != nil || len(l.entries) == 0 {
+			t.Errorf("format %d: the log without marks: %+v, %v", format, l, err)
+		}
+		// A crash while it is in place: every drain after the log's
+		// fails, then the machine stops keeping any subset of the lines.
+		fsys.SetInjector(&drainsFrom{n: 1, fault: faultfs.Error(syscall.EIO)})
+		if err := setCount(9); !errors.Is(err, ErrBroken) {
+			t.Fatalf("format %d: the interrupted transaction: %v", format, err)
+		}
+		fsys.SetInjector(nil)
+		for seed := range int64(20) {
+			img := fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.AllSubsets, Seed: seed})
+			q, err := openC(img, &Options{Strict: true})
+			if err != nil {
+				t.Fatalf("format %d, seed %d: %v", format, seed, err)
+			}
+			err = q.View(func(t *Tx[ctag]) error {
+				r, err := q.Root().Get(t)
+				// Rolled back, or the transaction wholly in place.
+				if n := r.Count; err == nil && (n != 8 && n != 9 || r.Pair != [2]int64{n, n}) {
+					err = fmt.Errorf("root %+v, want count and pair 8, or 9", r)
+				}
+				return err
+			})
+			if err != nil {
+				t.Errorf("format %d, seed %d: %v", format, seed, err)
+			}
+			if q.Info().Header.Version != format {
+				t.Errorf("format %d, seed %d: opened as format %d", format, seed, q.Info().Header.Version)
+			}
+			q.Close()
+		}
+		p.Close()
+
+		// The upgrade converts it: its log is retired in both formats.
+		// (KeepAll: the rollback the failed commit wrote in place.)
+		fsys = fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
+		o := &Options{Layout: "c", Version: 1, Strict: true, Upgrades: []Upgrade{
+			UpgradeRoot(0, func(t *Tx[ctag], old croot) (croot, error) {
+				old.Count += 100
+				return old, nil
+			}),
+		}}
+		q, err := Open[ctag, croot](fsys, cpool, o)
+		if err != nil {
+			t.Fatalf("format %d: the upgrade: %v", format, err)
+		}
+		if v := q.Info().Header.Version; v != formatMarked {
+			t.Errorf("format %d: after the upgrade, format %d", format, v)
+		}
+		// The upgrade's transaction wrote a log with marks.
+		if l, err := q.c.readLog(); err != nil || len(l.entries) == 0 || l.lines == 0 {
+			t.Errorf("format %d: after the upgrade, the log: %+v, %v", format, l, err)
+		}
+		q.Close()
+		o.Upgrades = nil
+		q, err = Open[ctag, croot](fsys, cpool, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = q.View(func(t *Tx[ctag]) error {
+			r, err := q.Root().Get(t)
+			if err == nil && r.Count != 108 {
+				err = fmt.Errorf("root %+v after the upgrade", r)
+			}
+			return err
+		})
+		if err != nil {
+			t.Errorf("format %d: %v", format, err)
+		}
+		q.Close()
 	}
 }

@@ -587,3 +587,52 @@ func TestLayoutReaderSeesUpgrade(t *testing.T) {
 		t.Errorf("a Check after the upgrade: %v, want ErrLayoutVersion", err)
 	}
 }
+
+type checkedV1 struct{ A tx.Checked[int64] }
+
+type checkedV2 struct {
+	A, B tx.Checked[int64]
+	Pad  [100]byte // a larger root: a new block
+}
+
+// TestLayoutUpgradeSealsChecked: an upgrade's new root is stored with the
+// checksums of its Checked values, and its old root read with them
+// verified (Options.Strict checks the pool after the upgrade's commit).
+func TestLayoutUpgradeSealsChecked(t *testing.T) {
+	fsys := memFS(t)
+	o := &tx.Options{Layout: "checked", Version: 1, Strict: true}
+	p, err := tx.Create[P, checkedV1](fsys, poolName, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Update(func(t *tx.Tx[P]) error {
+		return p.Root().Modify(t, func(r *checkedV1) error { r.A.Set(41); return nil })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	o2 := &tx.Options{Layout: "checked", Version: 2, Strict: true, Upgrades: []tx.Upgrade{
+		tx.UpgradeRoot(1, func(t *tx.Tx[P], old checkedV1) (checkedV2, error) {
+			var r checkedV2
+			r.A = old.A
+			r.B.Set(old.A.Get() + 1)
+			return r, nil
+		}),
+	}}
+	q, err := tx.Open[P, checkedV2](fsys, poolName, o2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	err = q.View(func(t *tx.Tx[P]) error {
+		r, err := q.Root().Get(t)
+		if err == nil && (r.A.Get() != 41 || r.B.Get() != 42) {
+			err = fmt.Errorf("upgraded root %d, %d", r.A.Get(), r.B.Get())
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -19,6 +19,11 @@ import (
 //
 // Use it through a Ptr to it (Field selects it in its object) with
 // TryLock, Unlock and Lock. The zero value is unlocked.
+//
+// The lock's word is a field of its object and, like the object's other
+// values, has no checksum: damaged, it may read as held or as free. Any
+// damage is undone by the next restart, which frees the lock, unless it
+// made the word's epoch one of an open still to come.
 type Mutex struct {
 	state uint64
 }
@@ -46,10 +51,37 @@ func (t *txn) lockState(v uint64) (uint64, error) {
 		return 0, err
 	}
 	w := binary.NativeEndian.Uint64(b[:])
-	if uint32(w>>32) != t.p.epoch {
+	epoch := t.p.epoch
+	if t.p.readOnly {
+		var err error
+		if epoch, err = t.writerEpoch(); err != nil || epoch == 0 {
+			return 0, err
+		}
+	}
+	if uint32(w>>32) != epoch {
 		return 0, nil // taken before this open: free
 	}
 	return w & (1<<32 - 1), nil
+}
+
+// writerEpoch is, for a View of a read-only pool, the epoch of the
+// writer's open, read from the live line: 0 if no writer has the pool
+// open (its last one closed it: every lock is free). A writer that died
+// leaves the pool unclean, and its locks read as held until the next
+// writer's open frees them.
+func (t *txn) writerEpoch() (uint32, error) {
+	var b [16]byte
+	if err := t.readCommitted(b[:], uncleanOff); err != nil {
+		return 0, err
+	}
+	if binary.NativeEndian.Uint64(b[:]) == 0 {
+		return 0, nil
+	}
+	e, err := decodeEpoch(binary.NativeEndian.Uint64(b[epochOff-uncleanOff:]))
+	if err != nil {
+		return 0, fmt.Errorf("%s: live line: %w", t.p.name, err)
+	}
+	return e, nil
 }
 
 func (t *txn) setLockState(v, s uint64) error {
@@ -130,7 +162,10 @@ func RUnlock[Tag any](tx *Tx[Tag], m Ptr[Tag, RWMutex]) error {
 }
 
 // IsLocked reports whether m is held for writing (or, for an RWMutex, for
-// reading) in this epoch: a View may look.
+// reading) in this epoch: a View may look. In a pool opened ReadOnly the
+// epoch is that of the writer that has the pool open, in any process; if
+// none has, no lock is held — but a writer that died holding a lock
+// leaves it held, for readers, until the next writer opens the pool.
 func IsLocked[Tag any, M Locker](tx *Tx[Tag], m Ptr[Tag, M]) (bool, error) {
 	t, err := tx.enter()
 	if err != nil {

@@ -25,7 +25,7 @@ func NewBox[Tag, T any](tx *Tx[Tag], v T) (Box[Tag, T], error) {
 	if err != nil {
 		return Box[Tag, T]{}, err
 	}
-	t.stage(valueBytes(&v), off, true)
+	t.stage(t.p.sealed(reflect.TypeFor[T](), valueBytes(&v)), off, true)
 	t.mu.Unlock()
 	return Box[Tag, T]{v: t.p.ptr(off)}, nil
 }
@@ -105,7 +105,7 @@ func newCounted[Tag, T any](tx *Tx[Tag], v T) (*txn, uint64, error) {
 	binary.NativeEndian.PutUint64(hdr[0:], 1)
 	binary.NativeEndian.PutUint64(hdr[8:], id)
 	t.stage(hdr[:], off, true)
-	t.stage(valueBytes(&v), off+rcHeaderSize, true)
+	t.stage(t.p.sealed(reflect.TypeFor[T](), valueBytes(&v)), off+rcHeaderSize, true)
 	return t, t.p.ptr(off), nil
 }
 

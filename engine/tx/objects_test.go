@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -1005,4 +1006,161 @@ func TestRcCycleIsReportedAsLeak(t *testing.T) {
 	if n := strings.Count(err.Error(), "leaked"); n != 2 {
 		t.Errorf("Check reports %d leaked blocks, want the ring's 2:\n%v", n, err)
 	}
+}
+
+type checkedItem struct {
+	ID   tx.Checked[int64]
+	Data tx.Bytes[P]
+}
+
+type checkedRoot struct {
+	Value tx.Checked[Node]
+	Inner struct{ N tx.Checked[[3]int32] }
+	Items tx.Vec[P, checkedItem]
+	Box   tx.Box[P, tx.Checked[int64]]
+	Rc    tx.Rc[P, tx.Checked[int64]]
+}
+
+// TestCheckedThroughEveryAPI: Checked values are sealed and verified
+// through every way a value is stored and read — Ptr.Set and Get, Field,
+// Modify, Box, Rc, Vec's Append, Set, At, All and SwapRemove — and the
+// zero Checked of a new root is valid; Options.Strict checks the pool
+// after every commit, sums included.
+func TestCheckedThroughEveryAPI(t *testing.T) {
+	fsys := memFS(t)
+	p, err := tx.Create[P, checkedRoot](fsys, poolName, &tx.Options{Size: 1 << 20, Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeAtEnd(t, p)
+	root := p.Root()
+	inner := tx.Field(root, func(r *checkedRoot) *tx.Checked[[3]int32] { return &r.Inner.N })
+	err = p.Update(func(t *tx.Tx[P]) error {
+		r, err := root.Get(t) // zero Checked values
+		if err != nil {
+			return err
+		}
+		if r.Value.Get() != (Node{}) {
+			return fmt.Errorf("the zero root holds %+v", r.Value.Get())
+		}
+		r.Value.Set(Node{Value: 7})
+		if r.Items, err = tx.NewVec[P, checkedItem](t, 0); err != nil {
+			return err
+		}
+		for i := range int64(4) {
+			var it checkedItem
+			it.ID.Set(i * 10)
+			if it.Data, err = tx.NewBytes(t, []byte{byte(i)}); err != nil {
+				return err
+			}
+			if err := r.Items.Append(t, it); err != nil {
+				return err
+			}
+		}
+		var one tx.Checked[int64]
+		one.Set(1)
+		if r.Box, err = tx.NewBox(t, one); err != nil {
+			return err
+		}
+		if r.Rc, err = tx.NewRc(t, one); err != nil {
+			return err
+		}
+		if err := root.Set(t, r); err != nil {
+			return err
+		}
+		var n tx.Checked[[3]int32]
+		n.Set([3]int32{1, 2, 3})
+		if err := inner.Set(t, n); err != nil {
+			return err
+		}
+		return root.Modify(t, func(r *checkedRoot) error {
+			v := r.Value.Get()
+			v.Value++
+			r.Value.Set(v)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Update(func(t *tx.Tx[P]) error {
+		r, err := root.Get(t)
+		if err != nil {
+			return err
+		}
+		it, err := r.Items.At(t, 1)
+		if err != nil {
+			return err
+		}
+		it.ID.Set(99) // its Data kept
+		if err := r.Items.Set(t, 1, it); err != nil {
+			return err
+		}
+		old, err := r.Items.SwapRemove(t, 0)
+		if err != nil {
+			return err
+		}
+		return old.Data.Free(t)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = reopenAs(t, fsys, p)
+	view := func(fn func(t *tx.Tx[P], r checkedRoot) error) {
+		t.Helper()
+		if err := p.View(func(tt *tx.Tx[P]) error {
+			r, err := p.Root().Get(tt)
+			if err != nil {
+				return err
+			}
+			return fn(tt, r)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	view(func(t *tx.Tx[P], r checkedRoot) error {
+		n, err := inner.Get(t)
+		if err != nil {
+			return err
+		}
+		items, err := r.Items.All(t)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for _, it := range items {
+			ids = append(ids, it.ID.Get())
+		}
+		at, err := r.Items.At(t, 1)
+		if err != nil {
+			return err
+		}
+		b, err := r.Box.Get(t)
+		if err != nil {
+			return err
+		}
+		rc, err := r.Rc.Get(t)
+		if err != nil {
+			return err
+		}
+		if r.Value.Get().Value != 8 || n.Get() != [3]int32{1, 2, 3} || !slices.Equal(ids, []int64{30, 99, 20}) ||
+			at.ID.Get() != 99 || b.Get() != 1 || rc.Get() != 1 {
+			return fmt.Errorf("value %+v, inner %v, items %v, at %v, box %v, rc %v", r.Value.Get(), n.Get(), ids, at.ID.Get(), b.Get(), rc.Get())
+		}
+		return nil
+	})
+}
+
+// reopenAs closes p and opens its pool again, strict.
+func reopenAs[R any](t *testing.T, fsys *faultfs.FS, p *tx.Pool[P, R]) *tx.Pool[P, R] {
+	t.Helper()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	q, err := tx.Open[P, R](fsys, poolName, &tx.Options{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeAtEnd(t, q)
+	return q
 }

@@ -66,6 +66,9 @@ type Options struct {
 	Rand io.Reader
 
 	bug txbug.Bug // a deliberate protocol mistake, set only by the laboratory
+	// format is the format Create writes, if not Version: set only by the
+	// laboratory and tests, to make the pools of older releases.
+	format uint32
 }
 
 // random returns o.Rand, or crypto/rand's reader.
@@ -78,6 +81,7 @@ func (o *Options) random() io.Reader {
 
 func init() {
 	txbug.Set = func(opts any, b txbug.Bug) { opts.(*Options).bug = b }
+	txbug.SetFormat = func(opts any, v uint32) { opts.(*Options).format = v }
 }
 
 // Info describes an open pool.
@@ -140,6 +144,10 @@ type pool struct {
 	// transaction (none once the log is retired): the one-word commit must
 	// not touch them.
 	lastLog []logRange
+	// logLines is how many lines of the log mark 0 may name (formats 3
+	// and 4): the next log takes their marks away before it overwrites
+	// them.
+	logLines int64
 	// version is the version word, which only the writer changes.
 	version uint64
 	// unflushed is the new memory of the last one-word commit, which the
@@ -186,6 +194,9 @@ func createPool(fsys engine.FS, name string, o Options, spec *layoutSpec, tag re
 	rootSize := spec.rootSize
 	hdr := Header{Version: Version, ByteOrder: nativeOrder, LogOff: logAreaOff, LogSize: logSize,
 		HeapOff: logAreaOff + logSize, Layout: spec.want.name, LayoutHash: spec.want.hash}
+	if o.format != 0 {
+		hdr.Version = o.format
+	}
 	if size < hdr.HeapOff+alloc.MinZone+roundUp(rootSize, alloc.PageSize) {
 		size = hdr.HeapOff + alloc.MinZone + roundUp(rootSize, alloc.PageSize)
 	}
@@ -255,14 +266,19 @@ func createPool(fsys engine.FS, name string, o Options, spec *layoutSpec, tag re
 	if err = j.InitAt(make([]byte, usable), root); err != nil {
 		return nil, err
 	}
-	var line [16]byte
+	var line [rootSumOff - rootOff + 8]byte
 	binary.NativeEndian.PutUint64(line[0:], p.ptr(root))
 	binary.LittleEndian.PutUint64(line[8:], 1)
+	if hdr.rootSummed() {
+		binary.LittleEndian.PutUint64(line[rootSumOff-rootOff:], rootLineSum(line[:]))
+	}
 	if err = j.InitAt(line[:], rootOff); err != nil {
 		return nil, err
 	}
-	if err = j.InitAt(encodeLayoutRecord(spec.want), layoutRecordOff); err != nil {
-		return nil, err
+	if hdr.Version != formatNoRecord {
+		if err = j.InitAt(encodeLayoutRecord(spec.want), layoutRecordOff); err != nil {
+			return nil, err
+		}
 	}
 	var hb [headerSize]byte
 	hdr.Encode(hb[:])
@@ -410,11 +426,10 @@ func (p *pool) openWriter(spec *layoutSpec, fromShadow bool) error {
 	if err := p.settleHeader(fromShadow); err != nil {
 		return err
 	}
-	unclean, err := p.r.Load64(uncleanOff)
+	last, err := p.readLiveLine()
 	if err != nil {
 		return err
 	}
-	p.info.Unclean = unclean != 0
 	if err := p.recoverLog(); err != nil {
 		return err
 	}
@@ -433,10 +448,10 @@ func (p *pool) openWriter(spec *layoutSpec, fromShadow bool) error {
 	if len(steps) > 0 {
 		rootSize = steps[0].oldSize
 	}
-	if err := p.readRoot(rootSize, true); err != nil {
+	if err := p.readRoot(p.heap, rootSize); err != nil {
 		return err
 	}
-	if err := p.startWriter(true); err != nil {
+	if err := p.startWriter(last); err != nil {
 		return err
 	}
 	p.setLayoutInfo(cur)
@@ -448,43 +463,63 @@ func (p *pool) openWriter(spec *layoutSpec, fromShadow bool) error {
 	return nil
 }
 
-// readRoot reads the root pointer and checks that it points to an object
-// of at least rootSize bytes.
-func (p *pool) readRoot(rootSize int64, writer bool) error {
-	v, err := p.r.Load64(rootOff)
-	if err != nil {
+// readRoot reads the root line, checks it (format 5), and checks that the
+// root pointer points to an object of at least rootSize bytes: the start
+// of a block of the heap h.
+func (p *pool) readRoot(h *alloc.Heap, rootSize int64) error {
+	var line [rootLineSize]byte
+	if _, err := p.r.ReadAt(line[:], rootOff); err != nil {
 		return err
 	}
+	if p.hdr.rootSummed() {
+		if err := checkRootLine(line[:]); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	v := binary.NativeEndian.Uint64(line[:])
 	root, err := p.offset(v)
 	if err != nil {
 		return fmt.Errorf("%w: %s: root pointer: %w", ErrCorrupt, p.name, err)
 	}
-	if writer {
-		start, size, err := p.heap.Block(root)
-		if err != nil || start != root || size < rootSize {
-			return fmt.Errorf("%w: %s: root pointer %#x is not an object of %d bytes", ErrCorrupt, p.name, v, rootSize)
-		}
-	} else if root < p.hdr.HeapOff || root+rootSize > p.r.Len() {
-		return fmt.Errorf("%w: %s: root pointer %#x out of range", ErrCorrupt, p.name, v)
+	start, size, err := h.Block(root)
+	if err != nil || start != root || size < rootSize {
+		return fmt.Errorf("%w: %s: root pointer %#x is not an object of %d bytes", ErrCorrupt, p.name, v, rootSize)
 	}
 	p.root = root
 	return nil
 }
 
-// startWriter begins this open's epoch: the version word even, the
-// unclean flag set, the epoch advanced, all durable before any
-// transaction.
-func (p *pool) startWriter(reopen bool) error {
-	epoch, err := p.r.Load64(epochOff)
-	if err != nil {
-		return err
+// readLiveLine reads and checks the live line (header.go): it sets
+// Info.Unclean and returns the epoch of the last writer's open.
+func (p *pool) readLiveLine() (uint32, error) {
+	var line [64]byte
+	if _, err := p.r.ReadAt(line[:], liveOff); err != nil {
+		return 0, err
 	}
-	p.epoch = uint32(epoch) + 1
+	unclean := binary.NativeEndian.Uint64(line[uncleanOff-liveOff:])
+	if unclean > 1 {
+		return 0, fmt.Errorf("%w: %s: live line: unclean flag %#x", ErrCorrupt, p.name, unclean)
+	}
+	if !allZero(line[versionOff-liveOff+8:]) {
+		return 0, fmt.Errorf("%w: %s: live line: the reserved bytes are not 0", ErrCorrupt, p.name)
+	}
+	epoch, err := decodeEpoch(binary.NativeEndian.Uint64(line[epochOff-liveOff:]))
+	if err != nil {
+		return 0, fmt.Errorf("%s: live line: %w", p.name, err)
+	}
+	p.info.Unclean = unclean != 0
+	return epoch, nil
+}
+
+// startWriter begins this open's epoch, the one after last: the unclean
+// flag set and the epoch advanced, durable before any transaction.
+func (p *pool) startWriter(last uint32) error {
+	p.epoch = last + 1
 	if p.epoch == 0 {
 		p.epoch = 1
 	}
 	p.info.Epoch = p.epoch
-	if err := p.r.Store64(epochOff, uint64(p.epoch)); err != nil {
+	if err := p.r.Store64(epochOff, epochWord(p.epoch)); err != nil {
 		return err
 	}
 	if err := p.r.Store64(uncleanOff, 1); err != nil {
@@ -500,8 +535,10 @@ func (p *pool) startWriter(reopen bool) error {
 
 // openReader opens a pool for View: it recovers the log only if no writer
 // has the pool open (it takes the writer's lock to do so, briefly). The
-// layout and the root are read under the version word, as a View reads:
-// a writer of another process may be upgrading the pool.
+// layout, the heap's metadata and the root are read under the version
+// word, as a View reads: a writer of another process may be upgrading or
+// growing the pool. They are checked as a writer's Open checks them: the
+// heap as alloc.Open does, the root pointer at the start of a block.
 func (p *pool) openReader(spec *layoutSpec) error {
 	if err := p.recoverIfAbandoned(); err != nil {
 		return err
@@ -512,12 +549,20 @@ func (p *pool) openReader(spec *layoutSpec) error {
 		if err != nil {
 			return err
 		}
+		if err := p.remap(); err != nil {
+			return err
+		}
 		cur, err := p.currentLayout()
 		if err == nil {
 			_, err = p.plan(cur, spec)
 		}
 		if err == nil {
-			err = p.readRoot(spec.rootSize, false)
+			var h *alloc.Heap
+			if h, err = alloc.Open(p.r, heapHeaderOff, p.r.Len(), 0); err != nil {
+				err = fmt.Errorf("%w: %s: %w", ErrCorrupt, p.name, err)
+			} else {
+				err = p.readRoot(h, spec.rootSize)
+			}
 		}
 		w, lerr := p.r.Load64(layoutRecordOff)
 		if lerr != nil {
@@ -556,7 +601,7 @@ func (p *pool) recoverIfAbandoned() error {
 // recoverLog rolls back the transaction in the log if it did not commit
 // (see log.go), and resets the version word.
 func (p *pool) recoverLog() error {
-	h, entries, err := p.readLog()
+	l, err := p.readLog()
 	if err != nil {
 		return err
 	}
@@ -569,42 +614,30 @@ func (p *pool) recoverLog() error {
 	}
 	p.version = (v + 1) &^ 1
 	p.lastLog = p.lastLog[:0]
-	if len(entries) > 0 {
-		now, err := p.contentsHash(h.seq, entries)
+	p.logLines = l.lines
+	if len(l.entries) > 0 {
+		now, err := p.contentsHash(l.seq, l.entries)
 		if err != nil {
 			return err
 		}
-		if now == h.newHash {
+		switch {
+		case now == l.newHash:
 			// Committed: every range holds what the transaction wrote.
-			for _, e := range entries {
+			for _, e := range l.entries {
 				p.lastLog = append(p.lastLog, logRange{e.off, e.n})
 			}
-		} else if err := p.rollBackLog(entries); err != nil {
-			return err
+		case l.damaged:
+			return fmt.Errorf("%w: %s: transaction %#x did not complete, and the old bytes of its log are damaged", ErrCorrupt, p.name, l.seq)
+		default:
+			if err := p.rollBackLog(l.entries); err != nil {
+				return err
+			}
 		}
 	}
 	if p.version != v {
 		return p.r.Store64(versionOff, p.version)
 	}
 	return nil
-}
-
-// readLog reads and checks the log: no entries for a retired or torn one.
-func (p *pool) readLog() (logHeader, []logEntry, error) {
-	var hb [logHeaderBytes]byte
-	if _, err := p.r.ReadAt(hb[:], p.logOff); err != nil {
-		return logHeader{}, nil, err
-	}
-	h := decodeLogHeader(hb[:])
-	entries, err := parseLog(h, func(n int64) ([]byte, error) {
-		b := make([]byte, n)
-		_, err := p.r.ReadAt(b, p.logOff+logEntriesOff)
-		return b, err
-	}, p.hdr.LogSize, heapHeaderOff, p.r.Len(), p.logOff, p.logEnd)
-	if err != nil {
-		return h, nil, fmt.Errorf("%s: %w", p.name, err)
-	}
-	return h, entries, nil
 }
 
 // rollBackLog writes back the old bytes of a transaction that did not
@@ -630,10 +663,7 @@ func (p *pool) rollBackLog(entries []logEntry) error {
 	if err := p.r.Drain(); err != nil {
 		return err
 	}
-	if err := p.r.Store64(p.logOff+logSeqOff, 0); err != nil {
-		return err
-	}
-	return engine.Persist(p.r, p.logOff, 8)
+	return p.retireLog()
 }
 
 // contentsHash is the newhash of entries as the pool holds them now.
@@ -683,10 +713,10 @@ func (p *pool) close() error {
 				}
 			}
 			if err == nil {
-				err = p.r.Store64(p.logOff+logSeqOff, 0)
+				err = p.r.Store64(p.logRetireOff(), 0)
 			}
 			if err == nil {
-				err = p.r.Flush(p.logOff, 8)
+				err = p.r.Flush(p.logRetireOff(), 8)
 			}
 			if err == nil {
 				err = p.r.Store64(uncleanOff, 0)

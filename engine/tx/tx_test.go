@@ -445,14 +445,14 @@ func TestTxTooLarge(t *testing.T) {
 	p := newPool(t, memFS(t), &tx.Options{LogSize: tx.MinLogSize})
 	update(t, p, func(t *tx.Tx[P], r *Root) (err error) {
 		r.Items, err = tx.NewVec[P, Item](t, 0)
-		if err == nil {
-			for i := range 3000 { // new memory: no log needed
-				if err = r.Items.Append(t, Item{ID: int64(i)}); err != nil {
-					break
-				}
-			}
+		if err != nil {
+			return err
 		}
-		return err
+		items := make([]Item, 3000)
+		for i := range items {
+			items[i].ID = int64(i)
+		}
+		return r.Items.Append(t, items...) // new memory: no log needed
 	})
 	root := p.Root()
 	err := p.Update(func(t *tx.Tx[P]) error {

@@ -39,7 +39,8 @@ type txn struct {
 
 	scratch []byte
 	old     []byte // the old bytes of the entries, in order, at commit
-	logBody []byte
+	logBody []byte // the log's entries, at commit
+	logBuf  []byte // the log's bytes, at commit
 }
 
 // wsEntry is a range of the write set; new says it is in memory allocated
@@ -128,13 +129,13 @@ func (t *txn) readAt(dst []byte, off int64) error {
 // work, and the View starts over.
 func (t *txn) readCommitted(dst []byte, off int64) error {
 	p := t.p
-	if end := off + int64(len(dst)); p.readOnly && end > p.length.Load() {
-		if err := p.remap(); err != nil {
-			return err
-		}
-	}
 	if t.conflicted {
 		return errConflict
+	}
+	if p.readOnly {
+		if err := t.inFile(off, int64(len(dst))); err != nil {
+			return err
+		}
 	}
 	b := t.buf(int64(len(dst)))
 	if _, err := p.r.ReadAt(b, off); err != nil {
@@ -152,6 +153,38 @@ func (t *txn) readCommitted(dst []byte, off int64) error {
 	}
 	copy(dst, b)
 	return nil
+}
+
+// inFile checks that [off, off+n) is in the file of a read-only pool,
+// whose writer, in another process, may have grown it since it was
+// mapped: if the range is past the mapping, the file is mapped again at
+// its size. A range still past its end is in no committed state — the
+// file never shrinks, and a writer grows it before anything it commits
+// points into the new part — so it was read from damaged bytes
+// (ErrPointer), unless a writer was at work while the View read them
+// (errConflict: the View runs again).
+func (t *txn) inFile(off, n int64) error {
+	p := t.p
+	if off+n <= p.length.Load() {
+		return nil
+	}
+	if err := p.remap(); err != nil {
+		return err
+	}
+	if off+n <= p.length.Load() {
+		return nil
+	}
+	if t.validate {
+		v, err := p.r.Load64(versionOff)
+		if err != nil {
+			return err
+		}
+		if v != t.version {
+			t.conflicted = true
+			return errConflict
+		}
+	}
+	return fmt.Errorf("%w: [%d,%d) is past the end of %s, %d bytes", ErrPointer, off, off+n, p.name, p.length.Load())
 }
 
 // isFresh reports whether [off, off+n) is in a block this transaction
@@ -273,6 +306,11 @@ func (p *pool) checkRange(off, n int64) error {
 func (t *txn) commit() error {
 	p := t.p
 	bug := p.opts.bug
+	if p.hdr.rootSummed() {
+		if err := t.sealRootLine(); err != nil {
+			return err
+		}
+	}
 	// Read the old bytes of every entry of committed memory, drop the
 	// entries that change nothing and trim from the others the words that
 	// do not change: what is left is what the log must hold.
@@ -310,9 +348,8 @@ func (t *txn) commit() error {
 	if words <= 1 && bug == txbug.None {
 		return t.commitWord()
 	}
-	// The log: its header in front of the entries, so that it is one
-	// write and one flush.
-	body := append(t.logBody[:0], make([]byte, logHeaderBytes)...)
+	// The log's entries.
+	body := t.logBody[:0]
 	at := 0
 	for _, e := range t.ents {
 		if e.new {
@@ -323,29 +360,29 @@ func (t *txn) commit() error {
 		at += int(e.n)
 	}
 	t.logBody = body
-	logBuf, body := body, body[logHeaderBytes:]
-	if int64(len(body)) > p.hdr.LogSize-logEntriesOff {
-		return fmt.Errorf("%w: %d bytes of log for %d ranges, the log holds %d", ErrTxTooLarge, len(body), len(t.ents), p.hdr.LogSize-logEntriesOff)
+	if int64(len(body)) > p.logCapacity() {
+		return fmt.Errorf("%w: %d bytes of log for %d ranges, the log holds %d", ErrTxTooLarge, len(body), len(t.ents), p.logCapacity())
 	}
 	seq := p.nextSeq()
 	h := seq
 	for _, e := range t.ents {
 		h = commitHash(h, e.off, t.data[e.at:e.at+int(e.n)])
 	}
-	encodeLogHeader(logBuf, seq, uint32(len(t.ents)), h, body)
-	if _, err := p.r.WriteAt(logBuf, p.logOff); err != nil {
+	p.lastLog = p.lastLog[:0] // the log no longer holds the last transaction
+	buf, n, err := p.writeLog(seq, len(t.ents), h, body, t.logBuf)
+	t.logBuf = buf
+	if err != nil {
 		return err
 	}
-	p.lastLog = p.lastLog[:0] // the log no longer holds the last transaction
 	if p.medium != engine.SharedMemory {
 		if err := t.flushUnflushed(); err != nil {
 			return err
 		}
 		var err error
 		if bug == txbug.WriteBeforeLog {
-			err = p.r.Flush(p.logOff, int64(len(logBuf)))
+			err = p.r.Flush(p.logOff, n)
 		} else {
-			err = engine.Persist(p.r, p.logOff, int64(len(logBuf)))
+			err = engine.Persist(p.r, p.logOff, n)
 		}
 		if err != nil {
 			return err
@@ -361,6 +398,32 @@ func (t *txn) commit() error {
 		p.lastLog = append(p.lastLog, logRange{e.off, e.n})
 	}
 	p.unflushed = p.unflushed[:0]
+	return nil
+}
+
+// sealRootLine stages the root line's new checksum (format 5, header.go)
+// if the transaction changes the root pointer or the next identity, so
+// that the line and its checksum commit together. The line in place is
+// checked first: a line damaged since it was sealed is ErrCorrupt, never
+// sealed again.
+func (t *txn) sealRootLine() error {
+	i := t.find(rootOff)
+	if i == len(t.ents) || t.ents[i].off >= rootSumOff {
+		return nil
+	}
+	var line [rootLineSize]byte
+	if _, err := t.p.r.ReadAt(line[:], rootOff); err != nil {
+		return err
+	}
+	if err := checkRootLine(line[:]); err != nil {
+		return fmt.Errorf("%s: %w", t.p.name, err)
+	}
+	var b [rootSumOff - rootOff + 8]byte
+	if err := t.readAt(b[:rootSumOff-rootOff], rootOff); err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint64(b[rootSumOff-rootOff:], rootLineSum(b[:]))
+	t.stage(b[rootSumOff-rootOff:], rootSumOff, false)
 	return nil
 }
 
@@ -426,10 +489,7 @@ func (t *txn) apply() error {
 	}
 	if bug == txbug.RetireEarly {
 		// The log retired, durably, before the data is flushed.
-		if err := p.r.Store64(p.logOff+logSeqOff, 0); err != nil {
-			return err
-		}
-		if err := engine.Persist(p.r, p.logOff, 8); err != nil {
+		if err := p.retireLog(); err != nil {
 			return err
 		}
 	}
@@ -490,9 +550,12 @@ func (t *txn) flushData(bug txbug.Bug) error {
 // are all in place: after a failed drain they may be in memory and not on
 // the media. If the rollback fails too the pool is broken.
 func (p *pool) rollBack(cause error) error {
-	_, entries, err := p.readLog()
-	if err == nil && len(entries) > 0 {
-		err = p.rollBackLog(entries)
+	l, err := p.readLog()
+	if err == nil && l.damaged {
+		err = fmt.Errorf("%w: %s: the log just written reads back damaged", ErrCorrupt, p.name)
+	}
+	if err == nil && len(l.entries) > 0 {
+		err = p.rollBackLog(l.entries)
 	}
 	if err == nil {
 		err = p.r.Store64(versionOff, p.version)
@@ -535,10 +598,7 @@ func (t *txn) commitWord() error {
 		w := word.off &^ 7
 		for _, r := range p.lastLog {
 			if w < r.off+r.n && r.off < w+8 {
-				if err := p.r.Store64(p.logOff+logSeqOff, 0); err != nil {
-					return err
-				}
-				if err := engine.Persist(p.r, p.logOff, 8); err != nil {
+				if err := p.retireLog(); err != nil {
 					return err
 				}
 				p.lastLog = p.lastLog[:0]

@@ -192,7 +192,10 @@ func (p *Pool[Tag, Root]) View(fn func(tx *Tx[Tag]) error) error {
 // Check verifies the pool: the heap's metadata against its index, and
 // every object reachable from the root (see alloc.Heap.Check: leaks,
 // double allocations, overlaps, reference counts, pointers out of range
-// or of another pool). It waits for the running Update. In a read-only
+// or of another pool), with the package's own structures — maps against
+// their index and count, vectors' capacities and headers, blobs' headers,
+// reference-counted objects' identities — and every borrowed pointer at
+// a value of its type. It waits for the running Update. In a read-only
 // pool it checks a snapshot of the heap.
 func (p *Pool[Tag, Root]) Check() error { return p.c.check() }
 
@@ -394,12 +397,16 @@ func (tx *Tx[Tag]) View(fn func(tx *Tx[Tag]) error) error {
 // check validates that n bytes at off may be read (write says written) by
 // the transaction: in an Update, inside an object allocated as the
 // transaction sees the heap, and not borrowed by Modify; in a View, inside
-// the pool's data.
+// the pool's heap and its file (inFile), so that no length read from the
+// pool sizes a buffer larger than the file.
 func (t *txn) check(off, n int64) error {
 	p := t.p
 	if !t.writable {
 		if off < p.hdr.HeapOff || n < 0 || off+n < off || (!p.readOnly && off+n > p.length.Load()) {
 			return fmt.Errorf("%w: [%d,%d) is outside the pool's heap", ErrPointer, off, off+n)
+		}
+		if p.readOnly {
+			return t.inFile(off, n)
 		}
 		return nil
 	}
@@ -502,13 +509,14 @@ func (p Ptr[Tag, T]) String() string {
 }
 
 // Get returns a copy of the value p points to, as the transaction sees it.
+// A Checked value in it that fails its checksum is ErrCorrupt.
 func (p Ptr[Tag, T]) Get(tx *Tx[Tag]) (T, error) {
 	var v T
 	t, err := tx.enter()
 	if err != nil {
 		return v, err
 	}
-	err = t.load(p.v, valueBytes(&v))
+	err = t.loadValue(p.v, valueBytes(&v), reflect.TypeFor[T]())
 	t.mu.Unlock()
 	return v, err
 }
@@ -520,9 +528,36 @@ func (p Ptr[Tag, T]) Set(tx *Tx[Tag], v T) error {
 	if err != nil {
 		return err
 	}
-	err = t.store(p.v, valueBytes(&v))
+	err = t.store(p.v, t.p.sealed(reflect.TypeFor[T](), valueBytes(&v)))
 	t.mu.Unlock()
 	return err
+}
+
+// loadValue is load for a value of type typ, whose Checked values it
+// verifies.
+func (t *txn) loadValue(v uint64, dst []byte, typ reflect.Type) error {
+	if err := t.load(v, dst); err != nil {
+		return err
+	}
+	return t.verified(typ, dst, int64(v&offsetMask))
+}
+
+// verified checks the Checked values of b, a value of type typ read at
+// off.
+func (t *txn) verified(typ reflect.Type, b []byte, off int64) error {
+	if sums := t.p.sumsOf(typ); sums != nil {
+		return verifySums(sums, b, off)
+	}
+	return nil
+}
+
+// sealed stores the checksums of the Checked values of b, a value of type
+// typ, in b, and returns it.
+func (p *pool) sealed(typ reflect.Type, b []byte) []byte {
+	if sums := p.sumsOf(typ); sums != nil {
+		sealSums(sums, b)
+	}
+	return b
 }
 
 // Modify calls f with a copy of the value p points to and stores what f
@@ -543,6 +578,9 @@ func (p Ptr[Tag, T]) Modify(tx *Tx[Tag], f func(v *T) error) error {
 	if err == nil {
 		err = t.readAt(b, off)
 	}
+	if err == nil {
+		err = t.verified(reflect.TypeFor[T](), b, off)
+	}
 	if err != nil {
 		t.mu.Unlock()
 		return err
@@ -562,7 +600,7 @@ func (p Ptr[Tag, T]) Modify(tx *Tx[Tag], f func(v *T) error) error {
 		return t.errOver()
 	}
 	if ferr == nil {
-		ferr = t.store(p.v, b)
+		ferr = t.store(p.v, t.p.sealed(reflect.TypeFor[T](), b))
 	}
 	t.mu.Unlock()
 	return ferr

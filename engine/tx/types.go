@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/crashsim/crashsim/internal/pointerfree"
 	"github.com/zeebo/xxh3"
 )
 
@@ -60,7 +61,8 @@ type layout struct {
 	name string
 	size int64
 	refs []refField
-	elem *layout // the element of an Rc block or a vector
+	sums []sumField // the Checked values in a value of typ (checked.go)
+	elem *layout    // the element of an Rc block or a vector
 }
 
 func (l *layout) String() string { return l.name }
@@ -152,6 +154,7 @@ func (b *layoutBuilder) build(k typeKey) (*layout, error) {
 			return nil, err
 		}
 		l.refs = refs
+		l.sums = sumFields(k.typ, 0, nil)
 	case rcLayout, vecLayout:
 		elem, err := b.build(typeKey{k.typ, objectLayout})
 		if err != nil {
@@ -175,75 +178,93 @@ func (b *layoutBuilder) build(k typeKey) (*layout, error) {
 }
 
 // fields checks the type t found at path in root and returns the pointers
-// it holds, at offsets from base.
+// it holds, at offsets from base. What holds Go pointers is
+// internal/pointerfree's rule, which engine/vec shares; the persistent
+// pointers, the volatile handles and arrays of pointers are this
+// package's.
 func (b *layoutBuilder) fields(root, t reflect.Type, path string, base int64) ([]refField, error) {
-	if t.Implements(volatileType) {
-		return nil, typeError(root, path, "is a volatile handle ("+t.String()+"): it lives in Go memory only")
-	}
-	if t.Kind() == reflect.Struct && t.Implements(persistentType) {
-		kind, elem, tag := reflect.Zero(t).Interface().(persistent).persistentRef()
-		if tag != b.p.tagType() {
-			return nil, typeError(root, path, fmt.Sprintf("is a pointer of pool %v in a pool of %v (an inter-pool pointer)", tag, b.p.tagType()))
+	var refs []refField
+	err := pointerfree.Walk(t, path, base, func(t reflect.Type, path string, off int64) (bool, error) {
+		if t.Implements(volatileType) {
+			return true, typeError(root, path, "is a volatile handle ("+t.String()+"): it lives in Go memory only")
 		}
-		f := refField{off: base, kind: kind, path: path}
-		switch kind {
-		case refPtr, refBox:
-			l, err := b.build(typeKey{elem, objectLayout})
-			if err != nil {
-				return nil, err
-			}
-			f.elem = l
-		case refRc, refArc:
-			l, err := b.build(typeKey{elem, rcLayout})
-			if err != nil {
-				return nil, err
-			}
-			f.elem = l
-		case refVec:
-			l, err := b.build(typeKey{elem, vecLayout})
-			if err != nil {
-				return nil, err
-			}
-			f.elem = l
-		case refBlob:
-			l, _ := b.build(typeKey{nil, blobLayout})
-			f.elem = l
-		case refMap:
-			l, _ := b.build(typeKey{nil, mapLayout})
-			f.elem = l
+		if t.Kind() == reflect.Struct && t.Implements(persistentType) {
+			f, err := b.ref(root, t, path, off)
+			refs = append(refs, f)
+			return true, err
 		}
-		return []refField{f}, nil
+		if t.Kind() == reflect.Array {
+			sub, err := b.fields(root, t.Elem(), path+"[i]", 0)
+			if err == nil && len(sub) > 0 && t.Len() > 0 {
+				refs = append(refs, refField{off: off, kind: refArray, path: path, count: int64(t.Len()), stride: int64(t.Elem().Size()), sub: sub})
+			}
+			return true, err
+		}
+		return false, nil
+	})
+	if p, ok := err.(*pointerfree.Problem); ok {
+		return nil, typeError(root, p.Path, p.Why+" (a persistent-to-volatile pointer)")
 	}
+	if err != nil {
+		return nil, err
+	}
+	return refs, nil
+}
+
+// ref is the persistent pointer of type t at path and offset off in root.
+func (b *layoutBuilder) ref(root, t reflect.Type, path string, off int64) (refField, error) {
+	kind, elem, tag := reflect.Zero(t).Interface().(persistent).persistentRef()
+	if tag != b.p.tagType() {
+		return refField{}, typeError(root, path, fmt.Sprintf("is a pointer of pool %v in a pool of %v (an inter-pool pointer)", tag, b.p.tagType()))
+	}
+	f := refField{off: off, kind: kind, path: path}
+	var err error
+	switch kind {
+	case refPtr, refBox:
+		f.elem, err = b.build(typeKey{elem, objectLayout})
+	case refRc, refArc:
+		f.elem, err = b.build(typeKey{elem, rcLayout})
+	case refVec:
+		f.elem, err = b.build(typeKey{elem, vecLayout})
+	case refBlob:
+		f.elem, _ = b.build(typeKey{nil, blobLayout})
+	case refMap:
+		f.elem, _ = b.build(typeKey{nil, mapLayout})
+	}
+	return f, err
+}
+
+// sumFields appends to out the Checked values in a value of type t at
+// base, at any depth.
+func sumFields(t reflect.Type, base int64, out []sumField) []sumField {
 	switch t.Kind() {
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
-		return nil, nil
-	case reflect.Array:
-		sub, err := b.fields(root, t.Elem(), path+"[i]", 0)
-		if err != nil || len(sub) == 0 || t.Len() == 0 {
-			return nil, err
-		}
-		return []refField{{off: base, kind: refArray, path: path, count: int64(t.Len()), stride: int64(t.Elem().Size()), sub: sub}}, nil
 	case reflect.Struct:
-		var refs []refField
-		for i := range t.NumField() {
-			sf := t.Field(i)
-			p := sf.Name
-			if path != "" {
-				p = path + "." + sf.Name
-			}
-			r, err := b.fields(root, sf.Type, p, base+int64(sf.Offset))
-			if err != nil {
-				return nil, err
-			}
-			refs = append(refs, r...)
+		if t.Implements(persistentType) {
+			return out
 		}
-		return refs, nil
-	case reflect.Uintptr:
-		return nil, typeError(root, path, "is a uintptr, which holds Go addresses (a persistent-to-volatile pointer)")
+		for i := range t.NumField() {
+			f := t.Field(i)
+			out = sumFields(f.Type, base+int64(f.Offset), out)
+		}
+		// After the Checked values inside it, whose checksums it covers:
+		// sealSums computes them in this order.
+		if t.Implements(checkedIface) {
+			out = append(out, newSumField(t, base))
+		}
+	case reflect.Array:
+		if t.Len() == 0 {
+			return out
+		}
+		sub := sumFields(t.Elem(), 0, nil)
+		for i := range int64(t.Len()) {
+			for _, f := range sub {
+				f.off += base + i*int64(t.Elem().Size())
+				f.sum += base + i*int64(t.Elem().Size())
+				out = append(out, f)
+			}
+		}
 	}
-	return nil, typeError(root, path, fmt.Sprintf("is a %v, which holds Go pointers (a persistent-to-volatile pointer)", t.Kind()))
+	return out
 }
 
 // typeName names a type for layouts and reports.

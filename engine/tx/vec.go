@@ -1,20 +1,39 @@
 package tx
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"reflect"
 	"unsafe"
+
+	"github.com/zeebo/xxh3"
 )
 
 // A vector is a header block and a buffer block:
 //
-//	header: | len (u64) | cap (u64) | buf (pointer) |     buffer: cap elements of T
+//	header: | len (u64) | cap (u64) | buf (pointer) | sum |     buffer: cap elements of T
 //
 // The Vec value stored in an object is a pointer to the header, which it
 // owns; the header never moves, so growing the buffer changes no pointer
-// outside the vector.
-const vecHeaderSize = 24
+// outside the vector. cap is the number of elements the buffer's block
+// holds, which Check verifies. In a pool of format 4 or 5, sum is the XXH3
+// of the header's first 24 bytes, checked by every read of the header
+// (ErrCorrupt); older formats have no sum, and their header is 24 bytes
+// (the block holds 32). Words are in the machine's byte order.
+const (
+	vecHeaderSize      = 32
+	vecHeaderSizeNoSum = 24
+	vecHeaderSumOff    = 24
+)
+
+// vecHeaderSize is the size of the pool's vector headers.
+func (p *pool) vecHeaderSize() int64 {
+	if p.hdr.summed() {
+		return vecHeaderSize
+	}
+	return vecHeaderSizeNoSum
+}
 
 // Vec is a persistent growable array of T (Corundum's Vec). Its methods
 // read and change it in a transaction.
@@ -47,12 +66,28 @@ func NewVec[Tag, T any](tx *Tx[Tag], capacity int) (Vec[Tag, T], error) {
 		}
 		h.cap, h.buf = uint64(usable/elemSize[T]()), t.p.ptr(buf)
 	}
-	t.stage(valueBytes(&h), hdr, true)
+	t.stage(t.p.sealVecHeader(&h), hdr, true)
 	return Vec[Tag, T]{v: t.p.ptr(hdr)}, nil
 }
 
 type vecHeader struct {
 	len, cap, buf uint64
+	sum           uint64 // formats 4 and 5
+}
+
+// sealVecHeader sets h's sum and returns the bytes of h the pool stores.
+func (p *pool) sealVecHeader(h *vecHeader) []byte {
+	b := valueBytes(h)
+	if !p.hdr.summed() {
+		return b[:vecHeaderSizeNoSum]
+	}
+	h.sum = xxh3.Hash(b[:vecHeaderSumOff])
+	return b
+}
+
+// storeVecHeader stores h, sealed, at pointer v. Callers hold t.mu.
+func (t *txn) storeVecHeader(v uint64, h *vecHeader) error {
+	return t.store(v, t.p.sealVecHeader(h))
 }
 
 // elemSize is the bytes of an element in a buffer: a zero-sized T still
@@ -64,8 +99,12 @@ func (v Vec[Tag, T]) IsNil() bool { return v.v == 0 }
 // header reads the vector's header. Callers hold t.mu.
 func (t *txn) vecHeader(v uint64, esize int64) (vecHeader, int64, error) {
 	var h vecHeader
-	if err := t.load(v, valueBytes(&h)); err != nil {
+	if err := t.load(v, valueBytes(&h)[:t.p.vecHeaderSize()]); err != nil {
 		return h, 0, err
+	}
+	if t.p.hdr.summed() && h.sum != xxh3.Hash(valueBytes(&h)[:vecHeaderSumOff]) {
+		off, _ := t.p.offset(v)
+		return h, 0, fmt.Errorf("%w: vector at %d: header checksum", ErrCorrupt, off)
 	}
 	if h.len > h.cap || h.cap > 1<<48/uint64(esize) {
 		off, _ := t.p.offset(v)
@@ -110,8 +149,11 @@ func (v Vec[Tag, T]) At(tx *Tx[Tag], i int) (T, error) {
 	if i < 0 || uint64(i) >= h.len {
 		return x, fmt.Errorf("tx.Vec.At: index %d out of range [0,%d)", i, h.len)
 	}
-	err = t.readAt(valueBytes(&x), buf+int64(i)*elemSize[T]())
-	return x, err
+	off := buf + int64(i)*elemSize[T]()
+	if err := t.readAt(valueBytes(&x), off); err != nil {
+		return x, err
+	}
+	return x, t.verified(reflect.TypeFor[T](), valueBytes(&x), off)
 }
 
 // Set replaces element i.
@@ -129,7 +171,7 @@ func (v Vec[Tag, T]) Set(tx *Tx[Tag], i int, x T) error {
 		return fmt.Errorf("tx.Vec.Set: index %d out of range [0,%d)", i, h.len)
 	}
 	off := buf + int64(i)*elemSize[T]()
-	t.stage(valueBytes(&x), off, t.isFresh(off, elemSize[T]()))
+	t.stage(t.p.sealed(reflect.TypeFor[T](), valueBytes(&x)), off, t.isFresh(off, elemSize[T]()))
 	return nil
 }
 
@@ -171,10 +213,16 @@ func (v Vec[Tag, T]) Append(tx *Tx[Tag], xs ...T) error {
 	if len(xs) > 0 && unsafe.Sizeof(xs[0]) > 0 {
 		off := buf + int64(h.len)*es
 		b := unsafe.Slice((*byte)(unsafe.Pointer(&xs[0])), int64(len(xs))*es)
+		if sums := t.p.sumsOf(reflect.TypeFor[T]()); sums != nil {
+			b = bytes.Clone(b) // the checksums go in a copy, not in xs
+			for i := range int64(len(xs)) {
+				sealSums(sums, b[i*es:(i+1)*es])
+			}
+		}
 		t.stage(b, off, t.isFresh(off, int64(len(b))))
 	}
 	h.len = need
-	return t.store(v.v, valueBytes(&h))
+	return t.storeVecHeader(v.v, &h)
 }
 
 // Truncate drops the elements from n on, freeing what they own.
@@ -202,7 +250,7 @@ func (v Vec[Tag, T]) Truncate(tx *Tx[Tag], n int) error {
 		}
 	}
 	h.len = uint64(n)
-	return t.store(v.v, valueBytes(&h))
+	return t.storeVecHeader(v.v, &h)
 }
 
 // SwapRemove removes element i and returns it, moving the last element
@@ -225,6 +273,9 @@ func (v Vec[Tag, T]) SwapRemove(tx *Tx[Tag], i int) (T, error) {
 	if err := t.readAt(valueBytes(&x), buf+int64(i)*es); err != nil {
 		return x, err
 	}
+	if err := t.verified(reflect.TypeFor[T](), valueBytes(&x), buf+int64(i)*es); err != nil {
+		return x, err
+	}
 	if last := int64(h.len - 1); int64(i) != last && es > 0 {
 		b := make([]byte, es)
 		if err := t.readAt(b, buf+last*es); err != nil {
@@ -234,7 +285,7 @@ func (v Vec[Tag, T]) SwapRemove(tx *Tx[Tag], i int) (T, error) {
 		t.stage(b, off, t.isFresh(off, es))
 	}
 	h.len--
-	return x, t.store(v.v, valueBytes(&h))
+	return x, t.storeVecHeader(v.v, &h)
 }
 
 // Pop removes the last element and returns it; what it owns is not freed.
@@ -265,6 +316,13 @@ func (v Vec[Tag, T]) All(tx *Tx[Tag]) ([]T, error) {
 	out := make([]T, h.len)
 	if h.len > 0 && unsafe.Sizeof(out[0]) > 0 {
 		err = t.readAt(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), int64(h.len)*elemSize[T]()), buf)
+	}
+	if sums := t.p.sumsOf(reflect.TypeFor[T]()); sums != nil && err == nil {
+		for i := range out {
+			if err := verifySums(sums, valueBytes(&out[i]), buf+int64(i)*elemSize[T]()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return out, err
 }
@@ -317,8 +375,35 @@ func (t *txn) dropRefsAt(refs []refField, base int64) error {
 	return firstErr
 }
 
-// A blob (Bytes, String) is one block: its length, then its bytes.
-const blobHeaderSize = 8
+// A blob (Bytes, String) is one block: its header, then its bytes.
+//
+//	header: | length (u64) | sum |
+//
+// In a pool of format 4 or 5, sum is the XXH3 of the length's 8 bytes,
+// checked by every read (ErrCorrupt); older formats have no sum, and the
+// bytes follow the length. Words are little-endian.
+const (
+	blobHeaderSize      = 16
+	blobHeaderSizeNoSum = 8
+)
+
+// blobHeaderSize is the size of the pool's blob headers.
+func (p *pool) blobHeaderSize() int64 {
+	if p.hdr.summed() {
+		return blobHeaderSize
+	}
+	return blobHeaderSizeNoSum
+}
+
+// blobLength decodes a blob's header, b[:p.blobHeaderSize()], and checks
+// its sum.
+func (p *pool) blobLength(b []byte) (uint64, error) {
+	n := binary.LittleEndian.Uint64(b)
+	if p.hdr.summed() && binary.LittleEndian.Uint64(b[8:]) != xxh3.Hash(b[:8]) {
+		return 0, fmt.Errorf("%w: blob header checksum", ErrCorrupt)
+	}
+	return n, nil
+}
 
 // Bytes is an immutable persistent byte string; String is the same for Go
 // strings (Corundum's PString). Both own their block.
@@ -357,15 +442,17 @@ func newBlob[Tag any](tx *Tx[Tag], b []byte) (uint64, error) {
 		return 0, err
 	}
 	defer t.mu.Unlock()
-	off, _, err := t.alloc(blobHeaderSize + int64(len(b)))
+	hs := t.p.blobHeaderSize()
+	off, _, err := t.alloc(hs + int64(len(b)))
 	if err != nil {
 		return 0, err
 	}
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(b)))
-	t.stage(n[:], off, true)
+	var h [blobHeaderSize]byte
+	binary.LittleEndian.PutUint64(h[:], uint64(len(b)))
+	binary.LittleEndian.PutUint64(h[8:], xxh3.Hash(h[:8]))
+	t.stage(h[:hs], off, true)
 	if len(b) > 0 {
-		t.stage(b, off+blobHeaderSize, true)
+		t.stage(b, off+hs, true)
 	}
 	return t.p.ptr(off), nil
 }
@@ -377,20 +464,24 @@ func readBlob[Tag any](tx *Tx[Tag], v uint64) ([]byte, error) {
 		return nil, err
 	}
 	defer t.mu.Unlock()
-	var n [8]byte
-	if err := t.load(v, n[:]); err != nil {
+	hs := t.p.blobHeaderSize()
+	var h [blobHeaderSize]byte
+	if err := t.load(v, h[:hs]); err != nil {
 		return nil, err
 	}
-	size := binary.LittleEndian.Uint64(n[:])
 	off, _ := t.p.offset(v)
+	size, err := t.p.blobLength(h[:hs])
+	if err != nil {
+		return nil, fmt.Errorf("%w at %d", err, off)
+	}
 	if size > 1<<40 {
 		return nil, fmt.Errorf("%w: blob at %d of %d bytes", ErrCorrupt, off, size)
 	}
-	if err := t.check(off, blobHeaderSize+int64(size)); err != nil {
+	if err := t.check(off, hs+int64(size)); err != nil {
 		return nil, err
 	}
 	b := make([]byte, size)
-	return b, t.readAt(b, off+blobHeaderSize)
+	return b, t.readAt(b, off+hs)
 }
 
 func (b Bytes[Tag]) IsNil() bool  { return b.v == 0 }

@@ -22,9 +22,9 @@ const (
 	// durable: the contents of blocks allocated by the transaction are not
 	// flushed at commit.
 	PublishUnflushed
-	// HeaderInPlace rewrites the pool header in place when a pool of
-	// format 1 is converted to format 2 for a layout upgrade, without the
-	// durable copy that a header torn by a crash is read from.
+	// HeaderInPlace rewrites the pool header in place when a pool of an
+	// older format is converted to the current one for a layout upgrade,
+	// without the durable copy that a header torn by a crash is read from.
 	HeaderInPlace
 	// UpgradeSplit records a layout upgrade's new version in a transaction
 	// of its own, after the one that changes the root and the objects.
@@ -58,3 +58,9 @@ func (b Bug) String() string {
 // Set sets the bug in *engine/tx.Options opts. engine/tx installs it when
 // it is initialized; it panics on anything but a *tx.Options.
 var Set func(opts any, b Bug)
+
+// SetFormat makes Create with *engine/tx.Options opts write a pool of
+// format version v, one of an older release, as the laboratory's
+// scenarios of upgrades start from; engine/tx installs it. Not a bug: the
+// pool is the one that release wrote.
+var SetFormat func(opts any, version uint32)

@@ -12,7 +12,8 @@
 //	sc, ok := scenarios.Lookup("pmem-log")
 //
 // The scenarios (`crashsim list` gives each one's line and the fault models
-// that apply):
+// that apply) pass under posix, the weakest file-system profile, whose
+// crash states include those of every other:
 //
 //   - pmem-log: an append-only log in persistent memory: each record is
 //     persisted before the count that publishes it. Bugs: the count first;
@@ -20,7 +21,11 @@
 //   - pmem-record: a 16-byte record updated through a spare slot and an
 //     8-byte commit word. Bug: an in-place update that a crash can tear.
 //   - file-replace: write a temporary file, fsync, rename over, fsync the
-//     directory. Bugs: no fsync before the rename; no directory fsync.
+//     directory. Bugs: no fsync before the rename; no directory fsync; no
+//     fsync before renaming an update over the file, which only the file
+//     systems that flush a file renamed over another forgive (caught under
+//     posix, xfs and ext4 data=writeback, not ext4 data=ordered or btrfs:
+//     faultfs rule 18).
 //   - file-log: length+CRC framed records appended and fsynced; recovery
 //     stops at a torn tail. Bug: no CRC, so a torn tail reads as a record.
 //   - wal-append, wal-batch, wal-sync, wal-resume, wal-checkpoint: the
@@ -50,6 +55,13 @@
 //     disk. Bug: the pool mapped without its blocks allocated, whose
 //     stores, and whose recovery's loads, are killed by SIGBUS once the
 //     disk is full.
+//   - vec-append, vec-append-file, vec-set: a mapped vector (engine/vec)
+//     in persistent memory and in a file mapped through the page cache:
+//     appends that grow it, pops and truncates, a Sync per round, against
+//     a log; and Sets of 8-byte counters, a register per slot. Bugs (each a
+//     wrong step of the real protocol, switched on through internal/vecbug):
+//     the length made durable before the elements it covers; a growth that
+//     maps the new room before the file's extension is durable.
 //
 // # Implementation notes
 //

@@ -3,7 +3,6 @@ package scenarios
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -17,8 +16,8 @@ import (
 // pool-upgrade: the life of a pool across four releases of a program. The
 // first release, from before layout versions, writes a pool of format 1
 // with the default layout; the second adopts it into layout "upgrade"
-// version 1 (converting it to format 2: a layout record, then the header
-// rewritten through its shadow copy); the third upgrades it to version 2
+// version 1 (converting it to format 3: a layout record, the log retired,
+// then the header rewritten through its shadow copy); the third upgrades it to version 2
 // (a field appended to the root, which moves to a larger block, and every
 // value of the map rewritten); the fourth to version 3 (another field,
 // which owns a new string; the root grows in its block). Between them,
@@ -210,9 +209,10 @@ func ack(env *sim.Env) {
 }
 
 // createFormat1 writes the pool of the first release: created under a
-// temporary name with the default layout, its two puts committed, made a
-// pool of format 1 — the header of an older release, no layout record —
-// and renamed into place, durably.
+// temporary name with the default layout as a pool of format 1 — the
+// header of an older release, no layout record, its log and its map
+// without marks and checksums — its two puts committed, and renamed into
+// place, durably.
 func createFormat1(env *sim.Env, file string) error {
 	dir := path.Dir(file)
 	if err := env.FS.MkdirAll(dir, 0o755); err != nil {
@@ -222,7 +222,9 @@ func createFormat1(env *sim.Env, file string) error {
 		return err
 	}
 	tmp := file + ".release1"
-	p, err := tx.Create[poolTag, upV0](env.FS, tmp, upgradeOptions(env, 0, txbug.None))
+	o := upgradeOptions(env, 0, txbug.None)
+	txbug.SetFormat(o, 1)
+	p, err := tx.Create[poolTag, upV0](env.FS, tmp, o)
 	if err != nil {
 		return err
 	}
@@ -248,30 +250,6 @@ func createFormat1(env *sim.Env, file string) error {
 		return err
 	}
 	if err := p.Close(); err != nil {
-		return err
-	}
-	f, err := env.FS.OpenFile(tmp, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var b [128]byte
-	if _, err := f.ReadAt(b[:], 0); err != nil {
-		return err
-	}
-	h, err := tx.DecodeHeader(b[:])
-	if err != nil {
-		return err
-	}
-	h.Version = 1
-	h.Encode(b[:])
-	if _, err := f.WriteAt(b[:], 0); err != nil {
-		return err
-	}
-	if _, err := f.WriteAt(make([]byte, 72), 320); err != nil { // the layout record
-		return err
-	}
-	if err := f.Sync(); err != nil {
 		return err
 	}
 	if err := env.FS.Rename(tmp, file); err != nil {

@@ -23,18 +23,26 @@ const (
 	replaceUpdates = 3
 )
 
-type replaceSteps struct{ syncTemp, syncDir bool }
+// replaceSteps are the steps of an update a variant takes: fsync the
+// temporary file, fsync the directory; syncFirst fsyncs the temporary
+// file of the first update only, which installs the file where no file of
+// that name was.
+type replaceSteps struct{ syncTemp, syncDir, syncFirst bool }
 
 func init() {
 	register(
 		func() *sim.Scenario {
-			return fileReplace("file-replace", "replace a file atomically: write a temporary file, fsync, rename over, fsync the directory", replaceSteps{true, true})
+			return fileReplace("file-replace", "replace a file atomically: write a temporary file, fsync, rename over, fsync the directory", replaceSteps{syncTemp: true, syncDir: true})
 		},
 		func() *sim.Scenario {
-			return fileReplace("file-replace-bug-no-fsync", "BUG: renames the temporary file before fsyncing it: the new name may hold lost data", replaceSteps{false, true})
+			return fileReplace("file-replace-bug-no-fsync", "BUG: renames the temporary file before fsyncing it: the new name may hold lost data", replaceSteps{syncDir: true})
 		},
 		func() *sim.Scenario {
-			return fileReplace("file-replace-bug-no-dirsync", "BUG: acknowledges the update without fsyncing the directory: the rename may be lost", replaceSteps{true, false})
+			return fileReplace("file-replace-bug-no-dirsync", "BUG: acknowledges the update without fsyncing the directory: the rename may be lost", replaceSteps{syncTemp: true})
+		},
+		func() *sim.Scenario {
+			return fileReplace("file-replace-bug-update-no-fsync", "BUG: renames each update over the file unfsynced (the first is fsynced): safe only where a rename over a file flushes it first (ext4 data=ordered, btrfs)",
+				replaceSteps{syncDir: true, syncFirst: true})
 		},
 	)
 }
@@ -56,7 +64,9 @@ func fileReplace(name, doc string, steps replaceSteps) *sim.Scenario {
 				v := fmt.Sprintf("config version %d, %d: ", i+1, env.Rand.IntN(1e6))
 				v += strings.Repeat(fmt.Sprintf("%d", i+1), 3000-len(v))
 				env.Invoke(models.KVPut{Key: "config", Value: v})
-				if err := replace(env.FS, []byte(v), steps); err != nil {
+				s := steps
+				s.syncTemp = s.syncTemp || s.syncFirst && i == 0
+				if err := replace(env.FS, []byte(v), s); err != nil {
 					return err
 				}
 				env.Return(nil)

@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 )
@@ -24,29 +25,35 @@ func sampleLog(t testing.TB) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := make([]byte, logHeader)
+	h := make([]byte, LogLine)
 	if err := ReadAt(fsys, h, LogOff); err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, logHeader+int(binary.LittleEndian.Uint64(h[16:])))
+	length := int(binary.LittleEndian.Uint64(h[16:]))
+	b := make([]byte, (1+(length+logLineBytes-1)/logLineBytes)*LogLine)
 	if err := ReadAt(fsys, b, LogOff); err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-// TestLogSumMatchesEngine: the forged logs' checksum is the engine's, so
+// TestForgedLogIsTheEngines: EncodeLog seals a log as the engine does, so
 // that Log's even mode reaches recovery instead of being ignored as torn.
-func TestLogSumMatchesEngine(t *testing.T) {
+func TestForgedLogIsTheEngines(t *testing.T) {
 	b := sampleLog(t)
 	seq := binary.LittleEndian.Uint64(b[0:])
-	count := uint32(binary.LittleEndian.Uint64(b[8:]))
+	count := binary.LittleEndian.Uint64(b[8:])
+	length := int(binary.LittleEndian.Uint64(b[16:]))
 	newHash := binary.LittleEndian.Uint64(b[24:])
-	if seq == 0 || count == 0 {
-		t.Fatalf("the sample pool's log is retired: seq %d, count %d", seq, count)
+	if binary.LittleEndian.Uint64(b[logLineBytes:]) == 0 || count == 0 {
+		t.Fatalf("the sample pool's log is retired: mark 0 %#x, count %d", binary.LittleEndian.Uint64(b[logLineBytes:]), count)
 	}
-	if got, want := LogSum(seq, count, newHash, b[logHeader:]), binary.LittleEndian.Uint64(b[32:]); got != want {
-		t.Fatalf("LogSum %#x, the engine's %#x", got, want)
+	var body []byte
+	for i := LogLine; i < len(b); i += LogLine {
+		body = append(body, b[i:i+logLineBytes]...)
+	}
+	if got := EncodeLog(seq, count, newHash, body[:length]); !bytes.Equal(got, b) {
+		t.Fatalf("EncodeLog:\n%x\nthe engine's:\n%x", got, b)
 	}
 }
 
@@ -83,16 +90,20 @@ func FuzzLog(f *testing.F) {
 	f.Add(append([]byte{1}, real...))      // the engine's log, as it is
 	f.Add(append([]byte{0}, real[:8]...))  // forged: a seq and nothing else
 	f.Add(append([]byte{1}, real[:20]...)) // torn
+	damaged := append([]byte{1}, real...)
+	damaged[1+LogLine+3] ^= 1
+	f.Add(damaged) // whole, then damaged
 	// Forged entries: inside the heap, over the heap header, past the end,
 	// over the log, a new one, miscounted.
 	for _, e := range []struct {
 		mode byte
 		off  uint32
 		n    uint16
-	}{{0, 24576, 8}, {0, 192, 16}, {0, 1 << 30, 8}, {0, 4096, 8}, {0, 24576, 9}, {2, 24576, 8}, {0, 256, 8}} {
+	}{{0, 24576, 8}, {0, 192, 16}, {0, 1 << 30, 8}, {0, 4096, 8}, {0, 24576, 9}, {2, 24576, 8}, {0, 256, 8}, {4, 24576, 8}, {12, 24576, 8}} {
 		b := []byte{e.mode}
 		b = binary.LittleEndian.AppendUint64(b, 7)
 		b = binary.LittleEndian.AppendUint64(b, 99)
+		b = binary.LittleEndian.AppendUint16(b, 77) // the byte damaged in modes 4 to 15
 		b = binary.LittleEndian.AppendUint32(b, e.off)
 		b = binary.LittleEndian.AppendUint16(b, e.n)
 		b = append(b, 1)

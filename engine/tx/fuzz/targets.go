@@ -51,7 +51,10 @@ const (
 	HeaderSize = 128
 	LiveEnd    = 392 // the pool header, the live line, the heap header, the root line and the layout record
 	LogOff     = 4096
-	logHeader  = 40
+	// The log is lines of LogLine bytes: logLineBytes of the log, then
+	// the line's mark.
+	LogLine      = 64
+	logLineBytes = 56
 )
 
 var (
@@ -182,9 +185,11 @@ func Header(data []byte) error {
 
 // Log writes the fuzzer's bytes over the sample pool's undo log and opens
 // it. The first byte picks how: odd, the bytes go in as they are (a torn
-// log, or garbage: its checksum fails); even, they are read as a log
-// (seq, newhash, then entries of offset, length and old bytes), sealed
-// with a valid checksum, so that recovery trusts it and rolls it back.
+// log, or garbage: its checks fail); even, they are read as a log (seq,
+// newhash, then entries of offset, length and old bytes), sealed with
+// valid checksums and marks, so that recovery trusts it and rolls it back
+// — or, with bit 2 of the first byte, sealed then damaged in one byte,
+// with or without the mark of that byte's line.
 func Log(data []byte) error {
 	fsys, err := Base()
 	if err != nil {
@@ -211,13 +216,16 @@ func Log(data []byte) error {
 
 // forge reads data as a log: seq (8 bytes), newhash (8), then entries of
 // an offset (4), a length (2) and, unless the entry is new, its old bytes;
-// mode's bit 1 miscounts the entries. The result is sealed with LogSum.
+// mode's bit 1 miscounts the entries, bit 2 damages the sealed log (a
+// byte picked by the next two bytes of data, and bit 3 takes its line's
+// mark away).
 func forge(data []byte, mode byte) []byte {
 	in := fuzzinput.New(data)
 	seq := in.Uint64() | 1
 	newHash := in.Uint64()
+	damage := int(in.Uint16())
 	var body []byte
-	count := uint32(0)
+	count := uint64(0)
 	for !in.Empty() && len(body) < tx.MinLogSize/2 {
 		off := uint64(in.Uint32())
 		n := uint64(in.Uint16())
@@ -239,20 +247,64 @@ func forge(data []byte, mode byte) []byte {
 	if mode&2 != 0 {
 		count++
 	}
-	h := make([]byte, logHeader, logHeader+len(body))
-	binary.LittleEndian.PutUint64(h[0:], seq)
-	binary.LittleEndian.PutUint64(h[8:], uint64(count))
-	binary.LittleEndian.PutUint64(h[16:], uint64(len(body)))
-	binary.LittleEndian.PutUint64(h[24:], newHash)
-	binary.LittleEndian.PutUint64(h[32:], LogSum(seq, count, newHash, body))
-	return append(h, body...)
+	b := EncodeLog(seq, count, newHash, body)
+	if mode&4 != 0 {
+		at := damage % len(b)
+		b[at] ^= 0x5a
+		if mode&8 != 0 {
+			clear(b[at/LogLine*LogLine+logLineBytes : at/LogLine*LogLine+LogLine])
+		}
+	}
+	return b
 }
 
-// LogSum is the checksum of a log's entries as engine/tx computes it
-// (log.go's logSum); TestLogSumMatchesEngine checks that the two agree on
-// a log the engine wrote.
-func LogSum(seq uint64, count uint32, newHash uint64, body []byte) uint64 {
-	return xxh3.HashSeed(body, seq^uint64(count)<<40^uint64(len(body))*0x9e3779b97f4a7c15^newHash*0xc2b2ae3d27d4eb4f)
+// EncodeLog returns the lines of a whole log of seq with the entries
+// body, count of them, sealed as engine/tx seals it (log.go): its header
+// line — seq, count, length, newhash, the checksums of the ranges, of the
+// entries and of the header — then the entries, 56 bytes a line, every
+// line with its mark. TestForgedLogIsTheEngines checks that the two
+// agree on a log the engine wrote.
+func EncodeLog(seq, count, newHash uint64, body []byte) []byte {
+	n := 1 + (len(body)+logLineBytes-1)/logLineBytes
+	b := make([]byte, n*LogLine)
+	rangeSum := seq
+	for p := 0; p+16 <= len(body); {
+		rangeSum = xxh3.HashSeed(body[p:p+16], rangeSum)
+		o, size := binary.LittleEndian.Uint64(body[p:]), binary.LittleEndian.Uint64(body[p+8:])
+		p += 16
+		if o&(1<<63) == 0 {
+			p += int((size + 7) &^ 7)
+		}
+		if p < 0 { // a length no log has: the entries end here
+			break
+		}
+	}
+	h := b[:LogLine]
+	binary.LittleEndian.PutUint64(h[0:], seq)
+	binary.LittleEndian.PutUint64(h[8:], count)
+	binary.LittleEndian.PutUint64(h[16:], uint64(len(body)))
+	binary.LittleEndian.PutUint64(h[24:], newHash)
+	binary.LittleEndian.PutUint64(h[32:], rangeSum)
+	binary.LittleEndian.PutUint64(h[40:], xxh3.HashSeed(body, seq))
+	binary.LittleEndian.PutUint64(h[48:], xxh3.Hash(h[:48]))
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			copy(b[i*LogLine:i*LogLine+logLineBytes], body[(i-1)*logLineBytes:])
+		}
+		binary.LittleEndian.PutUint64(b[i*LogLine+logLineBytes:], Mark(seq, int64(i)))
+	}
+	return b
+}
+
+// Mark is the mark of line i of the log of seq (log.go's logMark).
+func Mark(seq uint64, i int64) uint64 {
+	x := seq ^ uint64(i+1)*0x9e3779b97f4a7c15
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x | 0x0101
 }
 
 // use opens the pool in fsys as a writer and as a reader and, if it
