@@ -74,6 +74,16 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 		return
 	}
 	defer x.stop("replayed")
+	// It runs inside the workload's storage call, maybe in a goroutine of
+	// the engine's with a lock of its own released: a panic here would
+	// unwind through code that cannot take it (issue 11). Whatever went
+	// wrong, the replay says so as an error.
+	defer func() {
+		if r := recover(); r != nil {
+			x.replay.out = nil
+			x.replay.err = fmt.Errorf("%w: rebuilding crash point %d failed: %v", ErrDiverged, k, r)
+		}
+	}()
 	if id.Workload != 0 {
 		if d := x.m.workloadDigest(); d != id.Workload {
 			x.replay.err = fmt.Errorf("%w: at crash point %d the workload's digest is %016x, the id's %016x", ErrOtherWorkload, k, d, id.Workload)
@@ -212,6 +222,22 @@ func parseChoiceFor(p *faultfs.Pending, key string) (faultfs.Choice, error) {
 	if c.Prefix > len(p.Meta) || len(c.Sizes) != len(p.Sizes) || len(c.Data) != len(p.Data) {
 		return c, fmt.Errorf("%w: choice %s does not fit the crash point (%d namespace changes, %d sizes, %d data units pending)",
 			ErrDiverged, key, len(p.Meta), len(p.Sizes), len(p.Data))
+	}
+	// Each unit's version too: a workload that went another way can leave
+	// as many units with fewer versions, and the units of the replay's
+	// report index them.
+	for i, v := range c.Sizes {
+		if v >= p.Sizes[i].Versions() {
+			return c, fmt.Errorf("%w: choice %s picks version %d of the size of %s, which has %d at the crash point", ErrDiverged, key, v, p.Sizes[i].Path, p.Sizes[i].Versions())
+		}
+	}
+	for i, v := range c.Data {
+		if v >= p.Data[i].Versions() {
+			return c, fmt.Errorf("%w: choice %s picks version %d of %s [%d,%d), which has %d at the crash point", ErrDiverged, key, v, p.Data[i].Path, p.Data[i].Off, p.Data[i].Off+int64(p.Data[i].Len), p.Data[i].Versions())
+		}
+	}
+	if c.Garbage && p.Tails < 2 {
+		return c, fmt.Errorf("%w: choice %s reads a garbage tail, which the crash point does not have", ErrDiverged, key)
 	}
 	return c, nil
 }
