@@ -153,7 +153,7 @@ func imagesOf(sc *Scenario, opts Options) []*faultfs.FS {
 	m.hook = c
 	p := m.Start("workload")
 	x.m, x.proc = m, p
-	if err := sc.Run(&Env{FS: p.FS(), proc: p, mu: &x.checkMu, check: x.check}); err != nil {
+	if err := sc.Run(&Env{FS: p.FS(), proc: p, ck: &checker{prefix: x.check}}); err != nil {
 		panic(err)
 	}
 	c.before(p, Event{Kind: "end"})

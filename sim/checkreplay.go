@@ -113,7 +113,10 @@ func replayCheck(t TB, sc *Scenario, opts Options, p *property) {
 // or "" if they do not.
 func otherOptions(opts Options, id ReplayID) string {
 	o, want := opts.withDefaults(), id.Options()
-	if o.Fault != want.Fault || o.Profile != want.Profile || o.Strategy != want.Strategy || o.Seed != want.Seed || o.Granularity != want.Granularity || o.Tail.Garbage != want.Tail.Garbage {
+	sched := Options{Scheduler: want.Scheduler, Depth: want.Depth}.withDefaults() // an id made by hand may leave them 0
+	want.Scheduler, want.Depth = sched.Scheduler, sched.Depth
+	if o.Fault != want.Fault || o.Profile != want.Profile || o.Strategy != want.Strategy || o.Seed != want.Seed || o.Granularity != want.Granularity || o.Tail.Garbage != want.Tail.Garbage ||
+		o.Scheduler != want.Scheduler || o.Depth != want.Depth || o.Switches != want.Switches {
 		return "explored with other options (" + optionsText(o) + ", the id's " + optionsText(want) + ")"
 	}
 	return ""
@@ -124,7 +127,7 @@ func optionsText(o Options) string {
 	if o.Tail.Garbage {
 		tail = "garbage"
 	}
-	return fmt.Sprintf("%v/%v, profile %s, seed %d, granularity %d, %s tail", o.Fault, o.Strategy, o.Profile, o.Seed, o.Granularity, tail)
+	return fmt.Sprintf("%v/%v, profile %s, seed %d, granularity %d, %s tail, %v scheduler, depth %d, switch bound %d", o.Fault, o.Strategy, o.Profile, o.Seed, o.Granularity, tail, o.Scheduler, o.Depth, o.Switches)
 }
 
 // otherExploration handles a Check of the scenario the replay id names

@@ -124,6 +124,95 @@
 // EIO (injected sync failure)", "#7 p1 read /data/log [16,24) = EOF"
 // (Event.Err).
 //
+// # Threads and the scheduler
+//
+// A workload may run several threads: env.Go(f) starts f in a new thread
+// of the caller's process, Process.Go in another process of the machine
+// (Machine.Start), and Thread.Wait waits for one. The machine's scheduler
+// runs them one at a time. A thread gives the turn up only at a
+// scheduling point — every storage call of its process (each file call,
+// store, load, atomic, Flush, Drain), every marker (Invoke, Return,
+// Durable, Logf), Env.Yield, and the calls below that wait — and which
+// thread runs next is drawn from the seed: a run, interleavings included,
+// is a pure function of (scenario, options, seed), and a replay id (whose
+// seed field names the scheduler and the schedule, "7+pct2+s12") rebuilds
+// the interleaving as well as the crash state.
+//
+//	var mu sim.Mutex
+//	t := env.Go(func(env *sim.Env) error {
+//		mu.Lock()
+//		defer mu.Unlock()
+//		return appendOne(env, w)
+//	})
+//	...
+//	err := t.Wait()
+//
+// Options.Schedules runs the workload under that many schedules, each an
+// exploration of its own crash points (a workload of one thread runs
+// once). Options.Scheduler is RandomScheduler (a uniform draw at each
+// point) or PCTScheduler (Burckhardt et al., ASPLOS 2010: random
+// priorities and Options.Depth-1 change points, which catches a bug of
+// depth d with probability at least 1/(n·k^(d-1)) per schedule,
+// Result.PCTChance); Options.Switches bounds the preemptions of a
+// schedule. The Result reports the schedules, the distinct interleavings
+// among them, the threads and the steps.
+//
+// Time is simulated: Env.Now starts at Epoch and moves only when every
+// thread waits and some sleep (Env.Sleep, Env.After, Env.AfterFunc), to
+// the earliest wake time, so timeouts and TTLs replay; a run takes no
+// real time for its sleeps.
+//
+// Processes share the machine's files, mappings and shared memory.
+// Process.Kill kills one (F1) while the others go on: its flocks are
+// released, its stores to shared mappings kept, its threads find every
+// call failing with ErrKilled and end; a process started afterwards
+// recovers beside the survivors.
+//
+// What is scheduled deterministically, and what is not:
+//
+//   - Deterministic: threads that synchronise through storage, Env.Yield,
+//     sim.Mutex, sim.Cond, Thread.Wait and the simulated clock — the
+//     scheduler sees every one of those waits. Goroutines a thread starts
+//     with a go statement become threads too, and so does the engine's
+//     own background work, unchanged; the scheduler numbers them when it
+//     first sees them, which it does at the starting thread's next
+//     scheduling point at the latest.
+//   - Deterministic only with care: a thread that starts several
+//     goroutines with go statements between two of its scheduling points.
+//     Go gives no account of the order in which goroutines started; the
+//     scheduler numbers those it finds together by goroutine id, which the
+//     runtime hands out from per-processor batches, so two goroutines
+//     started by a thread that moved to another processor in between may
+//     be numbered the other way round, and the run go another way. A
+//     scheduling point after each go statement (Env.Yield), or Env.Go,
+//     makes the numbering the start order.
+//   - Deterministic: Go's own primitives (sync.Mutex, sync.RWMutex,
+//     sync.Cond, sync.WaitGroup, channels, select) as long as at most one
+//     thread at a time is blocked on them. The scheduler learns from the
+//     runtime (a traceback of every goroutine) that the thread holding the
+//     turn blocked, and hands the turn on; a thread a Go primitive wakes
+//     runs until its next scheduling point, where it parks, and the
+//     scheduler decides nothing until it has. While a thread is blocked
+//     on a Go primitive, threads inside a storage operation go first (a
+//     group commit's followers wait for the leader's fsync, which must
+//     finish before others start new operations to wait on). The WAL's
+//     group commit (scenario wal-group) is in this class.
+//   - Not deterministic: two or more threads blocked on Go primitives at
+//     once, when one wake-up frees several (a sync.Cond Broadcast, a
+//     closed channel, an Unlock with several waiters): which runs first
+//     is the Go runtime's choice. The run says so in
+//     Result.Nondeterministic, and the same words every time; use
+//     sim.Mutex and sim.Cond there.
+//   - Not scheduled: a thread that waits by spinning without a scheduling
+//     point holds the turn (yield in the loop); real time (time.Sleep,
+//     time.After) passes as real time; a goroutine that never calls the
+//     machine's storage and is not started by a thread is no thread.
+//
+// A run that cannot go on — every thread waits, none sleeps — ends with a
+// deadlock as its Result.RunError, naming each thread and what it waits
+// on; a thread's panic, or an error no thread waited for, fails the run
+// likewise. Nothing a workload's threads do takes the laboratory down.
+//
 // # Implementation notes
 //
 // Crash points (docs/DESIGN.md section 5). For a power failure (F2), just before
@@ -301,9 +390,34 @@
 // crash states (at most 32 per point) is recovered again and judged against
 // the same history: recovery must be idempotent when interrupted.
 //
+// The scheduler (sched.go). Each thread is a goroutine; the one holding
+// the turn runs, every other is parked on its own channel, waits in the
+// scheduler (sim.Mutex, sim.Cond, Thread.Wait, Sleep), or is blocked on a
+// Go primitive. Threads are told apart at a scheduling point by the
+// address of the runtime's goroutine descriptor (getg, one instruction
+// on amd64 and arm64): with one thread and no goroutine started since
+// (runtime/metrics' count of created goroutines), a scheduling point costs
+// an atomic add, two loads and a read of that metric: a single-threaded
+// exploration runs within noise of its speed before the scheduler. Only when a thread may be running outside
+// its turn does the scheduler read the runtime's goroutine states
+// (runtime.Stack of all goroutines, which stops the world); a watchdog
+// notices a turn that makes no progress and looks whether its holder is
+// blocked on a Go primitive. Timing decides only when the scheduler looks,
+// never what it decides: it decides once every thread is parked, waiting
+// or blocked, from the seed.
+//
+// Crash points under threads. A crash point takes the checker's state and
+// the machine's in one step (explorer.snapshot, under the checker's lock,
+// while the other threads are parked), so no operation falls between the
+// history and the image. The judged key includes a digest of the
+// invocations and their clients: the same counts of operations in two
+// schedules are different histories. Crash points are numbered through
+// every schedule (Point.Schedule); a replay id names the schedule and the
+// point's place in that schedule's run.
+//
 // Limits. A recovery that never returns blocks its worker: there is no way
-// to stop a goroutine. Processes are goroutines of this one; a workload
-// that starts goroutines of its own (a group-commit flusher, say) runs them
-// unscheduled, and crash points reached from them are explored like the
-// others.
+// to stop a goroutine. Processes are goroutines of this one. F1 at a crash
+// point kills the whole machine (every process), as before; killing one
+// process at any of its operations while the others go on is done by the
+// workload itself (Process.Kill), not yet enumerated by the explorer.
 package sim

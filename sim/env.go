@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"sync"
 
+	"github.com/zeebo/xxh3"
+
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/faultfs"
 	"github.com/crashsim/crashsim/models"
@@ -12,20 +14,34 @@ import (
 
 // Env is what a scenario's workload and recovery see of the simulated
 // machine: the file system of their process, a seeded random source, and
-// the markers that tell the checker what the workload did.
+// the markers that tell the checker what the workload did. Each thread
+// has an Env of its own (Env.Go): its markers are its client's.
 type Env struct {
 	// FS is the file system as the process sees it. Paths under /pmem are
 	// persistent memory (Map gives PMem regions), under /dev/shm shared
 	// memory; every other path is on the disk.
 	FS engine.FS
-	// Rand is seeded from the run's seed: a workload that draws from it is
-	// still a pure function of (scenario, options, seed). It is not safe for
-	// concurrent use.
+	// Rand is seeded from the run's seed (and the thread's number): a
+	// workload that draws from it is still a pure function of (scenario,
+	// options, seed). It is the thread's own, not safe for use by others.
 	Rand *rand.Rand
 
-	proc  *Process
-	mu    *sync.Mutex    // serializes the checker: markers may come from several goroutines
-	check *models.Prefix // nil during recovery
+	proc   *Process
+	ck     *checker // the workload's checker; nil during recovery
+	thread *thread  // nil on a machine without a scheduler
+}
+
+// checker is the checker of a workload's markers, shared by the Envs of
+// its threads.
+type checker struct {
+	// mu serializes the markers and makes a crash point's snapshot of the
+	// checker and of the disk one: no marker falls between them.
+	mu     sync.Mutex
+	prefix *models.Prefix
+	// history is a digest of the invocations so far, each input and its
+	// client: the same counts of invoked and durable operations name
+	// different histories in different schedules.
+	history uint64
 }
 
 // Process returns the simulated process the code runs in.
@@ -34,46 +50,64 @@ func (e *Env) Process() *Process { return e.proc }
 // Machine returns the simulated machine, to start more processes.
 func (e *Env) Machine() *Machine { return e.proc.m }
 
+// point is the scheduling point of a marker.
+func (e *Env) point() {
+	if s := e.proc.m.sched.Load(); s != nil {
+		s.point(e.proc, atMarker)
+	}
+}
+
 // Invoke marks the start of the next operation of the workload, with its
 // input in the model's terms, and returns the output the model gives for it.
 // During recovery it only marks the trace.
 func (e *Env) Invoke(input any) (want any) {
-	e.proc.mark("invoke", e.describe(input))
-	if e.check == nil {
+	e.point()
+	note := e.describe(input)
+	if e.ck == nil {
+		e.proc.mark("invoke", note)
 		return nil
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.check.Invoke(input)
+	e.ck.mu.Lock()
+	defer e.ck.mu.Unlock()
+	e.proc.mark("invoke", note)
+	e.ck.history = mix(e.ck.history, xxh3.HashString(note)^uint64(e.Client()))
+	return e.ck.prefix.Invoke(input)
 }
 
 // Return marks the end of the current operation, with its output.
 func (e *Env) Return(output any) {
+	e.point()
 	e.proc.mark("return", fmt.Sprint(output))
 }
 
-// Durable marks operations 1..n as acknowledged durable: the system under
-// test has promised they survive a crash.
+// Durable marks operations 1..n as acknowledged durable: the system
+// under test has promised they survive a crash. Operations are numbered
+// in the order they were invoked, by every client.
 func (e *Env) Durable(n int) {
-	e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
-	if e.check != nil {
-		e.mu.Lock()
-		e.check.Durable(n)
-		e.mu.Unlock()
+	e.point()
+	if e.ck == nil {
+		e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
+		return
 	}
+	e.ck.mu.Lock()
+	defer e.ck.mu.Unlock()
+	e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
+	e.ck.prefix.Durable(n)
 }
 
-// DurableAll marks every operation invoked so far as acknowledged durable,
-// as when a sync barrier returns.
+// DurableAll marks every operation invoked so far is acknowledged
+// durable, as when a sync barrier returns.
 func (e *Env) DurableAll() {
-	if e.check == nil {
+	e.point()
+	if e.ck == nil {
 		e.proc.mark("durable", "all")
 		return
 	}
-	e.mu.Lock()
-	n := e.check.Invoked()
-	e.mu.Unlock()
-	e.Durable(n)
+	e.ck.mu.Lock()
+	defer e.ck.mu.Unlock()
+	n := e.ck.prefix.Invoked()
+	e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
+	e.ck.prefix.Durable(n)
 }
 
 // Inject injects media and I/O faults (docs/DESIGN.md F3) into the storage
@@ -96,12 +130,13 @@ func (e *Env) Inject(rules ...faultfs.Rule) *faultfs.Rules {
 
 // Logf writes a note into the trace.
 func (e *Env) Logf(format string, args ...any) {
+	e.point()
 	e.proc.mark("note", fmt.Sprintf(format, args...))
 }
 
 func (e *Env) describe(input any) string {
-	if e.check != nil && e.check.Model().DescribeInput != nil {
-		return e.check.Model().DescribeInput(input)
+	if e.ck != nil && e.ck.prefix.Model().DescribeInput != nil {
+		return e.ck.prefix.Model().DescribeInput(input)
 	}
 	return fmt.Sprint(input)
 }

@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,14 +54,21 @@ type explorer struct {
 	start time.Time
 	res   *Result
 
-	// Owned by whichever goroutine of the workload reaches a crash point:
-	// engine code may reach barriers from several (a group-commit flusher),
-	// so hookMu serializes crash points, and checkMu the checker, which the
-	// workload's markers and the crash points' snapshots both use.
-	hookMu  sync.Mutex
-	checkMu sync.Mutex
-	points  int // crash points reached, in every shard
-	deaths  int // the machine's deaths (Process.Death) crash points have seen
+	// Owned by whichever thread of the workload reaches a crash point:
+	// the scheduler runs one at a time, and hookMu serializes them anyway.
+	hookMu sync.Mutex
+	// live is the machine of the workload running, nil between runs: a
+	// crash point of another machine's (a goroutine outliving its
+	// workload) is no crash point.
+	live   atomic.Pointer[Machine]
+	ck     *checker // the current schedule's checker, x.check its prefix
+	points int      // crash points reached, in every shard and schedule
+	deaths int      // the machine's deaths (Process.Death) crash points have seen
+	// The schedule whose run is going on (see runSchedules): its number,
+	// its crash points so far, and PCT's k.
+	schedule int
+	local    int
+	steps    int
 
 	// The pipeline (see crashPoint): the workload sends each crash point to
 	// the builders and, in order, to the sequencer, which deduplicates its
@@ -85,14 +91,16 @@ type explorer struct {
 	fails    map[int]*failure // per crash point (slot), its first failing state
 	excerpts [][]Event        // per crash point (slot), the trace before it
 	digests  []uint64         // per crash point (slot), the workload's digest there
+	keys     []int            // per crash point (slot), its pointKey
 	done     int              // crash points the sequencer finished
 
 	replay *replayTarget // set when replaying one state
+	traces [][]Event     // set by tests: every schedule's whole trace, recorded
 }
 
 // job is one crash image to recover and judge.
 type job struct {
-	point  int // the crash point's index in the run
+	point  int // the crash point's pointKey
 	slot   int // its index in res.Points
 	idx    int // the choice's place in the crash point's enumeration
 	choice faultfs.Choice
@@ -166,28 +174,7 @@ func (x *explorer) run() {
 		go x.work()
 	}
 	go x.sequence()
-	x.m = NewMachine()
-	x.m.startDigest()
-	if x.replay != nil {
-		x.m.startRecording()
-	}
-	x.m.hook = x
-	x.proc = x.m.Start("workload")
-	env := &Env{FS: x.proc.FS(), Rand: rand.New(rand.NewPCG(x.opts.Seed, 0x776f726b6c6f6164)), proc: x.proc, mu: &x.checkMu, check: x.check}
-	if err := runGuarded(func() error { return x.sc.Run(env) }); err != nil && !x.stopped.Load() && !x.proc.Killed() {
-		x.res.RunError = err.Error()
-	}
-	if !x.stopped.Load() && x.res.RunError == "" {
-		x.hookMu.Lock()
-		x.crashPoint(Event{Index: x.m.lastOp().Index + 1, Proc: x.proc.ID, Kind: "end"})
-		x.hookMu.Unlock()
-		// Checked once the workload is done, as it would have been with a
-		// fault injected: a workload a replay stopped, or one that died,
-		// is not done.
-		if unfired := x.m.unfired(); len(unfired) > 0 && !x.stopped.Load() && !x.proc.Killed() {
-			x.res.RunError = "an injected fault never fired: " + strings.Join(unfired, "; ")
-		}
-	}
+	x.runSchedules()
 	close(x.pending)
 	close(x.builds)
 	<-x.sequenced
@@ -213,7 +200,9 @@ func (x *explorer) before(p *Process, at Event) {
 	if x.opts.Fault == PowerFailure {
 		x.hookMu.Lock()
 		defer x.hookMu.Unlock()
-		x.crashPoint(at)
+		if x.live.Load() == p.m {
+			x.crashPoint(at)
+		}
 	}
 }
 
@@ -223,7 +212,9 @@ func (x *explorer) after(p *Process, at Event) {
 	if x.opts.Fault == ProcessCrash {
 		x.hookMu.Lock()
 		defer x.hookMu.Unlock()
-		x.crashPoint(at)
+		if x.live.Load() == p.m {
+			x.crashPoint(at)
+		}
 	}
 }
 
@@ -239,39 +230,38 @@ func (x *explorer) crashPoint(at Event) {
 	}
 	k := x.points
 	x.points++
+	local := x.local
+	x.local++
 	var died string
 	x.deaths, died = x.m.deathsSince(x.deaths)
 	if x.replay != nil {
-		x.replayPoint(k, at, died)
+		x.replayPoint(local, at, died)
 		return
 	}
 	if x.opts.Budget.Time > 0 && time.Since(x.start) > x.opts.Budget.Time {
 		x.stop("time budget")
 		return
 	}
-	x.checkMu.Lock()
-	check := x.check.Snapshot()
-	x.checkMu.Unlock()
 	pw := &pointWork{
-		pt:    Point{Index: k, Trace: at.Index, At: x.describePoint(at), StatesExact: true},
-		check: check,
-		tail:  x.opts.Tail,
-		died:  died,
+		pt:   Point{Index: k, Schedule: x.schedule, Trace: at.Index, At: x.describePoint(at), StatesExact: true},
+		key:  pointKey(x.schedule, local),
+		tail: x.opts.Tail,
+		died: died,
 	}
+	pw.check, pw.history, pw.prebuilt, pw.pend = x.snapshot()
 	x.mu.Lock()
 	pw.slot = len(x.res.Points)
 	x.res.Points = append(x.res.Points, pw.pt)
 	x.excerpts = append(x.excerpts, x.m.excerpt())
 	x.digests = append(x.digests, x.m.workloadDigest())
+	x.keys = append(x.keys, pw.key)
 	x.mu.Unlock()
 	if x.opts.Fault == ProcessCrash {
 		pw.pt.States = 1
-		pw.prebuilt = x.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
 		pw.choices = []faultfs.Choice{{}}
 	} else {
-		pw.pend = x.m.disk.PendingUnder(x.prof, x.opts.Granularity)
 		pw.pt.States, pw.pt.StatesExact = pw.pend.Count(faultfs.AllSubsets)
-		for c := range pw.pend.Choices(x.opts.Strategy.faultfs(), x.opts.MaxStates, x.seedAt(k)) {
+		for c := range pw.pend.Choices(x.opts.Strategy.faultfs(), x.opts.MaxStates, x.seedAt(pw.key)) {
 			pw.choices = append(pw.choices, c)
 		}
 	}
@@ -284,6 +274,20 @@ func (x *explorer) crashPoint(at Event) {
 	}
 }
 
+// snapshot takes the checker's state and the machine's at a crash point
+// as one: no marker falls between them (and, the scheduler running one
+// thread at a time, no operation either). For a process crash it is the
+// crash image, for a power failure the pending units.
+func (x *explorer) snapshot() (check *models.Prefix, history uint64, img *faultfs.FS, pend *faultfs.Pending) {
+	x.ck.mu.Lock()
+	defer x.ck.mu.Unlock()
+	check, history = x.check.Snapshot(), x.ck.history
+	if x.opts.Fault == ProcessCrash {
+		return check, history, x.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll}), nil
+	}
+	return check, history, nil, x.m.disk.PendingUnder(x.prof, x.opts.Granularity)
+}
+
 // pointsInFlight bounds the crash points between the workload and the
 // sequencer. Their images are alive at once, so it bounds memory too (with
 // MaxStates); eight keep two workers busy while a point is being built, where
@@ -294,7 +298,9 @@ const pointsInFlight = 8
 type pointWork struct {
 	pt       Point
 	slot     int
+	key      int // pointKey
 	check    *models.Prefix
+	history  uint64           // the checker's history digest
 	pend     *faultfs.Pending // nil for a process crash
 	prebuilt *faultfs.FS      // the one image of a process crash
 	tail     faultfs.Tail
@@ -339,7 +345,7 @@ func (x *explorer) sequence() {
 		for i, c := range pw.choices {
 			pt.Explored++
 			x.explored++
-			key := judged{pw.fps[i], pw.check.DurableCount(), pw.check.Invoked(), pw.died != ""}
+			key := judged{pw.fps[i], pw.check.DurableCount(), pw.check.Invoked(), pw.history, pw.died != ""}
 			mine := false
 			if !x.seen[key] {
 				x.seen[key] = true
@@ -348,7 +354,7 @@ func (x *explorer) sequence() {
 				pt.Unique++
 			}
 			if mine {
-				b.jobs = append(b.jobs, job{point: pt.Index, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check, died: pw.died})
+				b.jobs = append(b.jobs, job{point: pw.key, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check, died: pw.died})
 			} else if pw.prebuilt == nil {
 				pw.imgs[i].Release() // judged already, or another shard's: never recovered here
 			}
@@ -391,13 +397,26 @@ func (x *explorer) describePoint(at Event) string {
 type judged struct {
 	image            faultfs.Fingerprint
 	durable, invoked int
+	history          uint64 // which invocations, in which order (checker.history)
 	died             bool
 }
 
-// seedAt is the seed of the random choices at crash point k.
+// seedAt is the seed of the random choices at crash point k (a pointKey).
 func (x *explorer) seedAt(k int) int64 {
-	return int64(mix(x.opts.Seed, uint64(k)) >> 1)
+	sched, local := splitPointKey(k)
+	return int64(mix(pointSeed(x.opts.Seed, sched), uint64(local)) >> 1)
 }
+
+// pointKey names crash point local of schedule sched's run in one int:
+// the crash points' seeds come from it, and a replay id names both. For
+// the first schedule it is the point's index, as it was before schedules.
+func pointKey(sched, local int) int { return sched<<localBits | local }
+
+func splitPointKey(k int) (sched, local int) { return k >> localBits, k & (1<<localBits - 1) }
+
+// localBits are the bits of a pointKey that number a schedule's crash
+// points: 32 where an int has 64 bits, 16 where it has 32.
+const localBits = 16 + 16*(^uint(0)>>63)
 
 // mix hashes two words into one (splitmix64's finalizer).
 func mix(a, b uint64) uint64 {
@@ -415,8 +434,9 @@ func (x *explorer) stop(why string) {
 	}
 	x.mu.Lock()
 	x.res.Stopped = why
+	m := x.m
 	x.mu.Unlock()
-	x.proc.Kill()
+	m.stop()
 }
 
 // work builds images, first, and judges them, until both run out.
@@ -508,7 +528,8 @@ func (x *explorer) judgeJob(j job) {
 // k. It depends on the state, not on its place in the enumeration, so that
 // a replay, which knows only the state, recovers with the same seed.
 func (x *explorer) recoverySeed(k int, choice faultfs.Choice) uint64 {
-	h := mix(mix(x.opts.Seed, uint64(k)), uint64(choice.Prefix))
+	sched, local := splitPointKey(k)
+	h := mix(mix(pointSeed(x.opts.Seed, sched), uint64(local)), uint64(choice.Prefix))
 	for _, v := range choice.Sizes {
 		h = mix(h, uint64(v))
 	}
@@ -551,6 +572,7 @@ func (x *explorer) recoverMachine(m *Machine, seed uint64) (out outcome) {
 			out = outcome{panic: fmt.Sprintf("%v\n%s", r, debug.Stack())}
 		}
 	}()
+	defer m.endRecovery() // threads it started, if any
 	state, err := x.sc.Recover(env)
 	if d := p.Death(); d != "" {
 		err = deathError(d) // whatever the recovery made of its errors, it died

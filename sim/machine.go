@@ -54,6 +54,13 @@ type Machine struct {
 	// injected are the rules Env.Inject injected, in order; the disk's
 	// injector tries them all.
 	injected injectors
+
+	// sched runs the machine's threads one at a time, if the machine has
+	// any (the workload's always does; another gets one when its code
+	// starts a thread).
+	sched atomic.Pointer[sched]
+	seed  uint64   // the run's seed, for the threads' Rands
+	ck    *checker // the workload's checker, for the threads' Envs
 }
 
 // injectors is the disk's Injector once Env.Inject was called: each Rules
@@ -167,10 +174,12 @@ func (m *Machine) observe(op faultfs.Op) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.last = op
+	thread := max(m.sched.Load().current(), 0)
 	if m.digest != nil {
-		m.digestOp(op)
+		m.digestOp(op, thread)
 	}
 	e := eventOf(op)
+	e.Thread = thread
 	m.ring.add(e)
 	if m.record {
 		m.full = append(m.full, e)
@@ -232,12 +241,18 @@ func (m *Machine) workloadDigest() uint64 {
 	return max(m.digest.Sum64(), 1)
 }
 
-// digestOp folds an operation into the digest: every field but the index,
-// which the order already gives. Called with m.mu held.
-func (m *Machine) digestOp(op faultfs.Op) {
+// digestOp folds an operation of a thread into the digest: every field
+// but the index, which the order already gives, and the thread, but for
+// the first (digests from before threads stay as they were). Called with
+// m.mu held.
+func (m *Machine) digestOp(op faultfs.Op, thread int) {
 	b := m.digestBuf[:0]
 	b = binary.AppendUvarint(b, uint64(op.Kind))
 	b = binary.AppendUvarint(b, uint64(op.Owner))
+	if thread > 0 {
+		b = append(b, 't')
+		b = binary.AppendUvarint(b, uint64(thread))
+	}
 	b = binary.AppendVarint(b, op.Off)
 	b = binary.AppendVarint(b, op.Len)
 	for _, s := range []string{op.Path, op.NewPath, op.Note} {
@@ -356,6 +371,23 @@ func (p *Process) fault(op, path string, err error) error {
 	return &fs.PathError{Op: op, Path: path, Err: fmt.Errorf("%w by SIGBUS: %w", ErrKilled, err)}
 }
 
+// point is the scheduling point of an operation of p.
+func (p *Process) point() {
+	if s := p.m.sched.Load(); s != nil {
+		s.point(p, atStorage)
+	}
+}
+
+// killAll kills every process of the machine.
+func (m *Machine) killAll() {
+	m.mu.Lock()
+	procs := slices.Clone(m.procs)
+	m.mu.Unlock()
+	for _, p := range procs {
+		p.Kill()
+	}
+}
+
 func (p *Process) mark(kind, note string) {
 	p.m.disk.Mark(p.ID, kind+" "+note)
 }
@@ -373,14 +405,29 @@ func (p *Process) killedErr(op, path string) error {
 // before and after call the machine's hook, if any.
 func (p *Process) before(kind, path string, off, n int64) {
 	if h := p.m.hook; h != nil {
+		defer p.m.inLab()()
 		h.before(p, p.event(kind, path, off, n))
 	}
 }
 
 func (p *Process) after() {
 	if h := p.m.hook; h != nil {
+		defer p.m.inLab()()
 		h.after(p, eventOf(p.m.lastOp()))
 	}
+}
+
+// inLab tells the machine's scheduler, if any, that a crash point is
+// being taken, which can wait for the explorer's workers a while: the
+// watchdog leaves the turn alone meanwhile. It returns the call that
+// says it is over.
+func (m *Machine) inLab() func() {
+	s := m.sched.Load()
+	if s == nil {
+		return func() {}
+	}
+	s.inLab.Add(1)
+	return func() { s.inLab.Add(-1) }
 }
 
 // callerOutside returns the file:line of the innermost caller that is not
@@ -426,6 +473,7 @@ func shortFile(path string) string {
 type procFS struct{ p *Process }
 
 func (f *procFS) OpenFile(name string, flag int, perm fs.FileMode) (engine.File, error) {
+	f.p.point()
 	if f.p.Killed() {
 		return nil, f.p.killedErr("open", name)
 	}
@@ -438,6 +486,7 @@ func (f *procFS) OpenFile(name string, flag int, perm fs.FileMode) (engine.File,
 }
 
 func (f *procFS) Remove(name string) error {
+	f.p.point()
 	if f.p.Killed() {
 		return f.p.killedErr("remove", name)
 	}
@@ -447,6 +496,7 @@ func (f *procFS) Remove(name string) error {
 }
 
 func (f *procFS) Rename(oldname, newname string) error {
+	f.p.point()
 	if f.p.Killed() {
 		return &fs.PathError{Op: "rename", Path: oldname, Err: ErrKilled}
 	}
@@ -458,6 +508,7 @@ func (f *procFS) Rename(oldname, newname string) error {
 // Link is engine.Link on the disk, a crash point after it: a new name is
 // a namespace change.
 func (f *procFS) Link(oldname, newname string) error {
+	f.p.point()
 	if f.p.Killed() {
 		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: ErrKilled}
 	}
@@ -467,6 +518,7 @@ func (f *procFS) Link(oldname, newname string) error {
 }
 
 func (f *procFS) MkdirAll(name string, perm fs.FileMode) error {
+	f.p.point()
 	if f.p.Killed() {
 		return f.p.killedErr("mkdir", name)
 	}
@@ -476,6 +528,7 @@ func (f *procFS) MkdirAll(name string, perm fs.FileMode) error {
 }
 
 func (f *procFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	f.p.point()
 	if f.p.Killed() {
 		return nil, f.p.killedErr("readdir", name)
 	}
@@ -483,6 +536,7 @@ func (f *procFS) ReadDir(name string) ([]fs.DirEntry, error) {
 }
 
 func (f *procFS) Stat(name string) (fs.FileInfo, error) {
+	f.p.point()
 	if f.p.Killed() {
 		return nil, f.p.killedErr("stat", name)
 	}
@@ -490,6 +544,7 @@ func (f *procFS) Stat(name string) (fs.FileInfo, error) {
 }
 
 func (f *procFS) SyncDir(name string) error {
+	f.p.point()
 	if f.p.Killed() {
 		return f.p.killedErr("syncdir", name)
 	}
@@ -501,6 +556,7 @@ func (f *procFS) SyncDir(name string) error {
 }
 
 func (f *procFS) Lock(name string, mode engine.LockMode) (io.Closer, error) {
+	f.p.point()
 	if f.p.Killed() {
 		return nil, f.p.killedErr("lock", name)
 	}
@@ -513,6 +569,7 @@ func (f *procFS) Lock(name string, mode engine.LockMode) (io.Closer, error) {
 }
 
 func (f *procFS) Map(file engine.File, length int64) (engine.Region, error) {
+	f.p.point()
 	pf, ok := file.(*procFile)
 	if !ok || pf.p.m != f.p.m {
 		return nil, fmt.Errorf("%w: map of a %T, not a file of this simulated machine", engine.ErrNotSupported, file)
@@ -545,6 +602,7 @@ var (
 func (f *procFile) Name() string { return f.f.Name() }
 
 func (f *procFile) ReadAt(b []byte, off int64) (int, error) {
+	f.p.point()
 	if f.p.Killed() {
 		return 0, f.p.killedErr("read", f.f.Name())
 	}
@@ -554,10 +612,12 @@ func (f *procFile) ReadAt(b []byte, off int64) (int, error) {
 // WriteAt writes in pieces of at most one page under a process crash: a
 // process killed inside write(2) may leave a prefix of the pages written.
 func (f *procFile) WriteAt(b []byte, off int64) (int, error) {
+	f.p.point()
 	return splitCopy(f.p, "write", f.f.Name(), b, off, engine.PageSize, f.f.WriteAt)
 }
 
 func (f *procFile) Sync() error {
+	f.p.point()
 	if f.p.Killed() {
 		return f.p.killedErr("sync", f.f.Name())
 	}
@@ -571,6 +631,7 @@ func (f *procFile) Sync() error {
 // Datasync is a barrier, as Sync is: a crash point of a power failure
 // before it.
 func (f *procFile) Datasync() error {
+	f.p.point()
 	if f.p.Killed() {
 		return f.p.killedErr("fdatasync", f.f.Name())
 	}
@@ -586,6 +647,7 @@ func (f *procFile) Datasync() error {
 // the pages. The end where the pieces go is the file's size when Append
 // starts, which only the process's own appends move meanwhile.
 func (f *procFile) Append(b []byte) (int, error) {
+	f.p.point()
 	off := int64(0)
 	if !f.p.Killed() && f.p.splits() && engine.CheckAppend(f.f.Name(), f.flag) == nil && len(b) > 1 {
 		if fi, err := f.f.Stat(); err == nil {
@@ -598,6 +660,7 @@ func (f *procFile) Append(b []byte) (int, error) {
 }
 
 func (f *procFile) Truncate(size int64) error {
+	f.p.point()
 	if f.p.Killed() {
 		return f.p.killedErr("truncate", f.f.Name())
 	}
@@ -609,6 +672,7 @@ func (f *procFile) Truncate(size int64) error {
 // Allocate is engine.Allocate of the file, a crash point after it: it
 // changes the state (the blocks and the size).
 func (f *procFile) Allocate(off, n int64) error {
+	f.p.point()
 	if f.p.Killed() {
 		return f.p.killedErr("fallocate", f.f.Name())
 	}
@@ -618,13 +682,17 @@ func (f *procFile) Allocate(off, n int64) error {
 }
 
 func (f *procFile) Stat() (fs.FileInfo, error) {
+	f.p.point()
 	if f.p.Killed() {
 		return nil, f.p.killedErr("stat", f.f.Name())
 	}
 	return f.f.Stat()
 }
 
-func (f *procFile) Close() error { return f.f.Close() }
+func (f *procFile) Close() error {
+	f.p.point()
+	return f.f.Close()
+}
 
 // splits reports whether the machine explores process crashes, whose
 // crash points fall inside copies too.
@@ -683,6 +751,7 @@ func (r *procRegion) Len() int64            { return r.r.Len() }
 func (r *procRegion) Medium() engine.Medium { return r.r.Medium() }
 
 func (r *procRegion) ReadAt(b []byte, off int64) (int, error) {
+	r.p.point()
 	if r.p.Killed() {
 		return 0, r.p.killedErr("region-read", r.name)
 	}
@@ -691,6 +760,7 @@ func (r *procRegion) ReadAt(b []byte, off int64) (int, error) {
 }
 
 func (r *procRegion) View(off, n int64) ([]byte, error) {
+	r.p.point()
 	if r.p.Killed() {
 		return nil, r.p.killedErr("region-read", r.name)
 	}
@@ -711,6 +781,7 @@ func (r *procRegion) loadFault(err error) error {
 // inside a memcpy leaves a prefix of its words. A store the full disk
 // cannot back kills the process (Process.fault).
 func (r *procRegion) WriteAt(b []byte, off int64) (int, error) {
+	r.p.point()
 	return splitCopy(r.p, "region-write", r.name, b, off, engine.WordSize, func(b []byte, off int64) (int, error) {
 		n, err := r.r.WriteAt(b, off)
 		return n, r.p.fault("region-write", r.name, err)
@@ -718,6 +789,7 @@ func (r *procRegion) WriteAt(b []byte, off int64) (int, error) {
 }
 
 func (r *procRegion) Load32(off int64) (uint32, error) {
+	r.p.point()
 	if r.p.Killed() {
 		return 0, r.p.killedErr("region-read", r.name)
 	}
@@ -726,6 +798,7 @@ func (r *procRegion) Load32(off int64) (uint32, error) {
 }
 
 func (r *procRegion) Load64(off int64) (uint64, error) {
+	r.p.point()
 	if r.p.Killed() {
 		return 0, r.p.killedErr("region-read", r.name)
 	}
@@ -735,6 +808,7 @@ func (r *procRegion) Load64(off int64) (uint64, error) {
 
 // atomic runs a state-changing atomic operation and passes its crash point.
 func (r *procRegion) atomic(do func() error, operands ...uint64) error {
+	r.p.point()
 	if r.p.Killed() {
 		return r.p.killedErr("region-atomic", r.name)
 	}
@@ -773,6 +847,7 @@ func (r *procRegion) CompareAndSwap64(off int64, old, new uint64) (ok bool, err 
 }
 
 func (r *procRegion) Flush(off, n int64) error {
+	r.p.point()
 	if r.p.Killed() {
 		return r.p.killedErr("flush", r.name)
 	}
@@ -780,6 +855,7 @@ func (r *procRegion) Flush(off, n int64) error {
 }
 
 func (r *procRegion) Drain() error {
+	r.p.point()
 	if r.p.Killed() {
 		return r.p.killedErr("drain", r.name)
 	}
@@ -791,6 +867,7 @@ func (r *procRegion) Drain() error {
 }
 
 func (r *procRegion) Grow(length int64) error {
+	r.p.point()
 	if r.p.Killed() {
 		return r.p.killedErr("grow", r.name)
 	}
@@ -799,4 +876,7 @@ func (r *procRegion) Grow(length int64) error {
 	return err
 }
 
-func (r *procRegion) Close() error { return r.r.Close() }
+func (r *procRegion) Close() error {
+	r.p.point()
+	return r.r.Close()
+}

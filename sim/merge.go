@@ -221,6 +221,10 @@ var runFields = []struct {
 	{"garbage tail", func(r *Result) any { return r.GarbageTail }},
 	{"tail seed", func(r *Result) any { return r.TailSeed }},
 	{"recovery crashes", func(r *Result) any { return r.RecoveryCrashes }},
+	{"scheduler", func(r *Result) any { return r.Scheduler }},
+	{"PCT depth", func(r *Result) any { return r.Depth }},
+	{"switch bound", func(r *Result) any { return r.Switches }},
+	{"schedules", func(r *Result) any { return r.Schedules }},
 }
 
 // differ returns the first run field in which a and b differ, and their
@@ -245,6 +249,8 @@ func disagree(a, b *Result) string {
 		return fmt.Sprintf("why the run stopped: %q and %q", a.Stopped, b.Stopped)
 	case len(a.Points) != len(b.Points) || a.CrashPoints != b.CrashPoints:
 		return fmt.Sprintf("the crash points reached: %d and %d", a.CrashPoints, b.CrashPoints)
+	case a.Interleavings != b.Interleavings || a.Threads != b.Threads || a.Steps != b.Steps || a.Nondeterministic != b.Nondeterministic:
+		return fmt.Sprintf("the interleavings: %d of %d threads in %d steps, and %d of %d threads in %d steps", a.Interleavings, a.Threads, a.Steps, b.Interleavings, b.Threads, b.Steps)
 	case a.States != b.States || a.StatesExact != b.StatesExact || a.Explored != b.Explored || a.Unique != b.Unique:
 		return fmt.Sprintf("the states: %d explored of %d, %d unique, and %d of %d, %d unique", a.Explored, a.States, a.Unique, b.Explored, b.States, b.Unique)
 	}

@@ -159,6 +159,21 @@ type Options struct {
 	// points, and checks that recovering again from there is still correct:
 	// recovery must be idempotent.
 	RecoveryCrashes bool
+	// Schedules is how many interleavings of the workload's threads to
+	// explore: the workload runs once under each schedule, every one with
+	// its own crash points; 0 means 1. A workload of one thread has one
+	// interleaving and runs once whatever it says.
+	Schedules int
+	// Scheduler picks the thread that runs after each scheduling point;
+	// 0 means RandomScheduler.
+	Scheduler Scheduler
+	// Depth is PCT's bug depth d (PCTScheduler only): d-1 priority change
+	// points per schedule; 0 means 3.
+	Depth int
+	// Switches bounds the preemptions of each schedule — turns taken from
+	// a thread that could have gone on; past it, a thread runs until it
+	// blocks or ends. 0 means no bound.
+	Switches int
 	// Progress, if set, is called after each crash point is explored.
 	Progress func(Progress)
 }
@@ -221,6 +236,15 @@ func (o Options) withDefaults() Options {
 	if o.MaxStates <= 0 {
 		o.MaxStates = 256
 	}
+	if o.Schedules <= 0 {
+		o.Schedules = 1
+	}
+	if o.Scheduler == 0 {
+		o.Scheduler = RandomScheduler
+	}
+	if o.Scheduler == PCTScheduler && o.Depth <= 0 {
+		o.Depth = 3
+	}
 	return o
 }
 
@@ -234,6 +258,12 @@ func (o Options) validate() error {
 	}
 	if o.Granularity != 0 && !slices.Contains(Granularities, o.Granularity) {
 		return fmt.Errorf("%w: granularity %d: want 8, 64, 512 or 4096", ErrUsage, o.Granularity)
+	}
+	if o.Scheduler != RandomScheduler && o.Scheduler != PCTScheduler {
+		return fmt.Errorf("%w: unknown scheduler %v (want random or pct)", ErrUsage, o.Scheduler)
+	}
+	if o.Switches < 0 || o.Depth < 0 || o.Scheduler != PCTScheduler && o.Depth != 0 {
+		return fmt.Errorf("%w: switch bound %d, depth %d under the %v scheduler", ErrUsage, o.Switches, o.Depth, o.Scheduler)
 	}
 	if o.Shard.N > 1 && (o.Shard.I < 0 || o.Shard.I >= o.Shard.N) {
 		return fmt.Errorf("%w: shard %v", ErrUsage, o.Shard)

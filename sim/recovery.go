@@ -105,8 +105,12 @@ func (h *nestedHook) point(at Event) {
 func (x *explorer) violation(f *failure) Violation {
 	pt := x.res.Points[f.job.slot]
 	v := Violation{Point: pt.Index, State: f.job.idx, Trace: pt.Trace, At: pt.At, Excerpt: x.excerpts[f.job.slot], Kept: []Unit{}, Lost: []Unit{}}
+	// The id names the crash point by its schedule and its place in that
+	// schedule's run, which is all a replay runs.
+	schedule, local := splitPointKey(f.job.point)
 	id := ReplayID{Scenario: x.sc.Name, Workload: x.digests[f.job.slot], Fault: x.opts.Fault, Profile: x.opts.Profile, Strategy: x.opts.Strategy, Seed: x.opts.Seed,
-		Granularity: x.opts.Granularity, GarbageTail: x.opts.Tail.Garbage, Point: pt.Index, Choice: choiceKey(f.job.pend, f.job.choice), RecoveryPoint: -1}
+		Scheduler: x.opts.Scheduler, Depth: x.opts.Depth, Switches: x.opts.Switches, Schedule: schedule,
+		Granularity: x.opts.Granularity, GarbageTail: x.opts.Tail.Garbage, Point: local, Choice: choiceKey(f.job.pend, f.job.choice), RecoveryPoint: -1}
 	bad := f.problem
 	failing := f.job.choice // the state each profile is judged from
 	switch {

@@ -58,9 +58,9 @@ func RunReplay(sc *Scenario, id ReplayID) (*Replay, error) {
 	case x.replay.err != nil:
 		return nil, x.replay.err
 	case x.replay.out == nil && id.Workload != 0:
-		return nil, fmt.Errorf("%w: the run reached %d crash points, not %d", ErrOtherWorkload, x.points, id.Point+1)
+		return nil, fmt.Errorf("%w: the run reached %d crash points, not %d", ErrOtherWorkload, x.local, id.Point+1)
 	case x.replay.out == nil:
-		return nil, fmt.Errorf("%w: the run reached %d crash points, not %d", ErrDiverged, x.points, id.Point+1)
+		return nil, fmt.Errorf("%w: the run reached %d crash points, not %d", ErrDiverged, x.local, id.Point+1)
 	}
 	x.replay.out.Doc = sc.Doc
 	return x.replay.out, nil
@@ -90,16 +90,9 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 			return
 		}
 	}
-	x.checkMu.Lock()
-	check := x.check.Snapshot()
-	x.checkMu.Unlock()
-	var img *faultfs.FS
-	var pend *faultfs.Pending
+	check, _, img, pend := x.snapshot()
 	var choice faultfs.Choice
-	if x.opts.Fault == ProcessCrash {
-		img = x.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
-	} else {
-		pend = x.m.disk.PendingUnder(x.prof, x.opts.Granularity)
+	if pend != nil {
 		var err error
 		if choice, err = parseChoiceFor(pend, id.Choice); err != nil {
 			x.replay.err = err
@@ -109,7 +102,8 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 	}
 	r := &Replay{ID: id, Trace: append([]Event(nil), x.m.full...), Sources: x.m.sources}
 	x.replay.out = r
-	seed := x.recoverySeed(k, choice)
+	key := pointKey(id.Schedule, k)
+	seed := x.recoverySeed(key, choice)
 	m := machineOn(img)
 	v := Violation{Point: k, Trace: at.Index, At: x.describePoint(at), ReplayID: id.String(), Kept: []Unit{}, Lost: []Unit{}}
 	v.Excerpt = tail(r.Trace, excerptLen)
@@ -154,7 +148,7 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 		return
 	}
 	v.Problem, v.Expected, v.Observed, v.Diff, v.Panic = bad.problem, bad.expected, bad.observed, bad.diff, bad.panic
-	v.BreaksOn, v.NotOn = x.breaksOn(job{point: k, choice: choice, pend: pend, check: check, died: died}, choice, id.RecoveryPoint >= 0)
+	v.BreaksOn, v.NotOn = x.breaksOn(job{point: key, choice: choice, pend: pend, check: check, died: died}, choice, id.RecoveryPoint >= 0)
 	r.Violation, r.Verdict = &v, bad.problem
 }
 

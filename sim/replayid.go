@@ -17,7 +17,10 @@ import (
 //	scenario@workload:fault:profile:strategy:seed:granularity:tail:point:choice[:rpoint:rchoice]
 //
 // where workload is the digest of the workload's run up to the crash
-// point, 16 hex digits (see Workload); profile is the file system's
+// point, 16 hex digits (see Workload); seed is the run's seed, followed
+// for a run of several threads by its schedule where it is not the
+// default: "+pct3" (PCTScheduler of depth 3), "+b16" (a bound of 16
+// switches), "+s12" (the thirteenth schedule), e.g. 7+pct3+s12; profile is the file system's
 // profile the run explored (Options.Profile: posix, ext4-ordered, …);
 // tail is "zero" or "garbage" (Options.Tail.Garbage: garbage always;
 // zero: as the profile and the choice say); choice is the faultfs choice
@@ -42,9 +45,18 @@ type ReplayID struct {
 	Fault    Fault
 	// Profile names the profile the run explored; "" (an id printed
 	// before profiles) replays under posix-4k.
-	Profile     string
-	Strategy    Strategy
-	Seed        uint64
+	Profile  string
+	Strategy Strategy
+	Seed     uint64
+	// Scheduler, Depth and Switches are the run's Options of the same
+	// names, and Schedule the number of the schedule (from 0) whose run
+	// the crash point is in: they rebuild the interleaving. In the text
+	// form they follow the seed where they are not the defaults (see
+	// seedField).
+	Scheduler   Scheduler
+	Depth       int
+	Switches    int
+	Schedule    int
 	Granularity int
 	GarbageTail bool
 	Point       int
@@ -65,9 +77,9 @@ func (id ReplayID) String() string {
 	}
 	var s string
 	if id.Profile == "" {
-		s = fmt.Sprintf("%s:%s:%s:%d:%d:%s:%d:%s", name, id.Fault, id.Strategy, id.Seed, id.Granularity, tail, id.Point, id.Choice)
+		s = fmt.Sprintf("%s:%s:%s:%s:%d:%s:%d:%s", name, id.Fault, id.Strategy, id.seedField(), id.Granularity, tail, id.Point, id.Choice)
 	} else {
-		s = fmt.Sprintf("%s:%s:%s:%s:%d:%d:%s:%d:%s", name, id.Fault, id.Profile, id.Strategy, id.Seed, id.Granularity, tail, id.Point, id.Choice)
+		s = fmt.Sprintf("%s:%s:%s:%s:%s:%d:%s:%d:%s", name, id.Fault, id.Profile, id.Strategy, id.seedField(), id.Granularity, tail, id.Point, id.Choice)
 	}
 	if id.RecoveryPoint >= 0 {
 		s += fmt.Sprintf(":%d:%s", id.RecoveryPoint, id.RecoveryChoice)
@@ -81,7 +93,8 @@ func (id ReplayID) Options() Options {
 	if profile == "" {
 		profile = faultfs.POSIX4K.Name
 	}
-	return Options{Fault: id.Fault, Profile: profile, Strategy: id.Strategy, Seed: id.Seed, Granularity: id.Granularity, Tail: faultfs.Tail{Garbage: id.GarbageTail}}
+	return Options{Fault: id.Fault, Profile: profile, Strategy: id.Strategy, Seed: id.Seed, Granularity: id.Granularity, Tail: faultfs.Tail{Garbage: id.GarbageTail},
+		Scheduler: id.Scheduler, Depth: id.Depth, Switches: id.Switches}
 }
 
 // ParseReplayID parses the text form of a ReplayID.
@@ -122,8 +135,8 @@ func ParseReplayID(s string) (ReplayID, error) {
 	if id.Strategy, err = ParseStrategy(f[2]); err != nil {
 		return bad(fmt.Sprintf("unknown strategy %q", f[2]))
 	}
-	if id.Seed, err = strconv.ParseUint(f[3], 10, 64); err != nil {
-		return bad("the seed must be a whole number >= 0")
+	if err := id.parseSeedField(f[3]); err != nil {
+		return bad(err.Error())
 	}
 	if id.Granularity, err = strconv.Atoi(f[4]); err != nil {
 		return bad("the granularity must be a whole number")

@@ -36,6 +36,24 @@ type Result struct {
 	// Shard is the part of the run this result is ("i/n"), or "all".
 	Shard string `json:"shard"`
 
+	// The interleavings explored, set only when the workload ran more
+	// than one thread (see Options.Schedules): the scheduler, PCT's depth
+	// and the bound on switches the run was asked for; the schedules run
+	// and how many distinct interleavings they were; the most threads
+	// alive at once and the most steps (scheduling decisions) of one
+	// schedule, PCT's n and k (PCTChance).
+	Scheduler     string `json:"scheduler,omitempty"`
+	Depth         int    `json:"pct_depth,omitempty"`
+	Switches      int    `json:"switch_bound,omitempty"`
+	Schedules     int    `json:"schedules,omitempty"`
+	Interleavings int    `json:"interleavings,omitempty"`
+	Threads       int    `json:"threads,omitempty"`
+	Steps         int    `json:"steps,omitempty"`
+	// Nondeterministic says why the run may not replay: the first
+	// schedule in which two threads were blocked on Go primitives at once
+	// (see the package doc, "Threads and the scheduler").
+	Nondeterministic string `json:"nondeterministic,omitempty"`
+
 	// CrashPoints is how many crash points the workload reached (each
 	// shard reaches them all).
 	CrashPoints int `json:"crash_points"`
@@ -73,8 +91,11 @@ func (r *Result) OK() bool { return len(r.Violations) == 0 && r.RunError == "" }
 
 // Point is the record of one crash point.
 type Point struct {
-	// Index numbers the crash points of a run from 0.
+	// Index numbers the crash points of a run from 0, through every
+	// schedule's.
 	Index int `json:"index"`
+	// Schedule is the number of the schedule whose run reached it, from 0.
+	Schedule int `json:"schedule,omitempty"`
 	// Trace is the index in the trace of the operation the crash precedes
 	// (F2) or follows (F1).
 	Trace uint64 `json:"trace"`

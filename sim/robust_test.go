@@ -3,9 +3,12 @@ package sim
 import (
 	"errors"
 	"os"
+	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/crashsim/crashsim/engine/wal"
 	"github.com/crashsim/crashsim/models"
 )
 
@@ -97,4 +100,64 @@ func TestReplayOfAnotherWayNeverPanics(t *testing.T) {
 			}
 		}
 	}
+}
+
+// leakyWAL appends to a WAL from goroutines of its own that share its
+// group commit, and returns without waiting for them: they go on
+// appending and syncing after the workload is over.
+func leakyWAL() *Scenario {
+	return &Scenario{
+		Name:  "leaky-wal",
+		Model: models.Log(),
+		Run: func(env *Env) error {
+			w, err := wal.New(env.FS, "/data/wal", wal.Bytes, wal.Options{SegmentSize: 4 << 10})
+			if err != nil {
+				return err
+			}
+			for g := range 3 {
+				go func() {
+					for i := 0; ; i++ {
+						if _, err := w.Append([]byte{byte(g), byte(i)}); err != nil {
+							return
+						}
+						if w.FlushAndSync() != nil {
+							return
+						}
+					}
+				}()
+			}
+			return nil
+		},
+		Recover: func(env *Env) (any, error) { return [][]byte(nil), nil },
+	}
+}
+
+// TestLeakedGoroutinesNeverKillTheLaboratory: goroutines of a workload
+// that sync a shared WAL after the workload returned reached crash points
+// of a finished exploration, whose panic inside the WAL's unlocked
+// section ended the process with "fatal error: sync: unlock of unlocked
+// mutex" (issue 11). The exploration runs in a child process, which must
+// exit cleanly.
+func TestLeakedGoroutinesNeverKillTheLaboratory(t *testing.T) {
+	if os.Getenv("CRASHSIM_LEAKY_CHILD") == "1" {
+		for _, f := range Faults {
+			for range 20 {
+				if _, err := Explore(leakyWAL(), Options{Fault: f, Workers: 2}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLeakedGoroutinesNeverKillTheLaboratory$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CRASHSIM_LEAKY_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.Contains(string(out), "fatal error") || strings.Contains(string(out), "panic") {
+		t.Fatalf("the exploration's process died: %v\n%s", err, firstLines(string(out), 30))
+	}
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	return strings.Join(lines[:min(n, len(lines))], "\n")
 }

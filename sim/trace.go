@@ -20,8 +20,10 @@ import (
 type Event struct {
 	// Index is the event's place in the trace.
 	Index uint64 `json:"index"`
-	// Proc is the simulated process that made it.
-	Proc int `json:"proc"`
+	// Proc is the simulated process that made it, and Thread the thread
+	// (Thread.ID), 0 for the workload's first.
+	Proc   int `json:"proc"`
+	Thread int `json:"thread,omitempty"`
 	// Kind is the operation ("write", "append", "sync", "write-sync" (the
 	// sync that ends a write to an O_DSYNC or O_SYNC file), "region-write",
 	// "drain", …)
@@ -45,7 +47,11 @@ type Event struct {
 
 func (e Event) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "#%d p%d %s", e.Index, e.Proc, e.Kind)
+	fmt.Fprintf(&b, "#%d p%d", e.Index, e.Proc)
+	if e.Thread > 0 {
+		fmt.Fprintf(&b, ".t%d", e.Thread)
+	}
+	b.WriteString(" " + e.Kind)
 	if e.Path != "" {
 		b.WriteString(" " + e.Path)
 	}
