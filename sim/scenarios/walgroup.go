@@ -1,0 +1,74 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/engine/wal"
+	"github.com/crashsim/crashsim/models"
+	"github.com/crashsim/crashsim/sim"
+)
+
+// The WAL's group commit under several appenders: threads of one process
+// append to one log and make their entries durable with FlushAndSync,
+// whose fsync the engine shares between the callers that wait for it
+// (engine/wal: one leads a round, the others wait on its condition
+// variable). The scheduler runs them one at a time, switching at every
+// storage operation and marker, so each schedule is one interleaving of
+// the appenders, and a replay id rebuilds it.
+const (
+	walGroupThreads = 4
+	walGroupEntries = 2 // per thread
+)
+
+func init() {
+	register(func() *sim.Scenario {
+		return walScenario("wal-group", fmt.Sprintf("%d threads append %d entries each to one WAL, each made durable by FlushAndSync, whose fsyncs they share (group commit)", walGroupThreads, walGroupEntries), walGroup, nil)
+	})
+}
+
+// walGroup starts the appenders, waits for them, and closes the log.
+func walGroup(env *sim.Env, fsys engine.FS) error {
+	w, err := wal.New(fsys, walDir, wal.Bytes, walOptions())
+	if err != nil {
+		return err
+	}
+	var threads []*sim.Thread
+	order := new(sim.Mutex)
+	for range walGroupThreads {
+		threads = append(threads, env.Go(func(env *sim.Env) error { return walGroupAppender(env, w, order) }))
+	}
+	for _, t := range threads {
+		if err := t.Wait(); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+// walGroupAppender appends its entries one at a time, each acknowledged
+// once FlushAndSync returns: every entry up to its own id is then
+// durable, its own and those appended before it by the others. The
+// appenders take turns at Append (order): the model numbers operations
+// in the order they are invoked, and the log's ids must follow it —
+// appends that overlap would be linearized by the log, which only a
+// linearizability check judges. Their FlushAndSyncs overlap freely: that
+// is the group commit under test.
+func walGroupAppender(env *sim.Env, w *wal.WAL[[]byte], order *sim.Mutex) error {
+	for range walGroupEntries {
+		e := walRecord(env, walEntry)
+		order.Lock()
+		env.Invoke(models.LogAppend{Record: e})
+		id, err := w.Append(e)
+		order.Unlock()
+		if err != nil {
+			return err
+		}
+		if err := w.FlushAndSync(); err != nil {
+			return err
+		}
+		env.Return(id)
+		env.Durable(int(id))
+	}
+	return nil
+}
