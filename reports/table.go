@@ -34,7 +34,7 @@ func Table(w io.Writer, results []*sim.Result) error {
 	)
 	t.Header(tableHeader)
 	stops := map[string]int{}
-	var runErrors []string
+	var runErrors, interleavings []string
 	var prev *sim.Result
 	verdictOf := verdicts(results)
 	for i, r := range results {
@@ -59,6 +59,9 @@ func Table(w io.Writer, results []*sim.Result) error {
 		}
 		if r.RunError != "" {
 			runErrors = append(runErrors, fmt.Sprintf("run error: %s: %s", runName(r), r.RunError))
+		}
+		if r.Threads > 1 {
+			interleavings = append(interleavings, interleavingLine(r))
 		}
 		err := t.Append(
 			scenario, fault, strategyCell(r),
@@ -85,7 +88,7 @@ func Table(w io.Writer, results []*sim.Result) error {
 			return err
 		}
 	}
-	for _, line := range runErrors {
+	for _, line := range append(interleavings, runErrors...) {
 		if _, err := fmt.Fprintln(w, line); err != nil {
 			return err
 		}
@@ -135,4 +138,22 @@ func strategyCell(r *sim.Result) string {
 		return strategyName(r) + " [" + r.Shard + "]"
 	}
 	return strategyName(r)
+}
+
+// interleavingLine says what a run of several threads explored of their
+// interleavings, and whether it may not replay.
+func interleavingLine(r *sim.Result) string {
+	sched := r.Scheduler
+	if r.Depth > 0 {
+		sched += fmt.Sprintf(" d=%d", r.Depth)
+	}
+	if r.Switches > 0 {
+		sched += fmt.Sprintf(", at most %d switches", r.Switches)
+	}
+	line := fmt.Sprintf("interleavings: %s: %d distinct of %d %s (%s), %d threads, %d steps",
+		runName(r), r.Interleavings, r.Schedules, plural(r.Schedules, "schedule", "schedules"), sched, r.Threads, r.Steps)
+	if r.Nondeterministic != "" {
+		line += "; may not replay: " + r.Nondeterministic
+	}
+	return line
 }

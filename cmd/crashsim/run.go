@@ -56,6 +56,10 @@ type runFlags struct {
 	shard           string
 	shards          int
 	recoveryCrashes bool
+	schedules       int
+	scheduler       string
+	depth           int
+	switches        int
 	json            bool
 	out, html       string
 	violations      int
@@ -77,6 +81,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.shard, "shard", "", "judge only part `i/n` of each run's distinct crash states, to spread it over n machines\n('crashsim report' merges the parts); auto: the batch system's part, from the environment")
 	fs.IntVar(&f.shards, "shards", 0, "with --shard auto: the number of shards, where the environment has only an index\n(a Kubernetes Indexed Job's completions; or set CRASHSIM_SHARDS)")
 	fs.BoolVar(&f.recoveryCrashes, "recovery-crashes", false, "also crash each recovery at its own crash points and recover again")
+	fs.IntVar(&f.schedules, "schedules", 1, "interleavings of a workload's threads to explore: the workload runs once per schedule\n(a workload of one thread runs once)")
+	fs.StringVar(&f.scheduler, "scheduler", "random", "which thread runs at each scheduling point: random, or pct (probabilistic concurrency testing)")
+	fs.IntVar(&f.depth, "pct-depth", 0, "with --scheduler pct: the depth d of the bugs to find (0: 3)")
+	fs.IntVar(&f.switches, "switch-bound", 0, "preemptions per schedule at most (0: no bound)")
 	fs.BoolVar(&f.json, "json", false, "write the results as JSON to stdout instead of tables")
 	fs.StringVar(&f.out, "out", "", "also write the results as JSON to this `file`")
 	fs.StringVar(&f.html, "html", "", "also write an HTML report with a timeline of each run to this `file`")
@@ -105,7 +113,15 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if err := checkRunFlags(&f); err != nil {
 		return usageError(stderr, "run", err)
 	}
+	scheduler, err := sim.ParseScheduler(f.scheduler)
+	if err != nil {
+		return usageError(stderr, "run", fmt.Errorf("--scheduler: %s", reason(err, sim.ErrUsage)))
+	}
 	opts := sim.Options{
+		Schedules:       f.schedules,
+		Scheduler:       scheduler,
+		Depth:           f.depth,
+		Switches:        f.switches,
 		Profile:         f.profile,
 		MaxStates:       f.maxStates,
 		Budget:          sim.Budget{States: f.budgetStates, Time: f.budgetTime},
@@ -172,6 +188,9 @@ func checkRunFlags(f *runFlags) error {
 		nonNegative{"budget-time", int64(f.budgetTime), "no limit"},
 		nonNegative{"workers", int64(f.workers), "one per CPU"},
 		nonNegative{"shards", int64(f.shards), "from the environment"},
+		nonNegative{"pct-depth", int64(f.depth), "3"},
+		nonNegative{"switch-bound", int64(f.switches), "no bound"},
+		nonNegative{"schedules", int64(f.schedules), "1"},
 	); err != nil {
 		return err
 	}
@@ -181,6 +200,9 @@ func checkRunFlags(f *runFlags) error {
 			gs[i] = strconv.Itoa(g)
 		}
 		return fmt.Errorf("invalid --granularity %d: want %s bytes, or 0 for each medium's own", f.granularity, oneOf(gs))
+	}
+	if f.depth != 0 && f.scheduler != sim.PCTScheduler.String() {
+		return fmt.Errorf("--pct-depth %d needs --scheduler pct", f.depth)
 	}
 	if _, ok := faultfs.ProfileNamed(f.profile); !ok {
 		return fmt.Errorf("invalid --profile %q: want %s", f.profile, sim.ProfileNames())
