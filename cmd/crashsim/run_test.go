@@ -27,6 +27,20 @@ func TestRunCorrectScenario(t *testing.T) {
 	}
 }
 
+// TestRunSchedules: --schedules and --scheduler reach the explorer, and
+// the line under the table says what the run explored.
+func TestRunSchedules(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"run", "wal-group", "--fault", "process", "--schedules", "4", "--scheduler", "pct", "--pct-depth", "2", "--seed", "1"}, &out, &errb)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	want := "interleavings: wal-group (process/keep-all, seed 1): 4 distinct of 4 schedules (pct d=2), 5 threads,"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+}
+
 // bugScenario is a bug variant every fault model catches.
 const bugScenario = "pmem-log-bug-count-first"
 
@@ -164,6 +178,9 @@ func TestRunUsage(t *testing.T) {
 		{"run", "pmem-log", "--profile", "ext3"},
 		{"run", "pmem-log", "--out", filepath.Join(dir, "no", "such", "dir.json")},
 		{"run", "--no-such-flag"},
+		{"run", "wal-group", "--scheduler", "fifo"},
+		{"run", "wal-group", "--pct-depth", "2"},
+		{"run", "wal-group", "--schedules", "-1"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != exitUsageErr {
