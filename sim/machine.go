@@ -171,6 +171,7 @@ func (m *Machine) observe(op faultfs.Op) {
 		m.digestOp(op)
 	}
 	e := eventOf(op)
+	e.Pid = m.pidOf(op.Owner)
 	m.ring.add(e)
 	if m.record {
 		m.full = append(m.full, e)
@@ -180,6 +181,15 @@ func (m *Machine) observe(op faultfs.Op) {
 			}
 		}
 	}
+}
+
+// pidOf returns the operating system's pid of process owner (Event.Pid),
+// or 0. Called with m.mu held.
+func (m *Machine) pidOf(owner int) int {
+	if owner >= 1 && owner <= len(m.procs) {
+		return m.procs[owner-1].PID()
+	}
+	return 0
 }
 
 // failed is the disk's Options.Failed: an operation that is returning an
@@ -307,7 +317,18 @@ type Process struct {
 	fs     *procFS
 	killed atomic.Bool
 	death  atomic.Pointer[string] // why the machine killed it (die), if it did
+	pid    atomic.Int64           // SetPID
 }
+
+// SetPID says that the simulated process stands for the real process pid
+// of this machine's operating system, as a caller of a FUSE mount of the
+// disk does (package mount): its events in the trace carry pid from now on
+// (Event.Pid). A pid is not part of a workload's digest (ReplayID), since
+// a rerun gets another.
+func (p *Process) SetPID(pid int) { p.pid.Store(int64(pid)) }
+
+// PID returns the pid SetPID set, or 0.
+func (p *Process) PID() int { return int(p.pid.Load()) }
 
 // FS returns the file system as the process sees it.
 func (p *Process) FS() engine.FS { return p.fs }
@@ -363,7 +384,7 @@ func (p *Process) mark(kind, note string) {
 // event describes an operation of p that is about to run, for a crash
 // point before it.
 func (p *Process) event(kind, path string, off, n int64) Event {
-	return Event{Index: p.m.lastOp().Index + 1, Proc: p.ID, Kind: kind, Path: path, Off: off, Len: n}
+	return Event{Index: p.m.lastOp().Index + 1, Proc: p.ID, Pid: p.PID(), Kind: kind, Path: path, Off: off, Len: n}
 }
 
 func (p *Process) killedErr(op, path string) error {
@@ -379,7 +400,12 @@ func (p *Process) before(kind, path string, off, n int64) {
 
 func (p *Process) after() {
 	if h := p.m.hook; h != nil {
-		h.after(p, eventOf(p.m.lastOp()))
+		op := p.m.lastOp()
+		e := eventOf(op)
+		p.m.mu.Lock()
+		e.Pid = p.m.pidOf(op.Owner)
+		p.m.mu.Unlock()
+		h.after(p, e)
 	}
 }
 
