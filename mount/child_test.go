@@ -70,7 +70,8 @@ func child(args []string) error {
 // runChild runs the test binary as a child program and returns its pid.
 func runChild(args ...string) (int, error) {
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, " "))
+	// A binary built with -race sleeps a second at exit unless told not to.
+	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, " "), "GORACE=atexit_sleep_ms=0")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("child %v: %w: %s", args, err, out)

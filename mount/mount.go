@@ -15,6 +15,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/faultfs"
 	"github.com/crashsim/crashsim/sim"
 )
 
@@ -52,6 +53,9 @@ type Mount struct {
 
 	tgids sync.Map // thread id -> thread group id (int -> int)
 
+	mu   sync.Mutex
+	done []engine.File // files released by the kernel, closed by Close
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -66,6 +70,15 @@ type Mount struct {
 func Env(env *sim.Env, opts Options) (*Mount, error) {
 	self := os.Getpid()
 	env.Process().SetPID(self)
+	own := env.Process().ID
+	env.Machine().SetSourcer(func(op faultfs.Op) string {
+		if op.Owner != own || op.Kind == faultfs.OpClose {
+			// Another process's code has no stack here; a close is the
+			// kernel's release, sent after close(2) returned.
+			return ""
+		}
+		return callerSource()
+	})
 	var mu sync.Mutex
 	procs := map[int]engine.FS{self: env.FS, 0: env.FS}
 	return Serve(func(pid int) engine.FS {
@@ -112,13 +125,17 @@ func Serve(procs Processes, opts Options) (*Mount, error) {
 		}
 		m.dir, m.tmp = d, true
 	}
-	zero := time.Duration(0)
+	// Names and attributes are cached as long as the kernel likes: every
+	// change to them comes through the kernel, which updates its caches
+	// itself, and each crash image is a new mount. A short timeout would
+	// make the kernel ask again or not depending on whether a clock tick
+	// (a jiffy) passed, so that the same program traced differently from
+	// run to run.
+	forever := 24 * time.Hour
 	fsOpts := &fs.Options{
-		// Every lookup and attribute comes from the simulated disk: what
-		// the kernel caches, a crash image would not have.
-		EntryTimeout:    &zero,
-		AttrTimeout:     &zero,
-		NegativeTimeout: &zero,
+		EntryTimeout:    &forever,
+		AttrTimeout:     &forever,
+		NegativeTimeout: &forever,
 		MountOptions: fuse.MountOptions{
 			FsName:      "crashsim",
 			Name:        "crashsim",
@@ -158,11 +175,28 @@ func (m *Mount) DirectIOMmap() bool {
 	return m.server.KernelSettings().Flags64()&fuse.CAP_DIRECT_IO_ALLOW_MMAP != 0
 }
 
-// Close unmounts the directory, and removes it if Serve made it. A file
-// still open on the mount makes the unmount lazy: the directory is
-// detached at once and the server stops when the last file closes.
+// released keeps a file the kernel released, for Close.
+func (m *Mount) released(f engine.File) {
+	m.mu.Lock()
+	m.done = append(m.done, f)
+	m.mu.Unlock()
+}
+
+// Close unmounts the directory, closes the simulated files of the files
+// closed on it, in the order they were released, and removes the
+// directory if Serve made it. A file still open on the mount makes the
+// unmount lazy: the directory is detached at once and the server stops
+// when the last file closes.
 func (m *Mount) Close() error {
 	m.closeOnce.Do(func() {
+		defer func() {
+			m.mu.Lock()
+			for _, f := range m.done {
+				f.Close()
+			}
+			m.done = nil
+			m.mu.Unlock()
+		}()
 		if os.Geteuid() != 0 {
 			// fusermount3 -u, which the server runs, retrying a busy mount.
 			if err := m.server.Unmount(); err != nil {

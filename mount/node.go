@@ -166,7 +166,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if err != nil {
 		return nil, 0, errno(err)
 	}
-	return &handle{f: f, fsys: fsys, flags: fl, name: p}, fuse.FOPEN_DIRECT_IO, 0
+	return &handle{m: n.m, f: f, fsys: fsys, flags: fl, name: p}, fuse.FOPEN_DIRECT_IO, 0
 }
 
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
@@ -181,7 +181,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		f.Close()
 		return nil, nil, 0, errno(err)
 	}
-	return n.newChild(ctx, name, fi, out), &handle{f: f, fsys: fsys, flags: fl, name: p}, fuse.FOPEN_DIRECT_IO, 0
+	return n.newChild(ctx, name, fi, out), &handle{m: n.m, f: f, fsys: fsys, flags: fl, name: p}, fuse.FOPEN_DIRECT_IO, 0
 }
 
 // Mkdir is mkdir(2): EEXIST if the name exists, as engine.FS's MkdirAll
@@ -279,6 +279,7 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 // handle is a file opened through the mount: its requests go to the file
 // the opener's process opened.
 type handle struct {
+	m     *Mount
 	f     engine.File
 	fsys  engine.FS // the opener's, whose Lock flock(2) takes
 	flags int       // the flags it was opened with, those of openFlags
@@ -334,6 +335,11 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	return errno(h.f.Sync())
 }
 
+// Release is the kernel's word that the last descriptor of the open file
+// is closed. It comes after close(2) returned, while the caller goes on,
+// so the simulated file is closed only when the mount closes (Mount.Close),
+// where its close in the trace does not move from run to run. A flock the
+// file still held is released here, as the kernel releases it.
 func (h *handle) Release(ctx context.Context) syscall.Errno {
 	h.mu.Lock()
 	if h.lock != nil {
@@ -341,7 +347,8 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 		h.lock = nil
 	}
 	h.mu.Unlock()
-	return errno(h.f.Close())
+	h.m.released(h.f)
+	return 0
 }
 
 // Allocate is fallocate(2) in mode 0 (posix_fallocate), engine.Allocate;

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -68,6 +70,17 @@ func writeLog(dir string, records [][]byte, bug logBug) error {
 	}
 	return d.Close()
 }
+
+// renameLine is the line of writeLog's os.Rename.
+var renameLine = func() string {
+	b, _ := os.ReadFile("scenario_test.go")
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "os.Rename(tmp") {
+			return strconv.Itoa(i + 1)
+		}
+	}
+	return "?"
+}()
 
 // errTorn is readLog's error for a log that no complete write left.
 var errTorn = errors.New("torn log")
@@ -181,6 +194,28 @@ func TestOSLog(t *testing.T) {
 			t.Errorf("%s: first violation %q (observed %q), want %q", c.name, v.Problem, v.Observed, c.reason)
 		}
 		t.Logf("%s: %d violations; first at %s: %s", c.name, len(res.Violations), v.At, v.Problem)
+
+		// Replay reruns the program up to the crash point and rebuilds
+		// the state: the same violation, the trace with the pid.
+		id, err := sim.ParseReplayID(v.ReplayID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := sim.RunReplay(osLog(c.name, c.bug), id)
+		if err != nil {
+			t.Fatalf("%s: replay %s: %v", c.name, v.ReplayID, err)
+		}
+		if rep.Violation == nil || rep.Violation.Problem != v.Problem {
+			t.Fatalf("%s: replay %s: verdict %q, want %q", c.name, v.ReplayID, rep.Verdict, v.Problem)
+		}
+		var text strings.Builder
+		if err := rep.Format(&text, 0, ""); err != nil {
+			t.Fatal(err)
+		}
+		// The rename, by the test's pid, at writeLog's line of os.Rename.
+		if !regexp.MustCompile(pid + ` rename /log.tmp -> /log +mount/scenario_test.go:` + renameLine + `\n`).MatchString(text.String()) {
+			t.Errorf("%s: replay's trace has no rename by %s at scenario_test.go:%s:\n%s", c.name, pid, renameLine, text.String())
+		}
 	}
 }
 

@@ -54,6 +54,19 @@ type Machine struct {
 	// injected are the rules Env.Inject injected, in order; the disk's
 	// injector tries them all.
 	injected injectors
+
+	sourcer func(faultfs.Op) string // SetSourcer
+}
+
+// SetSourcer gives the machine a way to find the source line of an
+// operation made from a goroutine that is all plumbing — a FUSE server's
+// (package mount), which runs the call another goroutine's system call
+// asked for. A replay calls it, under the disk's lock, for each such
+// operation; it returns "file:line" or "".
+func (m *Machine) SetSourcer(f func(op faultfs.Op) string) {
+	m.mu.Lock()
+	m.sourcer = f
+	m.mu.Unlock()
 }
 
 // injectors is the disk's Injector once Env.Inject was called: each Rules
@@ -167,7 +180,10 @@ func (m *Machine) observe(op faultfs.Op) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.last = op
-	if m.digest != nil {
+	// A real process's stats are the kernel's lookups and getattrs, which
+	// it makes or not as its caches decide (package mount): they change
+	// nothing and are no part of the workload's digest.
+	if m.digest != nil && !(op.Kind == faultfs.OpStat && m.pidOf(op.Owner) != 0) {
 		m.digestOp(op)
 	}
 	e := eventOf(op)
@@ -176,7 +192,11 @@ func (m *Machine) observe(op faultfs.Op) {
 	if m.record {
 		m.full = append(m.full, e)
 		if op.Kind != faultfs.OpMark {
-			if src := callerOutside(); src != "" {
+			src := callerOutside()
+			if src == "" && m.sourcer != nil {
+				src = m.sourcer(op)
+			}
+			if src != "" {
 				m.sources[op.Index] = src
 			}
 		}
@@ -410,8 +430,9 @@ func (p *Process) after() {
 }
 
 // callerOutside returns the file:line of the innermost caller that is not
-// in the laboratory's plumbing (packages sim, faultfs and engine itself;
-// engine's subpackages are the code under test and count).
+// in the laboratory's plumbing (packages sim, faultfs and engine itself,
+// package mount and the FUSE server under it; engine's subpackages are the
+// code under test and count).
 func callerOutside() string {
 	var pcs [32]uintptr
 	n := runtime.Callers(3, pcs[:])
@@ -428,7 +449,7 @@ func callerOutside() string {
 }
 
 func plumbing(fn string) bool {
-	for _, pkg := range []string{"github.com/crashsim/crashsim/sim.", "github.com/crashsim/crashsim/faultfs.", "github.com/crashsim/crashsim/engine.", "runtime.", "sync."} {
+	for _, pkg := range []string{"github.com/crashsim/crashsim/sim.", "github.com/crashsim/crashsim/faultfs.", "github.com/crashsim/crashsim/engine.", "github.com/crashsim/crashsim/mount.", "github.com/hanwen/go-fuse/", "runtime.", "sync."} {
 		if strings.HasPrefix(fn, pkg) {
 			return true
 		}
