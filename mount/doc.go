@@ -24,9 +24,11 @@
 //				return err
 //			}
 //			defer mnt.Close()
+//			...
 //			env.Invoke(models.LogAppend{Record: rec})
-//			err = writeLog(mnt.Path("log"), records) // os.Create, Write, Sync, os.Rename, …
+//			err = writeLog(mnt.Dir(), records) // os.Create, Write, Sync, os.Rename, …
 //			env.Return(err)
+//			...
 //			env.DurableAll()
 //			...
 //		},
@@ -36,7 +38,7 @@
 //				return nil, err
 //			}
 //			defer mnt.Close()
-//			return readLog(mnt.Path("log"))
+//			return readLog(mnt.Dir())
 //		},
 //	}
 //	sim.Check(t, sc, sim.Options{Fault: sim.PowerFailure})
@@ -71,13 +73,38 @@
 // change nothing: the simulated disk keeps no owners or times and a mode
 // only from its create.
 //
-// Caching. Entries, attributes and negative lookups time out at once, so
-// that every lookup asks the simulated disk; every file is opened with
-// FOPEN_DIRECT_IO, so that every read and write reaches it and the kernel's
-// page cache hides no write from the simulator. Inodes have no identity on
+// Caching. Every file is opened with FOPEN_DIRECT_IO, so that every read
+// and write reaches the simulated disk and the kernel's page cache hides
+// no write from the simulator. Names and attributes, on the contrary, the
+// kernel caches for good: every change to them comes through it, which
+// updates its caches itself, and each crash image is a new mount. (A zero
+// timeout made the kernel look a name up again or not by whether a clock
+// tick had passed, so that one program traced differently from run to
+// run.) Code that changes the disk both through the mount and through
+// Env.FS would find the kernel's cache stale. Inodes have no identity on
 // the simulated disk: a lookup returns the inode the kernel already has
-// for that name (only the mount's own requests change names), else a new
-// one, so two names of one hard-linked file are two inodes to the kernel.
+// for that name, else a new one, so two names of one hard-linked file are
+// two inodes to the kernel.
+//
+// Closes. The kernel releases an open file (FUSE's RELEASE) after close(2)
+// returned, while the caller goes on, so the release falls anywhere in the
+// trace. The simulated file is closed when the mount closes, in the order
+// the kernel released them; a flock it held is released at once.
+//
+// Replay. A replay (sim.RunReplay, -crashsim.replay) reruns the workload
+// up to its crash point and checks that it is the same workload (the
+// digest of sim.ReplayID), so it needs a program that makes the same calls
+// in the same order each time: a sequential program does. The digest
+// leaves a real process's stats out, which the kernel makes or not as its
+// caches decide. A program whose threads race for the disk may trace
+// otherwise on a rerun: the replay then fails with sim.ErrOtherWorkload,
+// never rebuilds another state. Saving the recorded execution with the
+// results, so that a replay needs no rerun, is not built yet. While
+// replaying, the trace gives each call of Go code in the mounting process
+// its source line: the innermost frame outside the standard library's I/O
+// of the one goroutine in a system call (a stack dump cannot tell which
+// thread a goroutine runs on; with more than one such goroutine there is
+// no line). A child process's calls have none.
 //
 // Shared mappings. With direct I/O, mmap(MAP_SHARED) of a file needs
 // FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6); Serve asks for it and
