@@ -9,7 +9,7 @@ BENCHTIME ?= 1s
 # Packages with native fuzz targets; fuzz-smoke runs each target for FUZZTIME.
 FUZZPKGS  := $(shell grep -l '^func Fuzz[A-Z]' $$(find . -path ./bench -prune -o -name '*_test.go' -print) 2>/dev/null | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test test-heavy race unit lint fuzz-smoke gofuzz bench bench-peers bench-explore bench-shards demo torture ci pmdk clean
+.PHONY: all build test test-heavy race unit lint fuzz-smoke gofuzz bench bench-peers real-programs bench-explore bench-shards demo torture ci pmdk clean
 
 all: build
 
@@ -79,6 +79,11 @@ bench: pmdk
 	cd bench && $(GO) vet ./...
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
 	cd bench && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
+
+## real-programs: programs nobody here wrote (bbolt), explored through the
+## FUSE mount of the simulated disk (bench/boltcrash; docs/MOUNT.md).
+real-programs:
+	cd bench && $(GO) test -count=1 ./boltcrash
 
 ## bench-peers: only the side-by-side runs in the bench module.
 bench-peers: pmdk
