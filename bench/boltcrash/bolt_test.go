@@ -14,6 +14,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/faultfs"
 	"github.com/crashsim/crashsim/models"
 	"github.com/crashsim/crashsim/mount"
 	"github.com/crashsim/crashsim/sim"
@@ -175,7 +177,8 @@ func boltScenario(name string, n int, created bool) *sim.Scenario {
 
 func requireMountable(t *testing.T) {
 	t.Helper()
-	mnt, err := mount.Serve(nil, mount.Options{})
+	disk := faultfs.New(faultfs.Options{})
+	mnt, err := mount.Serve(func(int) engine.FS { return disk }, mount.Options{})
 	mount.Require(t, err)
 	mnt.Close()
 }
