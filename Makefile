@@ -80,10 +80,13 @@ bench: pmdk
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
 	cd bench && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
 
-## real-programs: programs nobody here wrote (bbolt), explored through the
-## FUSE mount of the simulated disk (bench/boltcrash; docs/MOUNT.md).
+## real-programs: programs nobody here wrote (bbolt, SQLite's sqlite3),
+## explored through the FUSE mount of the simulated disk (bench/boltcrash,
+## bench/sqlitecrash; docs/MOUNT.md).
 real-programs:
-	cd bench && $(GO) test -count=1 ./boltcrash
+	@command -v sqlite3 >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq sqlite3; }
+	cd bench && $(GO) test -count=1 ./boltcrash ./sqlitecrash
 
 ## bench-peers: only the side-by-side runs in the bench module.
 bench-peers: pmdk
