@@ -17,9 +17,13 @@ build:
 	$(GO) build ./...
 
 ## test: the README's test command, and what CI runs (.ci/run): lint, then
-## every test with the race detector.
+## every test with the race detector. The explorations of sim/scenarios take
+## minutes under the race detector on two cores, longer on a loaded machine:
+## TESTTIMEOUT (per package) is above go test's default of 10 minutes so that
+## load alone does not fail a run; CI's own limit is 20 minutes for the whole.
+TESTTIMEOUT ?= 30m
 test: lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout $(TESTTIMEOUT) ./...
 
 ## test-heavy: every test with the heavier property and exploration runs
 ## (CRASHSIM_HEAVY=1: ten times the rapid checks of engine/wal's properties,
@@ -33,7 +37,7 @@ unit:
 	$(GO) test -count=1 ./...
 
 race:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout $(TESTTIMEOUT) ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
