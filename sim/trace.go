@@ -24,6 +24,10 @@ type Event struct {
 	// (Thread.ID), 0 for the workload's first.
 	Proc   int `json:"proc"`
 	Thread int `json:"thread,omitempty"`
+	// Pid is the operating system's id of the real process that made it,
+	// when the simulated process stands for one (a caller of a FUSE mount,
+	// package mount: Process.SetPID), and 0 otherwise.
+	Pid int `json:"pid,omitempty"`
 	// Kind is the operation ("write", "append", "sync", "write-sync" (the
 	// sync that ends a write to an O_DSYNC or O_SYNC file), "region-write",
 	// "drain", …)
@@ -50,6 +54,9 @@ func (e Event) String() string {
 	fmt.Fprintf(&b, "#%d p%d", e.Index, e.Proc)
 	if e.Thread > 0 {
 		fmt.Fprintf(&b, ".t%d", e.Thread)
+	}
+	if e.Pid != 0 {
+		fmt.Fprintf(&b, " pid %d", e.Pid)
 	}
 	b.WriteString(" " + e.Kind)
 	if e.Path != "" {
