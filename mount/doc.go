@@ -120,6 +120,12 @@
 // garbage collection while the server goroutine that would answer the
 // fault waits for that collection. Map it from a child process.
 //
+// Scheduling. The server's goroutines are no threads of a scheduled
+// workload, though a thread mounts (Serve mounts from sim.Unscheduled):
+// they answer the system calls of a thread that keeps its turn while it
+// waits in them, so each request's operations run at once in that
+// thread's turn, never waiting for one.
+//
 // Callers. The kernel puts the calling thread's id in a request; the
 // process is the thread group of /proc/<tid>/status. A request through an
 // open file (read, write, fsync, ftruncate, fallocate, flock) goes to the

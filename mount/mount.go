@@ -151,7 +151,12 @@ func Serve(procs Processes, opts Options) (*Mount, error) {
 			MaxWrite:          1 << 20,
 		},
 	}
-	server, err := fs.Mount(m.dir, &node{m: m}, fsOpts)
+	// The server's goroutines are no threads of a scheduled workload
+	// even when a thread mounts: they answer its system calls, and those
+	// of its child processes, while it holds the turn (sim.Unscheduled).
+	var server *fuse.Server
+	var err error
+	sim.Unscheduled(func() { server, err = fs.Mount(m.dir, &node{m: m}, fsOpts) })
 	if err != nil {
 		if m.tmp {
 			os.Remove(m.dir)

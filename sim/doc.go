@@ -205,8 +205,21 @@
 //     sim.Mutex and sim.Cond there.
 //   - Not scheduled: a thread that waits by spinning without a scheduling
 //     point holds the turn (yield in the loop); real time (time.Sleep,
-//     time.After) passes as real time; a goroutine that never calls the
-//     machine's storage and is not started by a thread is no thread.
+//     time.After) passes as real time.
+//   - No threads: a goroutine that no thread started (the test's own, or
+//     one started before the scheduler), the goroutine of
+//     sim.Unscheduled(f) — even when a thread calls it — and every
+//     goroutine these start. Their storage operations and markers run at
+//     once, on behalf of the thread that holds the turn: no scheduling
+//     point, no wait for a turn, and the scheduler never waits for them
+//     to settle. They are servers that answer a thread blocked in a real
+//     system call, which keeps its turn while it waits there: the FUSE
+//     mount's goroutines (package mount, which serves from Unscheduled)
+//     carry out the workload's os.* calls on the mount and its child
+//     processes' while the thread waits in the call, or in exec and wait;
+//     taking them for threads would deadlock — a turn the holder never
+//     gives up. A goroutine that no thread waits for in this way races
+//     the threads for the disk, and the run may not replay.
 //
 // A run that cannot go on — every thread waits, none sleeps — ends with a
 // deadlock as its Result.RunError, naming each thread and what it waits

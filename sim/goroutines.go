@@ -188,3 +188,21 @@ func goroutinesCreated() uint64 {
 	}
 	return s[0].Value.Uint64()
 }
+
+// selfCreator returns the calling goroutine's id and the id of the
+// goroutine that started it (0 for the runtime's), from its own
+// traceback.
+func selfCreator() (id, creator int64) {
+	buf := make([]byte, 8<<10)
+	for {
+		n := runtime.Stack(buf, false)
+		if n < len(buf) {
+			gs := parseGoroutines(buf[:n])
+			if len(gs) == 0 {
+				return goid(), 0
+			}
+			return gs[0].id, gs[0].creator
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}

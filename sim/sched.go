@@ -32,6 +32,11 @@ import (
 // timing: only on which threads are parked, which the program's own
 // logic decides — as long as wake-ups do not race (see the package doc
 // for the line).
+//
+// A goroutine that is no thread (Unscheduled's, or one no thread
+// started) is not scheduled at all: its operations pass their scheduling
+// points at once (see point and unscheduled), and look leaves it out, so
+// settle never waits for it.
 type sched struct {
 	m    *Machine
 	plan *plan
@@ -209,6 +214,17 @@ func (s *sched) point(p *Process, kind pointKind) *thread {
 	g := getg()
 	s.mu.Lock()
 	t := s.byG[g]
+	if t == nil {
+		id, creator := selfCreator()
+		if s.unscheduled(id, creator) {
+			// No thread: its operation runs on behalf of the holder, which
+			// may be waiting for it in a real system call (a FUSE
+			// server's goroutine answering the workload's os.Open, or a
+			// child process's). Waiting for a turn here would deadlock.
+			s.mu.Unlock()
+			return nil
+		}
+	}
 	if t == nil && !s.ended {
 		t = s.adopt(g, p)
 	}
@@ -270,6 +286,45 @@ func (s *sched) setState(t *thread, st threadState) {
 			threads.CompareAndDelete(t.g, t)
 		}
 	}
+}
+
+// unscheduled reports whether goroutine id, started by goroutine
+// creator, is no thread: Unscheduled's, or one that no thread started,
+// directly or through goroutines that are no threads yet — the rule look
+// follows. Such a goroutine is remembered, and so are those between it
+// and the first that is no thread's. One started through a goroutine
+// that ended before any look saw it cannot be traced to a thread, and is
+// taken for none. s.mu is held.
+func (s *sched) unscheduled(id, creator int64) bool {
+	if isUnscheduled(id) {
+		return true
+	}
+	if s.byGoid[creator] != nil {
+		return false // a thread's: adopted
+	}
+	// Walk up the chain of creators, through goroutines started since the
+	// last look, to a thread or to a goroutine that is none.
+	gs := goroutines()
+	byID := make(map[int64]*goroutine, len(gs))
+	for i := range gs {
+		byID[gs[i].id] = &gs[i]
+	}
+	chain := []int64{id}
+	for c := creator; ; {
+		if s.byGoid[c] != nil && !isUnscheduled(c) {
+			return false
+		}
+		g := byID[c]
+		if g == nil || isUnscheduled(c) || s.before[c] || strings.HasSuffix(g.createdBy, unscheduledFn) {
+			break // gone, the runtime's, or no thread's
+		}
+		chain = append(chain, c)
+		c = g.creator
+	}
+	for _, c := range chain {
+		unscheduledGoroutines.Store(c, true)
+	}
+	return true
 }
 
 // adopt makes a goroutine that reached a scheduling point without being
@@ -589,7 +644,7 @@ func (s *sched) look(gs []goroutine) (unsettled bool) {
 			continue
 		}
 		creator := s.byGoid[g.creator]
-		if known == nil && (s.before[g.id] || creator == nil || creator.id < 0 || strings.HasPrefix(g.createdBy, "runtime.") || strings.HasPrefix(g.createdBy, "time.")) {
+		if known == nil && (s.before[g.id] || isUnscheduled(g.id) || strings.HasSuffix(g.createdBy, unscheduledFn) || creator == nil || creator.id < 0 || strings.HasPrefix(g.createdBy, "runtime.") || strings.HasPrefix(g.createdBy, "time.")) {
 			continue
 		}
 		if known == nil && strings.Contains(g.createdBy, "(*sched)") {

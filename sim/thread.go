@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/crashsim/crashsim/engine"
@@ -250,4 +251,42 @@ func (m *Machine) envFor(p *Process, t *thread) *Env {
 		e.Rand = m.threadRand(t.id)
 	}
 	return e
+}
+
+// Unscheduled runs f in a goroutine that no machine's scheduler runs, and
+// returns when f does: f and the goroutines it starts, directly or not,
+// are no threads even when the caller is one. A storage operation of
+// theirs runs at once, on behalf of the thread that holds the turn,
+// without a scheduling point: it is what a server does that answers a
+// thread blocked in a real system call — the FUSE mount's (package
+// mount), whose goroutines carry out the calls of the workload's os.*
+// and of its child processes on the simulated disk. The thread that
+// holds the turn keeps it while it waits in the system call, so the
+// operations that answer it happen in its turn, in the order it asked
+// for them.
+func Unscheduled(f func()) {
+	done := make(chan struct{})
+	go unscheduled(f, done)
+	<-done
+}
+
+// unscheduledFn is the function that starts Unscheduled's goroutine, as
+// a traceback names its creator: a scheduler that sees the goroutine
+// before it registered itself leaves it alone.
+const unscheduledFn = "/sim.Unscheduled"
+
+// unscheduledGoroutines holds the ids of goroutines known to be no
+// threads (Unscheduled's, and those sched.unscheduled found), of any
+// machine. A goroutine id is never reused.
+var unscheduledGoroutines sync.Map // int64 -> bool
+
+func isUnscheduled(id int64) bool {
+	_, ok := unscheduledGoroutines.Load(id)
+	return ok
+}
+
+func unscheduled(f func(), done chan struct{}) {
+	defer close(done)
+	unscheduledGoroutines.Store(goid(), true)
+	f()
 }
