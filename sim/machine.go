@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -221,6 +222,17 @@ func (m *Machine) Start(name string) *Process {
 	p.fs = &procFS{p: p}
 	p.mark("start", name)
 	return p
+}
+
+// exitAll ends every process of m, as their exit would: their locks are
+// released and what they wrote stays (a Kill of each).
+func (m *Machine) exitAll() {
+	m.mu.Lock()
+	procs := slices.Clone(m.procs)
+	m.mu.Unlock()
+	for _, p := range procs {
+		p.Kill()
+	}
 }
 
 // Process is a simulated process: what it opens, maps and locks is its
