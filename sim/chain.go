@@ -23,7 +23,7 @@ import (
 // of the run's distinct crash images (chainSample), each continued by the
 // shard that judges it. They are continued when the workload is done
 // (startChains), under a state budget only as many as what the workload's
-// crash points left of it pays for, ChainStates each.
+// crash points left of it pays for, Options.chainStates each.
 
 // chainPointStates bounds the states one crash point of a continuation
 // offers to its chain's sample.
@@ -99,7 +99,7 @@ func (s *chainSample) drop(j job) {
 
 // startChains sends this shard's continuations to the workers once the
 // workload's crash points are all sequenced: a seeded choice of the
-// sample, as many as the state budget leaves room for (ChainStates
+// sample, as many as the state budget leaves room for (chainStates
 // each), in the order of the run. A run its time budget stopped continues
 // nothing.
 func (x *explorer) startChains() {
@@ -115,7 +115,7 @@ func (x *explorer) startChains() {
 		n = 0
 	}
 	if b := x.opts.Budget.States; b > 0 {
-		n = min(n, max(0, b-x.explored)/ChainStates)
+		n = min(n, max(0, b-x.explored)/x.opts.chainStates())
 	}
 	chosen := x.chains.rng.Perm(len(picked))[:n]
 	slices.SortFunc(chosen, func(a, b int) int { return picked[a].start.u - picked[b].start.u })
@@ -184,7 +184,7 @@ func (x *explorer) continueChain(j job) {
 // after the operations of check; base seeds its crash states (the
 // recovery seed of the state m holds). links are the crashes of the chain
 // before it, after the workload's. It judges a seeded sample of its crash
-// states (at most ChainStates), continues the first good one again while
+// states (at most Options.chainStates), continues the first good one again while
 // the depth allows, and then judges the continuation itself: its error is
 // a violation unless the scenario may refuse so.
 func (c *chain) goOn(m *Machine, check *models.Prefix, epoch int, base uint64, links []chainLink) *failure {
@@ -297,8 +297,8 @@ type chainItem struct {
 
 // chainHook takes the crash states of a continuation as it runs: at each
 // crash point, the states the strategy picks (at most chainPointStates),
-// of which the chain keeps a seeded sample of at most ChainStates
-// (Algorithm R) to judge once the continuation is done. A Pending is a
+// of which the chain keeps a seeded sample of at most
+// Options.chainStates (Algorithm R) to judge once the continuation is done. A Pending is a
 // snapshot, so a power failure's state is built when it is judged; a
 // process crash's image is taken at its point.
 type chainHook struct {
@@ -354,12 +354,12 @@ func (h *chainHook) point(at Event) {
 func (h *chainHook) offer(it chainItem) {
 	it.seq = h.n
 	h.n++
-	if len(h.sample) < ChainStates {
+	if len(h.sample) < h.x.opts.chainStates() {
 		h.sample = append(h.sample, it)
 		return
 	}
 	i := h.rng.IntN(h.n)
-	if i >= ChainStates {
+	if i >= len(h.sample) {
 		if it.j.img != nil {
 			it.j.img.Release()
 		}

@@ -199,8 +199,8 @@ func TestChainsAreDeterministic(t *testing.T) {
 }
 
 // TestChainsUnderAStateBudget: the continuations share the state budget
-// with the workload's crash points, ChainStates each; a budget the
-// workload spends continues nothing.
+// with the workload's crash points, ChainStates each (MaxStates is more);
+// a budget the workload spends continues nothing.
 func TestChainsUnderAStateBudget(t *testing.T) {
 	sc := tornLog("torn-log", true)
 	whole, err := Explore(sc, Options{})

@@ -169,9 +169,10 @@ type Options struct {
 	// MaxChains bounds the continuations at CrashDepth 2 and more: a
 	// seeded sample of at most MaxChains of the run's distinct crash
 	// images is continued after its recovery, and each continuation's
-	// crash points give at most ChainStates crash states, itself a seeded
-	// sample. Under a state budget the continuations share what the
-	// workload's crash points left of it, ChainStates each. 0 means 16.
+	// crash points give a seeded sample of at most MaxStates or
+	// ChainStates crash states, whichever is fewer. Under a state budget
+	// the continuations share what the workload's crash points left of
+	// it, that many each. 0 means 16.
 	MaxChains int
 	// Progress, if set, is called after each crash point is explored.
 	Progress func(Progress)
@@ -245,6 +246,9 @@ func (o Options) withDefaults() Options {
 // Options.MaxChains): a seeded sample of the states its crash points
 // allow, at most chainPointStates of each.
 const ChainStates = 64
+
+// chainStates is the most crash states one continuation gives under o.
+func (o Options) chainStates() int { return min(o.MaxStates, ChainStates) }
 
 // depthFor returns the crash depth of a run of sc under o (see
 // Options.CrashDepth).
