@@ -26,8 +26,16 @@ type Replay struct {
 	Sources map[uint64]string
 	// Recovery is the trace of the recovery of the crash image (of the
 	// last recovery, for a crash during recovery, or after the chain's
-	// last crash).
-	Recovery []Event
+	// last crash), and RecoverySources the source line of each of its
+	// storage operations: the recovery code's.
+	Recovery        []Event
+	RecoverySources map[uint64]string
+	// Crashed is the recovery that crashed, for a crash during recovery
+	// (ReplayID.RecoveryPoint): its trace up to its crash point, with the
+	// recovery code's line of each storage operation. The violation's
+	// units are that recovery's, and their Source lines come from it.
+	// Its Epoch is the epoch the recovery belongs to.
+	Crashed *Epoch
 	// Epochs are the program's lives after the first, for a state reached
 	// through more than one crash, or a continuation that failed
 	// (docs/DESIGN.md F4).
@@ -173,10 +181,13 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 	if id.RecoveryPoint < 0 {
 		m.startRecording()
 		out = x.recoverMachine(m, seed)
-		r.Recovery = m.full
+		r.Recovery, r.RecoverySources = m.full, m.sources
 	} else {
 		h := &replayNested{x: x, id: id, seed: seed}
 		m.hook = h
+		// The crashed recovery is recorded too: the units of its crash
+		// state are its own operations, whose lines are the culprits.
+		m.startRecording()
 		x.recoverMachine(m, seed)
 		if h.err != nil {
 			x.replay.err = h.err
@@ -186,9 +197,14 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 			x.replay.err = fmt.Errorf("%w: the recovery reached %d crash points, not %d", ErrDiverged, h.k, id.RecoveryPoint+1)
 			return
 		}
-		out, r.Recovery = h.out, h.m.full
+		out, r.Recovery, r.RecoverySources = h.out, h.m.full, h.m.sources
+		r.Crashed = &Epoch{Epoch: len(id.Chain) + 2, Trace: m.full, Sources: m.sources, At: x.describePoint(h.at), Crash: h.at.Index}
 		v.RecoveryCrash = fmt.Sprintf("crash point %d of the recovery, %s", id.RecoveryPoint, x.describePoint(h.at))
 		unitsOf(h.pend, h.choice)
+		// The units are the crashed recovery's operations: its trace
+		// counts from 0 again, so the workload's lines would mislabel
+		// them.
+		sources = m.sources
 		f.rec = &recoveryCrash{}
 	}
 	for i := range v.Kept {

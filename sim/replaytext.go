@@ -11,7 +11,9 @@ import (
 // violates, the trace up to the crash point with the workload's source
 // line of each storage operation, the trace of each later epoch (the
 // recovery, then the continuation, to its crash) for a state reached
-// through several crashes, and the trace of the last recovery. Each
+// through several crashes, the trace of a recovery that crashed (to its
+// crash point), and the trace of the last recovery, each storage
+// operation of a recovery with the recovery code's line. Each
 // trace shows its last `last` events, every one when last is 0; a cut
 // trace says so, followed by more (how to see all of it) if not empty.
 func (r *Replay) Format(w io.Writer, last int, more string) error {
@@ -66,9 +68,20 @@ func (r *Replay) Format(w io.Writer, last int, more string) error {
 			fmt.Fprintln(&b, "-> crash "+ep.At)
 		}
 	}
+	if c := r.Crashed; c != nil {
+		fmt.Fprintf(&b, "\n== The recovery that crashed, up to its crash point%s\n", shownOf(len(c.Trace), last, more))
+		writeEvents(&b, c.Trace, last, c.Sources, c.Crash, true)
+		if n := len(c.Trace); n == 0 || c.Trace[n-1].Index < c.Crash {
+			fmt.Fprintln(&b, "-> crash "+c.At)
+		}
+	}
 	if len(r.Recovery) > 0 || !r.ID.Continuation {
-		fmt.Fprintf(&b, "\n== Recovery on the crash image%s\n", shownOf(len(r.Recovery), last, more))
-		writeEvents(&b, r.Recovery, last, nil, 0, false)
+		title := "Recovery on the crash image"
+		if r.Crashed != nil {
+			title = "Recovery on the crash image of the crashed recovery"
+		}
+		fmt.Fprintf(&b, "\n== %s%s\n", title, shownOf(len(r.Recovery), last, more))
+		writeEvents(&b, r.Recovery, last, r.RecoverySources, 0, false)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -86,7 +99,7 @@ func shownOf(n, last int, more string) string {
 
 // writeEvents writes the last `last` events (all when last is 0), one a
 // line: a gutter marking barriers (B) and the crash point (->), the event,
-// and where known the workload's source line that made it.
+// and where known the source line that made it.
 func writeEvents(b *strings.Builder, events []Event, last int, sources map[uint64]string, crashAt uint64, haveCrash bool) {
 	if last > 0 && len(events) > last {
 		events = events[len(events)-last:]

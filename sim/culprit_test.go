@@ -1,0 +1,196 @@
+package sim_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"io/fs"
+	"os"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/models"
+	. "github.com/crashsim/crashsim/sim"
+)
+
+// linesOf returns the file (as sources name it) and the lines [first,
+// next) of function fn, whose next function in the same file is next.
+func linesOf(t *testing.T, fn, next any) (file string, first, end int) {
+	t.Helper()
+	at := func(f any) (string, int) {
+		pc := reflect.ValueOf(f).Pointer()
+		file, line := runtime.FuncForPC(pc).FileLine(pc)
+		return lastTwo(file), line
+	}
+	file, first = at(fn)
+	nextFile, end := at(next)
+	if nextFile != file || end <= first {
+		t.Fatalf("%s:%d is not followed by %s:%d", file, first, nextFile, end)
+	}
+	return file, first, end
+}
+
+// lastTwo keeps the last two elements of a path, as sources name files.
+func lastTwo(path string) string {
+	parts := strings.Split(path, "/")
+	return strings.Join(parts[max(0, len(parts)-2):], "/")
+}
+
+// inLines reports whether source, a file:line, is in file at a line in
+// [first, end).
+func inLines(source, file string, first, end int) bool {
+	f, l, ok := strings.Cut(source, ":")
+	n, err := strconv.Atoi(l)
+	return ok && err == nil && f == file && n >= first && n < end
+}
+
+// movingLog is a recovery that is not idempotent (sim's TestRecoveryCrashes
+// has its twin inside the package, where every line is the laboratory's):
+// it moves the log to a new file by removing the old one first, so a
+// crash inside it loses the log.
+func movingLog(env *Env) (any, error) {
+	recs, err := readRecords(env.FS, "/log")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := env.FS.Stat("/log"); err == nil {
+		if err := env.FS.Remove("/log"); err != nil {
+			return nil, err
+		}
+		if err := env.FS.SyncDir("/"); err != nil {
+			return nil, err
+		}
+	}
+	if len(recs) == 0 {
+		return readRecords(env.FS, "/log.moved") // already moved by an earlier recovery
+	}
+	f, err := engine.Create(env.FS, "/log.moved")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(frames(recs), 0); err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	return recs, env.FS.SyncDir("/")
+}
+
+// culpritLog is a file log of length-prefixed records, each fsynced and
+// acknowledged, recovered by recover.
+func culpritLog(recover func(*Env) (any, error)) *Scenario {
+	return &Scenario{
+		Name:  "culprit-log",
+		Model: models.Log(),
+		Run: func(env *Env) error {
+			f, err := env.FS.OpenFile("/log", os.O_RDWR|os.O_CREATE, 0o644)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := env.FS.SyncDir("/"); err != nil {
+				return err
+			}
+			end := int64(0)
+			for _, r := range []string{"one", "two"} {
+				env.Invoke(models.LogAppend{Record: []byte(r)})
+				b := frames([][]byte{[]byte(r)})
+				if _, err := f.WriteAt(b, end); err != nil {
+					return err
+				}
+				end += int64(len(b))
+				if err := f.Sync(); err != nil {
+					return err
+				}
+				env.DurableAll()
+			}
+			return nil
+		},
+		Recover: recover,
+	}
+}
+
+// frames encodes records as length-prefixed frames.
+func frames(recs [][]byte) []byte {
+	var b []byte
+	for _, r := range recs {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(r)))
+		b = append(b, r...)
+	}
+	return b
+}
+
+// readRecords reads the records of a file of frames up to the first
+// incomplete one; a missing file has none.
+func readRecords(fsys engine.FS, name string) ([][]byte, error) {
+	b, err := engine.ReadFile(fsys, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	var recs [][]byte
+	for off := 0; off+4 <= len(b); {
+		n := int(binary.LittleEndian.Uint32(b[off:]))
+		if n == 0 || off+4+n > len(b) {
+			break
+		}
+		recs = append(recs, b[off+4:off+4+n])
+		off += 4 + n
+	}
+	return recs, err
+}
+
+// TestCulpritInRecovery: a violation found by crashing the recovery names
+// the recovery's source lines for the units of that crash, and the replay
+// keeps the trace of the recovery that crashed, with its lines; the
+// recovery of a plain state has its lines too.
+func TestCulpritInRecovery(t *testing.T) {
+	sc := culpritLog(movingLog)
+	file, first, end := linesOf(t, movingLog, culpritLog)
+	res, err := Explore(sc, Options{Fault: PowerFailure, RecoveryCrashes: true})
+	if err != nil || len(res.Violations) == 0 {
+		t.Fatalf("the moving recovery was not caught: %v", err)
+	}
+	v := res.Violations[0]
+	id, err := ParseReplayID(v.ReplayID)
+	if err != nil || id.RecoveryPoint < 0 {
+		t.Fatalf("replay id %q: %v", v.ReplayID, err)
+	}
+	rp, err := RunReplay(sc, id)
+	if err != nil || rp.Violation == nil {
+		t.Fatalf("replay %s: %v %+v", v.ReplayID, err, rp)
+	}
+	units := append(append([]Unit(nil), rp.Violation.Lost...), rp.Violation.Kept...)
+	if len(units) == 0 {
+		t.Fatalf("replay %s: no units:\n%s", v.ReplayID, rp.Violation)
+	}
+	for _, u := range units {
+		if !inLines(u.Source, file, first, end) {
+			t.Errorf("unit %s: source %q, want a line of movingLog (%s:%d-%d)", u, u.Source, file, first, end-1)
+		}
+	}
+	c := rp.Crashed
+	if c == nil || len(c.Trace) == 0 || c.At == "" {
+		t.Fatalf("replay %s keeps no trace of the recovery that crashed: %+v", v.ReplayID, c)
+	}
+	if len(c.Sources) == 0 || len(rp.RecoverySources) == 0 {
+		t.Errorf("recoveries without source lines: crashed %v, last %v", c.Sources, rp.RecoverySources)
+	}
+	_, wFirst, wEnd := linesOf(t, culpritLog, frames)
+	for _, src := range c.Sources {
+		if inLines(src, file, wFirst, wEnd) || !strings.HasPrefix(src, file+":") {
+			t.Errorf("crashed recovery's source %q is not the recovery's", src)
+		}
+	}
+	var text strings.Builder
+	if err := rp.Format(&text, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "== The recovery that crashed") || !strings.Contains(text.String(), units[0].Source) {
+		t.Errorf("the replay does not show the recovery that crashed with its lines:\n%s", text.String())
+	}
+}
