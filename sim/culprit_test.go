@@ -14,6 +14,7 @@ import (
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/models"
 	. "github.com/crashsim/crashsim/sim"
+	"github.com/crashsim/crashsim/sim/internal/adaptertest"
 )
 
 // linesOf returns the file (as sources name it) and the lines [first,
@@ -192,5 +193,76 @@ func TestCulpritInRecovery(t *testing.T) {
 	}
 	if !strings.Contains(text.String(), "== The recovery that crashed") || !strings.Contains(text.String(), units[0].Source) {
 		t.Errorf("the replay does not show the recovery that crashed with its lines:\n%s", text.String())
+	}
+}
+
+// adapterLog is a workload whose storage calls all go through
+// adaptertest, a user's adapter whose Create never syncs the directory.
+func adapterLog(adapters ...string) *Scenario {
+	return &Scenario{
+		Name:     "adapter-log",
+		Model:    models.Log(),
+		Adapters: adapters,
+		Run: func(env *Env) error {
+			l, err := adaptertest.Create(env.FS, "/log")
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			for _, r := range []string{"one", "two"} {
+				env.Invoke(models.LogAppend{Record: []byte(r)})
+				if err := l.Append([]byte(r)); err != nil {
+					return err
+				}
+				if err := l.Sync(); err != nil {
+					return err
+				}
+				env.DurableAll()
+			}
+			return nil
+		},
+		Recover: func(env *Env) (any, error) { return readRecords(env.FS, "/log") },
+	}
+}
+
+// TestCulpritBehindAdapter: a replay names the adapter's lines by
+// default, and the workload's lines that called into it when
+// Scenario.Adapters names the adapter's package (or a tree above it).
+func TestCulpritBehindAdapter(t *testing.T) {
+	file, first, end := linesOf(t, adapterLog, TestCulpritBehindAdapter)
+	sources := func(sc *Scenario) []string {
+		t.Helper()
+		res, err := Explore(sc, Options{Fault: PowerFailure, Strategy: Subsets})
+		if err != nil || len(res.Violations) == 0 {
+			t.Fatalf("%s not caught: %v", sc.Name, err)
+		}
+		id, err := ParseReplayID(res.Violations[0].ReplayID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp, err := RunReplay(sc, id)
+		if err != nil || rp.Violation == nil {
+			t.Fatalf("replay %s: %v", id, err)
+		}
+		var out []string
+		for _, u := range append(rp.Violation.Lost, rp.Violation.Kept...) {
+			out = append(out, u.Source)
+		}
+		if len(out) == 0 {
+			t.Fatalf("replay %s: no units", id)
+		}
+		return out
+	}
+	for _, src := range sources(adapterLog()) {
+		if !strings.HasPrefix(src, "adaptertest/adaptertest.go:") {
+			t.Errorf("without Adapters: source %q, want the adapter's line", src)
+		}
+	}
+	for _, adapters := range [][]string{{"github.com/crashsim/crashsim/sim/internal/adaptertest"}, {"github.com/crashsim/crashsim/sim/internal/..."}} {
+		for _, src := range sources(adapterLog(adapters...)) {
+			if !inLines(src, file, first, end) {
+				t.Errorf("Adapters %q: source %q, want the workload's call of the adapter (%s:%d-%d)", adapters, src, file, first, end-1)
+			}
+		}
 	}
 }

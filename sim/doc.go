@@ -44,11 +44,24 @@
 // rebuilds that one state, recovers it, and prints what `crashsim replay`
 // prints — the verdict, the kept and lost units, the whole trace up to the
 // crash point with the source line of each storage operation, and the
-// recovery's trace. The test fails while the state still violates and
+// recovery's trace (with the recovery code's lines; for a crash during
+// recovery, the crashed recovery's trace too, whose lines the units of
+// that crash state name). The test fails while the state still violates and
 // passes once the recovery handles it. Checks of other scenarios are
 // skipped (one log line each); a Check of the same scenario with other
 // options or another workload is not the one named, and a test none of
 // whose Checks was fails: a replay never passes without replaying.
+//
+// A source line is the innermost caller outside the laboratory (sim,
+// faultfs and engine itself; engine's subpackages are code under test).
+// When the program reaches its storage through an adapter of its own — a
+// package that wraps engine.FS in the program's file interface — every
+// line would be the adapter's; Scenario.Adapters names such packages (a
+// path ending in "/..." names a tree), whose frames are passed over too,
+// so that the line is the call into the adapter:
+//
+//	sc := &sim.Scenario{Name: "my-log", Model: models.Log(), Run: run, Recover: recover,
+//		Adapters: []string{"example.com/mylog/storage"}}
 //
 // Check composes with rapid: draw the workload's operations inside
 // rapid.Check and build the scenario from them; rapid shrinks a failing

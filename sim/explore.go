@@ -198,7 +198,7 @@ func (x *explorer) run() {
 	x.m = NewMachine()
 	x.m.startDigest()
 	if x.replay != nil {
-		x.m.startRecording()
+		x.m.startRecording(x.sc.Adapters)
 	}
 	x.m.hook = x
 	x.proc = x.m.Start("workload")

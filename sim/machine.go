@@ -42,6 +42,7 @@ type Machine struct {
 	full    []Event    // every event, when recording (replay)
 	sources map[uint64]string
 	record  bool
+	skip    []string // Scenario.Adapters, whose frames are no source line
 	// digest, set on a workload's machine only, hashes what its processes
 	// do, in trace order: ReplayID.Workload.
 	digest    *xxh3.Hasher
@@ -175,7 +176,7 @@ func (m *Machine) observe(op faultfs.Op) {
 	if m.record {
 		m.full = append(m.full, e)
 		if op.Kind != faultfs.OpMark {
-			if src := callerOutside(); src != "" {
+			if src := callerOutside(m.skip); src != "" {
 				m.sources[op.Index] = src
 			}
 		}
@@ -210,9 +211,10 @@ func (m *Machine) excerpt() []Event {
 
 // startRecording keeps every event and the source location of every
 // storage operation from now on. It costs a stack walk per operation, so
-// only replay does it.
-func (m *Machine) startRecording() {
-	m.record = true
+// only replay does it. The frames of the packages skip names (Scenario.
+// Adapters) are passed over as the laboratory's are.
+func (m *Machine) startRecording(skip []string) {
+	m.record, m.skip = true, skip
 	m.sources = map[uint64]string{}
 }
 
@@ -396,14 +398,15 @@ func (p *Process) after() {
 
 // callerOutside returns the file:line of the innermost caller that is not
 // in the laboratory's plumbing (packages sim, faultfs and engine itself;
-// engine's subpackages are the code under test and count).
-func callerOutside() string {
+// engine's subpackages are the code under test and count) nor in one of
+// the packages skip names (Scenario.Adapters).
+func callerOutside(skip []string) string {
 	var pcs [32]uintptr
 	n := runtime.Callers(3, pcs[:])
 	frames := runtime.CallersFrames(pcs[:n])
 	for {
 		f, more := frames.Next()
-		if !plumbing(f.Function) {
+		if !plumbing(f.Function) && !adapter(f.Function, skip) {
 			return fmt.Sprintf("%s:%d", shortFile(f.File), f.Line)
 		}
 		if !more {
@@ -415,6 +418,22 @@ func callerOutside() string {
 func plumbing(fn string) bool {
 	for _, pkg := range []string{"github.com/crashsim/crashsim/sim.", "github.com/crashsim/crashsim/faultfs.", "github.com/crashsim/crashsim/engine.", "runtime.", "sync."} {
 		if strings.HasPrefix(fn, pkg) {
+			return true
+		}
+	}
+	return false
+}
+
+// adapter reports whether function fn (as runtime.Frame.Function names
+// it: "path/pkg.Func", "path/pkg.(*T).Method") is in one of the packages
+// pkgs names, a path ending in "/..." naming those below it too.
+func adapter(fn string, pkgs []string) bool {
+	for _, pkg := range pkgs {
+		if below, ok := strings.CutSuffix(pkg, "/..."); ok {
+			if strings.HasPrefix(fn, below+".") || strings.HasPrefix(fn, below+"/") {
+				return true
+			}
+		} else if strings.HasPrefix(fn, pkg+".") {
 			return true
 		}
 	}

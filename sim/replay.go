@@ -136,7 +136,7 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 	// Crashes after the first (docs/DESIGN.md F4): each crash's state is
 	// recovered, and the program goes on to the next crash.
 	for n := 0; n < len(id.Chain) || id.Continuation && n == len(id.Chain); n++ {
-		m.startRecording()
+		m.startRecording(x.sc.Adapters)
 		out := x.recoverMachine(m, last.seedOf(last.choice))
 		kk, bad := judge(last.check, last.died, out)
 		if bad != nil {
@@ -179,7 +179,7 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 	unitsOf(last.pend, last.choice)
 	var out outcome
 	if id.RecoveryPoint < 0 {
-		m.startRecording()
+		m.startRecording(x.sc.Adapters)
 		out = x.recoverMachine(m, seed)
 		r.Recovery, r.RecoverySources = m.full, m.sources
 	} else {
@@ -187,7 +187,7 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 		m.hook = h
 		// The crashed recovery is recorded too: the units of its crash
 		// state are its own operations, whose lines are the culprits.
-		m.startRecording()
+		m.startRecording(x.sc.Adapters)
 		x.recoverMachine(m, seed)
 		if h.err != nil {
 			x.replay.err = h.err
@@ -278,7 +278,7 @@ func (h *replayNested) point(p *Process, at Event) {
 	}
 	h.at = at
 	h.m = machineOn(img)
-	h.m.startRecording()
+	h.m.startRecording(h.x.sc.Adapters)
 	h.out = h.x.recoverMachine(h.m, h.seed)
 }
 

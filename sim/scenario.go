@@ -52,6 +52,14 @@ type Scenario struct {
 	// one the program may give after a recovery: a store that found
 	// damage and refuses writes by design, say. Nil means none is.
 	MayRefuse func(err error) bool
+	// Adapters lists the import paths of the user's packages that stand
+	// between the workload and its storage — an adapter from engine.FS to
+	// the program's own file interface, say — whose stack frames are not
+	// the culprit of a violation: a source line (Unit.Source, the lines of
+	// a replay's traces) is the innermost frame outside the laboratory and
+	// outside these packages, so it names the caller of the adapter. A
+	// path ending in "/..." covers the packages below it too.
+	Adapters []string
 }
 
 // Buggy reports whether the scenario is a deliberately broken variant that
