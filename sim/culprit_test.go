@@ -266,3 +266,150 @@ func TestCulpritBehindAdapter(t *testing.T) {
 		}
 	}
 }
+
+// markerThenLog creates a marker file, then the log, and syncs the
+// directory of neither: recovery refuses a marker without its log. The
+// failing state keeps the marker and loses the log.
+func markerThenLog() *Scenario {
+	return &Scenario{
+		Name:  "marker-then-log",
+		Model: models.Log(),
+		Run: func(env *Env) error {
+			m, err := env.FS.OpenFile("/marker", os.O_RDWR|os.O_CREATE, 0o644)
+			if err != nil {
+				return err
+			}
+			m.Close()
+			f, err := env.FS.OpenFile("/log", os.O_RDWR|os.O_CREATE, 0o644) // the culprit: its entry is never synced
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return f.Sync()
+		},
+		Recover: func(env *Env) (any, error) {
+			_, marker := env.FS.Stat("/marker")
+			_, log := env.FS.Stat("/log")
+			if marker == nil && log != nil {
+				return nil, errors.New("a marker without its log")
+			}
+			return [][]byte(nil), nil
+		},
+	}
+}
+
+// TestCulpritNamespace: a violation that keeps one namespace change and
+// loses a later one blames the earliest change lost, with the workload's
+// line that made it, not the last one kept.
+func TestCulpritNamespace(t *testing.T) {
+	res, err := Explore(markerThenLog(), Options{Fault: PowerFailure, Strategy: Subsets})
+	if err != nil || len(res.Violations) != 1 {
+		t.Fatalf("want one violation: %v %+v", err, res)
+	}
+	v := res.Violations[0]
+	if len(v.Kept) == 0 || v.Kept[0].Kind != "meta" || !strings.Contains(v.Kept[0].What, "/marker") {
+		t.Fatalf("the state does not keep the marker:\n%s", v.String())
+	}
+	c := v.Culprit
+	if c == nil || !c.Lost || c.Kind != "meta" || !strings.Contains(c.What, "/log") {
+		t.Fatalf("culprit %+v, want the lost create of /log:\n%s", c, v.String())
+	}
+	file, first, end := linesOf(t, markerThenLog, TestCulpritNamespace)
+	if !inLines(c.Source, file, first, end) {
+		t.Errorf("culprit's source %q, want the workload's create of /log", c.Source)
+	}
+	if !strings.Contains(v.String(), "culprit:  lost create /log") {
+		t.Errorf("the report does not name the culprit:\n%s", v.String())
+	}
+}
+
+// twoFiles writes a record to each of two files and acknowledges it
+// without syncing either: losing either file's write loses it, two
+// causes at the one crash point after the acknowledgement.
+func twoFiles() *Scenario {
+	return &Scenario{
+		Name:  "two-files",
+		Model: models.Log(),
+		Run: func(env *Env) error {
+			var files []engine.File
+			for _, name := range []string{"/a", "/b"} {
+				f, err := env.FS.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := f.Sync(); err != nil {
+					return err
+				}
+				files = append(files, f)
+			}
+			if err := env.FS.SyncDir("/"); err != nil {
+				return err
+			}
+			env.Invoke(models.LogAppend{Record: []byte("r")})
+			for _, f := range files {
+				if _, err := f.WriteAt([]byte("r"), 0); err != nil {
+					return err
+				}
+			}
+			env.DurableAll()
+			return nil
+		},
+		Recover: func(env *Env) (any, error) {
+			var recs [][]byte
+			a, errA := engine.ReadFile(env.FS, "/a")
+			b, errB := engine.ReadFile(env.FS, "/b")
+			if err := errors.Join(errA, errB); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+			if string(a) == "r" && string(b) == "r" {
+				recs = append(recs, a)
+			}
+			return recs, nil
+		},
+	}
+}
+
+// TestEveryCause: a crash point whose failing states have two causes
+// reports both, each shrunk, once each however many states share it; a
+// sharded run merges to the same.
+func TestEveryCause(t *testing.T) {
+	opts := Options{Fault: PowerFailure, Strategy: Subsets}
+	res, err := Explore(twoFiles(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]int{}
+	for _, v := range res.Violations {
+		if v.Point != res.Violations[0].Point || v.Culprit == nil {
+			t.Fatalf("violation at another point or without a culprit:\n%s", v.String())
+		}
+		paths[v.Culprit.Path]++
+	}
+	if len(res.Violations) != 2 || paths["/a"] != 1 || paths["/b"] != 1 {
+		for _, v := range res.Violations {
+			t.Log(v.String())
+		}
+		t.Fatalf("%d violations blaming %v, want one for /a and one for /b", len(res.Violations), paths)
+	}
+	if res.Points[res.Violations[0].Point].Violations <= 2 {
+		t.Errorf("the point counts %d failing states: the test does not show grouping", res.Points[res.Violations[0].Point].Violations)
+	}
+	var shards []*Result
+	for i := range 2 {
+		o := opts
+		o.Shard = Shard{I: i, N: 2}
+		r, err := Explore(twoFiles(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards = append(shards, r)
+	}
+	m, err := Merge(shards...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Violations) != 2 || m.Violations[0].Culprit.Path == m.Violations[1].Culprit.Path {
+		t.Errorf("merged shards: %d violations, want the two causes", len(m.Violations))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -96,6 +97,10 @@ type explorer struct {
 	done     int              // crash points the sequencer finished
 
 	replay *replayTarget // set when replaying one state
+
+	// more holds, per crash point (slot), its other failing states, each
+	// a possible cause of its own (culprit.go); under mu.
+	more map[int][]*failure
 }
 
 // job is one crash image to recover and judge, or (start set) one to
@@ -133,6 +138,7 @@ type failure struct {
 	// that the failure is the continuation after the last of them.
 	chain    []chainLink
 	liveness bool
+	why      *explanation // the shrunk cause, once violation made one
 }
 
 func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
@@ -574,7 +580,12 @@ func (x *explorer) fail(f *failure) {
 	defer x.mu.Unlock()
 	x.res.Points[f.job.slot].Violations++
 	if old := x.fails[f.job.slot]; old == nil || f.job.idx < old.job.idx {
+		if old != nil {
+			x.keepCause(old)
+		}
 		x.fails[f.job.slot] = f
+	} else {
+		x.keepCause(f)
 	}
 }
 
@@ -682,7 +693,7 @@ func (x *explorer) report() {
 		slots = append(slots, s)
 	}
 	sort.Ints(slots)
-	vs := make([]Violation, len(slots))
+	vs := make([][]Violation, len(slots))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, x.opts.Workers)
 	for i, s := range slots {
@@ -690,11 +701,12 @@ func (x *explorer) report() {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			vs[i] = x.violation(x.fails[s])
+			vs[i] = x.violations(s)
 		}()
 	}
 	wg.Wait()
-	r.Violations = vs
+	r.Violations = append([]Violation{}, slices.Concat(vs...)...)
+	x.nameCulprits(r.Violations)
 	r.Recoveries = int(x.recoveries.Load())
 	r.Continuations, r.ContinuationStates = int(x.continuations.Load()), int(x.contStates.Load())
 	r.Elapsed = time.Since(x.start)

@@ -9,8 +9,9 @@ import (
 // Merge puts the results of every shard of one run together into the
 // result one machine gives for the whole run (see Shard): the crash points
 // and their counts, which every shard has; the violations of all the
-// shards, keeping per crash point the one of the lowest state (Violation.
-// State), as the whole run does; each point's count of failing states, the
+// shards, keeping per crash point and cause (its shrunk units: a crash
+// point reports each distinct cause) the one of the lowest state
+// (Violation.State), as the whole run does; each point's count of failing states, the
 // recoveries and the continuations (Result.Continuations,
 // ContinuationStates), added up; and the longest shard's time as Elapsed. Shard
 // is "all". The shards may come in any order; the merged result shares the
@@ -102,7 +103,7 @@ func Merge(shards ...*Result) (*Result, error) {
 		m.Points[k].Violations = 0
 	}
 	m.Recoveries, m.Continuations, m.ContinuationStates, m.Elapsed = 0, 0, 0, 0
-	kept := map[int]int{}         // crash point -> its violation in m.Violations
+	kept := map[string]int{}      // crash point and cause -> its violation in m.Violations
 	reported := map[[2]int]bool{} // crash point and state of each violation
 	m.Violations = []Violation{}
 	for i, r := range byIndex {
@@ -119,17 +120,23 @@ func Merge(shards ...*Result) (*Result, error) {
 					ErrMerge, name, v.State, v.Point, Shard{I: i, N: n})
 			}
 			reported[[2]int{v.Point, v.State}] = true
-			j, ok := kept[v.Point]
+			key := fmt.Sprint(v.Point) + "\x00" + causeKey(&v)
+			j, ok := kept[key]
 			switch {
 			case !ok:
-				kept[v.Point] = len(m.Violations)
+				kept[key] = len(m.Violations)
 				m.Violations = append(m.Violations, v)
 			case v.State < m.Violations[j].State:
 				m.Violations[j] = v
 			}
 		}
 	}
-	slices.SortStableFunc(m.Violations, func(a, b Violation) int { return a.Point - b.Point })
+	slices.SortStableFunc(m.Violations, func(a, b Violation) int {
+		if a.Point != b.Point {
+			return a.Point - b.Point
+		}
+		return a.State - b.State
+	})
 	return &m, nil
 }
 

@@ -148,6 +148,7 @@ func (x *explorer) violation(f *failure) Violation {
 			return out, bad
 		})
 		bad = e.bad
+		f.why = &e
 		lastChoice(e.choice.Key())
 		v.Lost, v.Kept = units(last.pend, e.choice, e.lost, false), units(last.pend, e.choice, e.kept, true)
 		failing = e.choice
@@ -157,6 +158,7 @@ func (x *explorer) violation(f *failure) Violation {
 	} else {
 		v.BreaksOn, v.NotOn = x.chainBreaksOn(f, last, failing)
 	}
+	markUnits(f, v.Lost, v.Kept)
 	v.ReplayID = id.String()
 	v.Problem, v.Expected, v.Observed, v.Diff, v.Panic = bad.problem, bad.expected, bad.observed, bad.diff, bad.panic
 	return v

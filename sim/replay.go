@@ -207,12 +207,14 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 		sources = m.sources
 		f.rec = &recoveryCrash{}
 	}
+	markUnits(f, v.Lost, v.Kept)
 	for i := range v.Kept {
 		v.Kept[i].Source = sources[v.Kept[i].Trace]
 	}
 	for i := range v.Lost {
 		v.Lost[i].Source = sources[v.Lost[i].Trace]
 	}
+	v.Culprit = culprit(v.Lost, v.Kept)
 	_, bad := judge(last.check, last.died, out)
 	if bad == nil {
 		r.Verdict = "ok: the state recovers correctly"

@@ -126,6 +126,11 @@ type Violation struct {
 	// to the fewest that still fail: the cause of the violation.
 	Kept []Unit `json:"kept"`
 	Lost []Unit `json:"lost"`
+	// Culprit is the unit the violation blames, one of Lost or Kept: the
+	// earliest change lost, or if none is, the latest kept; nil when the
+	// state has no units (a process crash, a death, a continuation that
+	// failed). Its Source is the line to look at.
+	Culprit *Unit `json:"culprit,omitempty"`
 	// Excerpt is the trace around the crash point.
 	Excerpt []Event `json:"excerpt"`
 	// RecoveryCrash is set when the violation was found by crashing the
@@ -202,8 +207,18 @@ type Unit struct {
 	// Trace is the trace index of the operation that made the first version
 	// lost (for Lost) or the last version kept (for Kept).
 	Trace uint64 `json:"trace"`
-	// Source is the file:line of that operation in the workload; replay
-	// fills it in.
+	// Epoch is the life of the program whose trace Trace indexes: 1 (or
+	// 0, in a result written before epochs) the workload's; a later one's
+	// trace begins with the recovery before it (see Crash). Recovery says
+	// that the operation was made by a recovery that crashed
+	// (Violation.RecoveryCrash): Trace indexes that recovery's own trace.
+	Epoch    int  `json:"epoch,omitempty"`
+	Recovery bool `json:"recovery,omitempty"`
+	// Source is the file:line of that operation: the code's innermost
+	// frame outside the laboratory and the scenario's Adapters. Explore
+	// fills it in for the workload's units (running the workload once
+	// more, recording, when it found violations); a replay for every
+	// unit, those of recoveries and continuations too.
 	Source string `json:"source,omitempty"`
 }
 
@@ -225,14 +240,37 @@ func (u Unit) String() string {
 		fmt.Fprintf(&b, " (%d of %d changes kept", u.Version, changes)
 	}
 	if u.Lost {
-		fmt.Fprintf(&b, "; first lost by #%d)", u.Trace)
+		fmt.Fprintf(&b, "; first lost by #%d%s)", u.Trace, u.whose())
 	} else {
-		fmt.Fprintf(&b, "; last kept made by #%d)", u.Trace)
+		fmt.Fprintf(&b, "; last kept made by #%d%s)", u.Trace, u.whose())
 	}
 	if u.Source != "" {
 		fmt.Fprintf(&b, " at %s", u.Source)
 	}
 	return b.String()
+}
+
+// whose says whose trace the unit's Trace indexes, if not the workload's.
+func (u Unit) whose() string {
+	switch {
+	case u.Recovery:
+		return " of the recovery that crashed"
+	case u.Epoch > 1:
+		return fmt.Sprintf(" of epoch %d", u.Epoch)
+	}
+	return ""
+}
+
+// CulpritText says what the violation blames, in words: "lost …" or
+// "kept …" and the unit, or "" when it blames none.
+func (v *Violation) CulpritText() string {
+	switch {
+	case v.Culprit == nil:
+		return ""
+	case v.Culprit.Lost:
+		return "lost " + v.Culprit.String()
+	}
+	return "kept " + v.Culprit.String()
 }
 
 // String renders the violation for a test log or a terminal. It names no
@@ -262,6 +300,9 @@ func (v *Violation) String() string {
 	}
 	if v.Panic != "" {
 		fmt.Fprintf(&b, "  panic:    %s\n", indent(v.Panic, "            "))
+	}
+	if c := v.CulpritText(); c != "" {
+		fmt.Fprintf(&b, "  culprit:  %s\n", c)
 	}
 	if p := v.ProfilesText(); p != "" {
 		fmt.Fprintf(&b, "  profiles: %s\n", p)
