@@ -100,7 +100,7 @@ func (x *explorer) violations(slot int) []Violation {
 	first := x.fails[slot]
 	out := []Violation{x.violation(first)}
 	var causes []*explanation
-	if first.why != nil {
+	if first.why != nil && first.plain() { // a chain's is of another crash's pending units
 		causes = append(causes, first.why)
 	}
 	seen := map[string]bool{causeKey(&out[0]): true}

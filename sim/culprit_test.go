@@ -9,9 +9,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/faultfs"
 	"github.com/crashsim/crashsim/models"
 	. "github.com/crashsim/crashsim/sim"
 	"github.com/crashsim/crashsim/sim/internal/adaptertest"
@@ -411,5 +413,74 @@ func TestEveryCause(t *testing.T) {
 	}
 	if len(m.Violations) != 2 || m.Violations[0].Culprit.Path == m.Violations[1].Culprit.Path {
 		t.Errorf("merged shards: %d violations, want the two causes", len(m.Violations))
+	}
+}
+
+// barrierMisuse appends a record to /log after a barrier fails, as
+// misuse says: "retry" syncs the file again at once, "rewrite" writes
+// the record again first, "ignore" goes on as if the SyncDir of / had
+// succeeded. Each acknowledges the record.
+func barrierMisuse(misuse string) *Scenario {
+	return &Scenario{
+		Name:  "barrier-" + misuse,
+		Model: models.Log(),
+		Run: func(env *Env) error {
+			rule := faultfs.Rule{When: faultfs.And(faultfs.OpKinds(faultfs.OpSync), faultfs.OnIndex(0)), Fault: faultfs.SyncFailure}
+			if misuse == "ignore" {
+				rule = faultfs.Rule{When: faultfs.And(faultfs.OpKinds(faultfs.OpSyncDir), faultfs.OnIndex(0)), Fault: faultfs.Error(syscall.EIO)}
+			}
+			env.Inject(rule)
+			f, err := env.FS.OpenFile("/log", os.O_RDWR|os.O_CREATE, 0o644)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_ = env.FS.SyncDir("/") // ignored when it fails: the misuse "ignore"
+			env.Invoke(models.LogAppend{Record: []byte("r")})
+			rec := frames([][]byte{[]byte("r")})
+			if _, err := f.WriteAt(rec, 0); err != nil {
+				return err
+			}
+			if err := f.Sync(); err != nil {
+				if misuse == "rewrite" {
+					if _, err := f.WriteAt(rec, 0); err != nil {
+						return err
+					}
+				}
+				if err := f.Sync(); err != nil { // the retry
+					return err
+				}
+			}
+			env.DurableAll() // the acknowledgement
+			return nil
+		},
+		Recover: func(env *Env) (any, error) { return readRecords(env.FS, "/log") },
+	}
+}
+
+// TestBarrierWarnings: a Sync retried after it failed and a barrier
+// whose error was ignored are warned of, each naming the line that
+// misused it; a Sync retried after the data was written again is not.
+func TestBarrierWarnings(t *testing.T) {
+	file, first, end := linesOf(t, barrierMisuse, TestBarrierWarnings)
+	for _, c := range []struct{ misuse, kind string }{{"retry", "sync-retried"}, {"ignore", "error-ignored"}, {"rewrite", ""}} {
+		res, err := Explore(barrierMisuse(c.misuse), Options{Fault: PowerFailure})
+		if err != nil || res.RunError != "" {
+			t.Fatalf("%s: %v %s", c.misuse, err, res.RunError)
+		}
+		if c.kind == "" {
+			if len(res.Warnings) != 0 {
+				t.Errorf("%s: warnings %v, want none", c.misuse, res.Warnings)
+			}
+			continue
+		}
+		if len(res.Warnings) != 1 || res.Warnings[0].Kind != c.kind {
+			t.Errorf("%s: warnings %v, want one %s", c.misuse, res.Warnings, c.kind)
+			continue
+		}
+		w := res.Warnings[0]
+		if !inLines(w.FailedSource, file, first, end) || !inLines(w.ThenSource, file, first, end) || w.Then <= w.Failed {
+			t.Errorf("%s: %s: want the workload's lines of the failed barrier and of what followed", c.misuse, w)
+		}
 	}
 }

@@ -207,6 +207,7 @@ func (x *explorer) run() {
 		x.m.startRecording(x.sc.Adapters)
 	}
 	x.m.hook = x
+	x.m.skip = x.sc.Adapters
 	x.proc = x.m.Start("workload")
 	env := &Env{FS: x.proc.FS(), Rand: rand.New(rand.NewPCG(x.opts.Seed, 0x776f726b6c6f6164)), proc: x.proc, mu: &x.checkMu, check: x.check}
 	if err := runGuarded(func() error { return x.sc.Run(env) }); err != nil && !x.stopped.Load() && !x.proc.Killed() {
@@ -223,6 +224,7 @@ func (x *explorer) run() {
 			x.res.RunError = "an injected fault never fired: " + strings.Join(unfired, "; ")
 		}
 	}
+	x.res.Warnings = x.m.barrierWarnings()
 	close(x.pending)
 	close(x.builds)
 	<-x.sequenced

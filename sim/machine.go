@@ -43,6 +43,11 @@ type Machine struct {
 	sources map[uint64]string
 	record  bool
 	skip    []string // Scenario.Adapters, whose frames are no source line
+
+	// failedBarriers are the barriers that failed and have not succeeded
+	// since, by path, and warnings the misuses seen (barrier.go).
+	failedBarriers map[string]*failedBarrier
+	warnings       []Warning
 	// digest, set on a workload's machine only, hashes what its processes
 	// do, in trace order: ReplayID.Workload.
 	digest    *xxh3.Hasher
@@ -168,6 +173,9 @@ func (m *Machine) observe(op faultfs.Op) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.last = op
+	if len(m.failedBarriers) > 0 {
+		m.watchBarriers(op)
+	}
 	if m.digest != nil {
 		m.digestOp(op)
 	}
@@ -189,6 +197,9 @@ func (m *Machine) failed(op faultfs.Op, fault faultfs.Fault, err error) {
 	text := errText(fault, err)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err != nil && isBarrierOp(op.Kind) {
+		m.barrierFailed(op)
+	}
 	m.ring.setErr(op.Index, text)
 	if m.record {
 		setErr(m.full, op.Index, text)

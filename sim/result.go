@@ -68,6 +68,11 @@ type Result struct {
 	ContinuationStates int `json:"continuation_states,omitempty"`
 
 	Violations []Violation `json:"violations"`
+	// Warnings are the barriers the workload misused (a Sync retried
+	// after it failed, a barrier's error ignored): each loses data on a
+	// real machine, whether or not a crash state here shows it. Every
+	// shard has them all.
+	Warnings []Warning `json:"warnings,omitempty"`
 	// Points has one entry per crash point explored. Their Violations
 	// count this shard's failing states; the rest is the same in every
 	// shard of a run.
