@@ -129,6 +129,8 @@ type resultView struct {
 	PointsPerMark           int
 	Violations              []violationView
 	ViolationCount, Unshown int
+	// Warnings are the barriers the workload misused (sim.Warning).
+	Warnings []string
 }
 
 type markView struct {
@@ -151,6 +153,7 @@ type violationView struct {
 	Diff                            string
 	Panic, RecoveryCrash, Replay    string
 	Profiles                        string // on which profiles it reproduces
+	Culprit                         string // the unit it blames, with its line
 	Kept, Lost                      []string
 	Excerpt                         []eventView
 	HasExpectation                  bool
@@ -197,6 +200,9 @@ func resultOf(r *sim.Result, v, id string) resultView {
 		Unique: r.Unique, Recoveries: r.Recoveries, Elapsed: duration(r.Elapsed),
 		CrashDepth: r.CrashDepth, Continuations: r.Continuations, ContinuationStates: r.ContinuationStates,
 		Stopped: r.Stopped, RunError: r.RunError, ViolationCount: len(r.Violations),
+	}
+	for _, w := range r.Warnings {
+		rv.Warnings = append(rv.Warnings, w.String())
 	}
 	// The first violation at each crash point is where its mark links.
 	firstAt := map[int]string{}
@@ -267,19 +273,21 @@ func violationOf(v *sim.Violation, id string, n int) violationView {
 	vv := violationView{
 		ID: id, N: n, Point: v.Point, Trace: v.Trace, At: v.At,
 		Problem: v.Problem, Expected: v.Expected, Observed: v.Observed, Diff: v.Diff,
-		Panic: v.Panic, RecoveryCrash: v.RecoveryCrash, Profiles: v.ProfilesText(),
+		Panic: v.Panic, RecoveryCrash: v.RecoveryCrash, Profiles: v.ProfilesText(), Culprit: v.CulpritText(),
 		Replay:         "crashsim replay " + v.ReplayID,
 		HasExpectation: v.Expected != "" || v.Observed != "",
 	}
+	// A unit of a recovery that crashed indexes that recovery's trace,
+	// which no excerpt shows: it marks no event.
 	kept := map[uint64]bool{}
 	lost := map[uint64]bool{}
 	for _, u := range v.Kept {
 		vv.Kept = append(vv.Kept, u.String())
-		kept[u.Trace] = true
+		kept[u.Trace] = kept[u.Trace] || !u.Recovery
 	}
 	for _, u := range v.Lost {
 		vv.Lost = append(vv.Lost, u.String())
-		lost[u.Trace] = true
+		lost[u.Trace] = lost[u.Trace] || !u.Recovery
 	}
 	// The units are the last crash's: of the workload's trace only when
 	// it is the only one.

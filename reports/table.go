@@ -103,9 +103,21 @@ func Table(w io.Writer, results []*sim.Result) error {
 // Violations writes the details of each result's violations, at most max
 // per result (all of them when max < 0), with the command that replays
 // each.
+//
+// It also writes each result's warnings (sim.Warning), every one
+// whatever max is: a barrier the workload misused, with the lines.
 func Violations(w io.Writer, results []*sim.Result, max int) error {
 	for _, r := range results {
-		if r == nil || len(r.Violations) == 0 || max == 0 {
+		if r == nil {
+			continue
+		}
+		for i, warn := range r.Warnings {
+			if _, err := fmt.Fprintf(w, "\n== %s: warning %d of %d, a barrier misused (%s)\n  problem:  %s\n  failed:   #%d%s\n  then:     #%d%s\n",
+				runName(r), i+1, len(r.Warnings), warn.Kind, warn.Problem, warn.Failed, at(warn.FailedSource), warn.Then, at(warn.ThenSource)); err != nil {
+				return err
+			}
+		}
+		if len(r.Violations) == 0 || max == 0 {
 			continue
 		}
 		n := len(r.Violations)
@@ -126,6 +138,14 @@ func Violations(w io.Writer, results []*sim.Result, max int) error {
 		}
 	}
 	return nil
+}
+
+// at is " at " and a source line, or "" when there is none.
+func at(source string) string {
+	if source == "" {
+		return ""
+	}
+	return " at " + source
 }
 
 // continued is the continued cell of a result: its continuations and
