@@ -291,9 +291,27 @@
 // state tried is moved to its Nearest under the run's profile, so the
 // explanation is a state that profile allows; a garbage tail stays only if
 // the state passes with zeros. The
-// replay id names the shrunk state. Source lines of the stores involved are
-// found by replaying it (RunReplay): recording the caller of every storage
-// operation costs a stack walk each, so a normal run does not.
+// replay id names the shrunk state. Source lines of the stores involved
+// cost a stack walk per storage operation, so a run records none while it
+// explores: once it has violations, it runs the workload once more,
+// recording, for the lines of the workload's units (culprit.go), and a
+// replay (RunReplay) records every machine it runs, recoveries and
+// continuations too. Each violation blames one unit, its Culprit: the
+// earliest change lost, else the latest kept. A crash point keeps all its
+// failing states (without their images) and reports each distinct cause:
+// after the first state is shrunk, a later failing state that loses at
+// least what a cause found so far needs lost and keeps what it needs kept
+// is that cause; any other is shrunk too (at most maxCauses, 8, per crash
+// point), and its violation is reported unless its shrunk units are
+// those of one already reported. Merge keeps one violation per crash point
+// and cause.
+//
+// Barriers misused (barrier.go). The workload's machine records each Sync,
+// Datasync or SyncDir that fails (faultfs's Failed callback) and watches
+// what follows: the same Sync succeeding with nothing written to the file
+// since is a "sync-retried" warning (fsyncgate), an Env.Durable before the
+// path's barrier succeeded again an "error-ignored" one. A warning is not a
+// verdict: it is in Result.Warnings, the reports and Check's log.
 //
 // Deaths (docs/DESIGN.md F2, "mapped pages on a full disk"). faultfs fails
 // a load or store that the kernel would answer with SIGBUS with
