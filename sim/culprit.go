@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/crashsim/crashsim/faultfs"
 	"github.com/crashsim/crashsim/models"
 )
 
@@ -14,11 +13,6 @@ import (
 // caused it (Violation.Culprit), with its source line where the run can
 // tell it, and a crash point reports every distinct cause among its
 // failing states, not only its first.
-
-// maxCauses bounds the failing states of one crash point that are shrunk
-// to a cause: the first, and the next ones that no cause found before
-// explains. Each shrink costs up to shrinkTries recoveries.
-const maxCauses = 8
 
 // culprit returns the unit a violation blames among its shrunk units: the
 // earliest change lost (by trace index), which the state needed durable —
@@ -47,11 +41,10 @@ func culprit(lost, kept []Unit) *Unit {
 	return &u
 }
 
-// causeKey identifies a violation's cause: its crash point and its shrunk
-// units. Two failing states of one point with the same key are one cause.
+// causeKey identifies a violation's cause: its shrunk units. Two
+// violations of one crash point with the same key are one cause.
 func causeKey(v *Violation) string {
 	var b strings.Builder
-	b.WriteString(v.RecoveryCrash)
 	for _, u := range v.Lost {
 		b.WriteString("\x00lost " + u.key())
 	}
@@ -68,58 +61,50 @@ func (u Unit) key() string {
 	return u.String()
 }
 
-// plain reports whether f is a failing power-failure state of the
-// workload whose cause shrinking finds: not a crash of its recovery, a
-// chain, a continuation that failed or a death.
-func (f *failure) plain() bool {
-	return f.rec == nil && len(f.chain) == 0 && !f.liveness && f.job.pend != nil && f.job.died == ""
+// cause reports whether f is one of its crash point's causes: a failing
+// power-failure state of the workload that loses at most one of its
+// pending units (some of its changes), whose cause shrinking finds — not
+// a crash of its recovery, a chain, a continuation that failed or a
+// death. Such a state is its own cause, nearly: its shrink is cheap, and
+// each unit whose loss alone fails is one cause. Whether a state is one
+// depends on nothing but the state, never on which other states failed
+// or in which shard, so the causes a run reports are those its shards
+// report, merged (see Merge). A point has at most one such state per
+// version of each unit, fewer where the strategy samples.
+func (f *failure) cause() bool {
+	if f.rec != nil || len(f.chain) != 0 || f.liveness || f.job.pend == nil || f.job.died != "" {
+		return false
+	}
+	lost, _ := deviations(f.job.pend, f.job.choice)
+	return len(lost) <= 1
 }
 
-// explains reports whether explanation e, shrunk from another failing
-// state of the same crash point, explains state c too: c loses at least
-// what e needs lost and keeps at least what e needs kept.
-func (e *explanation) explains(p *faultfs.Pending, c faultfs.Choice) bool {
-	have, need := flatten(p, c), flatten(p, e.choice)
-	for _, i := range e.lost {
-		if have[i] > need[i] {
-			return false
-		}
-	}
-	for _, i := range e.kept {
-		if have[i] < need[i] {
-			return false
-		}
-	}
-	return true
+// shrinkMemo remembers the judgement of each state tried while shrinking
+// the causes of one crash point, which try many of the same states.
+type shrinkMemo map[string]memoized
+
+type memoized struct {
+	out outcome
+	bad *judgement
 }
 
 // violations turns the failing states of crash point slot into its
-// violations: the first failing state's, then one for each further cause,
-// in the order of the states, at most maxCauses shrunk in all.
+// violations, in the order of their states: one per distinct cause among
+// its causes (each shrunk, grouped by its shrunk units: Violation.Cause),
+// or, if it has none, its first failing state's.
 func (x *explorer) violations(slot int) []Violation {
-	first := x.fails[slot]
-	out := []Violation{x.violation(first)}
-	var causes []*explanation
-	if first.why != nil && first.plain() { // a chain's is of another crash's pending units
-		causes = append(causes, first.why)
+	causes := x.causes[slot]
+	if len(causes) == 0 {
+		return []Violation{x.violation(x.fails[slot])}
 	}
-	seen := map[string]bool{causeKey(&out[0]): true}
-	more := x.more[slot]
-	slices.SortFunc(more, func(a, b *failure) int { return a.job.idx - b.job.idx })
-	shrunk := 1
-	for _, f := range more {
-		if f == first {
-			continue
-		}
-		if slices.ContainsFunc(causes, func(e *explanation) bool { return e.explains(f.job.pend, f.job.choice) }) {
-			continue
-		}
-		if shrunk == maxCauses {
-			break
-		}
-		shrunk++
+	slices.SortFunc(causes, func(a, b *failure) int { return a.job.idx - b.job.idx })
+	var out []Violation
+	memo := shrinkMemo{}
+	seen := map[string]bool{}
+	for _, f := range causes {
+		f.memo = memo
 		v := x.violation(f)
-		causes = append(causes, f.why)
+		v.Cause = true
 		if k := causeKey(&v); !seen[k] {
 			seen[k] = true
 			out = append(out, v)
@@ -128,19 +113,17 @@ func (x *explorer) violations(slot int) []Violation {
 	return out
 }
 
-// keepCause keeps f, a failing state that is not (or no longer) its crash
-// point's first, for violations: without its image, which nothing reads
-// again, so that a point with many failing states holds no memory for
-// them.
+// keepCause keeps f for violations if it is one of its crash point's
+// causes, without its image, which nothing reads again.
 func (x *explorer) keepCause(f *failure) {
-	if !f.plain() {
+	if !f.cause() {
 		return
 	}
 	f.job.img = nil
-	if x.more == nil {
-		x.more = map[int][]*failure{}
+	if x.causes == nil {
+		x.causes = map[int][]*failure{}
 	}
-	x.more[f.job.slot] = append(x.more[f.job.slot], f)
+	x.causes[f.job.slot] = append(x.causes[f.job.slot], f)
 }
 
 // quietHook is the hook of a machine that runs the workload again only to

@@ -297,14 +297,16 @@
 // recording, for the lines of the workload's units (culprit.go), and a
 // replay (RunReplay) records every machine it runs, recoveries and
 // continuations too. Each violation blames one unit, its Culprit: the
-// earliest change lost, else the latest kept. A crash point keeps all its
-// failing states (without their images) and reports each distinct cause:
-// after the first state is shrunk, a later failing state that loses at
-// least what a cause found so far needs lost and keeps what it needs kept
-// is that cause; any other is shrunk too (at most maxCauses, 8, per crash
-// point), and its violation is reported unless its shrunk units are
-// those of one already reported. Merge keeps one violation per crash point
-// and cause.
+// earliest change lost, else the latest kept. A crash point reports each
+// distinct cause of its failing states: every failing power-failure state
+// of the workload that loses at most one pending unit is a cause (kept
+// without its image), shrunk — cheaply: it is nearly its own explanation,
+// and the states its shrinks try are judged once per point (shrinkMemo) —
+// and reported unless its shrunk units are those of a lower state's; a
+// point with no such state reports its first failing state, as before.
+// Whether a state is a cause depends on the state alone, never on which
+// other states a shard judged, so Merge of the shards, which keeps one
+// violation per crash point and cause, gives the whole run's.
 //
 // Barriers misused (barrier.go). The workload's machine records each Sync,
 // Datasync or SyncDir that fails (faultfs's Failed callback) and watches

@@ -98,9 +98,9 @@ type explorer struct {
 
 	replay *replayTarget // set when replaying one state
 
-	// more holds, per crash point (slot), its other failing states, each
-	// a possible cause of its own (culprit.go); under mu.
-	more map[int][]*failure
+	// causes holds, per crash point (slot), its failing states that are
+	// each shrunk to a cause (culprit.go); under mu.
+	causes map[int][]*failure
 }
 
 // job is one crash image to recover and judge, or (start set) one to
@@ -138,7 +138,7 @@ type failure struct {
 	// that the failure is the continuation after the last of them.
 	chain    []chainLink
 	liveness bool
-	why      *explanation // the shrunk cause, once violation made one
+	memo     shrinkMemo // shared by the causes of one crash point, if set
 }
 
 func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
@@ -581,13 +581,9 @@ func (x *explorer) fail(f *failure) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.res.Points[f.job.slot].Violations++
+	x.keepCause(f)
 	if old := x.fails[f.job.slot]; old == nil || f.job.idx < old.job.idx {
-		if old != nil {
-			x.keepCause(old)
-		}
 		x.fails[f.job.slot] = f
-	} else {
-		x.keepCause(f)
 	}
 }
 

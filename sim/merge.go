@@ -9,9 +9,10 @@ import (
 // Merge puts the results of every shard of one run together into the
 // result one machine gives for the whole run (see Shard): the crash points
 // and their counts, which every shard has; the violations of all the
-// shards, keeping per crash point and cause (its shrunk units: a crash
-// point reports each distinct cause) the one of the lowest state
-// (Violation.State), as the whole run does; each point's count of failing states, the
+// shards, keeping per crash point each distinct cause (Violation.Cause,
+// grouped by its shrunk units) from its lowest state (Violation.State),
+// or for a point without causes the violation of its lowest state, as
+// the whole run does; each point's count of failing states, the
 // recoveries and the continuations (Result.Continuations,
 // ContinuationStates), added up; and the longest shard's time as Elapsed. Shard
 // is "all". The shards may come in any order; the merged result shares the
@@ -120,7 +121,12 @@ func Merge(shards ...*Result) (*Result, error) {
 					ErrMerge, name, v.State, v.Point, Shard{I: i, N: n})
 			}
 			reported[[2]int{v.Point, v.State}] = true
-			key := fmt.Sprint(v.Point) + "\x00" + causeKey(&v)
+			// A cause is kept per point and cause; any other violation
+			// only as the point's lowest state, where it has key "".
+			key := fmt.Sprint(v.Point) + "\x00"
+			if v.Cause {
+				key += "cause" + causeKey(&v)
+			}
 			j, ok := kept[key]
 			switch {
 			case !ok:
@@ -131,6 +137,13 @@ func Merge(shards ...*Result) (*Result, error) {
 			}
 		}
 	}
+	// A point with causes reports them only; one without, its lowest
+	// failing state.
+	hasCause := map[int]bool{}
+	for _, v := range m.Violations {
+		hasCause[v.Point] = hasCause[v.Point] || v.Cause
+	}
+	m.Violations = slices.DeleteFunc(m.Violations, func(v Violation) bool { return !v.Cause && hasCause[v.Point] })
 	slices.SortStableFunc(m.Violations, func(a, b Violation) int {
 		if a.Point != b.Point {
 			return a.Point - b.Point

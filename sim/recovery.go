@@ -142,13 +142,18 @@ func (x *explorer) violation(f *failure) Violation {
 			// Not counted in Result.Recoveries: every shard that found a
 			// failing state at this point shrinks its own, and Merge keeps
 			// one, so these would not add up to the whole run's.
+			if r, ok := f.memo[c.Key()]; ok {
+				return r.out, r.bad
+			}
 			m := untracedMachineOn(last.pend.Clone(c, x.opts.Tail))
 			out := x.recoverMachine(m, last.seedOf(c))
 			_, bad := judge(last.check, "", out)
+			if f.memo != nil {
+				f.memo[c.Key()] = memoized{out, bad}
+			}
 			return out, bad
 		})
 		bad = e.bad
-		f.why = &e
 		lastChoice(e.choice.Key())
 		v.Lost, v.Kept = units(last.pend, e.choice, e.lost, false), units(last.pend, e.choice, e.kept, true)
 		failing = e.choice

@@ -136,6 +136,12 @@ type Violation struct {
 	// state has no units (a process crash, a death, a continuation that
 	// failed). Its Source is the line to look at.
 	Culprit *Unit `json:"culprit,omitempty"`
+	// Cause says that the violation is one of the causes of its crash
+	// point: its state lost at most one pending unit and failed, and was
+	// shrunk. A point reports each distinct cause (by its shrunk units)
+	// once, from its lowest state; a point without causes, its first
+	// failing state (shrunk, if a power failure's state of the workload).
+	Cause bool `json:"cause,omitempty"`
 	// Excerpt is the trace around the crash point.
 	Excerpt []Event `json:"excerpt"`
 	// RecoveryCrash is set when the violation was found by crashing the
