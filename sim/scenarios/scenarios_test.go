@@ -55,11 +55,11 @@ func TestCorrectScenariosPass(t *testing.T) {
 var depthTwoBugs = []string{"wal-bug-resume-keeps-tear", "pool-bug-epoch-reused"}
 
 // TestBugVariantsCaught: every bug variant is reported in at least one
-// run, and the first violation of each run replays to the same problem
+// run — at one crash, but for those that need two, at the default depth
+// — and the first violation of each run replays to the same problem
 // (every violation with CRASHSIM_HEAVY=1: replays are most of the test's
 // time, and one per run already checks that replay ids work for the
-// variant): at one crash, but for those that need two, at the default
-// depth.
+// variant).
 func TestBugVariantsCaught(t *testing.T) {
 	for _, sc := range All() {
 		if !sc.Buggy() {
