@@ -34,6 +34,17 @@
 // [ProfileRows]) adds up each scenario's violations per profile — the
 // demo's profile table.
 //
+// Culprits (issue 10 section 4). Each violation names the unit it blames
+// (sim.Violation.Culprit) with its source line — "culprit: lost … at
+// file:line" in the text, a line of its section on the page, the field in
+// the JSON — and a crash point with several causes has a violation for
+// each. A run's warnings of barriers the workload misused (sim.Warning: a
+// Sync retried after it failed, a barrier's error ignored) come before
+// its violations in the text ([Violations] writes them all, whatever its
+// max), as notes above the timeline on the page, and in the JSON. A unit
+// of a recovery that crashed (sim.Unit.Recovery) is numbered in that
+// recovery's trace and tags no event of the workload's excerpt.
+//
 // [Verdict] gives a result's verdict word: a correct scenario gets "pass"
 // or "FAIL"; a bug variant ([sim.Result.Buggy], "-bug-" in the name) is
 // expected to be caught, so it gets "caught" when the run found a
