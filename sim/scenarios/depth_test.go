@@ -11,10 +11,11 @@ import (
 // WAL whose Resume never cuts a torn tail, and a pool whose Open takes the
 // epoch of the open before it — pass every exploration at one crash, under
 // every fault model and strategy, with crashes during the recovery too;
-// at the default depth, two, each is caught: the WAL when a power failure
-// tears a batch (a process crash tears no frame), the pool under both
-// fault models. Each violation names both crashes, or the continuation
-// that could not go on, and replays to the same problem.
+// at the default depth, two (with 64 states per crash point), each is
+// caught: the WAL when a power failure tears a batch (a process crash
+// tears no frame), the pool under both fault models. Each violation names
+// both crashes, or the continuation that could not go on, and replays to
+// the same problem.
 func TestDepthTwoBugs(t *testing.T) {
 	for _, name := range depthTwoBugs {
 		sc, _ := Lookup(name)
@@ -44,7 +45,7 @@ func TestDepthTwoBugs(t *testing.T) {
 		{"pool-bug-epoch-reused", sim.ProcessCrash, true, true, "after its recovery the program could not go on: the map's persistent lock is held"},
 	} {
 		sc, _ := Lookup(c.name)
-		res, err := sim.Explore(sc, sim.Options{Fault: c.fault})
+		res, err := sim.Explore(sc, sim.Options{Fault: c.fault, MaxStates: 64})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -137,7 +137,8 @@ func rapidMap(file string, txs []poolTx) *sim.Scenario {
 // persistent memory and in a mapped file, explored under a drawn fault
 // model and strategy; a failure would be shrunk by rapid to a minimal
 // workload. The CI run explores a few generated workloads (rapid's
-// examples); CRASHSIM_HEAVY=1 runs rapid.Check, with shrinking.
+// examples, each continued after 4 of its recoveries at crash depth 2);
+// CRASHSIM_HEAVY=1 runs rapid.Check, with shrinking, at the default 16.
 func TestPoolRapidWorkloads(t *testing.T) {
 	explore := func(tb sim.TB, file string, txs []poolTx, o sim.Options) {
 		if !o.Strategy.Applies(o.Fault) {
@@ -164,6 +165,6 @@ func TestPoolRapidWorkloads(t *testing.T) {
 	for i := range 8 {
 		txs := gen.Example(i)
 		file := []string{poolPMemFile, poolDiskFile}[i%2]
-		explore(t, file, txs, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, Seed: uint64(i), MaxStates: 8})
+		explore(t, file, txs, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, Seed: uint64(i), MaxStates: 8, MaxChains: 4})
 	}
 }
