@@ -95,8 +95,7 @@
 // path ending in "/..." names a tree), whose frames are passed over too,
 // so that the line is the call into the adapter:
 //
-//	sc := &sim.Scenario{Name: "my-log", Model: models.Log(), Run: run, Recover: recover,
-//		Adapters: []string{"example.com/mylog/storage"}}
+//	sc.Adapters = []string{"github.com/crashsim/crashsim/internal/mylog"} // the program's wrapper of engine.FS
 //
 // Check composes with rapid: draw the workload's operations inside
 // rapid.Check and build the scenario from them; rapid shrinks a failing
