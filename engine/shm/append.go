@@ -251,13 +251,17 @@ func (s *Store) gone(err error) error {
 // creating one). Then it seals from, so that appends that still see it
 // move on.
 func (s *Store) advance(from uint64, inline bool) error {
-	defer func() {
-		if from != 0 && refSlot(from) < s.hdr.MaxChunks {
-			if c, err := s.chunkFor(refSlot(from), refGen(from)); err == nil {
-				s.seal(c)
-			}
+	err := s.moveHead(from, inline)
+	if from != 0 && refSlot(from) < s.hdr.MaxChunks {
+		if c, cerr := s.chunkFor(refSlot(from), refGen(from)); cerr == nil {
+			s.seal(c)
 		}
-	}()
+	}
+	return err
+}
+
+// moveHead is advance but for the seal.
+func (s *Store) moveHead(from uint64, inline bool) error {
 	for {
 		head, err := s.ctl.Load64(ctlHeadOff)
 		if err != nil {
@@ -319,34 +323,52 @@ func (s *Store) prefetchSoon() {
 	}
 }
 
-// prefetch creates the next chunk if there is none, and installs it.
-func (s *Store) prefetch() {
+// Prefetch creates the chunk that will follow the active one now, if
+// there is none yet: what the prefetcher does when an append passes the
+// threshold, for a program that knows a burst is coming (or that runs
+// with PrefetchOff and chooses when chunks are created). It returns
+// ErrFull when every slot is in use and ErrNoSpace when shared memory is
+// full; a chunk already prefetched is no error.
+func (s *Store) Prefetch() error {
+	if s.closed.Load() {
+		return fmt.Errorf("%w: namespace %s", ErrClosed, s.name)
+	}
+	return s.prefetchErr()
+}
+
+// prefetch is the prefetcher's Prefetch: an error is for the Append that
+// needs the chunk to report.
+func (s *Store) prefetch() { s.prefetchErr() }
+
+// prefetchErr creates the next chunk if there is none, and installs it.
+func (s *Store) prefetchErr() error {
 	head, err := s.ctl.Load64(ctlHeadOff)
 	if err != nil {
-		return
+		return s.regionErr(err)
 	}
 	next, err := s.ctl.Load64(ctlNextOff)
 	if err != nil {
-		return
+		return s.regionErr(err)
 	}
 	if next != 0 && next != head && s.refLive(next) {
-		return
+		return nil
 	}
 	if next != 0 {
-		if ok, _ := s.ctl.CompareAndSwap64(ctlNextOff, next, 0); !ok {
-			return // another process installed one
+		if ok, err := s.ctl.CompareAndSwap64(ctlNextOff, next, 0); err != nil || !ok {
+			return s.regionErr(err) // another process installed one
 		}
 	}
 	c, err := s.createChunk()
 	if err != nil {
-		return // ErrFull, ErrNoSpace: the Append that needs it will say so
+		return err
 	}
-	if ok, _ := s.ctl.CompareAndSwap64(ctlNextOff, 0, c.ref); !ok {
+	if ok, err := s.ctl.CompareAndSwap64(ctlNextOff, 0, c.ref); err != nil || !ok {
 		s.discard(c)
-		return
+		return s.regionErr(err)
 	}
 	s.local.prefetched.Add(1)
 	s.step("next-installed")
+	return nil
 }
 
 // nextGen hands out a generation, never 0.
