@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/crashsim/crashsim/engine"
@@ -514,10 +515,10 @@ func pretouch(r engine.Region, size int64) {
 	for off := 0; off < len(v); off += engine.PageSize {
 		sum += v[off]
 	}
-	pretouchSink = sum
+	pretouchSink.Store(uint32(sum)) // so that the loads are not dropped
 }
 
-var pretouchSink byte
+var pretouchSink atomic.Uint32
 
 // discard frees a chunk this process created and could not install.
 func (s *Store) discard(c *chunk) {

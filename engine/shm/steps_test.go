@@ -19,15 +19,20 @@ import (
 // chunks (chunk creations, prefetches, head moves), acknowledgements of
 // the first chunk's blobs, and cleanup passes that free it. done records
 // the appends that returned and the acknowledgements that returned.
-func victimWork(s *shm.Store, clock *shm.ManualClock, done *victimLog) error {
+func victimWork(s *shm.Store, clock *shm.ManualClock, done *victimLog, report func(what string, i int, h shm.Handle)) error {
+	if report == nil {
+		report = func(string, int, shm.Handle) {}
+	}
 	var first []shm.Handle
 	for i := 0; ; i++ {
 		done.invoked = i
+		report("invoke", i, shm.Handle{})
 		h, err := s.Append(blob(i, 700))
 		if err != nil {
 			return err
 		}
 		done.appended = append(done.appended, h)
+		report("appended", i, h)
 		if h.Chunk == done.appended[0].Chunk {
 			first = append(first, h)
 		}
@@ -38,10 +43,12 @@ func victimWork(s *shm.Store, clock *shm.ManualClock, done *victimLog) error {
 	done.invoked = -1
 	for _, h := range first {
 		done.acking = h
+		report("acking", 0, h)
 		if err := s.Acknowledge(h); err != nil {
 			return err
 		}
 		done.acked[h] = true
+		report("acked", 0, h)
 	}
 	done.acking = shm.Handle{}
 	for range 3 {
@@ -139,7 +146,7 @@ func stopEverywhere(t *testing.T, fsys engine.FS, dir string, bug shmbug.Bug, fo
 				completed = true
 				return
 			}
-			err = victimWork(s, clock, log)
+			err = victimWork(s, clock, log, nil)
 			completed = true
 		}()
 		if <-finished {
