@@ -333,4 +333,3 @@ func lastStep(out string) string {
 	}
 	return step
 }
-
