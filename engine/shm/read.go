@@ -1,6 +1,7 @@
 package shm
 
 import (
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -168,12 +169,14 @@ func (s *Store) Entries() iter.Seq2[Entry, error] {
 		}
 		for _, ref := range refs {
 			c, err := s.chunkFor(refSlot(ref), refGen(ref))
+			if errors.Is(err, ErrGone) {
+				continue // freed since
+			}
 			if err != nil {
-				if s.closed.Load() {
-					yield(Entry{}, err)
+				if !yield(Entry{}, err) || s.closed.Load() {
 					return
 				}
-				continue // freed since
+				continue
 			}
 			for e, err := range s.walk(c) {
 				if !yield(e, err) {
