@@ -14,8 +14,12 @@ import (
 // ErrCorrupt, another version ErrVersion, no magic ErrNotReady.
 func TestCorruptControl(t *testing.T) {
 	ctl := "/dev/shm/fz_ctrl"
-	put32 := func(off int, v uint32) func([]byte) { return func(b []byte) { binary.NativeEndian.PutUint32(b[off:], v) } }
-	put64 := func(off int, v uint64) func([]byte) { return func(b []byte) { binary.NativeEndian.PutUint64(b[off:], v) } }
+	put32 := func(off int, v uint32) func([]byte) {
+		return func(b []byte) { binary.NativeEndian.PutUint32(b[off:], v) }
+	}
+	put64 := func(off int, v uint64) func([]byte) {
+		return func(b []byte) { binary.NativeEndian.PutUint64(b[off:], v) }
+	}
 	for _, c := range []struct {
 		name   string
 		change func([]byte)
