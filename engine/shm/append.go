@@ -292,6 +292,12 @@ func (s *Store) moveHead(from uint64, inline bool) error {
 			s.ctl.CompareAndSwap64(ctlNextOff, next, 0)
 			continue
 		}
+		if inFlight := s.prefetching(); inFlight != nil {
+			// This process's prefetcher is creating the next chunk:
+			// wait for it rather than create a second one beside it.
+			<-inFlight
+			continue
+		}
 		c, err := s.createChunk()
 		if err != nil {
 			return err
@@ -334,6 +340,9 @@ func (s *Store) Prefetch() error {
 	if s.closed.Load() {
 		return fmt.Errorf("%w: namespace %s", ErrClosed, s.name)
 	}
+	if inFlight := s.prefetching(); inFlight != nil {
+		<-inFlight // then make sure it installed one
+	}
 	return s.prefetchErr()
 }
 
@@ -341,8 +350,31 @@ func (s *Store) Prefetch() error {
 // needs the chunk to report.
 func (s *Store) prefetch() { s.prefetchErr() }
 
+// prefetching returns a channel closed when this process's prefetch in
+// flight ends, or nil when there is none.
+func (s *Store) prefetching() <-chan struct{} {
+	s.prefetchMu.Lock()
+	defer s.prefetchMu.Unlock()
+	return s.inFlight
+}
+
 // prefetchErr creates the next chunk if there is none, and installs it.
+// One runs at a time in a process; another caller returns at once.
 func (s *Store) prefetchErr() error {
+	s.prefetchMu.Lock()
+	if s.inFlight != nil {
+		s.prefetchMu.Unlock()
+		return nil
+	}
+	done := make(chan struct{})
+	s.inFlight = done
+	s.prefetchMu.Unlock()
+	defer func() {
+		s.prefetchMu.Lock()
+		s.inFlight = nil
+		s.prefetchMu.Unlock()
+		close(done)
+	}()
 	head, err := s.ctl.Load64(ctlHeadOff)
 	if err != nil {
 		return s.regionErr(err)

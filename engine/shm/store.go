@@ -46,6 +46,8 @@ type Store struct {
 	slotHint atomic.Uint32 // where the next search for a free slot starts
 
 	prefetchReq chan struct{}
+	prefetchMu  sync.Mutex
+	inFlight    chan struct{} // closed when the prefetch in flight ends; nil when none
 	done        chan struct{}
 	wg          sync.WaitGroup
 
