@@ -134,10 +134,11 @@ func (s *Store) appendTo(c *chunk, blob []byte, n uint32) (h Handle, ok bool, er
 		if uint64(end)+need > s.hdr.ChunkSize {
 			return Handle{}, false, nil
 		}
-		if end > dataStart {
+		if end > dataStart && c.published.Load() != end {
 			// Help the writer of the entry before: until its word is
 			// written, only used says its size, and used is about to
 			// say ours. A dead writer's entry is then still skipped.
+			// (Not when this process published that entry itself.)
 			prev := int64(uint64(end) - entryLen(last))
 			w, err := c.r.Load64(prev)
 			if err != nil {
@@ -171,7 +172,9 @@ func (s *Store) appendTo(c *chunk, blob []byte, n uint32) (h Handle, ok bool, er
 		// with its chunk at its TTL. Try the next chunk.
 		return Handle{}, false, s.gone(err)
 	}
-	if end := off + uint32(need); off <= s.prefetchEnd && end > s.prefetchEnd {
+	end := off + uint32(need)
+	c.published.Store(end)
+	if off <= s.prefetchEnd && end > s.prefetchEnd {
 		s.prefetchSoon()
 	}
 	return Handle{Chunk: c.slot, Gen: c.gen, Offset: off + entryWordLen, Size: n}, true, nil

@@ -64,6 +64,11 @@ type chunk struct {
 	created   int64 // from its header, Unix ns
 	r         engine.Region
 
+	// published is the end of an entry this process published, the last
+	// one it stored: the entry ending there has its word, and needs no
+	// help from the next writer.
+	published atomic.Uint32
+
 	// pin is held for reading by View while the caller holds a slice of
 	// the mapping, and for writing to unmap it.
 	pin      sync.RWMutex
