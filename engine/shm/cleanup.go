@@ -10,6 +10,11 @@ import (
 	"github.com/crashsim/crashsim/internal/shmbug"
 )
 
+// freshGrace is the least time an empty chunk that is neither the head
+// nor the next stays unsealed after its creation: the time its creator
+// takes to install it.
+const freshGrace = time.Second
+
 // Why a chunk was freed: the statistics word it counts in, or -1 for a
 // chunk its creator could not install, which counts nowhere.
 const freeUncounted = -1
@@ -124,8 +129,9 @@ func (s *Store) cleanChunk(slot, gen uint32, head bool, now time.Time) (bool, er
 		return false, nil
 	}
 	if !isSealed(u) {
-		if !hasEntries && now.UnixNano()-c.created < int64(s.hdr.Decay) {
-			// Freshly created: about to become the next chunk, perhaps.
+		if !hasEntries && now.UnixNano()-c.created < int64(max(s.hdr.Decay, freshGrace)) {
+			// Freshly created: about to become the next chunk, perhaps
+			// (sealed, it would be useless to the appends it is for).
 			return false, nil
 		}
 		if err := s.seal(c); err != nil {

@@ -174,8 +174,12 @@
 // head to it (a compare-and-swap) and seals the old one, and creates a
 // chunk itself only if none was prefetched (Stats.CreatedInline).
 //
-// The cleaner never touches the head or the next chunk. For another live
-// chunk it seals the used word (no reservation succeeds after that), counts
+// The cleaner never touches the head or the next chunk, nor an empty
+// chunk younger than its decay or a second, whichever is longer: its
+// creator is about to install it as the next (a chunk sealed there would
+// be useless to the appends it is for; freed, another is created, and a
+// cleaner that runs often enough could free each in turn). One whose
+// creator died there is freed after that. For another live chunk it seals the used word (no reservation succeeds after that), counts
 // the entries once, published or not, and records the count; a chunk whose
 // acknowledgements reach its count gets the time a cleaner first saw it
 // so, and is freed after the decay; one whose TTL passed since its first
@@ -189,7 +193,9 @@
 //
 // Each process maps the chunks it uses, lazily, and keeps the mappings in
 // a table indexed by slot; a mapping of a generation since freed is
-// replaced or unmapped. View pins the mapping while its function runs.
+// replaced or unmapped. View pins the mapping while its function runs;
+// a free meanwhile — by a cleaner the function itself calls, say — leaves
+// the unmap to the last View that ends, so nothing waits for a function.
 //
 // Every access to shared memory is a call on an engine.Region: Load64,
 // CompareAndSwap64, Store64, WriteAt, ReadAt. On the OS backend each

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+
+	"github.com/crashsim/crashsim/internal/shmbug"
 )
 
 // Resolve returns a copy of the blob h names, which stays valid whatever
@@ -37,7 +39,8 @@ func (s *Store) ResolveAppend(dst []byte, h Handle) ([]byte, error) {
 
 // View calls fn with the blob h names, in place in shared memory: no copy
 // on the OS backend. fn must not modify it or keep it: the slice is valid
-// only while fn runs, during which this process does not unmap the chunk.
+// only while fn runs, during which this process does not unmap the chunk
+// (fn may call the Store's methods, Cleanup included).
 // After fn returns, View checks that the blob's chunk is still the
 // generation h names: if it was freed while fn ran, View returns ErrGone,
 // and fn must treat what it read as void — not as torn bytes (a chunk's
@@ -46,22 +49,23 @@ func (s *Store) ResolveAppend(dst []byte, h Handle) ([]byte, error) {
 // producer to reuse its data. Its other errors are Resolve's, and fn is
 // then not called.
 func (s *Store) View(h Handle, fn func(blob []byte)) error {
+	if s.bug == shmbug.ViewNoGenCheck {
+		return s.viewNoGenCheck(h, fn)
+	}
 	c, _, err := s.entry(h)
 	if err != nil {
 		return err
 	}
-	c.pin.RLock()
-	if c.unmapped {
-		c.pin.RUnlock()
+	if !c.pin() {
 		return fmt.Errorf("%w: %v", ErrGone, h)
 	}
 	b, err := c.r.View(int64(h.Offset), int64(h.Size))
 	if err != nil {
-		c.pin.RUnlock()
+		c.unpin()
 		return s.lostChunk(h, err)
 	}
 	fn(b)
-	c.pin.RUnlock()
+	c.unpin()
 	// After use: the generation check.
 	w, err := s.loadSlot(h.Chunk)
 	if err != nil {
@@ -70,6 +74,43 @@ func (s *Store) View(h Handle, fn func(blob []byte)) error {
 	if !slotHolds(w, h.Gen) {
 		return fmt.Errorf("%w: %v: its chunk was freed while the view was in use", ErrGone, h)
 	}
+	return nil
+}
+
+// viewNoGenCheck is View with the laboratory's bug ViewNoGenCheck: the
+// chunk the slot holds now, an entry published with the handle's size
+// whatever its tag, and no generation check after use.
+func (s *Store) viewNoGenCheck(h Handle, fn func(blob []byte)) error {
+	if err := h.check(s.hdr.MaxChunks, s.hdr.ChunkSize); err != nil {
+		return err
+	}
+	sw, err := s.loadSlot(h.Chunk)
+	if err != nil {
+		return s.regionErr(err)
+	}
+	if !slotIsLive(sw) {
+		return fmt.Errorf("%w: %v: the slot holds %s", ErrGone, h, describeSlot(sw))
+	}
+	c, err := s.chunkFor(h.Chunk, slotGenOf(sw))
+	if err != nil {
+		return err
+	}
+	w, err := c.r.Load64(int64(h.Offset - entryWordLen))
+	if err != nil {
+		return s.lostChunk(h, err)
+	}
+	if st := entryState(w); st != entryPublished && st != entryAcked || entrySize(w) != h.Size {
+		return fmt.Errorf("%w: %v", ErrNotFound, h)
+	}
+	if !c.pin() {
+		return fmt.Errorf("%w: %v", ErrGone, h)
+	}
+	defer c.unpin()
+	b, err := c.r.View(int64(h.Offset), int64(h.Size))
+	if err != nil {
+		return s.lostChunk(h, err)
+	}
+	fn(b)
 	return nil
 }
 

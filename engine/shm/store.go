@@ -69,9 +69,11 @@ type chunk struct {
 	// help from the next writer.
 	published atomic.Uint32
 
-	// pin is held for reading by View while the caller holds a slice of
-	// the mapping, and for writing to unmap it.
-	pin      sync.RWMutex
+	// pins counts the Views whose function holds a slice of the mapping;
+	// an unmap asked for meanwhile (dying) is done by the last of them.
+	pinMu    sync.Mutex
+	pins     int
+	dying    bool
 	unmapped bool
 }
 
@@ -437,15 +439,40 @@ func (s *Store) unmapLocal(slot, gen uint32) {
 	}
 }
 
-// unmap closes the mapping once no View holds it.
+// unmap closes the mapping, or has the last View that holds it close it
+// when its function returns: a function that frees its own chunk (by
+// calling Cleanup, say) does not wait for itself.
 func (c *chunk) unmap() error {
-	c.pin.Lock()
-	defer c.pin.Unlock()
-	if c.unmapped {
+	c.pinMu.Lock()
+	defer c.pinMu.Unlock()
+	c.dying = true
+	if c.unmapped || c.pins > 0 {
 		return nil
 	}
 	c.unmapped = true
 	return c.r.Close()
+}
+
+// pin keeps the mapping until unpin; it reports false if it is unmapped,
+// or about to be.
+func (c *chunk) pin() bool {
+	c.pinMu.Lock()
+	defer c.pinMu.Unlock()
+	if c.dying {
+		return false
+	}
+	c.pins++
+	return true
+}
+
+func (c *chunk) unpin() {
+	c.pinMu.Lock()
+	defer c.pinMu.Unlock()
+	c.pins--
+	if c.pins == 0 && c.dying && !c.unmapped {
+		c.unmapped = true
+		c.r.Close()
+	}
 }
 
 // regionErr turns the error of a Region whose mapping this process closed

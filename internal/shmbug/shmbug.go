@@ -25,6 +25,14 @@ const (
 	// period has passed whether or not its entries were acknowledged, as
 	// if every entry were: unacknowledged blobs vanish before their TTL.
 	FreeUnacked
+	// ViewNoGenCheck makes View trust a handle's slot and offset without
+	// its generation: it reads whatever chunk the slot holds now, takes
+	// the entry there for the handle's if it is published with the
+	// handle's size (the entry's tag, which names the generation, is not
+	// compared), and does not look at the slot again after use. Once the
+	// handle's chunk is freed and its slot recycled, the handle reads a
+	// blob of another append (ABA).
+	ViewNoGenCheck
 )
 
 func (b Bug) String() string {
@@ -37,6 +45,8 @@ func (b Bug) String() string {
 		return "split-publish"
 	case FreeUnacked:
 		return "free-unacked"
+	case ViewNoGenCheck:
+		return "view-no-gen-check"
 	}
 	return "Bug(?)"
 }
