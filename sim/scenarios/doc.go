@@ -70,7 +70,9 @@
 //     which no handle kept on the disk from before resolves. Bugs (internal
 //     /shmbug): an entry published before its blob is copied; an entry word
 //     published as two 32-bit stores; chunks freed before their blobs are
-//     all acknowledged.
+//     all acknowledged; a zero-copy View without the generation check,
+//     which after a power failure views a stale handle's place in the
+//     fresh namespace (ABA).
 //
 // # Implementation notes
 //

@@ -48,12 +48,18 @@ import (
 //     32-bit stores: a writer killed in between leaves a published entry
 //     of the wrong size, which no reader can account for;
 //   - shm-bug-free-unacked: the cleaner frees sealed chunks after their
-//     decay whether or not their blobs were acknowledged.
+//     decay whether or not their blobs were acknowledged;
+//   - shm-bug-view-no-gen-check, explored under power failure like
+//     shm-append-power: the recovery's View reads the chunk a stale
+//     handle's slot holds now, in the fresh namespace, and takes the
+//     entry there — published, of the handle's size — for the handle's
+//     (ABA). engine/shm's TestViewStaleHandle and TestViewFreesItsChunk
+//     catch the same bug after a slot is recycled and after a free while
+//     a view is in use.
 //
 // What waits for the deterministic scheduler (issue 11): several writers,
 // readers and cleaners in several processes, one of them killed while
-// the others go on, judged by durable linearizability; and the bug
-// variant of a zero-copy read without the generation check.
+// the others go on, judged by durable linearizability.
 const (
 	shmDir       = "/dev/shm"
 	shmName      = "scn"
@@ -76,7 +82,9 @@ func init() {
 		func() *sim.Scenario {
 			return shmAppend("shm-append", "a blob store in shared memory (engine/shm): appends, acknowledgements and cleanup through 4 KiB chunks; a killed writer leaves whole blobs or none", shmbug.None)
 		},
-		func() *sim.Scenario { return shmPower() },
+		func() *sim.Scenario {
+			return shmPower("shm-append-power", "a blob store in shared memory (engine/shm), handles kept in a file: after a power failure, cleanup and a fresh namespace where no old handle resolves", shmbug.None)
+		},
 		func() *sim.Scenario {
 			return shmAppend("shm-bug-publish-before-data", "BUG: a blob store's append publishes its entry before it copies the blob", shmbug.PublishBeforeData)
 		},
@@ -85,6 +93,9 @@ func init() {
 		},
 		func() *sim.Scenario {
 			return shmAppend("shm-bug-free-unacked", "BUG: a blob store's cleaner frees chunks whose blobs were not all acknowledged, before their TTL", shmbug.FreeUnacked)
+		},
+		func() *sim.Scenario {
+			return shmPower("shm-bug-view-no-gen-check", "BUG: a blob store's zero-copy View reads the chunk a handle's slot holds now, without the generation check", shmbug.ViewNoGenCheck)
 		},
 	)
 }
@@ -315,10 +326,10 @@ func shmAppend(name, doc string, bug shmbug.Bug) *sim.Scenario {
 	}
 }
 
-func shmPower() *sim.Scenario {
+func shmPower(name, doc string, bug shmbug.Bug) *sim.Scenario {
 	return &sim.Scenario{
-		Name:   "shm-append-power",
-		Doc:    "a blob store in shared memory (engine/shm), handles kept in a file: after a power failure, cleanup and a fresh namespace where no old handle resolves",
+		Name:   name,
+		Doc:    doc,
 		Faults: []sim.Fault{sim.PowerFailure},
 		Model:  shmPending(),
 		Run: func(env *sim.Env) error {
@@ -361,7 +372,7 @@ func shmPower() *sim.Scenario {
 		},
 		Recover: func(env *sim.Env) (any, error) {
 			clock := shm.NewManualClock(shmEpoch.Add(time.Hour))
-			o := shmOptions(env, clock, shmbug.None)
+			o := shmOptions(env, clock, bug) // the bug is the reader's
 			if _, err := shm.CleanupNamespace(shmName, o); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
 			}
@@ -399,6 +410,15 @@ func shmPower() *sim.Scenario {
 				}
 				if !errors.Is(err, shm.ErrNotFound) && !errors.Is(err, shm.ErrGone) && !errors.Is(err, shm.ErrHandle) {
 					return nil, fmt.Errorf("a handle from before the power failure, %v: %w", h, err)
+				}
+				// And in place: View checks the generation too.
+				var seen []byte
+				err = s.View(h, func(v []byte) { seen = append(seen, v...) })
+				if seen != nil || err == nil {
+					return nil, fmt.Errorf("a handle from before the power failure, %v, views in the new namespace %q (%v)", h, shmShort(string(seen)), err)
+				}
+				if !errors.Is(err, shm.ErrNotFound) && !errors.Is(err, shm.ErrGone) && !errors.Is(err, shm.ErrHandle) {
+					return nil, fmt.Errorf("a handle from before the power failure, %v, in View: %w", h, err)
 				}
 			}
 			// The blobs of before are lost with shared memory: none is

@@ -26,21 +26,24 @@ func TestShmSeeds(t *testing.T) {
 	}
 }
 
-// TestShmBugsCaught: each bug variant is caught under a process crash, by
-// what its mistake leaves: a torn blob taken for whole (no prefix of the
-// appends), a published entry of the wrong size (recovery finds the
-// chunk corrupt), unacknowledged blobs freed (no prefix).
+// TestShmBugsCaught: each bug variant is caught, by what its mistake
+// leaves: under a process crash, a torn blob taken for whole (no prefix of
+// the appends), a published entry of the wrong size (recovery finds the
+// chunk corrupt), unacknowledged blobs freed (no prefix); under a power
+// failure, a handle from before it viewed in the fresh namespace.
 func TestShmBugsCaught(t *testing.T) {
 	for _, c := range []struct {
 		name, problem string
+		fault         sim.Fault
 	}{
-		{"shm-bug-publish-before-data", "matches no prefix"},
-		{"shm-bug-split-publish", "corrupt shared memory"},
-		{"shm-bug-free-unacked", "matches no prefix"},
+		{"shm-bug-publish-before-data", "matches no prefix", sim.ProcessCrash},
+		{"shm-bug-split-publish", "corrupt shared memory", sim.ProcessCrash},
+		{"shm-bug-free-unacked", "matches no prefix", sim.ProcessCrash},
+		{"shm-bug-view-no-gen-check", "views in the new namespace", sim.PowerFailure},
 	} {
 		sc, _ := Lookup(c.name)
 		for seed := range uint64(3) {
-			res, err := sim.Explore(sc, sim.Options{Fault: sim.ProcessCrash, Seed: seed})
+			res, err := sim.Explore(sc, sim.Options{Fault: c.fault, Seed: seed})
 			if err != nil {
 				t.Fatal(err)
 			}
