@@ -299,25 +299,27 @@ func BenchmarkShmResolve(b *testing.B) {
 	})
 }
 
-// BenchmarkShmTwoWriters: one chunk filled by one writer, and by two at
-// once — two goroutines, each with a Store of its own (its own mappings,
-// as another process has) — appending 4 KiB blobs into the same chunk.
-// two/one is the two writers' aggregate throughput over one's.
+// BenchmarkShmTwoWriters: a chunk's worth of 4 KiB blobs appended by one
+// writer, and by two at once, each writing half. two/one is the two
+// writers' aggregate throughput over one's.
+//
+//   - two-stores: two goroutines, each with a Store of its own (its own
+//     mappings, as another process has), appending into the same chunk;
+//   - one-store: two goroutines sharing one Store: the same chunk, the same
+//     mapping — what the two writers' contention costs alone;
+//   - two-namespaces: each goroutine appends into a namespace of its own,
+//     created by its own Store: no contention, and no mapping but the
+//     creator's — what the machine gives a second writer.
+//
+// faults/blob is the page faults of the whole run (both sides, and the
+// untimed creation of each round's chunk) per blob appended.
 func BenchmarkShmTwoWriters(b *testing.B) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		b.Skip("one CPU")
 	}
-	dir := shmBenchDir(b)
-	s := shmStore(b, dir, shm.PrefetchOff)
-	other, err := shm.Attach("bench", &shm.Options{Dir: dir, Prefetch: shm.PrefetchOff})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer other.Close()
 	blob := make([]byte, shmBlob)
 	var mu sync.Mutex
-	hs := make([]shm.Handle, 0, shmPerChunk)
-	write := func(s *shm.Store, n int) {
+	write := func(s *shm.Store, n int, hs *[]shm.Handle) {
 		local := make([]shm.Handle, 0, n)
 		for range n {
 			h, err := s.Append(blob)
@@ -328,18 +330,52 @@ func BenchmarkShmTwoWriters(b *testing.B) {
 			local = append(local, h)
 		}
 		mu.Lock()
-		hs = append(hs, local...)
+		*hs = append(*hs, local...)
 		mu.Unlock()
 	}
-	pairRoundsBytes(b, shmPerChunk, shmBlob, "one-ns/blob", "two-ns/blob", "two/one",
-		func() { shmRecycle(b, s, &hs) },
-		func() { write(s, shmPerChunk) },
-		func() {
-			var wg sync.WaitGroup
-			wg.Go(func() { write(s, shmPerChunk/2) })
-			wg.Go(func() { write(other, shmPerChunk-shmPerChunk/2) })
-			wg.Wait()
+	for _, c := range []string{"two-stores", "one-store", "two-namespaces"} {
+		b.Run(c, func(b *testing.B) {
+			dir := shmBenchDir(b)
+			s := shmStore(b, dir, shm.PrefetchOff)
+			second := s
+			var err error
+			switch c {
+			case "two-stores":
+				second, err = shm.Attach("bench", &shm.Options{Dir: dir, Prefetch: shm.PrefetchOff})
+			case "two-namespaces":
+				second, err = shm.Create("bench2", &shm.Options{Dir: dir, MaxChunks: 16, Decay: -1, Prefetch: shm.PrefetchOff})
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if second != s {
+				defer second.Close()
+			}
+			hs := make([]shm.Handle, 0, shmPerChunk)
+			hs2 := make([]shm.Handle, 0, shmPerChunk)
+			other := &hs // the second writer's handles, acknowledged through s
+			if c == "two-namespaces" {
+				other = &hs2
+			}
+			f0, rounds := minorFaults(b), 0
+			pairRoundsBytes(b, shmPerChunk, shmBlob, "one-ns/blob", "two-ns/blob", "two/one",
+				func() {
+					rounds++
+					shmRecycle(b, s, &hs)
+					if c == "two-namespaces" {
+						shmRecycle(b, second, &hs2)
+					}
+				},
+				func() { write(s, shmPerChunk, &hs) },
+				func() {
+					var wg sync.WaitGroup
+					wg.Go(func() { write(s, shmPerChunk/2, &hs) })
+					wg.Go(func() { write(second, shmPerChunk-shmPerChunk/2, other) })
+					wg.Wait()
+				})
+			b.ReportMetric(float64(minorFaults(b)-f0)/float64(rounds*shmPerChunk), "faults/blob")
 		})
+	}
 }
 
 // BenchmarkShmVsSocket moves a chunk's worth of 4 KiB blobs from a
@@ -454,6 +490,97 @@ func BenchmarkShmVsSocket(b *testing.B) {
 		})
 	}
 	sink = int(sum)
+}
+
+// BenchmarkShmSteps times, one after the other and in one goroutine, what
+// BenchmarkShmVsSocket's producer and consumer do to a chunk's worth of
+// 4 KiB blobs: the appends; Resolve of each by a Store that has not yet
+// mapped the chunk (its first touch of each page is a page fault); Resolve
+// of each again, the mapping warm; Acknowledge of each. Per blob, in ns:
+// what the store's pipeline costs with no handoff between goroutines;
+// and the page faults of the appends (into a chunk its creator touched)
+// and of the resolves through the fresh mapping, per blob; and the time
+// the untimed Prefetch takes to create each 32 MiB chunk (create-ms/chunk).
+func BenchmarkShmSteps(b *testing.B) {
+	dir := shmBenchDir(b)
+	prod := shmStore(b, dir, shm.PrefetchOff)
+	cons, err := shm.Attach("bench", &shm.Options{Dir: dir, Prefetch: shm.PrefetchOff})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cons.Close()
+	blob := make([]byte, shmBlob)
+	buf := make([]byte, 0, shmBlob)
+	hs := make([]shm.Handle, 0, shmPerChunk)
+	var steps [4]time.Duration
+	var faults, appendFaults int64
+	var create time.Duration
+	n, chunks := 0, 0
+	for b.Loop() {
+		b.StopTimer()
+		if _, err := prod.Cleanup(); err != nil {
+			b.Fatal(err)
+		}
+		tc := time.Now()
+		if err := prod.Prefetch(); err != nil {
+			b.Fatal(err)
+		}
+		create += time.Since(tc)
+		chunks++
+		hs = hs[:0]
+		b.StartTimer()
+		f0 := minorFaults(b)
+		t0 := time.Now()
+		for range shmPerChunk {
+			h, err := prod.Append(blob)
+			if err != nil {
+				b.Fatal(err)
+			}
+			hs = append(hs, h)
+		}
+		t1 := time.Now()
+		f1 := minorFaults(b)
+		appendFaults += f1 - f0
+		for _, h := range hs {
+			if buf, err = cons.ResolveAppend(buf[:0], h); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t2 := time.Now()
+		faults += minorFaults(b) - f1
+		for _, h := range hs {
+			if buf, err = cons.ResolveAppend(buf[:0], h); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t3 := time.Now()
+		for _, h := range hs {
+			if err := cons.Acknowledge(h); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t4 := time.Now()
+		for i, d := range []time.Duration{t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), t4.Sub(t3)} {
+			steps[i] += d
+		}
+		n += shmPerChunk
+	}
+	for i, name := range []string{"append-ns", "resolve-cold-ns", "resolve-warm-ns", "ack-ns"} {
+		b.ReportMetric(float64(steps[i].Nanoseconds())/float64(n), name)
+	}
+	b.ReportMetric(float64(appendFaults)/float64(n), "append-faults/blob")
+	b.ReportMetric(float64(create.Nanoseconds())/float64(chunks)/1e6, "create-ms/chunk")
+	b.ReportMetric(float64(faults)/float64(n), "cold-faults/blob")
+}
+
+// minorFaults returns the page faults this process has taken that needed
+// no I/O.
+func minorFaults(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Minflt
 }
 
 // handleRing is a single-producer, single-consumer ring of handles in a
