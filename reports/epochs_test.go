@@ -15,8 +15,8 @@ func deepFixture() []*sim.Result {
 	chain := sim.Violation{
 		ReplayID: "wal-bug-resume-keeps-tear:power:posix:subsets:0:0:zero:5+6:0/1/0+0/1/1",
 		Point:    5, Trace: 27, At: "before #27 p1 sync /data/wal/1.wal",
-		Problem:  "recovered state matches no prefix of the 1 operations invoked (0 durable)",
-		Excerpt:  []sim.Event{{Index: 26, Proc: 1, Kind: "write", Path: "/data/wal/1.wal", Off: 64, Len: 2760}},
+		Problem: "recovered state matches no prefix of the 1 operations invoked (0 durable)",
+		Excerpt: []sim.Event{{Index: 26, Proc: 1, Kind: "write", Path: "/data/wal/1.wal", Off: 64, Len: 2760}},
 		Chain: []sim.Crash{{Epoch: 2, Point: 6, Trace: 118, At: "before #118 p2 sync /data/wal/1.wal",
 			Excerpt: []sim.Event{{Index: 26, Proc: 2, Kind: "start", Note: "continuation"}, {Index: 117, Proc: 2, Kind: "write", Path: "/data/wal/1.wal", Off: 64, Len: 920}}}},
 		Kept:     []sim.Unit{{Kind: "data", Path: "/data/wal/1.wal", Off: 0, Len: 512, Version: 1, Versions: 2, Trace: 26}},
