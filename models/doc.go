@@ -7,7 +7,10 @@
 //
 //   - Prefix, for one client: the recovered state equals the model after
 //     operations 1..k, with every operation acknowledged durable inside 1..k
-//     and none not yet invoked.
+//     and none not yet invoked. When the program goes on after its
+//     recovery and may crash again (docs/DESIGN.md F4), Restart(k) is the
+//     checker of its next epoch: operations 1..k, which the recovery
+//     returned, all durable, then the operations invoked after it.
 //   - CheckDurable, for concurrent clients: durable linearizability, and with
 //     buffered set, buffered durable linearizability, decided by porcupine.
 //

@@ -53,7 +53,11 @@
 // # Implementation notes
 //
 // Table. The columns are scenario, fault, strategy, crash points, states
-// explored/total, unique images, recoveries, violations, time and verdict;
+// explored/total, unique images, continued, recoveries, violations, time
+// and verdict; continued is, for a run at crash depth 2 or more
+// (docs/DESIGN.md F4), the crash states whose recovery the program went
+// on from and, in brackets, the crash states of those continuations
+// judged ("16 (1004)"; a footnote says so), and "-" for a run of one crash;
 // a power failure's fault names its profile, "power (posix)" (a result
 // written before profiles has none: "power").
 // A state total that saturated (StatesExact false) is shown as "≥N" (two
@@ -103,4 +107,14 @@
 // barriers (sim.Event.IsBarrier) and the crash point highlighted and the
 // operations that made a kept or lost unit tagged, and the replay command.
 // At most 50 violations per result are written out; the JSON has them all.
+//
+// Epochs. A violation that needed more than one crash (sim.Violation.Chain)
+// or a continuation that could not go on (Liveness) spans several lives of
+// the program: its mark on the timeline is hatched, and its section shows
+// them in a row — the workload to its crash, a recovery, each continuation
+// to its crash or its failure, and what the last recovery found — with the
+// trace excerpt of each later epoch (the recovery's operations, then the
+// continuation's, numbered in that machine's trace). The kept and lost
+// units are the last crash's, tagged in its excerpt only. The result's
+// facts give its crash depth and continuations.
 package reports

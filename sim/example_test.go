@@ -76,7 +76,8 @@ func myLog(records [][]byte) *sim.Scenario {
 	}
 }
 
-// TestMyLog is the package doc's example: the scenario, then Check.
+// TestMyLog is the package doc's example: the scenario, how the program
+// goes on after its recovery, then Check, which crashes it twice.
 func TestMyLog(t *testing.T) {
 	sc := &sim.Scenario{
 		Name:  "my-log",
@@ -104,6 +105,21 @@ func TestMyLog(t *testing.T) {
 		Recover: func(env *sim.Env) (any, error) {
 			return mylog.ReadAll(env.FS, "/data/log") // the state, in the model's form
 		},
+	}
+	sc.Continue = func(env *sim.Env) error { // after a recovery, the program goes on
+		w, err := mylog.Open(env.FS, "/data/log") // appends go after the last intact record
+		if err != nil {
+			return err
+		}
+		rec := []byte("delta")
+		env.Invoke(models.LogAppend{Record: rec}) // after the operations the recovery returned
+		err = w.AppendAndSync(rec)
+		if err != nil {
+			return err
+		}
+		env.Return(nil)
+		env.DurableAll()
+		return w.Close()
 	}
 	sim.Check(t, sc, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets})
 }

@@ -10,8 +10,9 @@ import (
 // result one machine gives for the whole run (see Shard): the crash points
 // and their counts, which every shard has; the violations of all the
 // shards, keeping per crash point the one of the lowest state (Violation.
-// State), as the whole run does; each point's count of failing states and
-// the recoveries, added up; and the longest shard's time as Elapsed. Shard
+// State), as the whole run does; each point's count of failing states, the
+// recoveries and the continuations (Result.Continuations,
+// ContinuationStates), added up; and the longest shard's time as Elapsed. Shard
 // is "all". The shards may come in any order; the merged result shares the
 // violations' lists with them and changes none of them. A single whole
 // run is returned as a copy.
@@ -100,7 +101,7 @@ func Merge(shards ...*Result) (*Result, error) {
 	for k := range m.Points {
 		m.Points[k].Violations = 0
 	}
-	m.Recoveries, m.Elapsed = 0, 0
+	m.Recoveries, m.Continuations, m.ContinuationStates, m.Elapsed = 0, 0, 0, 0
 	kept := map[int]int{}         // crash point -> its violation in m.Violations
 	reported := map[[2]int]bool{} // crash point and state of each violation
 	m.Violations = []Violation{}
@@ -109,6 +110,8 @@ func Merge(shards ...*Result) (*Result, error) {
 			m.Points[k].Violations += p.Violations
 		}
 		m.Recoveries += r.Recoveries
+		m.Continuations += r.Continuations
+		m.ContinuationStates += r.ContinuationStates
 		m.Elapsed = max(m.Elapsed, r.Elapsed)
 		for _, v := range r.Violations {
 			if reported[[2]int{v.Point, v.State}] {
@@ -221,6 +224,8 @@ var runFields = []struct {
 	{"garbage tail", func(r *Result) any { return r.GarbageTail }},
 	{"tail seed", func(r *Result) any { return r.TailSeed }},
 	{"recovery crashes", func(r *Result) any { return r.RecoveryCrashes }},
+	{"crash depth", func(r *Result) any { return max(r.CrashDepth, 1) }},
+	{"max chains", func(r *Result) any { return r.MaxChains }},
 }
 
 // differ returns the first run field in which a and b differ, and their

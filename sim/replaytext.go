@@ -9,7 +9,9 @@ import (
 // Format writes the replay as `crashsim replay` and a replaying Check show
 // it: the id, the scenario, the verdict, the violation if the state still
 // violates, the trace up to the crash point with the workload's source
-// line of each storage operation, and the trace of the recovery. Each
+// line of each storage operation, the trace of each later epoch (the
+// recovery, then the continuation, to its crash) for a state reached
+// through several crashes, and the trace of the last recovery. Each
 // trace shows its last `last` events, every one when last is 0; a cut
 // trace says so, followed by more (how to see all of it) if not empty.
 func (r *Replay) Format(w io.Writer, last int, more string) error {
@@ -33,6 +35,11 @@ func (r *Replay) Format(w io.Writer, last int, more string) error {
 		// The excerpt is the trace printed below, with sources: not twice.
 		shown := *v
 		shown.Excerpt = nil
+		shown.Chain = nil
+		for _, c := range v.Chain {
+			c.Excerpt = nil
+			shown.Chain = append(shown.Chain, c)
+		}
 		fmt.Fprintf(&b, "\n== Violation\n%s", shown.String())
 		crashAt, haveCrash = v.Trace, true
 		// A power failure strikes just before a barrier, so the barrier is
@@ -47,8 +54,22 @@ func (r *Replay) Format(w io.Writer, last int, more string) error {
 	if crashLine != "" {
 		fmt.Fprintln(&b, crashLine)
 	}
-	fmt.Fprintf(&b, "\n== Recovery on the crash image%s\n", shownOf(len(r.Recovery), last, more))
-	writeEvents(&b, r.Recovery, last, nil, 0, false)
+	for _, ep := range r.Epochs {
+		if ep.At == "" {
+			fmt.Fprintf(&b, "\n== Epoch %d: the recovery, then the program going on to its end%s\n", ep.Epoch, shownOf(len(ep.Trace), last, more))
+			writeEvents(&b, ep.Trace, last, ep.Sources, 0, false)
+			continue
+		}
+		fmt.Fprintf(&b, "\n== Epoch %d: the recovery, then the program going on to the crash point%s\n", ep.Epoch, shownOf(len(ep.Trace), last, more))
+		writeEvents(&b, ep.Trace, last, ep.Sources, ep.Crash, true)
+		if n := len(ep.Trace); n == 0 || ep.Trace[n-1].Index < ep.Crash {
+			fmt.Fprintln(&b, "-> crash "+ep.At)
+		}
+	}
+	if len(r.Recovery) > 0 || !r.ID.Continuation {
+		fmt.Fprintf(&b, "\n== Recovery on the crash image%s\n", shownOf(len(r.Recovery), last, more))
+		writeEvents(&b, r.Recovery, last, nil, 0, false)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

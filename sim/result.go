@@ -33,6 +33,11 @@ type Result struct {
 	GarbageTail     bool          `json:"garbage_tail,omitempty"`
 	TailSeed        uint64        `json:"tail_seed,omitempty"`
 	RecoveryCrashes bool          `json:"recovery_crashes,omitempty"`
+	// CrashDepth is the most crashes of one chain the run explored: the
+	// Options.CrashDepth that applied to the scenario (1 for one without
+	// a Continue). MaxChains bounded its continuations; it is 0 at depth 1.
+	CrashDepth int `json:"crash_depth"`
+	MaxChains  int `json:"max_chains,omitempty"`
 	// Shard is the part of the run this result is ("i/n"), or "all".
 	Shard string `json:"shard"`
 
@@ -53,6 +58,14 @@ type Result struct {
 	// violation to its cause. Each shard counts its own, which add up to
 	// the whole run's.
 	Recoveries int `json:"recoveries"`
+	// Continuations counts the continuations run (Scenario.Continue after
+	// a recovery, at every depth past the first crash), and
+	// ContinuationStates the crash states of theirs that were judged, each
+	// distinct in its chain; their recoveries are in Recoveries. Each
+	// shard counts those of the chains it judges: they add up to the
+	// whole run's.
+	Continuations      int `json:"continuations,omitempty"`
+	ContinuationStates int `json:"continuation_states,omitempty"`
 
 	Violations []Violation `json:"violations"`
 	// Points has one entry per crash point explored. Their Violations
@@ -118,6 +131,16 @@ type Violation struct {
 	// RecoveryCrash is set when the violation was found by crashing the
 	// recovery of another image: the crash point in that recovery.
 	RecoveryCrash string `json:"recovery_crash,omitempty"`
+	// Chain lists the crashes after the first, when the violation needed
+	// more than one (docs/DESIGN.md F4): each in the continuation that
+	// followed the recovery of the one before. Point, Trace, At and
+	// Excerpt above are the first crash's, the workload's; Kept and Lost
+	// the last crash's units.
+	Chain []Crash `json:"chain,omitempty"`
+	// Liveness is set when the violation is no crash state but a
+	// continuation that failed: after the recovery of the last crash of
+	// the chain, the program could not go on (Problem says why).
+	Liveness bool `json:"liveness,omitempty"`
 	// BreaksOn and NotOn split faultfs.Profiles, in their order, by
 	// whether the violation reproduces on each: whether some crash state
 	// of its crash point that the profile allows fails the same check
@@ -125,6 +148,36 @@ type Violation struct {
 	// and a death break on every one.
 	BreaksOn []string `json:"breaks_on"`
 	NotOn    []string `json:"not_on"`
+}
+
+// Crash is one crash of a chain after the first: a crash point of the
+// continuation of epoch Epoch-1, which went on from the state the recovery
+// of the crash before returned.
+type Crash struct {
+	// Epoch numbers the program's lives: 1 is the workload's, 2 the
+	// first continuation's, and so on.
+	Epoch int `json:"epoch"`
+	// Point numbers the continuation's crash points from 0.
+	Point int `json:"point"`
+	// Trace is the index of the operation the crash precedes (F2) or
+	// follows (F1) in the trace of the continuation's machine, which
+	// begins with the recovery before it.
+	Trace uint64 `json:"trace"`
+	// At describes that operation.
+	At string `json:"at"`
+	// Excerpt is that trace around the crash point.
+	Excerpt []Event `json:"excerpt"`
+}
+
+// Epochs is how many lives of the program the violation spans: 1 for a
+// crash state of the workload, one more for each crash of its Chain, and
+// one more for a continuation that failed (Liveness).
+func (v *Violation) Epochs() int {
+	n := 1 + len(v.Chain)
+	if v.Liveness {
+		n++
+	}
+	return n
 }
 
 // Unit is one pending unit of a crash state: a namespace change, a file's
@@ -188,6 +241,12 @@ func (u Unit) String() string {
 func (v *Violation) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "crash point %d, %s\n", v.Point, v.At)
+	for _, c := range v.Chain {
+		fmt.Fprintf(&b, "  then:     epoch %d (the program went on after its recovery): crash point %d, %s\n", c.Epoch, c.Point, c.At)
+	}
+	if v.Liveness {
+		fmt.Fprintf(&b, "  then:     epoch %d (the program went on after its recovery): it could not\n", v.Epochs())
+	}
 	if v.RecoveryCrash != "" {
 		fmt.Fprintf(&b, "  during recovery: %s\n", v.RecoveryCrash)
 	}
@@ -213,23 +272,37 @@ func (v *Violation) String() string {
 	for _, u := range v.Lost {
 		fmt.Fprintf(&b, "  lost:     %s\n", u)
 	}
-	if len(v.Excerpt) > 0 {
-		b.WriteString("  trace:\n")
-		crashShown := false
-		for _, e := range v.Excerpt {
-			mark := "   "
-			if e.Index == v.Trace {
-				mark, crashShown = "-> ", true
-			}
-			fmt.Fprintf(&b, "    %s%s\n", mark, e)
-		}
-		// A power failure strikes just before a barrier, which the
-		// excerpt then lacks: say where the crash is all the same.
-		if !crashShown {
-			fmt.Fprintf(&b, "    -> crash %s\n", v.At)
+	if len(v.Chain) == 0 {
+		writeExcerpt(&b, "  trace:\n", v.Excerpt, v.Trace, v.At)
+	} else {
+		writeExcerpt(&b, "  trace of epoch 1 (the workload):\n", v.Excerpt, v.Trace, v.At)
+		for _, c := range v.Chain {
+			writeExcerpt(&b, fmt.Sprintf("  trace of epoch %d (its recovery, then the continuation):\n", c.Epoch), c.Excerpt, c.Trace, c.At)
 		}
 	}
 	return b.String()
+}
+
+// writeExcerpt writes a trace excerpt under its title, with the crash
+// marked.
+func writeExcerpt(b *strings.Builder, title string, excerpt []Event, crash uint64, at string) {
+	if len(excerpt) == 0 {
+		return
+	}
+	b.WriteString(title)
+	crashShown := false
+	for _, e := range excerpt {
+		mark := "   "
+		if e.Index == crash {
+			mark, crashShown = "-> ", true
+		}
+		fmt.Fprintf(b, "    %s%s\n", mark, e)
+	}
+	// A power failure strikes just before a barrier, which the excerpt
+	// then lacks: say where the crash is all the same.
+	if !crashShown {
+		fmt.Fprintf(b, "    -> crash %s\n", at)
+	}
 }
 
 // ProfilesText says on which profiles the violation reproduces, in words:
