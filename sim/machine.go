@@ -60,6 +60,19 @@ type Machine struct {
 	// injected are the rules Env.Inject injected, in order; the disk's
 	// injector tries them all.
 	injected injectors
+
+	sourcer func(faultfs.Op) string // SetSourcer
+}
+
+// SetSourcer gives the machine a way to find the source line of an
+// operation made from a goroutine that is all plumbing — a FUSE server's
+// (package mount), which runs the call another goroutine's system call
+// asked for. A replay calls it, under the disk's lock, for each such
+// operation; it returns "file:line" or "".
+func (m *Machine) SetSourcer(f func(op faultfs.Op) string) {
+	m.mu.Lock()
+	m.sourcer = f
+	m.mu.Unlock()
 }
 
 // injectors is the disk's Injector once Env.Inject was called: each Rules
@@ -176,19 +189,36 @@ func (m *Machine) observe(op faultfs.Op) {
 	if len(m.failedBarriers) > 0 {
 		m.watchBarriers(op)
 	}
-	if m.digest != nil {
+	// A real process's stats are the kernel's lookups and getattrs, which
+	// it makes or not as its caches decide (package mount): they change
+	// nothing and are no part of the workload's digest.
+	if m.digest != nil && !(op.Kind == faultfs.OpStat && m.pidOf(op.Owner) != 0) {
 		m.digestOp(op)
 	}
 	e := eventOf(op)
+	e.Pid = m.pidOf(op.Owner)
 	m.ring.add(e)
 	if m.record {
 		m.full = append(m.full, e)
 		if op.Kind != faultfs.OpMark {
-			if src := callerOutside(m.skip); src != "" {
+			src := callerOutside(m.skip)
+			if src == "" && m.sourcer != nil {
+				src = m.sourcer(op)
+			}
+			if src != "" {
 				m.sources[op.Index] = src
 			}
 		}
 	}
+}
+
+// pidOf returns the operating system's pid of process owner (Event.Pid),
+// or 0. Called with m.mu held.
+func (m *Machine) pidOf(owner int) int {
+	if owner >= 1 && owner <= len(m.procs) {
+		return m.procs[owner-1].PID()
+	}
+	return 0
 }
 
 // failed is the disk's Options.Failed: an operation that is returning an
@@ -331,7 +361,18 @@ type Process struct {
 	fs     *procFS
 	killed atomic.Bool
 	death  atomic.Pointer[string] // why the machine killed it (die), if it did
+	pid    atomic.Int64           // SetPID
 }
+
+// SetPID says that the simulated process stands for the real process pid
+// of this machine's operating system, as a caller of a FUSE mount of the
+// disk does (package mount): its events in the trace carry pid from now on
+// (Event.Pid). A pid is not part of a workload's digest (ReplayID), since
+// a rerun gets another.
+func (p *Process) SetPID(pid int) { p.pid.Store(int64(pid)) }
+
+// PID returns the pid SetPID set, or 0.
+func (p *Process) PID() int { return int(p.pid.Load()) }
 
 // FS returns the file system as the process sees it.
 func (p *Process) FS() engine.FS { return p.fs }
@@ -387,7 +428,7 @@ func (p *Process) mark(kind, note string) {
 // event describes an operation of p that is about to run, for a crash
 // point before it.
 func (p *Process) event(kind, path string, off, n int64) Event {
-	return Event{Index: p.m.lastOp().Index + 1, Proc: p.ID, Kind: kind, Path: path, Off: off, Len: n}
+	return Event{Index: p.m.lastOp().Index + 1, Proc: p.ID, Pid: p.PID(), Kind: kind, Path: path, Off: off, Len: n}
 }
 
 func (p *Process) killedErr(op, path string) error {
@@ -403,14 +444,20 @@ func (p *Process) before(kind, path string, off, n int64) {
 
 func (p *Process) after() {
 	if h := p.m.hook; h != nil {
-		h.after(p, eventOf(p.m.lastOp()))
+		op := p.m.lastOp()
+		e := eventOf(op)
+		p.m.mu.Lock()
+		e.Pid = p.m.pidOf(op.Owner)
+		p.m.mu.Unlock()
+		h.after(p, e)
 	}
 }
 
 // callerOutside returns the file:line of the innermost caller that is not
-// in the laboratory's plumbing (packages sim, faultfs and engine itself;
-// engine's subpackages are the code under test and count) nor in one of
-// the packages skip names (Scenario.Adapters).
+// in the laboratory's plumbing (packages sim, faultfs and engine itself,
+// package mount and the FUSE server under it; engine's subpackages are the
+// code under test and count) nor in one of the packages skip names
+// (Scenario.Adapters).
 func callerOutside(skip []string) string {
 	var pcs [32]uintptr
 	n := runtime.Callers(3, pcs[:])
@@ -427,7 +474,7 @@ func callerOutside(skip []string) string {
 }
 
 func plumbing(fn string) bool {
-	for _, pkg := range []string{"github.com/crashsim/crashsim/sim.", "github.com/crashsim/crashsim/faultfs.", "github.com/crashsim/crashsim/engine.", "runtime.", "sync."} {
+	for _, pkg := range []string{"github.com/crashsim/crashsim/sim.", "github.com/crashsim/crashsim/faultfs.", "github.com/crashsim/crashsim/engine.", "github.com/crashsim/crashsim/mount.", "github.com/hanwen/go-fuse/", "runtime.", "sync."} {
 		if strings.HasPrefix(fn, pkg) {
 			return true
 		}
