@@ -42,6 +42,9 @@ type checker struct {
 	// client: the same counts of invoked and durable operations name
 	// different histories in different schedules.
 	history uint64
+	// base is how many operations of the history came before this epoch:
+	// 0 in the workload; in a continuation, those its recovery returned.
+	base int
 }
 
 // Process returns the simulated process the code runs in.
@@ -82,7 +85,9 @@ func (e *Env) Return(output any) {
 
 // Durable marks operations 1..n as acknowledged durable: the system
 // under test has promised they survive a crash. Operations are numbered
-// in the order they were invoked, by every client.
+// in the order they were invoked, by every client. In a continuation
+// (Scenario.Continue) n counts the continuation's own operations: those
+// the recovery before it returned are durable already.
 func (e *Env) Durable(n int) {
 	e.point()
 	if e.ck == nil {
@@ -92,7 +97,7 @@ func (e *Env) Durable(n int) {
 	e.ck.mu.Lock()
 	defer e.ck.mu.Unlock()
 	e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
-	e.ck.prefix.Durable(n)
+	e.ck.prefix.Durable(e.ck.base + n)
 }
 
 // DurableAll marks every operation invoked so far is acknowledged
@@ -105,9 +110,9 @@ func (e *Env) DurableAll() {
 	}
 	e.ck.mu.Lock()
 	defer e.ck.mu.Unlock()
-	n := e.ck.prefix.Invoked()
+	n := e.ck.prefix.Invoked() - e.ck.base
 	e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
-	e.ck.prefix.Durable(n)
+	e.ck.prefix.Durable(e.ck.base + n)
 }
 
 // Inject injects media and I/O faults (docs/DESIGN.md F3) into the storage

@@ -42,6 +42,12 @@ type Machine struct {
 	full    []Event    // every event, when recording (replay)
 	sources map[uint64]string
 	record  bool
+	skip    []string // Scenario.Adapters, whose frames are no source line
+
+	// failedBarriers are the barriers that failed and have not succeeded
+	// since, by path, and warnings the misuses seen (barrier.go).
+	failedBarriers map[string]*failedBarrier
+	warnings       []Warning
 	// digest, set on a workload's machine only, hashes what its processes
 	// do, in trace order: ReplayID.Workload.
 	digest    *xxh3.Hasher
@@ -187,6 +193,9 @@ func (m *Machine) observe(op faultfs.Op) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.last = op
+	if len(m.failedBarriers) > 0 {
+		m.watchBarriers(op)
+	}
 	thread := max(m.sched.Load().current(), 0)
 	// A real process's stats are the kernel's lookups and getattrs, which
 	// it makes or not as its caches decide (package mount): they change
@@ -201,7 +210,7 @@ func (m *Machine) observe(op faultfs.Op) {
 	if m.record {
 		m.full = append(m.full, e)
 		if op.Kind != faultfs.OpMark {
-			src := callerOutside()
+			src := callerOutside(m.skip)
 			if src == "" && m.sourcer != nil {
 				src = m.sourcer(op)
 			}
@@ -227,6 +236,9 @@ func (m *Machine) failed(op faultfs.Op, fault faultfs.Fault, err error) {
 	text := errText(fault, err)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err != nil && isBarrierOp(op.Kind) {
+		m.barrierFailed(op)
+	}
 	m.ring.setErr(op.Index, text)
 	if m.record {
 		setErr(m.full, op.Index, text)
@@ -249,9 +261,10 @@ func (m *Machine) excerpt() []Event {
 
 // startRecording keeps every event and the source location of every
 // storage operation from now on. It costs a stack walk per operation, so
-// only replay does it.
-func (m *Machine) startRecording() {
-	m.record = true
+// only replay does it. The frames of the packages skip names (Scenario.
+// Adapters) are passed over as the laboratory's are.
+func (m *Machine) startRecording(skip []string) {
+	m.record, m.skip = true, skip
 	m.sources = map[uint64]string{}
 }
 
@@ -339,6 +352,17 @@ func (m *Machine) Start(name string) *Process {
 	p.fs = &procFS{p: p}
 	p.mark("start", name)
 	return p
+}
+
+// exitAll ends every process of m, as their exit would: their locks are
+// released and what they wrote stays (a Kill of each).
+func (m *Machine) exitAll() {
+	m.mu.Lock()
+	procs := slices.Clone(m.procs)
+	m.mu.Unlock()
+	for _, p := range procs {
+		p.Kill()
+	}
 }
 
 // Process is a simulated process: what it opens, maps and locks is its
@@ -479,14 +503,15 @@ func (m *Machine) inLab() func() {
 // callerOutside returns the file:line of the innermost caller that is not
 // in the laboratory's plumbing (packages sim, faultfs and engine itself,
 // package mount and the FUSE server under it; engine's subpackages are the
-// code under test and count).
-func callerOutside() string {
+// code under test and count) nor in one of the packages skip names
+// (Scenario.Adapters).
+func callerOutside(skip []string) string {
 	var pcs [32]uintptr
 	n := runtime.Callers(3, pcs[:])
 	frames := runtime.CallersFrames(pcs[:n])
 	for {
 		f, more := frames.Next()
-		if !plumbing(f.Function) {
+		if !plumbing(f.Function) && !adapter(f.Function, skip) {
 			return fmt.Sprintf("%s:%d", shortFile(f.File), f.Line)
 		}
 		if !more {
@@ -498,6 +523,22 @@ func callerOutside() string {
 func plumbing(fn string) bool {
 	for _, pkg := range []string{"github.com/crashsim/crashsim/sim.", "github.com/crashsim/crashsim/faultfs.", "github.com/crashsim/crashsim/engine.", "github.com/crashsim/crashsim/mount.", "github.com/hanwen/go-fuse/", "runtime.", "sync."} {
 		if strings.HasPrefix(fn, pkg) {
+			return true
+		}
+	}
+	return false
+}
+
+// adapter reports whether function fn (as runtime.Frame.Function names
+// it: "path/pkg.Func", "path/pkg.(*T).Method") is in one of the packages
+// pkgs names, a path ending in "/..." naming those below it too.
+func adapter(fn string, pkgs []string) bool {
+	for _, pkg := range pkgs {
+		if below, ok := strings.CutSuffix(pkg, "/..."); ok {
+			if strings.HasPrefix(fn, below+".") || strings.HasPrefix(fn, below+"/") {
+				return true
+			}
+		} else if strings.HasPrefix(fn, pkg+".") {
 			return true
 		}
 	}

@@ -121,6 +121,10 @@ func TestMergeRefuses(t *testing.T) {
 		{"time budget", tampered(1, func(r *Result) { r.Stopped = "time budget" }), "shard 1/2 was stopped by its time budget"},
 		{"points", tampered(1, func(r *Result) { r.Points[2].Explored++ }), "disagree about crash point 2"},
 		{"run error", tampered(0, func(r *Result) { r.RunError = "boom" }), `disagree about the workload's error: "boom" and ""`},
+		{"scheduler", tampered(1, func(r *Result) { r.Scheduler = "pct" }), "differ in scheduler:  and pct"},
+		{"schedules", tampered(1, func(r *Result) { r.Schedules = 4 }), "differ in schedules: 0 and 4"},
+		{"crash depth", tampered(1, func(r *Result) { r.CrashDepth = 3 }), "differ in crash depth: 1 and 3"},
+		{"max chains", tampered(1, func(r *Result) { r.MaxChains = 4 }), "differ in max chains: "},
 		{"one state twice", tampered(1, func(r *Result) { r.Violations = append(r.Violations, two[0].Violations[0]) }), "reported twice (again by shard 1/2)"},
 	} {
 		_, err := Merge(c.shards...)

@@ -174,6 +174,21 @@ type Options struct {
 	// a thread that could have gone on; past it, a thread runs until it
 	// blocks or ends. 0 means no bound.
 	Switches int
+	// CrashDepth is the most crashes in one chain (docs/DESIGN.md F4): 1
+	// crashes the workload only; 2 also lets the program go on after a
+	// recovery (Scenario.Continue) and crashes that continuation, and so
+	// on. 0 means 2 for a scenario with a Continue and 1 for one without;
+	// a scenario without a Continue has one crash whatever the depth.
+	// Beyond the first crash the states are sampled: see MaxChains.
+	CrashDepth int
+	// MaxChains bounds the continuations at CrashDepth 2 and more: a
+	// seeded sample of at most MaxChains of the run's distinct crash
+	// images is continued after its recovery, and each continuation's
+	// crash points give a seeded sample of at most MaxStates or
+	// ChainStates crash states, whichever is fewer. Under a state budget
+	// the continuations share what the workload's crash points left of
+	// it, that many each. 0 means 16.
+	MaxChains int
 	// Progress, if set, is called after each crash point is explored.
 	Progress func(Progress)
 }
@@ -245,7 +260,30 @@ func (o Options) withDefaults() Options {
 	if o.Scheduler == PCTScheduler && o.Depth <= 0 {
 		o.Depth = 3
 	}
+	if o.MaxChains <= 0 {
+		o.MaxChains = 16
+	}
 	return o
+}
+
+// ChainStates is the most crash states one continuation gives (see
+// Options.MaxChains): a seeded sample of the states its crash points
+// allow, at most chainPointStates of each.
+const ChainStates = 64
+
+// chainStates is the most crash states one continuation gives under o.
+func (o Options) chainStates() int { return min(o.MaxStates, ChainStates) }
+
+// depthFor returns the crash depth of a run of sc under o (see
+// Options.CrashDepth).
+func (o Options) depthFor(sc *Scenario) int {
+	switch {
+	case sc.Continue == nil:
+		return 1
+	case o.CrashDepth <= 0:
+		return 2
+	}
+	return o.CrashDepth
 }
 
 // validate reports options that cannot be explored.
@@ -264,6 +302,9 @@ func (o Options) validate() error {
 	}
 	if o.Switches < 0 || o.Depth < 0 || o.Scheduler != PCTScheduler && o.Depth != 0 {
 		return fmt.Errorf("%w: switch bound %d, depth %d under the %v scheduler", ErrUsage, o.Switches, o.Depth, o.Scheduler)
+	}
+	if o.CrashDepth < 0 {
+		return fmt.Errorf("%w: crash depth %d: want 1 or more (0: the default)", ErrUsage, o.CrashDepth)
 	}
 	if o.Shard.N > 1 && (o.Shard.I < 0 || o.Shard.I >= o.Shard.N) {
 		return fmt.Errorf("%w: shard %v", ErrUsage, o.Shard)

@@ -336,7 +336,7 @@ func TestSimulatedClock(t *testing.T) {
 		Model: models.Register(),
 		Run: func(env *Env) error {
 			start := env.Now()
-			if !start.Equal(Epoch) {
+			if !start.Equal(ClockOrigin) {
 				return fmt.Errorf("the clock starts at %v", start)
 			}
 			var ts []*Thread
@@ -474,7 +474,7 @@ func TestProcessKilledBesideOthers(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					say("b: locked at +%v", env.Now().Sub(Epoch))
+					say("b: locked at +%v", env.Now().Sub(ClockOrigin))
 					return l.Close()
 				}
 			})
@@ -490,7 +490,7 @@ func TestProcessKilledBesideOthers(t *testing.T) {
 					return err
 				}
 				v, err := r.Load64(0)
-				say("recover: %d at +%v", v, env.Now().Sub(Epoch))
+				say("recover: %d at +%v", v, env.Now().Sub(ClockOrigin))
 				return err
 			})
 			if err := tc.Wait(); err != nil {

@@ -52,10 +52,10 @@ func ParseScheduler(s string) (Scheduler, error) {
 // scheduleSeed is the seed of schedule i's choices.
 func scheduleSeed(seed uint64, i int) uint64 { return mix(seed, 0x5c4ed<<32|uint64(i)) }
 
-// pointSeed is the seed of everything random at the crash points of
-// schedule i: the run's own for the first schedule, so that a workload of
-// one thread explores as it always did.
-func pointSeed(seed uint64, i int) uint64 {
+// pointBase is the base of the seeds of everything random at the crash
+// points of schedule i: the run's own for the first schedule, so that a
+// workload of one thread explores as it always did.
+func pointBase(seed uint64, i int) uint64 {
 	if i == 0 {
 		return seed
 	}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/crashsim/crashsim/models"
@@ -63,9 +64,10 @@ func (x *explorer) runWorkload(i int) (*sched, string) {
 	m := NewMachine()
 	m.startDigest()
 	if x.replay != nil || x.traces != nil {
-		m.startRecording()
+		m.startRecording(x.sc.Adapters)
 	}
 	m.hook = x
+	m.skip = x.sc.Adapters
 	m.seed = x.opts.Seed
 	x.check = models.NewPrefix(x.sc.Model)
 	x.ck = &checker{prefix: x.check}
@@ -113,10 +115,24 @@ func (x *explorer) runWorkload(i int) (*sched, string) {
 		}
 	}
 	m.endThreads()
+	x.warn(m.barrierWarnings())
 	if x.traces != nil {
 		x.traces = append(x.traces, m.full)
 	}
 	return s, runErr
+}
+
+// warn adds the barriers a schedule's run misused to the result's
+// warnings: each problem once, as the first schedule that made it found
+// it (its trace indices are that schedule's).
+func (x *explorer) warn(ws []Warning) {
+	for _, w := range ws {
+		if !slices.ContainsFunc(x.res.Warnings, func(o Warning) bool {
+			return o.Problem == w.Problem && o.FailedSource == w.FailedSource && o.ThenSource == w.ThenSource
+		}) {
+			x.res.Warnings = append(x.res.Warnings, w)
+		}
+	}
 }
 
 // measureSteps runs the workload once, unexplored, under the first
@@ -174,9 +190,12 @@ func (m *Machine) endThreads() {
 	s.close()
 }
 
-// endRecovery ends the threads of a recovery that started some (its
-// machine made a scheduler, whose first thread is the recovery's own
-// goroutine, the caller): they end as a workload's do when it returns.
+// endRecovery ends the threads of a recovery, or of a continuation, that
+// started some (its machine made a scheduler, whose first thread is the
+// recovery's own goroutine, the caller): they end as a workload's do when
+// it returns. The machine is left without a scheduler, so that the code
+// of the next epoch on it (a continuation after the recovery) starts as
+// the recovery did.
 func (m *Machine) endRecovery() {
 	s := m.sched.Load()
 	if s == nil {
@@ -187,6 +206,7 @@ func (m *Machine) endRecovery() {
 	s.mu.Unlock()
 	s.exit(first, nil)
 	m.endThreads()
+	m.sched.Store(nil)
 }
 
 // unwaitedFailure is the error of the first thread, by id, that failed

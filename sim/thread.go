@@ -92,11 +92,11 @@ func (e *Env) Client() int {
 	return e.thread.id
 }
 
-// Epoch is the simulated clock's origin, the time Env.Now gives before
+// ClockOrigin is the simulated clock's origin, the time Env.Now gives before
 // any thread slept: 2000-01-01 UTC, as Go's testing/synctest chose.
-var Epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+var ClockOrigin = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// Now returns the machine's simulated time: Epoch plus every sleep the
+// Now returns the machine's simulated time: ClockOrigin plus every sleep the
 // scheduler has waited out. It moves only when no thread can run but
 // some sleep — to the earliest wake time — so time-based behaviour
 // (timeouts, TTLs) replays exactly.
@@ -106,11 +106,11 @@ func (e *Env) Now() time.Time { return e.proc.m.Now() }
 func (m *Machine) Now() time.Time {
 	s := m.sched.Load()
 	if s == nil {
-		return Epoch
+		return ClockOrigin
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Epoch.Add(s.now)
+	return ClockOrigin.Add(s.now)
 }
 
 // Sleep makes the calling thread sleep d of simulated time: it runs again
@@ -126,7 +126,7 @@ func (e *Env) Sleep(d time.Duration) {
 	defer s.mu.Unlock()
 	me.until = s.now + d
 	s.setState(me, sleeping)
-	me.wait = fmt.Sprintf("Sleep until %v", Epoch.Add(me.until).Format(time.StampMicro))
+	me.wait = fmt.Sprintf("Sleep until %v", ClockOrigin.Add(me.until).Format(time.StampMicro))
 	s.await(me)
 }
 
