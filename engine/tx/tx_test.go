@@ -476,17 +476,23 @@ func TestTxTooLarge(t *testing.T) {
 	})
 }
 
-// TestCommitFailureRollsBack: a commit whose drain of the data fails after
-// it wrote in place is rolled back from the log, in place and after a
-// crash.
+// TestCommitFailureRollsBack: a commit whose drain fails is undone, in
+// place and after a crash: with an undo log (format 5), the data's drain,
+// after the commit wrote in place, and the log rolls it back; with a redo
+// log (format 6), its one drain, before anything is in place, and the log
+// is retired.
 func TestCommitFailureRollsBack(t *testing.T) {
+	for _, pr := range protocols {
+		t.Run(pr.name, func(t *testing.T) { testCommitFailureRollsBack(t, pr.format, pr.commitDrain) })
+	}
+}
+
+func testCommitFailureRollsBack(t *testing.T, format uint32, commitDrain uint64) {
 	fsys := memFS(t)
-	p := newPool(t, fsys, nil)
+	p := newPool(t, fsys, formatOptions(format))
 	update(t, p, func(t *tx.Tx[P], r *Root) error { r.Pair = [2]int64{1, 1}; return nil })
-	// The transaction's drains: the log's, then the data's. Fail the
-	// second.
 	rules := faultfs.NewRules(faultfs.Rule{
-		When:  faultfs.And(faultfs.OpKinds(faultfs.OpDrain), faultfs.OnIndex(1)),
+		When:  faultfs.And(faultfs.OpKinds(faultfs.OpDrain), faultfs.OnIndex(commitDrain)),
 		Fault: faultfs.SyncFailure,
 	})
 	fsys.SetInjector(rules)

@@ -345,8 +345,11 @@ func (t *txn) commit() error {
 	if len(t.ents) == 0 {
 		return nil
 	}
-	if words <= 1 && bug == txbug.None {
+	if words <= 1 && bug == txbug.None && !(p.hdr.redo() && t.wordInLive()) {
 		return t.commitWord()
+	}
+	if p.hdr.redo() {
+		return t.commitRedo()
 	}
 	// The log's entries.
 	body := t.logBody[:0]
@@ -568,6 +571,18 @@ func (p *pool) rollBack(cause error) error {
 	return cause
 }
 
+// wordInLive reports whether the one word of committed memory the
+// transaction changes, if any, is in the ranges of a redo log that
+// recovery would replay over it (format 6): such a transaction is logged.
+func (t *txn) wordInLive() bool {
+	for i := range t.ents {
+		if e := &t.ents[i]; !e.new {
+			return t.p.inLive(e.off &^ 7)
+		}
+	}
+	return false
+}
+
 // commitWord commits a transaction that changes at most one word of
 // committed memory: the word is stored atomically and made durable with
 // one drain, and no log is written. The transaction makes no committed
@@ -589,11 +604,6 @@ func (t *txn) commitWord() error {
 			word = &t.ents[i]
 		}
 	}
-	if p.medium != engine.SharedMemory {
-		if err := t.flushUnflushed(); err != nil {
-			return err
-		}
-	}
 	if word != nil && len(p.lastLog) > 0 {
 		w := word.off &^ 7
 		for _, r := range p.lastLog {
@@ -606,53 +616,93 @@ func (t *txn) commitWord() error {
 			}
 		}
 	}
+	// In format 6 the new memory is flushed now, and made durable by this
+	// commit's drain: a log made whole by a crash before its drain is told
+	// from a committed one by its new memory (redo.go), which must not be
+	// memory a one-word commit left to the next drain. In the older
+	// formats the next drain makes it durable (unflushed).
+	redo := p.hdr.redo()
+	fresh := false
+	for _, e := range t.ents {
+		fresh = fresh || e.new
+	}
+	flush := newFlusher(p.medium)
+	drain := flush.mode != flushNone && (word != nil || (fresh && redo) || len(p.unflushed) > 0)
 	p.applyMu.Lock()
 	defer p.applyMu.Unlock()
-	if err := p.r.Store64(versionOff, p.version+1); err != nil {
-		return err
-	}
+	b := &p.batch
+	b.Reset()
+	b.Store64(versionOff, p.version+1)
 	for _, e := range t.ents {
 		if e.new {
-			if _, err := p.r.WriteAt(t.data[e.at:e.at+int(e.n)], e.off); err != nil {
-				return err
+			b.WriteAt(t.data[e.at:e.at+int(e.n)], e.off)
+			if redo {
+				flush.add(b, e.off, e.n)
 			}
 		}
 	}
+	for _, u := range p.unflushed {
+		if !t.frees(u.off) {
+			flush.add(b, u.off, u.n)
+		}
+	}
+	if drain && flush.mode == flushHull {
+		for _, u := range p.pending { // format 6: the last logged commit's data
+			flush.add(b, u.off, u.n)
+		}
+	}
+	var w int64
+	var old uint64
 	if word != nil {
-		w := word.off &^ 7
+		w = word.off &^ 7
 		// The word's other bytes are loaded as a word, not with ReadAt:
 		// a buffer passed to the Region's methods escapes, and would cost
-		// every one-word commit an allocation.
-		var b [8]byte
+		// every one-word commit an allocation. Its old value is the old
+		// bytes commit read (t.old) in the loaded word.
+		var nb, ob [8]byte
 		if word.n < 8 {
 			cur, err := p.r.Load64(w)
 			if err != nil {
 				return err
 			}
-			binary.NativeEndian.PutUint64(b[:], cur)
+			binary.NativeEndian.PutUint64(nb[:], cur)
+			binary.NativeEndian.PutUint64(ob[:], cur)
 		}
-		copy(b[word.off-w:], t.data[word.at:word.at+int(word.n)])
-		if err := p.r.Store64(w, binary.NativeEndian.Uint64(b[:])); err != nil {
-			return err
-		}
-		if p.medium != engine.SharedMemory {
-			if err := engine.Persist(p.r, w, 8); err != nil {
-				return err
+		copy(nb[word.off-w:], t.data[word.at:word.at+int(word.n)])
+		copy(ob[word.off-w:], t.old[:word.n])
+		old = binary.NativeEndian.Uint64(ob[:])
+		b.Store64(w, binary.NativeEndian.Uint64(nb[:]))
+		flush.add(b, w, 8)
+	}
+	flush.end(b)
+	err := engine.Apply(p.r, b)
+	if err == nil && drain {
+		if err = p.r.Drain(); err != nil {
+			// Aborted: the word as it was, and what the failed drain may
+			// have dropped stored again (drainFailed).
+			if word != nil {
+				if serr := p.r.Store64(w, old); serr == nil {
+					p.r.Flush(w, 8)
+				}
 			}
-		}
-	} else if p.medium != engine.SharedMemory && len(p.unflushed) > 0 {
-		if err := p.r.Drain(); err != nil {
-			return err
+			err = p.drainFailed(err, -1)
 		}
 	}
-	p.unflushed = p.unflushed[:0]
-	for _, e := range t.ents {
-		if e.new {
-			p.unflushed = append(p.unflushed, logRange{e.off, e.n})
+	if err == nil {
+		if drain {
+			p.unflushed, p.pending = p.unflushed[:0], p.pending[:0]
+		}
+		for _, e := range t.ents {
+			if e.new && !redo {
+				p.unflushed = append(p.unflushed, logRange{e.off, e.n})
+			}
 		}
 	}
 	p.version += 2
-	return p.r.Store64(versionOff, p.version)
+	if serr := p.r.Store64(versionOff, p.version); err == nil {
+		err = serr
+	}
+	return err
 }
 
 // errBorrowed reports whether [off, off+n) overlaps an object that a
