@@ -28,9 +28,25 @@
 // price of one call on the OS backend (one acquisition of the mapping's
 // lock); engine/tx writes its log and its data so.
 //
+// The other calls of storage code are optional powers with helpers, in the
+// pattern of io/fs, which every backend of this module has: Datasync
+// (fdatasync, else File.Sync), Append (write(2) on a file opened with
+// O_APPEND), Link (link(2)); RemoveAll is built on Stat, ReadDir and Remove.
+// OpenFile takes O_SYNC and O_DSYNC, whose writes are durable when they
+// return, and refuses every flag it does not know (CheckOpenFlags), where
+// open(2) would ignore it:
+//
+//	log1, err := fsys.OpenFile(filepath.Join(dir, "log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND|engine.O_DSYNC, 0o644)
+//	_, err = engine.Append(log1, record) // at the end; durable when it returns
+//	err = engine.Link(fsys, filepath.Join(dir, "log"), filepath.Join(dir, "published"))
+//	if errors.Is(err, fs.ErrExist) { ... } // Link never replaces a name
+//	err = engine.RemoveAll(fsys, filepath.Join(dir, "tmp")) // nil: nothing there
+//
 // What is durable when each method returns is stated on the method. In short:
-// file data and size after File.Sync; names after FS.SyncDir of their
-// directory; mapped stores after Region.Flush followed by Region.Drain.
+// file data and size after File.Sync or Datasync, or when a write to a file
+// opened with O_SYNC or O_DSYNC returns; names, hard links included, after
+// FS.SyncDir of their directory; mapped stores after Region.Flush followed by
+// Region.Drain.
 //
 // A mapping never fails a store: where the page under it has no block and
 // the file system cannot allocate one (a full disk), the kernel kills the
@@ -72,6 +88,10 @@
 // does not support it (EOPNOTSUPP), and for a File that is no Allocator, it
 // writes a zero byte in each 4 KiB block of the range whose byte there
 // reads as zero, as glibc's posix_fallocate does.
+//
+// Datasync is fdatasync(2) on Linux and fsync(2) elsewhere, retried when a
+// signal interrupts it; Append is os.File.Write on a file opened with
+// O_APPEND, which the kernel writes at the end; Link is os.Link.
 //
 // A Region keeps a descriptor of its own, so the File may be closed after
 // Map; Grow extends the file and moves the mapping with mremap, which keeps

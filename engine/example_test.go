@@ -3,9 +3,11 @@ package engine_test
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/crashsim/crashsim/engine"
 )
@@ -58,4 +60,41 @@ func Example() {
 	// Output:
 	// true
 	// 1 1048576
+}
+
+// The package doc's example of the calls of storage code beyond reads and
+// writes at offsets: a log opened to append with O_DSYNC, a file published
+// under a name only where there was none, and a tree removed.
+func ExampleAppend() {
+	dir, err := os.MkdirTemp("", "engine-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	fsys := engine.OSFS{}
+	record := []byte("record\n")
+
+	log1, err := fsys.OpenFile(filepath.Join(dir, "log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND|engine.O_DSYNC, 0o644)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer log1.Close()
+	_, err = engine.Append(log1, record) // at the end; durable when it returns
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = engine.Link(fsys, filepath.Join(dir, "log"), filepath.Join(dir, "published"))
+	if errors.Is(err, fs.ErrExist) { // Link never replaces a name
+		log.Fatal("published already")
+	}
+	err = engine.RemoveAll(fsys, filepath.Join(dir, "tmp")) // nil: nothing there
+	fmt.Println(err)
+	_, err = fsys.OpenFile(filepath.Join(dir, "direct"), os.O_RDWR|os.O_CREATE|syscall.O_NONBLOCK, 0o644)
+	fmt.Println(errors.Is(err, engine.ErrNotSupported)) // never ignored
+	b, _ := engine.ReadFile(fsys, filepath.Join(dir, "published"))
+	fmt.Printf("%q\n", b)
+	// Output:
+	// <nil>
+	// true
+	// "record\n"
 }

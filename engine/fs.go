@@ -20,8 +20,11 @@ import (
 // File.Sync.
 type FS interface {
 	// OpenFile opens name with the os.O_* flags (O_RDONLY, O_WRONLY,
-	// O_RDWR, O_CREATE, O_EXCL, O_TRUNC) and, if it creates the file, perm.
-	// Nothing is durable when it returns.
+	// O_RDWR, O_CREATE, O_EXCL, O_TRUNC; O_APPEND, for Append; O_SYNC and
+	// this package's O_DSYNC, whose writes return once durable) and, if it
+	// creates the file, perm. Any other flag is an error wrapping
+	// ErrNotSupported (CheckOpenFlags), never ignored. Nothing is durable
+	// when it returns.
 	OpenFile(name string, flag int, perm fs.FileMode) (File, error)
 
 	// Remove removes a file or an empty directory. It is durable after
@@ -76,7 +79,11 @@ type File interface {
 
 	// WriteAt writes p at off, extending the file if needed. When it returns,
 	// the data is visible to every reader and mapping of the file (it is in
-	// the page cache) but nothing is durable.
+	// the page cache) but nothing is durable — unless the file was opened
+	// with O_DSYNC or O_SYNC: then the bytes written and the size are
+	// durable when it returns (not the name), and a failure to make them so
+	// is its error. A file opened with O_APPEND refuses WriteAt, as package
+	// os does: Append writes to it.
 	WriteAt(p []byte, off int64) (n int, err error)
 
 	// Sync makes the file's data and size durable (fsync). It does not make

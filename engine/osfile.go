@@ -15,8 +15,10 @@ type osFile struct {
 }
 
 var (
-	_ File      = (*osFile)(nil)
-	_ Allocator = (*osFile)(nil)
+	_ File       = (*osFile)(nil)
+	_ Allocator  = (*osFile)(nil)
+	_ Datasyncer = (*osFile)(nil)
+	_ Appender   = (*osFile)(nil)
 )
 
 // writable reports whether the file was opened O_RDWR, which a shared
@@ -46,4 +48,30 @@ func (f *osFile) Allocate(off, n int64) error {
 		return allocateByWriting(f, off, n)
 	}
 	return &fs.PathError{Op: "fallocate", Path: f.Name(), Err: errno}
+}
+
+// Datasync makes the file's data and size durable with fdatasync(2) (fsync
+// outside Linux), retried when a signal interrupts it.
+func (f *osFile) Datasync() error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return &fs.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
+	}
+	var errno error
+	if err := rc.Control(func(fd uintptr) { errno = fdatasync(fd) }); err != nil {
+		return &fs.PathError{Op: "fdatasync", Path: f.Name(), Err: fs.ErrClosed} // as in Allocate
+	}
+	if errno != nil {
+		return &fs.PathError{Op: "fdatasync", Path: f.Name(), Err: errno}
+	}
+	return nil
+}
+
+// Append writes p at the end of a file opened with O_APPEND: write(2),
+// which the kernel does at the end for such a file.
+func (f *osFile) Append(p []byte) (int, error) {
+	if err := CheckAppend(f.Name(), f.flag); err != nil {
+		return 0, err
+	}
+	return f.File.Write(p)
 }

@@ -32,10 +32,17 @@ type OSFS struct {
 	RequireDAX bool
 }
 
-var _ FS = OSFS{}
+var (
+	_ FS     = OSFS{}
+	_ Linker = OSFS{}
+)
 
-// OpenFile opens name with os.OpenFile.
+// OpenFile opens name with os.OpenFile, after CheckOpenFlags: open(2)
+// would ignore a flag it does not know.
 func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	if err := CheckOpenFlags(name, flag); err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
@@ -48,6 +55,10 @@ func (OSFS) Remove(name string) error { return os.Remove(name) }
 
 // Rename renames with os.Rename; errors are *os.LinkError.
 func (OSFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
+
+// Link makes newname a hard link to oldname with os.Link; errors are
+// *os.LinkError.
+func (OSFS) Link(oldname, newname string) error { return os.Link(oldname, newname) }
 
 // MkdirAll creates a directory and its parents with os.MkdirAll.
 func (OSFS) MkdirAll(name string, perm fs.FileMode) error { return os.MkdirAll(name, perm) }

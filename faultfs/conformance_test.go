@@ -36,3 +36,22 @@ func TestConformanceOnMedia(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceWrapped: the injecting wrapper, with nothing to inject, is
+// a backend like any other, over the OS backend and over faultfs.
+func TestConformanceWrapped(t *testing.T) {
+	t.Run("os", func(t *testing.T) {
+		storagetest.Run(t, func(t *testing.T) (engine.FS, string) {
+			return faultfs.Wrap(engine.OSFS{}, nil), t.TempDir()
+		})
+	})
+	t.Run("faultfs", func(t *testing.T) {
+		storagetest.Run(t, func(t *testing.T) (engine.FS, string) {
+			fsys := faultfs.New(faultfs.Options{})
+			if err := fsys.MkdirAll("/work", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			return faultfs.Wrap(fsys, faultfs.NewRules()), "/work"
+		})
+	})
+}

@@ -249,12 +249,102 @@ func (c *content) sync(seq int64, e owners) {
 		c.promote(b, e)
 	}
 	c.dirty = nil
+	c.syncMeta(seq, e)
+}
+
+// syncMeta makes the size durable, and the blocks Allocate gave (rule 16):
+// the metadata a Sync commits with the data. Every cut of the size history
+// must be durable in the data first (sync, syncRange): rule 5 forgets the
+// cuts of a durable size.
+func (c *content) syncMeta(seq int64, e owners) {
 	c.syncAllocs(e)
 	c.durSize, c.durSeq = c.size, seq
 	c.sizes = nil
 	c.drained = nil
 	c.lines = nil
 	c.replaced = nil
+}
+
+// syncRange is the sync that ends a write through a file opened with
+// O_DSYNC or O_SYNC (rule 20), as Linux's vfs_fsync_range over the bytes
+// written: the dirty blocks of [off, end) become durable with their current
+// content, and the file's metadata, the size with the cuts of its history
+// and the blocks Allocate gave; the other blocks keep their pending writes.
+func (c *content) syncRange(off, end int64, seq int64, e owners) {
+	if !c.tracked() {
+		return
+	}
+	for b := range c.dirty {
+		if b >= off>>blockBits && b<<blockBits < end {
+			c.promote(b, e)
+		} else {
+			c.commitCuts(b, e)
+		}
+	}
+	c.syncMeta(seq, e)
+}
+
+// commitCuts makes the cuts of block b's history durable — the zero
+// changes of shrinking truncates (rule 4), which are inode metadata, freed
+// blocks and a zeroed tail — without its writes: each cut is applied to the
+// durable block, the part of every earlier write that it covers is dropped,
+// and the writes that are left stay pending. Once a size after a cut is
+// durable, a crash may keep or lose the writes around the cut but never
+// show what the cut removed.
+func (c *content) commitCuts(b int64, e owners) {
+	h := c.dirty[b]
+	if !slices.ContainsFunc(h, func(d delta) bool { return d.data == nil }) {
+		return
+	}
+	var kept []delta
+	for _, d := range h {
+		if d.data != nil {
+			kept = append(kept, d)
+			continue
+		}
+		// A cut runs to the end of the block: it frees a block it cuts
+		// whole and zeroes the tail of one it cuts in part, and ends every
+		// earlier write where it starts.
+		switch {
+		case c.dur.get(b) == nil:
+		case d.off == 0:
+			c.dur.set(b, nil, e.dur)
+		default:
+			clear(c.dur.mutable(b, e.dur).data[d.off:])
+		}
+		cut := kept[:0:0]
+		for _, k := range kept {
+			switch {
+			case k.off >= d.off:
+			case k.off+k.n > d.off:
+				n := d.off - k.off
+				cut = append(cut, delta{seq: k.seq, off: k.off, n: n, data: k.data[:n:n]})
+			default:
+				cut = append(cut, k)
+			}
+		}
+		kept = cut
+	}
+	if len(kept) == 0 {
+		c.promote(b, e) // the page cache holds the durable block now
+		return
+	}
+	c.dirty[b] = kept
+}
+
+// failSyncRange is a failed sync of [off, end) at the end of a write through
+// a file opened with O_DSYNC or O_SYNC: its dirty blocks are dropped as by
+// failSync (rule 7); the others keep their history.
+func (c *content) failSyncRange(off, end int64) {
+	if !c.tracked() {
+		return
+	}
+	for b := range c.dirty {
+		if b >= off>>blockBits && b<<blockBits < end {
+			delete(c.dirty, b)
+			c.markStale(b)
+		}
+	}
 }
 
 // failSync is an fsync that failed with Linux semantics: the dirty blocks

@@ -509,9 +509,11 @@ func cloneTree(root *inode, ids uint64, mounts []mountPoint, entries func(*inode
 	var walk func(old *inode) *inode
 	walk = func(old *inode) *inode {
 		if n := made[old]; n != nil {
+			n.nlink++ // a second name of one file (rule 22)
+			out.linked = true
 			return n
 		}
-		n := &inode{id: old.id, mode: old.mode, mnt: old.mnt, pinned: old.pinned}
+		n := &inode{id: old.id, mode: old.mode, mnt: old.mnt, pinned: old.pinned, nlink: 1}
 		made[old] = n
 		if !old.isDir() {
 			n.data = data(old)

@@ -15,7 +15,7 @@ import (
 func stepGen() *rapid.Generator[fuzz.Step] {
 	return rapid.Custom(func(t *rapid.T) fuzz.Step {
 		return fuzz.Step{
-			Kind:  fuzz.Kind(rapid.IntRange(0, int(fuzz.Allocate)).Draw(t, "kind")),
+			Kind:  fuzz.Kind(rapid.IntRange(0, int(fuzz.Kinds)-1).Draw(t, "kind")),
 			Name:  rapid.IntRange(0, len(fuzz.Names)-1).Draw(t, "name"),
 			Name2: rapid.IntRange(0, len(fuzz.Names)-1).Draw(t, "name2"),
 			Slot:  rapid.IntRange(0, fuzz.Slots-1).Draw(t, "slot"),

@@ -8,7 +8,10 @@
 // *fs.PathError (an *os.LinkError for Rename) that os would return, with
 // the same Op and the same errno underneath, so that engine code sees the
 // same errors on both backends. A differential test checks that, operation
-// for operation, against engine.OSFS.
+// for operation, against engine.OSFS. It takes the open flags every backend
+// takes and refuses the others, where open(2) would ignore them
+// (engine.CheckOpenFlags); it has the optional powers of the storage layer:
+// Allocate, Datasync and Append on its files, Link on the file system.
 //
 // # Usage
 //
@@ -49,6 +52,13 @@
 //		log.Fatal("the fault was never injected")
 //	}
 //
+// The same injection wraps any engine.FS, real files included (Wrap):
+//
+//	fsys := faultfs.Wrap(engine.OSFS{}, faultfs.NewRules(faultfs.Rule{
+//		When:  faultfs.And(faultfs.PathGlob(filepath.Join(dir, "*.wal")), faultfs.OpKinds(faultfs.OpWrite), faultfs.OnIndex(2)),
+//		Fault: faultfs.Error(syscall.EIO),
+//	}))
+//
 // Media: persistent memory on /mnt/pmem (a DAX file system), shared memory
 // on /dev/shm, a disk everywhere else (rules 12 to 15):
 //
@@ -70,6 +80,16 @@
 //	err := engine.Allocate(f, 0, 4<<20) // ENOSPC: f has what fitted, in order
 //	r, _ := fsys.Map(f, 8<<20)          // the extension is a hole
 //	_, err = r.WriteAt(b, 6<<20)        // errors.Is(err, faultfs.ErrSIGBUS)
+//
+// The other calls of storage code: fdatasync, writes that are durable when
+// they return, appends, hard links (rules 19 to 22):
+//
+//	engine.Datasync(f) // as Sync: data and size
+//	w, _ := fsys.OpenFile("/wal/log", os.O_WRONLY|os.O_CREATE|os.O_APPEND|engine.O_DSYNC, 0o644)
+//	fsys.SyncDir("/wal")
+//	engine.Append(w, record)                          // at the end, durable when it returns
+//	fsys.Link("/db/checkpoint.tmp", "/db/checkpoint") // EEXIST if it exists
+//	fsys.SyncDir("/db")                               // the new name durable
 //
 // A simulated process gets a view of its own: every operation through it,
 // and through the files, regions and locks it opens, carries its id
@@ -111,7 +131,8 @@
 // and regions. The order in which operations take it is the order of the
 // op log (Op.Index) and the order of the crash rules: an operation's
 // sequence number is its Index + 1, and 0 stands for "before every pending
-// operation". Observe and the Injector run under that mutex.
+// operation". Observe, the Injector and Failed run under that mutex;
+// BeforeWriteSync runs without it.
 //
 // Crash rules. Each FS keeps, besides what reads see, what would survive a
 // power failure, and the history in between. These are the rules it
@@ -357,6 +378,58 @@
 //     units are finer or the same, the one that loses a coarser unit whole
 //     where any part of it was lost.
 //
+//  19. Datasync (fdatasync(2); DESIGN.md F2, "file written with write()").
+//     File.Datasync makes durable what File.Sync does (rule 3): the data,
+//     the size and the blocks Allocate gave, the metadata needed to read the
+//     data back. What fdatasync may leave behind, a modification time or a
+//     mode, is not state here: ModTime is always zero and a mode is set by
+//     its create. Like Sync it makes no name durable, and a SyncFailure on
+//     it drops the pages (rule 7).
+//
+//  20. Synchronized writes (open(2) O_DSYNC and O_SYNC: POSIX synchronized
+//     I/O data and file integrity completion). A write (WriteAt, Append)
+//     through a file opened with O_DSYNC or O_SYNC is two operations: the
+//     write into the page cache (rules 2, 4), then the sync of the range
+//     written, an OpWriteSync, as Linux's generic_write_sync calls
+//     vfs_fsync_range over it. That sync makes durable the blocks of the
+//     range with their current content, and the file's metadata: its size,
+//     the blocks Allocate gave (rule 16), and every cut of its size history
+//     (rule 4) — each cut is applied to the durable block and what earlier
+//     writes put where it cut is dropped, so that a crash never shows bytes
+//     a truncate removed once a later size is durable. The other blocks
+//     keep their pending writes; a write of theirs lost below the durable
+//     size reads as zeros, since rule 5's tail is about bytes past a
+//     durable size. O_SYNC differs from O_DSYNC only by metadata this file
+//     system does not have (rule 19). Options.BeforeWriteSync is called
+//     between the two, without the lock, so that a simulator may crash
+//     there and keep any part of the write. A sync that fails (SyncFailure,
+//     rule 7, or an injected Error) fails the write with nothing written,
+//     as write(2) returns it, though the bytes are in the page cache; a
+//     short write is synced up to where it stopped.
+//
+//  21. Appends (write(2) on a file opened with O_APPEND). File.Append finds
+//     the end of the file and writes there in one operation, an OpAppend
+//     whose Off is that end, so that appends through several handles never
+//     overwrite each other; for the other rules it is a write (rules 2, 4,
+//     17, 20). WriteAt on such a file fails as os.File.WriteAt does, and
+//     Append on a file opened without O_APPEND with engine.ErrNotSupported.
+//
+//  22. Hard links (link(2); ALICE, Pillai et al., OSDI'14, treats a link as
+//     a create). FS.Link gives a file a new name: a namespace change of the
+//     new name's directory (rule 8), durable after SyncDir of it (rule 10),
+//     which a crash state replays as a create of the existing inode. A crash
+//     state that keeps two names of a file has one file under both: a clone
+//     makes one inode of an inode it reaches twice. The file's blocks count
+//     until its last name is removed (rule 17), and a fingerprint tells one
+//     file under two names from two files that hold the same bytes.
+//
+//  23. RemoveAll (engine.RemoveAll, as os.RemoveAll and rm -r do it: one
+//     unlink or rmdir per name). It is no operation of its own: a Remove per
+//     name, the entries of a directory in name order before the directory,
+//     each a change of rule 8, so that a crash keeps a prefix of them — a
+//     directory partly emptied, never a directory gone while a name in it
+//     is left.
+//
 // Building a crash state. Pending takes a snapshot of the durable state and
 // the pending history (O(names + history)), which stays valid however the
 // file system changes afterwards; Choices enumerates choices among
@@ -426,5 +499,15 @@
 // Fault injection follows Pebble's errorfs: a one-method Injector is asked
 // about every operation before it takes effect; Rules built from composable
 // predicates (OnIndex, OpKinds, PathGlob, And, Or, Not) is the usual one. An
-// injected error wraps both ErrInjected and the errno.
+// injected error wraps both ErrInjected and the errno. A Rule is a
+// description; each Rules made of it counts from 0, with copies of its own
+// of the predicates that count (Counter), so that one Rule serves every
+// run of a test that runs its workload many times. Options.Failed sees how
+// every operation that fails, or that had a fault injected, returns.
+//
+// Wrap puts the same injection on any engine.FS, the OS backend included,
+// as errorfs wraps any vfs.FS: each call through it is an Op, asked about
+// before it reaches the FS underneath. It can only fail or change calls,
+// never change what the storage underneath keeps: a SyncFailure through
+// it fails the call, and the pages stay dirty.
 package faultfs

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log"
+	"os"
+	"path/filepath"
 	"syscall"
 
 	"github.com/crashsim/crashsim/engine"
@@ -161,4 +164,60 @@ func ExampleFS_View() {
 	// process 2: true
 	// process 2 after the kill: <nil>
 	// seen before: true
+}
+
+// The package doc's example of the other calls: fdatasync, an append to a
+// log opened with O_APPEND and O_DSYNC, durable when it returns, and a
+// hard link, durable after SyncDir of its directory.
+func ExampleFS_Link() {
+	fsys := faultfs.New(faultfs.Options{})
+	engine.MkdirAllDurable(fsys, "/wal", 0o755)
+	engine.MkdirAllDurable(fsys, "/db", 0o755)
+	f, _ := engine.Create(fsys, "/db/checkpoint.tmp")
+	f.WriteAt([]byte("state"), 0)
+	record := []byte("record")
+
+	engine.Datasync(f) // as Sync: data and size
+	w, _ := fsys.OpenFile("/wal/log", os.O_WRONLY|os.O_CREATE|os.O_APPEND|engine.O_DSYNC, 0o644)
+	fsys.SyncDir("/wal")
+	engine.Append(w, record)                          // at the end, durable when it returns
+	fsys.Link("/db/checkpoint.tmp", "/db/checkpoint") // EEXIST if it exists
+	fsys.SyncDir("/db")                               // the new name durable
+
+	err := fsys.Link("/db/checkpoint.tmp", "/db/checkpoint")
+	fmt.Println("link again:", errors.Is(err, fs.ErrExist))
+	img := fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.LoseAll})
+	for _, name := range []string{"/wal/log", "/db/checkpoint"} {
+		b, err := engine.ReadFile(img, name)
+		fmt.Printf("after a power failure, %s: %q %v\n", name, b, err)
+	}
+	// Output:
+	// link again: true
+	// after a power failure, /wal/log: "record" <nil>
+	// after a power failure, /db/checkpoint: "state" <nil>
+}
+
+// The package doc's example of Wrap: the same rules on real files, the
+// third write to a log failing with EIO.
+func ExampleWrap() {
+	dir, err := os.MkdirTemp("", "wrap-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	fsys := faultfs.Wrap(engine.OSFS{}, faultfs.NewRules(faultfs.Rule{
+		When:  faultfs.And(faultfs.PathGlob(filepath.Join(dir, "*.wal")), faultfs.OpKinds(faultfs.OpWrite), faultfs.OnIndex(2)),
+		Fault: faultfs.Error(syscall.EIO),
+	}))
+	f, _ := engine.Create(fsys, filepath.Join(dir, "1.wal"))
+	defer f.Close()
+	for i := range 3 {
+		_, err := f.WriteAt([]byte("entry"), int64(i*5))
+		fmt.Println("write:", errors.Is(err, syscall.EIO), errors.Is(err, faultfs.ErrInjected))
+	}
+	// Output:
+	// write: false false
+	// write: false false
+	// write: true true
 }

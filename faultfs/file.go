@@ -32,8 +32,10 @@ type file struct {
 }
 
 var (
-	_ engine.File      = (*file)(nil)
-	_ engine.Allocator = (*file)(nil)
+	_ engine.File       = (*file)(nil)
+	_ engine.Allocator  = (*file)(nil)
+	_ engine.Datasyncer = (*file)(nil)
+	_ engine.Appender   = (*file)(nil)
 )
 
 func (f *file) Name() string { return f.name }
@@ -42,9 +44,10 @@ func (f *file) access() int { return f.flag & (os.O_RDONLY | os.O_WRONLY | os.O_
 
 // ReadAt reads len(p) bytes at off from the page cache. At end of file it
 // returns io.EOF with the bytes before it.
-func (f *file) ReadAt(p []byte, off int64) (int, error) {
+func (f *file) ReadAt(p []byte, off int64) (_ int, err error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	_, fault := f.fs.begin(Op{Kind: OpRead, Owner: f.owner, Path: f.path, Off: off, Len: int64(len(p))})
 	if err := fault.err("read", f.name); err != nil {
 		return 0, err
@@ -75,25 +78,57 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // WriteAt writes p at off into the page cache, extending the file if
-// needed. Nothing is durable when it returns.
+// needed. Nothing is durable when it returns, unless the file was opened
+// with O_DSYNC or O_SYNC: then the range written and the size are (rule
+// 20).
 func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	f.fs.mu.Lock()
-	defer f.fs.mu.Unlock()
-	seq, fault := f.fs.begin(Op{Kind: OpWrite, Owner: f.owner, Path: f.path, Off: off, Len: int64(len(p))})
+	n, err := f.write(OpWrite, p, off)
+	f.fs.end(&err)
+	f.fs.mu.Unlock()
+	return f.synced(off, n, err)
+}
+
+// Append writes p at the end of a file opened with O_APPEND, finding the
+// end and writing there as one operation (rule 21), as write(2) does on
+// such a file. Nothing is durable when it returns, unless the file was
+// opened with O_DSYNC or O_SYNC (rule 20).
+func (f *file) Append(p []byte) (int, error) {
+	f.fs.mu.Lock()
+	off := int64(0)
+	if f.node.data != nil {
+		off = f.node.data.size
+	}
+	n, err := f.write(OpAppend, p, off)
+	f.fs.end(&err)
+	f.fs.mu.Unlock()
+	return f.synced(off, n, err)
+}
+
+// write is WriteAt (kind OpWrite) or Append (OpAppend) into the page
+// cache, in the order of the checks of os.File's WriteAt or Write. fs.mu
+// must be held.
+func (f *file) write(kind OpKind, p []byte, off int64) (int, error) {
+	seq, fault := f.fs.begin(Op{Kind: kind, Owner: f.owner, Path: f.path, Off: off, Len: int64(len(p))})
 	if err := fault.err("write", f.name); err != nil {
 		return 0, err
 	}
+	appending := f.flag&os.O_APPEND != 0
 	switch {
-	case f.flag&os.O_APPEND != 0:
+	case kind == OpWrite && appending:
 		return 0, errWriteAtInAppendMode
-	case off < 0:
+	case kind == OpAppend && !appending:
+		return 0, engine.CheckAppend(f.name, f.flag)
+	case kind == OpWrite && off < 0:
 		return 0, pathError("writeat", f.name, errNegativeOffset)
-	case len(p) == 0:
-		return 0, nil
+	case kind == OpWrite && len(p) == 0:
+		return 0, nil // pwrite of nothing succeeds even on a closed file
 	case f.closed:
 		return 0, pathError("write", f.name, fs.ErrClosed)
 	case f.access() == os.O_RDONLY:
 		return 0, pathError("write", f.name, syscall.EBADF)
+	case len(p) == 0:
+		return 0, nil
 	case off > maxFileSize-int64(len(p)):
 		return 0, pathError("write", f.name, syscall.EFBIG)
 	}
@@ -105,7 +140,7 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 		return n, pathError("write", f.name, injected(syscall.ENOSPC))
 	}
 	// On a full file system, the blocks that can be backed are written
-	// and the rest is ENOSPC, as os.File.WriteAt reports a short write(2)
+	// and the rest is ENOSPC, as os.File reports a short write(2)
 	// followed by a failed one (rule 17).
 	n := int(f.node.data.backed(off, int64(len(p)), f.fs.room(f.node)))
 	if n > 0 {
@@ -117,15 +152,49 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
+// synced ends a write of n bytes at off that returned err: on a file
+// opened with O_DSYNC or O_SYNC, the sync of the bytes written (rule 20),
+// before which Options.BeforeWriteSync is called, without the lock, so
+// that a simulator may crash between the write and its sync. A failed
+// sync is the write's error, with nothing written, as write(2) returns
+// it; a short write is synced, and its own error returned.
+func (f *file) synced(off int64, n int, werr error) (_ int, err error) {
+	if n == 0 || !engine.SyncWrites(f.flag) {
+		return n, werr
+	}
+	op := Op{Kind: OpWriteSync, Owner: f.owner, Path: f.path, Off: off, Len: int64(n)}
+	f.fs.mu.Lock()
+	hook := f.fs.opts.BeforeWriteSync
+	f.fs.mu.Unlock()
+	if hook != nil {
+		hook(op)
+	}
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
+	seq, fault := f.fs.begin(op)
+	if ferr := fault.err("write", f.name); ferr != nil {
+		return 0, ferr
+	}
+	c := f.node.data
+	if fault.kind == syncFailure {
+		c.failSyncRange(off, off+int64(n))
+		return 0, pathError("write", f.name, injected(syscall.EIO))
+	}
+	c.syncRange(off, off+int64(n), seq, f.fs.owners)
+	return n, werr
+}
+
 // Allocate gives every hole of [off, off+n) a block of zeros and grows the
 // file to off+n, as fallocate(2) in mode 0 does (rule 16): data in the
 // range is unchanged. On a file system with too few free blocks it
 // allocates holes in order while blocks last, grows the file over those,
 // as ext4 does, and fails with ENOSPC (rule 17). The blocks and the size
 // are durable after Sync.
-func (f *file) Allocate(off, n int64) error {
+func (f *file) Allocate(off, n int64) (err error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	seq, fault := f.fs.begin(Op{Kind: OpAllocate, Owner: f.owner, Path: f.path, Off: off, Len: n})
 	if err := fault.err("fallocate", f.name); err != nil {
 		return err
@@ -152,9 +221,10 @@ func (f *file) Allocate(off, n int64) error {
 // persistent memory alike (rule 13); on shared memory it makes nothing
 // durable (rule 14). An injected SyncFailure drops them instead, with Linux
 // semantics (rule 7). Sync of a directory is SyncDir.
-func (f *file) Sync() error {
+func (f *file) Sync() (err error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	seq, fault := f.fs.begin(Op{Kind: OpSync, Owner: f.owner, Path: f.path})
 	if err := fault.err("sync", f.name); err != nil {
 		return err
@@ -173,10 +243,38 @@ func (f *file) Sync() error {
 	return nil
 }
 
-// Truncate changes the size; the new size is durable after Sync.
-func (f *file) Truncate(size int64) error {
+// Datasync is fdatasync: it makes the file's data and size durable, as
+// Sync does, and the rest of its metadata — here there is none, since
+// ModTime is always zero and permissions are set by the create (rule 19).
+// Like Sync it makes no name durable, and an injected SyncFailure drops
+// what it would have made durable (rule 7).
+func (f *file) Datasync() (err error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
+	seq, fault := f.fs.begin(Op{Kind: OpDatasync, Owner: f.owner, Path: f.path})
+	if err := fault.err("fdatasync", f.name); err != nil {
+		return err
+	}
+	switch {
+	case f.closed:
+		return pathError("fdatasync", f.name, fs.ErrClosed)
+	case f.node.isDir():
+		f.fs.syncDir(f.node)
+		return nil
+	case fault.kind == syncFailure:
+		f.node.data.failSync()
+		return pathError("fdatasync", f.name, injected(syscall.EIO))
+	}
+	f.node.data.sync(seq, f.fs.owners)
+	return nil
+}
+
+// Truncate changes the size; the new size is durable after Sync.
+func (f *file) Truncate(size int64) (err error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	seq, fault := f.fs.begin(Op{Kind: OpTruncate, Owner: f.owner, Path: f.path, Off: size})
 	if err := fault.err("truncate", f.name); err != nil {
 		return err
@@ -195,9 +293,10 @@ func (f *file) Truncate(size int64) error {
 
 // Stat describes the file, even after it was removed or renamed; its Name
 // is that of the name it was opened with, as with os.File.
-func (f *file) Stat() (fs.FileInfo, error) {
+func (f *file) Stat() (_ fs.FileInfo, err error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	_, fault := f.fs.begin(Op{Kind: OpStat, Owner: f.owner, Path: f.path})
 	if err := fault.err("stat", f.name); err != nil {
 		return nil, err
@@ -210,9 +309,10 @@ func (f *file) Stat() (fs.FileInfo, error) {
 
 // Close releases the file; it makes nothing durable. An injected error is
 // returned after the file is closed, as close(2) does.
-func (f *file) Close() error {
+func (f *file) Close() (err error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	defer f.fs.end(&err)
 	_, fault := f.fs.begin(Op{Kind: OpClose, Owner: f.owner, Path: f.path})
 	if f.closed {
 		return pathError("close", f.name, fs.ErrClosed)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/zeebo/xxh3"
@@ -23,8 +24,8 @@ type Fingerprint [16]byte
 func (f Fingerprint) String() string { return hex.EncodeToString(f[:]) }
 
 // Fingerprint returns the hash of what reads see now: the volatile
-// namespace (names, and whether each is a file or a directory), and each
-// file's size and content. Locks, open files, permissions, the op log, the
+// namespace (names, whether each is a file or a directory, and which names
+// are one file), and each file's size and content. Locks, open files, permissions, the op log, the
 // pending history and what of it is durable are not part of it: a crash
 // clone has the fingerprint of a new file system built with the same
 // files, and a KeepAll clone that of its parent.
@@ -46,7 +47,11 @@ func (fsys *FS) Fingerprint() Fingerprint {
 	if fsys.released {
 		return Fingerprint{} // no state: see Release
 	}
-	return nodePrint(fsys.root)
+	h := nodePrint(fsys.root)
+	if fsys.linked {
+		h = linkPrint(h, fsys.root)
+	}
+	return h
 }
 
 // dirPrint is the cached fingerprint of a directory: its entries, sorted,
@@ -91,6 +96,50 @@ func nodePrint(n *inode) Fingerprint {
 		dp.sum, dp.valid = sum(buf), true
 	}
 	return dp.sum
+}
+
+// linkPrint returns h combined with which names are one file, where some
+// file has several (rule 22): two names of one file, where a write through
+// one shows through the other, are not two files that hold the same bytes.
+// A group is the sorted paths of one file; the groups are sorted by their
+// first path, so that every file system with the same names and links
+// agrees, whatever its inodes.
+//
+//	XXH3-128(h | for each group: uvarint(paths) | for each path: uvarint(len) | path)
+func linkPrint(h Fingerprint, root *inode) Fingerprint {
+	names := map[*inode][]string{}
+	var walk func(d *inode, prefix string)
+	walk = func(d *inode, prefix string) {
+		for name, n := range d.entries {
+			switch {
+			case n.isDir():
+				walk(n, prefix+name+"/")
+			case n.nlink > 1:
+				names[n] = append(names[n], prefix+name)
+			}
+		}
+	}
+	walk(root, "/")
+	var groups [][]string
+	for _, g := range names {
+		if len(g) > 1 {
+			slices.Sort(g)
+			groups = append(groups, g)
+		}
+	}
+	if len(groups) == 0 {
+		return h
+	}
+	slices.SortFunc(groups, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
+	buf := append([]byte(nil), h[:]...)
+	for _, g := range groups {
+		buf = binary.AppendUvarint(buf, uint64(len(g)))
+		for _, p := range g {
+			buf = binary.AppendUvarint(buf, uint64(len(p)))
+			buf = append(buf, p...)
+		}
+	}
+	return sum(buf)
 }
 
 // fingerprint returns the hash of the file's size and page cache.

@@ -143,6 +143,7 @@ func buildNoisy(t *rapid.T, s fpState) *FS {
 // directory dir (a mount point cannot be removed).
 func rebuildWithout(t fataler, fsys *FS, dir string) *FS {
 	out := New(Options{})
+	named := map[*inode]string{} // the first name of each file, for its links
 	var walk func(p string)
 	walk = func(p string) {
 		entries, err := fsys.ReadDir(p)
@@ -157,6 +158,12 @@ func rebuildWithout(t fataler, fsys *FS, dir string) *FS {
 				walk(q)
 				continue
 			}
+			_, _, node, _ := fsys.resolve(q)
+			if first, ok := named[node]; ok {
+				mustOK(t, out.Link(first, q))
+				continue
+			}
+			named[node] = q
 			data, err := engine.ReadFile(fsys, q)
 			mustOK(t, err)
 			f, err := engine.Create(out, q)

@@ -28,6 +28,24 @@ type Options struct {
 	// Mounts put media on directories (rule 12): persistent memory, shared
 	// memory, or more disk. Without a mount a file is on a disk.
 	Mounts []Mount
+
+	// Failed, if not nil, is called as an operation returns an error, or
+	// returns after a fault was injected into it, with the file system
+	// locked: with the Op that Observe saw, the Fault injected (the zero
+	// Fault if none was) and the error the operation returns (nil after a
+	// BitFlip, which fails nothing). A simulator shows them in its trace.
+	// It must not call back into the file system.
+	Failed func(op Op, fault Fault, err error)
+
+	// BeforeWriteSync, if not nil, is called between the two steps of a
+	// write through a file opened with O_DSYNC or O_SYNC (rule 20): after
+	// the bytes reached the page cache (an OpWrite or OpAppend), before
+	// the sync of their range, with the Op that sync will be (an
+	// OpWriteSync, not yet numbered). It is called without the file
+	// system's lock, so that it may take a crash state there (Pending,
+	// CrashClone): a power failure during such a write keeps any part of
+	// it.
+	BeforeWriteSync func(Op)
 }
 
 // FS is an in-memory engine.FS that knows, at every instant, what a power
@@ -43,6 +61,8 @@ type FS struct {
 	space  []*space     // of each mount (rule 17)
 	owners owners       // the epochs of the trees this FS may change in place
 	next   uint64       // Index of the next operation
+	op     Op           // the operation begun last, for Options.Failed
+	fault  Fault        // the fault injected into it
 	ids    uint64       // last inode id handed out
 
 	root  *inode
@@ -52,13 +72,17 @@ type FS struct {
 	locks map[*lockHandle]bool // locks held
 
 	untracked bool // file data no longer becomes durable (Untrack)
+	linked    bool // a file may have several names: Fingerprint says which (rule 22)
 
 	build    uint64 // the epoch of the trees a crash state was built with, or 0
 	shared   bool   // a tree was shared with a clone or snapshot: nothing may be recycled
 	released bool   // Release was called
 }
 
-var _ engine.FS = (*FS)(nil)
+var (
+	_ engine.FS     = (*FS)(nil)
+	_ engine.Linker = (*FS)(nil)
+)
 
 // New returns an empty file system: a root directory and the mount points
 // of opts.Mounts with their parents, all durable.
@@ -87,6 +111,20 @@ func newFS(opts Options, mounts []mountPoint) *FS {
 func (fsys *FS) SetInjector(inj Injector) {
 	fsys.mu.Lock()
 	fsys.opts.Injector = inj
+	fsys.mu.Unlock()
+}
+
+// SetBeforeWriteSync replaces Options.BeforeWriteSync; nil calls nothing.
+func (fsys *FS) SetBeforeWriteSync(fn func(Op)) {
+	fsys.mu.Lock()
+	fsys.opts.BeforeWriteSync = fn
+	fsys.mu.Unlock()
+}
+
+// SetFailed replaces Options.Failed; nil calls nothing.
+func (fsys *FS) SetFailed(fn func(op Op, fault Fault, err error)) {
+	fsys.mu.Lock()
+	fsys.opts.Failed = fn
 	fsys.mu.Unlock()
 }
 
@@ -153,10 +191,11 @@ func (fsys *FS) newChild(parent *inode, mode fs.FileMode, seq int64) *inode {
 	return n
 }
 
-// unname is the removal of n's name (a remove, or a rename over it): its
-// blocks no longer count, as they are free once it is closed (rule 17).
+// unname follows the removal of a name of n (a remove, or a rename over
+// it): once it has none left, its blocks no longer count, as they are free
+// once it is closed (rule 17).
 func unname(n *inode) {
-	if n.data != nil && n.data.space != nil {
+	if n.nlink == 0 && n.data != nil && n.data.space != nil {
 		n.data.space.freed()
 		n.data.space = nil
 	}
@@ -181,26 +220,45 @@ func (fsys *FS) begin(op Op) (seq int64, fault Fault) {
 	if fsys.opts.Observe != nil {
 		fsys.opts.Observe(op)
 	}
+	if fsys.opts.Failed != nil {
+		fsys.op, fsys.fault = op, fault
+	}
 	return int64(op.Index) + 1, fault
+}
+
+// end reports how the operation begun last returns, with *err, to
+// Options.Failed, when it fails or a fault was injected into it. fsys.mu
+// must be held, as it has been since the operation began.
+func (fsys *FS) end(err *error) {
+	if fsys.opts.Failed != nil && (*err != nil || !fsys.fault.IsNone()) {
+		fsys.opts.Failed(fsys.op, fsys.fault, *err)
+	}
 }
 
 func pathError(op, name string, err error) error {
 	return &fs.PathError{Op: op, Path: name, Err: err}
 }
 
-// OpenFile opens name with the os.O_* flags, as os.OpenFile does on Linux.
-// Creating a file is a namespace change, durable after SyncDir of its
-// directory; O_TRUNC is a size change, durable after File.Sync.
+// OpenFile opens name with the os.O_* flags, as os.OpenFile does on Linux,
+// and refuses the flags engine.CheckOpenFlags refuses. Creating a file is a
+// namespace change, durable after SyncDir of its directory; O_TRUNC is a
+// size change, durable after File.Sync. A file opened with O_DSYNC or
+// O_SYNC makes each write durable before it returns (rule 20); one opened
+// with O_APPEND appends (File.Append, rule 21).
 func (fsys *FS) OpenFile(name string, flag int, perm fs.FileMode) (engine.File, error) {
 	return fsys.openFile(0, name, flag, perm)
 }
 
-func (fsys *FS) openFile(owner int, name string, flag int, perm fs.FileMode) (engine.File, error) {
+func (fsys *FS) openFile(owner int, name string, flag int, perm fs.FileMode) (_ engine.File, err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	p := cleanPath(name)
 	seq, fault := fsys.begin(Op{Kind: OpOpen, Path: p, Owner: owner})
 	if err := fault.err("open", name); err != nil {
+		return nil, err
+	}
+	if err := engine.CheckOpenFlags(name, flag); err != nil {
 		return nil, err
 	}
 	node, err := fsys.open(name, p, flag, perm, seq)
@@ -246,9 +304,10 @@ func (fsys *FS) open(name, p string, flag int, perm fs.FileMode, seq int64) (*in
 // durable after SyncDir of the parent.
 func (fsys *FS) Remove(name string) error { return fsys.remove(0, name) }
 
-func (fsys *FS) remove(owner int, name string) error {
+func (fsys *FS) remove(owner int, name string) (err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	p := cleanPath(name)
 	seq, fault := fsys.begin(Op{Kind: OpRemove, Path: p, Owner: owner})
 	if err := fault.err("remove", name); err != nil {
@@ -283,9 +342,10 @@ func (fsys *FS) remove(owner int, name string) error {
 // one with EBUSY (rule 12).
 func (fsys *FS) Rename(oldname, newname string) error { return fsys.renameAs(0, oldname, newname) }
 
-func (fsys *FS) renameAs(owner int, oldname, newname string) error {
+func (fsys *FS) renameAs(owner int, oldname, newname string) (err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	op, np := cleanPath(oldname), cleanPath(newname)
 	seq, fault := fsys.begin(Op{Kind: OpRename, Path: op, NewPath: np, Owner: owner})
 	if err := fault.wrapped(); err != nil {
@@ -337,11 +397,11 @@ func (fsys *FS) rename(oldname, newname, op, np string, seq int64) syscall.Errno
 		return syscall.ENOTDIR
 	}
 	fsys.durableBase()
+	oldDir.unlink(oldLast)
+	newDir.link(newLast, oldNode)
 	if newNode != nil {
 		unname(newNode)
 	}
-	oldDir.unlink(oldLast)
-	newDir.link(newLast, oldNode)
 	fsys.record(&metaOp{seq: seq, kind: MetaRename, dir: oldDir, name: oldLast,
 		newDir: newDir, newName: newLast, node: oldNode, path: op, newPath: np})
 	if newNode != nil && oldNode.data != nil && oldNode.data.tracked() {
@@ -350,13 +410,68 @@ func (fsys *FS) rename(oldname, newname, op, np string, seq int64) syscall.Errno
 	return 0
 }
 
+// Link makes newname a new name of the file oldname, as os.Link does on
+// Linux (link(2)): both names are the same file. The new name is a
+// namespace change of its directory, durable after SyncDir of it, like a
+// create (rule 22). It fails with EEXIST if newname exists, EPERM for a
+// directory, EXDEV from one mount to another (rule 12); errors are
+// *os.LinkError.
+func (fsys *FS) Link(oldname, newname string) error { return fsys.linkAs(0, oldname, newname) }
+
+func (fsys *FS) linkAs(owner int, oldname, newname string) (err error) {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
+	op, np := cleanPath(oldname), cleanPath(newname)
+	seq, fault := fsys.begin(Op{Kind: OpLink, Path: op, NewPath: np, Owner: owner})
+	if err := fault.wrapped(); err != nil {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: err}
+	}
+	if errno := fsys.link(oldname, newname, op, np, seq); errno != 0 {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: errno}
+	}
+	return nil
+}
+
+// link checks in the order of linkat(2): the old name, the new name's
+// directory and the new name, the mounts, the kind of file.
+func (fsys *FS) link(oldname, newname, op, np string, seq int64) syscall.Errno {
+	if oldname == "" || newname == "" {
+		return syscall.ENOENT
+	}
+	_, _, node, errno := fsys.resolve(op)
+	switch {
+	case errno != 0:
+		return errno
+	case node == nil:
+		return syscall.ENOENT
+	}
+	dir, last, there, errno := fsys.resolve(np)
+	switch {
+	case errno != 0:
+		return errno
+	case there != nil:
+		return syscall.EEXIST
+	case node.mnt != dir.mnt:
+		return syscall.EXDEV
+	case node.isDir():
+		return syscall.EPERM
+	}
+	fsys.durableBase()
+	dir.link(last, node)
+	fsys.linked = true
+	fsys.record(&metaOp{seq: seq, kind: MetaLink, dir: dir, name: last, node: node, path: op, newPath: np})
+	return 0
+}
+
 // MkdirAll creates a directory and any missing parents, as os.MkdirAll
 // does. Each new directory is durable after SyncDir of its parent.
 func (fsys *FS) MkdirAll(name string, perm fs.FileMode) error { return fsys.mkdirAll(0, name, perm) }
 
-func (fsys *FS) mkdirAll(owner int, name string, perm fs.FileMode) error {
+func (fsys *FS) mkdirAll(owner int, name string, perm fs.FileMode) (err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	p := cleanPath(name)
 	seq, fault := fsys.begin(Op{Kind: OpMkdir, Path: p, Owner: owner})
 	if err := fault.err("mkdir", name); err != nil {
@@ -399,9 +514,10 @@ func (fsys *FS) mkdirAll(owner int, name string, perm fs.FileMode) error {
 // ReadDir lists a directory sorted by name, as os.ReadDir does.
 func (fsys *FS) ReadDir(name string) ([]fs.DirEntry, error) { return fsys.readDir(0, name) }
 
-func (fsys *FS) readDir(owner int, name string) ([]fs.DirEntry, error) {
+func (fsys *FS) readDir(owner int, name string) (_ []fs.DirEntry, err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	p := cleanPath(name)
 	_, fault := fsys.begin(Op{Kind: OpReadDir, Path: p, Owner: owner})
 	if err := fault.err("readdir", name); err != nil {
@@ -430,9 +546,10 @@ func (fsys *FS) readDir(owner int, name string) ([]fs.DirEntry, error) {
 // Stat describes a file or directory, as os.Stat does.
 func (fsys *FS) Stat(name string) (fs.FileInfo, error) { return fsys.stat(0, name) }
 
-func (fsys *FS) stat(owner int, name string) (fs.FileInfo, error) {
+func (fsys *FS) stat(owner int, name string) (_ fs.FileInfo, err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	p := cleanPath(name)
 	_, fault := fsys.begin(Op{Kind: OpStat, Path: p, Owner: owner})
 	if err := fault.err("stat", name); err != nil {
@@ -457,9 +574,10 @@ func (fsys *FS) stat(owner int, name string) (fs.FileInfo, error) {
 // durable (rule 14).
 func (fsys *FS) SyncDir(name string) error { return fsys.syncDirAs(0, name) }
 
-func (fsys *FS) syncDirAs(owner int, name string) error {
+func (fsys *FS) syncDirAs(owner int, name string) (err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	p := cleanPath(name)
 	seq, fault := fsys.begin(Op{Kind: OpSyncDir, Path: p, Owner: owner})
 	if err := fault.err("sync", name); err != nil {

@@ -58,15 +58,17 @@ func Error(errno syscall.Errno) Fault {
 	return Fault{kind: errorFault, errno: errno}
 }
 
-// ShortWrite makes a File.WriteAt write only the first half of its bytes
-// (they reach the page cache) and return n < len(p) with an error wrapping
-// ErrInjected and ENOSPC.
+// ShortWrite makes a File.WriteAt or Append write only the first half of
+// its bytes (they reach the page cache) and return n < len(p) with an
+// error wrapping ErrInjected and ENOSPC.
 var ShortWrite = Fault{kind: shortWrite}
 
-// SyncFailure makes a File.Sync or a Region.Drain fail with EIO with Linux
-// semantics (rule 7): the dirty blocks are dropped without becoming durable
-// and stay in the page cache, and the next Sync reports success without
-// making them durable.
+// SyncFailure makes a File.Sync, File.Datasync or Region.Drain, or the
+// sync that ends a write to a file opened with O_DSYNC or O_SYNC (an
+// OpWriteSync, whose write then fails), fail with EIO with Linux semantics
+// (rule 7): the dirty blocks are dropped without becoming durable and stay
+// in the page cache, and the next Sync reports success without making them
+// durable.
 var SyncFailure = Fault{kind: syncFailure}
 
 // BitFlip makes a File.ReadAt or a region read (ReadAt, View, Load32,
@@ -107,11 +109,11 @@ func (f Fault) appliesTo(k OpKind) bool {
 	case errorFault:
 		return true
 	case shortWrite:
-		return k == OpWrite
+		return k == OpWrite || k == OpAppend
 	case bitFlip:
 		return k == OpRead || k == OpRegionRead
 	case syncFailure:
-		return k == OpSync || k == OpDrain
+		return k == OpSync || k == OpDatasync || k == OpWriteSync || k == OpDrain
 	}
 	return false
 }
@@ -155,12 +157,41 @@ func mix64(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// Predicate selects operations. Predicates may keep state (OnIndex counts
-// the operations it sees), so each belongs to one Rules; they are not safe
-// for concurrent use on their own.
+// Predicate selects operations. A predicate may keep state, as OnIndex
+// counts the operations it sees: such a predicate is a Counter, and each
+// Rules has fresh copies of its own (NewRules), so that predicates and
+// rules may be built once and used in many Rules, one after another or at
+// once. Predicates are not safe for concurrent use on their own.
 type Predicate interface {
 	Match(op Op) bool
 	String() string
+}
+
+// Counter is a Predicate that keeps state, such as OnIndex, or one made of
+// predicates, some of which may (And, Or, Not). A predicate of your own
+// that counts must be a Counter too, or every Rules made with it will
+// share, and race on, its counts.
+type Counter interface {
+	Predicate
+	// Fresh returns a copy of the predicate that has counted nothing.
+	Fresh() Predicate
+}
+
+// fresh returns p with nothing counted: a fresh copy of a Counter, p
+// itself otherwise.
+func fresh(p Predicate) Predicate {
+	if c, ok := p.(Counter); ok {
+		return c.Fresh()
+	}
+	return p
+}
+
+func freshAll(ps []Predicate) []Predicate {
+	out := make([]Predicate, len(ps))
+	for i, p := range ps {
+		out[i] = fresh(p)
+	}
+	return out
 }
 
 // Always matches every operation.
@@ -187,6 +218,8 @@ func (p *onIndex) Match(Op) bool {
 }
 
 func (p *onIndex) String() string { return fmt.Sprintf("index %d", p.n) }
+
+func (p *onIndex) Fresh() Predicate { return &onIndex{n: p.n} }
 
 // OpKinds matches operations of the given kinds.
 func OpKinds(kinds ...OpKind) Predicate { return opKinds(slices.Clone(kinds)) }
@@ -237,6 +270,8 @@ func (p and) Match(op Op) bool {
 
 func (p and) String() string { return join("and", p) }
 
+func (p and) Fresh() Predicate { return and(freshAll(p)) }
+
 // Or matches when any predicate matches; it asks them in order and stops at
 // the first that does.
 func Or(ps ...Predicate) Predicate { return or(slices.Clone(ps)) }
@@ -254,6 +289,8 @@ func (p or) Match(op Op) bool {
 
 func (p or) String() string { return join("or", p) }
 
+func (p or) Fresh() Predicate { return or(freshAll(p)) }
+
 // Not matches when p does not.
 func Not(p Predicate) Predicate { return not{p} }
 
@@ -261,6 +298,7 @@ type not struct{ p Predicate }
 
 func (p not) Match(op Op) bool { return !p.p.Match(op) }
 func (p not) String() string   { return "not(" + p.p.String() + ")" }
+func (p not) Fresh() Predicate { return not{fresh(p.p)} }
 
 func join(name string, ps []Predicate) string {
 	s := make([]string, len(ps))
@@ -271,7 +309,9 @@ func join(name string, ps []Predicate) string {
 }
 
 // Rule injects Fault into the operations When matches (every operation if
-// When is nil). A rule fires at most once unless Repeat is set.
+// When is nil). A rule fires at most once unless Repeat is set. A Rule is
+// a description: what it has counted and whether it fired belong to the
+// Rules made of it, so one Rule may serve many Rules.
 type Rule struct {
 	When   Predicate
 	Fault  Fault
@@ -294,7 +334,10 @@ func (r Rule) String() string {
 // Rules is an Injector made of rules, tried in order for each operation: a
 // rule is asked only about operations its fault applies to (a ShortWrite
 // rule sees only writes), and the first rule that matches fires; the rules
-// after it do not see that operation. It is safe for concurrent use.
+// after it do not see that operation. It counts from its creation, with
+// predicates of its own: a test that runs its workload many times — each
+// exploration and each replay of package sim — makes one Rules per run
+// (sim's Env.Inject does). It is safe for concurrent use.
 type Rules struct {
 	mu    sync.Mutex
 	rules []Rule
@@ -303,9 +346,17 @@ type Rules struct {
 
 var _ Injector = (*Rules)(nil)
 
-// NewRules returns an Injector made of rules.
+// NewRules returns an Injector made of rules, with a fresh copy of every
+// Counter among their predicates: it counts from now on, whatever other
+// Rules made of the same rules counted.
 func NewRules(rules ...Rule) *Rules {
-	return &Rules{rules: slices.Clone(rules), fired: make([]int, len(rules))}
+	own := slices.Clone(rules)
+	for i := range own {
+		if own[i].When != nil {
+			own[i].When = fresh(own[i].When)
+		}
+	}
+	return &Rules{rules: own, fired: make([]int, len(rules))}
 }
 
 // MaybeInject returns the fault of the first rule that matches op.

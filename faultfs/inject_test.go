@@ -2,6 +2,7 @@ package faultfs
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -237,5 +238,88 @@ func TestPredicates(t *testing.T) {
 	}
 	if !(Fault{}).IsNone() || ShortWrite.IsNone() {
 		t.Fatal("IsNone")
+	}
+}
+
+// TestFailedSeesEveryOutcome: Options.Failed is called with every
+// operation that returns an error, injected or not, and every one a fault
+// was injected into, with what it returns; never for one that succeeds by
+// itself.
+func TestFailedSeesEveryOutcome(t *testing.T) {
+	type outcome struct {
+		op    string
+		fault string
+		err   error
+	}
+	var seen []outcome
+	fsys := New(Options{Failed: func(op Op, fault Fault, err error) {
+		seen = append(seen, outcome{op.String(), fault.String(), err})
+	}})
+	f := create(t, fsys, "/f")
+	writeAt(t, f, "abc", 0)
+	b := make([]byte, 8)
+	f.ReadAt(b, 0)                          // EOF
+	fsys.OpenFile("/missing", os.O_RDWR, 0) // ENOENT
+	fsys.SetInjector(NewRules(
+		Rule{When: OpKinds(OpSync), Fault: SyncFailure},
+		Rule{When: OpKinds(OpRead), Fault: BitFlip(1)},
+	))
+	f.Sync()
+	f.ReadAt(b[:3], 0) // a bit flip: no error
+	ok(t, f.Close())
+	want := []struct {
+		op, fault string
+		errno     error
+	}{
+		{"#2 read /f [0,8)", "none", io.EOF},
+		{"#3 open /missing", "none", syscall.ENOENT},
+		{"#4 sync /f", "sync failure", syscall.EIO},
+		{"#5 read /f [0,3)", "bit flip (seed 1)", nil},
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("Failed saw %v, want %v", seen, want)
+	}
+	for i, w := range want {
+		if seen[i].op != w.op || seen[i].fault != w.fault || !errors.Is(seen[i].err, w.errno) || (w.errno == nil) != (seen[i].err == nil) {
+			t.Errorf("outcome %d: %+v, want %+v", i, seen[i], w)
+		}
+	}
+}
+
+// TestRulesCountOnTheirOwn: one Rule, with an OnIndex inside And and Not,
+// serves many Rules, each counting from 0, one after another or at once:
+// each fires on its own third write.
+func TestRulesCountOnTheirOwn(t *testing.T) {
+	rule := Rule{
+		When:  And(Not(PathGlob("/other")), OpKinds(OpWrite), OnIndex(2)),
+		Fault: Error(syscall.EIO),
+	}
+	run := func() (failed []int, unfired int) {
+		rules := NewRules(rule)
+		fsys := New(Options{Injector: rules})
+		f := create(t, fsys, "/f")
+		for i := range 5 {
+			if _, err := f.WriteAt([]byte("x"), int64(i)); err != nil {
+				failed = append(failed, i)
+			}
+		}
+		return failed, len(rules.Unfired())
+	}
+	for i := range 3 {
+		if failed, unfired := run(); len(failed) != 1 || failed[0] != 2 || unfired != 0 {
+			t.Fatalf("run %d: writes %v failed, %d rules unfired; want the third write", i, failed, unfired)
+		}
+	}
+	done := make(chan []int)
+	for range 4 {
+		go func() {
+			failed, _ := run()
+			done <- failed
+		}()
+	}
+	for range 4 {
+		if failed := <-done; len(failed) != 1 || failed[0] != 2 {
+			t.Fatalf("concurrent run: writes %v failed, want the third", failed)
+		}
 	}
 }

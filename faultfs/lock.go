@@ -57,9 +57,10 @@ func (fsys *FS) ReleaseLocks(owner int) int {
 	return n
 }
 
-func (fsys *FS) lock(owner int, name string, mode engine.LockMode) (io.Closer, error) {
+func (fsys *FS) lock(owner int, name string, mode engine.LockMode) (_ io.Closer, err error) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	p := cleanPath(name)
 	seq, fault := fsys.begin(Op{Kind: OpLock, Path: p, Owner: owner})
 	if err := fault.err("lock", name); err != nil {
@@ -103,9 +104,10 @@ func (l *lockHandle) release() {
 
 // Close releases the lock. A second Close, or a Close after ReleaseLocks,
 // returns an *fs.PathError{Op: "unlock"} wrapping engine.ErrClosed.
-func (l *lockHandle) Close() error {
+func (l *lockHandle) Close() (err error) {
 	l.fs.mu.Lock()
 	defer l.fs.mu.Unlock()
+	defer l.fs.end(&err)
 	_, fault := l.fs.begin(Op{Kind: OpUnlock, Path: l.path, Owner: l.owner})
 	if l.released {
 		return pathError("unlock", l.name, engine.ErrClosed)

@@ -15,6 +15,7 @@ import (
 type inode struct {
 	id      uint64
 	mode    fs.FileMode       // fs.ModeDir|perm or perm
+	nlink   int               // names in the volatile tree: more than one for a hard-linked file (rule 22)
 	mnt     int               // index in the mount table of the file system holding it (rule 12)
 	pinned  pin               // a mount point or a parent of one: neither removed nor renamed
 	entries map[string]*inode // directory: the volatile entries
@@ -26,13 +27,22 @@ type inode struct {
 func (n *inode) isDir() bool { return n.mode.IsDir() }
 
 // link and unlink change a directory's volatile entries; every change of
-// entries goes through them, so that the cached fingerprint goes too.
+// entries goes through them, so that the cached fingerprint goes too, and
+// the count of names of the inodes linked and unlinked. A link over an
+// existing entry (a rename over a file) unlinks it.
 func (n *inode) link(name string, child *inode) {
+	if old := n.entries[name]; old != nil {
+		old.nlink--
+	}
 	n.entries[name] = child
+	child.nlink++
 	n.fpc = nil
 }
 
 func (n *inode) unlink(name string) {
+	if old := n.entries[name]; old != nil {
+		old.nlink--
+	}
 	delete(n.entries, name)
 	n.fpc = nil
 }
@@ -85,6 +95,8 @@ const (
 	MetaRemove
 	// MetaRename renames a file or directory.
 	MetaRename
+	// MetaLink gives a file a new name (a hard link, rule 22).
+	MetaLink
 )
 
 // String returns the change's name.
@@ -98,6 +110,8 @@ func (k MetaKind) String() string {
 		return "remove"
 	case MetaRename:
 		return "rename"
+	case MetaLink:
+		return "link"
 	}
 	return "MetaKind(?)"
 }
@@ -107,13 +121,13 @@ func (k MetaKind) String() string {
 type metaOp struct {
 	seq     int64
 	kind    MetaKind
-	dir     *inode // parent of name (rename: old parent)
+	dir     *inode // parent of name (rename: old parent; link: the new name's parent)
 	name    string
 	newDir  *inode // rename: new parent
 	newName string
-	node    *inode // the inode created, removed or renamed
-	path    string // for reports
-	newPath string
+	node    *inode // the inode created, removed, renamed or linked
+	path    string // for reports (link: the existing name)
+	newPath string // rename, link: the new name
 	durable bool
 }
 
@@ -138,7 +152,7 @@ func (t dirTable) clone() dirTable {
 // (rule 9).
 func (m *metaOp) apply(t dirTable) {
 	switch m.kind {
-	case MetaCreate:
+	case MetaCreate, MetaLink:
 		if e := t[m.dir]; e != nil {
 			e[m.name] = m.node
 		}

@@ -45,7 +45,7 @@ func (op Op) String() string {
 		s += " -> " + op.NewPath
 	}
 	switch op.Kind {
-	case OpRead, OpWrite, OpFlush, OpRegionRead, OpRegionWrite, OpRegionAtomic, OpAllocate:
+	case OpRead, OpWrite, OpFlush, OpRegionRead, OpRegionWrite, OpRegionAtomic, OpAllocate, OpAppend, OpWriteSync:
 		s += fmt.Sprintf(" [%d,%d)", op.Off, op.Off+op.Len)
 	case OpTruncate:
 		s += fmt.Sprintf(" %d", op.Off)
@@ -84,6 +84,10 @@ const (
 	OpUnmap                          // Region.Close
 	OpMark                           // FS.Mark: a marker of the workload, which changes nothing
 	OpAllocate                       // File.Allocate
+	OpDatasync                       // File.Datasync
+	OpAppend                         // File.Append: Off is where it writes, the end (0 through Wrap, which cannot know it)
+	OpWriteSync                      // the sync that ends a write to an O_DSYNC or O_SYNC file: Off and Len are the range written
+	OpLink                           // FS.Link: Path is the existing name, NewPath the new one
 )
 
 var opNames = [...]string{
@@ -94,7 +98,8 @@ var opNames = [...]string{
 	OpUnlock: "unlock", OpMap: "map", OpRegionRead: "region-read",
 	OpRegionWrite: "region-write", OpRegionAtomic: "region-atomic",
 	OpFlush: "flush", OpDrain: "drain", OpGrow: "grow", OpUnmap: "unmap",
-	OpMark: "mark", OpAllocate: "allocate",
+	OpMark: "mark", OpAllocate: "allocate", OpDatasync: "datasync",
+	OpAppend: "append", OpWriteSync: "write-sync", OpLink: "link",
 }
 
 // String returns the kind's name, as Op.String shows it.

@@ -160,6 +160,13 @@ func (r *refFS) rename(oldp, newp string, seq int64) {
 	r.record(&refOp{seq: seq, kind: MetaRename, dir: od, name: on, newDir: nd, newName: nn, node: id, nodeDir: r.dirs[id] != nil})
 }
 
+func (r *refFS) link(oldp, newp string, seq int64) {
+	_, _, id, _ := r.lookup(oldp)
+	nd, nn, _, _ := r.lookup(newp)
+	r.dirs[nd][nn] = id
+	r.record(&refOp{seq: seq, kind: MetaLink, dir: nd, name: nn, node: id})
+}
+
 func (r *refFS) syncDir(p string) {
 	_, _, id, _ := r.lookup(p)
 	for _, op := range r.ops {
@@ -249,6 +256,70 @@ func (f *refFile) sync(seq int64) {
 		f.promote(b)
 	}
 	// The blocks allocate gave are durable too, as holes no more.
+	for b := range f.allocs {
+		if f.volAlloc[b] && !f.durAlloc[b] {
+			f.promote(b)
+		}
+	}
+	clear(f.allocs)
+	f.durSize, f.durSeq, f.sizes = f.size, seq, nil
+	clear(f.drained)
+	clear(f.lineDone)
+}
+
+// syncRange is the sync that ends a write to an O_DSYNC or O_SYNC file
+// (rule 20): the blocks of [off, end) are durable as by sync, and so is
+// the metadata — the size, the allocations, and every cut of the other
+// blocks: a byte a cut covered is durable as the cut left it, and no
+// write made before that cut may bring back what it wrote there; the
+// writes left stay pending.
+func (f *refFile) syncRange(off, end int64, seq int64) {
+	for b, h := range f.hist {
+		if b >= off/BlockSize && b*BlockSize < end {
+			f.promote(b)
+			continue
+		}
+		// The last cut that covers each byte of the block, or -1.
+		var last [BlockSize]int
+		for i := range last {
+			last[i] = -1
+		}
+		for j, d := range h {
+			if d.zero {
+				for k := range d.data {
+					last[d.off+k] = j
+				}
+			}
+		}
+		var rest []refDelta
+		for j, d := range h {
+			if d.zero {
+				continue
+			}
+			for k := 0; k < len(d.data); {
+				if last[d.off+k] > j {
+					k++
+					continue
+				}
+				e := k
+				for e < len(d.data) && last[d.off+e] < j {
+					e++
+				}
+				rest = append(rest, refDelta{seq: d.seq, off: d.off + k, data: d.data[k:e]})
+				k = e
+			}
+		}
+		for i, j := range last {
+			if j >= 0 {
+				f.dur[b*BlockSize+int64(i)] = 0
+			}
+		}
+		if len(rest) == 0 {
+			f.promote(b)
+		} else {
+			f.hist[b] = rest
+		}
+	}
 	for b := range f.allocs {
 		if f.volAlloc[b] && !f.durAlloc[b] {
 			f.promote(b)
@@ -502,7 +573,7 @@ func (r *refFS) namespaces() []map[uint64]map[string]uint64 {
 				kept++
 			}
 			switch op.kind {
-			case MetaCreate:
+			case MetaCreate, MetaLink:
 				if e := t[op.dir]; e != nil {
 					e[op.name] = op.node
 				}
@@ -759,7 +830,7 @@ func (d *driver) step(g int) {
 		// rapid draws small indices more often: stores, flushes and
 		// drains first.
 		op = rapid.SampledFrom([]int{10, 11, 12, 10, 11, 2, 0, 5, 4, 8, 9, 6, 3, 7, 1, 13}).Draw(t, "op")
-	} else if op = rapid.IntRange(0, 17).Draw(t, "op"); op >= 14 {
+	} else if op = rapid.IntRange(0, 19).Draw(t, "op"); op >= 17 {
 		op = 2 // writes are what crash states are made of
 	}
 	switch op {
@@ -778,6 +849,35 @@ func (d *driver) step(g int) {
 				t.Fatal(err)
 			}
 			d.ref.file(name).write(p, off, d.seq())
+			f.Close()
+		}
+	case 14: // a write to an O_DSYNC or O_SYNC file (rule 20)
+		off := rapid.SampledFrom(offsets).Draw(t, "off")
+		n := rapid.IntRange(1, maxLen).Draw(t, "len")
+		p := []byte(strings.Repeat(string(rune('A'+rapid.IntRange(0, 25).Draw(t, "fill"))), n))
+		flag := rapid.SampledFrom([]int{engine.O_DSYNC, os.O_SYNC}).Draw(t, "sync flag")
+		f, err := d.fs.OpenFile(name, os.O_RDWR|flag, 0)
+		if err != nil {
+			return
+		}
+		if _, err := f.WriteAt(p, off); err != nil {
+			t.Fatal(err)
+		}
+		rf := d.ref.file(name)
+		rf.write(p, off, d.seq()-1)
+		rf.syncRange(off, off+int64(n), d.seq())
+		f.Close()
+	case 15: // link (rule 22)
+		to := rapid.SampledFrom(driverNames).Draw(t, "link to")
+		if d.fs.Link(name, to) == nil {
+			d.ref.link(name, to, d.seq())
+		}
+	case 16: // datasync (rule 19)
+		if f := d.open(name); f != nil {
+			if err := engine.Datasync(f); err != nil {
+				t.Fatal(err)
+			}
+			d.ref.file(name).sync(d.seq())
 			f.Close()
 		}
 	case 13: // allocate

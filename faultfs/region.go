@@ -21,13 +21,14 @@ func (fsys *FS) Map(f engine.File, length int64) (engine.Region, error) {
 	return fsys.mapFile(0, f, length)
 }
 
-func (fsys *FS) mapFile(owner int, f engine.File, length int64) (engine.Region, error) {
+func (fsys *FS) mapFile(owner int, f engine.File, length int64) (_ engine.Region, err error) {
 	ff, ok := f.(*file)
 	if !ok || ff.fs != fsys {
 		return nil, fmt.Errorf("%w: map of a %T, not a file of this faultfs.FS", engine.ErrNotSupported, f)
 	}
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
+	defer fsys.end(&err)
 	seq, fault := fsys.begin(Op{Kind: OpMap, Path: ff.path, Len: length, Owner: owner})
 	if err := fault.err("map", ff.name); err != nil {
 		return nil, err
@@ -98,6 +99,7 @@ func (r *region) enter(kind OpKind, name string, off, n, align int64) (int64, Fa
 		err = fmt.Errorf("%w: %s [%d,%d) beyond the end of %s (%d bytes)", engine.ErrOutOfRange, name, off, off+n, r.name, r.node.data.size)
 	}
 	if err != nil {
+		r.fs.end(&err)
 		r.fs.mu.Unlock()
 	}
 	return seq, fault, err
@@ -112,12 +114,13 @@ func (r *region) faults(off, n int64) bool {
 	return r.fs.room(r.node) == 0 && r.node.data.backed(off, n, 0) < n
 }
 
-func (r *region) ReadAt(p []byte, off int64) (int, error) {
+func (r *region) ReadAt(p []byte, off int64) (_ int, err error) {
 	_, fault, err := r.enter(OpRegionRead, "read", off, int64(len(p)), 0)
 	if err != nil {
 		return 0, err
 	}
 	defer r.fs.mu.Unlock()
+	defer r.fs.end(&err)
 	if r.faults(off, int64(len(p))) {
 		return 0, sigbus("load", off, int64(len(p)), r.name)
 	}
@@ -128,12 +131,13 @@ func (r *region) ReadAt(p []byte, off int64) (int, error) {
 
 // View returns a copy of the n bytes at off: only the OS backend can give
 // a view without copying.
-func (r *region) View(off, n int64) ([]byte, error) {
+func (r *region) View(off, n int64) (_ []byte, err error) {
 	_, fault, err := r.enter(OpRegionRead, "view", off, n, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer r.fs.mu.Unlock()
+	defer r.fs.end(&err)
 	if r.faults(off, n) {
 		return nil, sigbus("load", off, n, r.name)
 	}
@@ -146,12 +150,13 @@ func (r *region) View(off, n int64) ([]byte, error) {
 // WriteAt stores p at off. On a full file system it stores the pages
 // that have a block, or get one while free blocks last, up to the first
 // that cannot, and fails there with ErrSIGBUS (rule 17).
-func (r *region) WriteAt(p []byte, off int64) (int, error) {
+func (r *region) WriteAt(p []byte, off int64) (_ int, err error) {
 	seq, _, err := r.enter(OpRegionWrite, "write", off, int64(len(p)), 0)
 	if err != nil {
 		return 0, err
 	}
 	defer r.fs.mu.Unlock()
+	defer r.fs.end(&err)
 	n := r.node.data.backed(off, int64(len(p)), r.fs.room(r.node))
 	if n > 0 {
 		r.write(p[:n], off, seq)
@@ -192,12 +197,13 @@ func (r *region) store(off int64, size int, v uint64, seq int64) {
 	r.write(b[:size], off, seq)
 }
 
-func (r *region) loadWord(name string, off int64, size int) (uint64, error) {
+func (r *region) loadWord(name string, off int64, size int) (_ uint64, err error) {
 	_, fault, err := r.enter(OpRegionRead, name, off, int64(size), int64(size))
 	if err != nil {
 		return 0, err
 	}
 	defer r.fs.mu.Unlock()
+	defer r.fs.end(&err)
 	if r.faults(off, int64(size)) {
 		return 0, sigbus(name, off, int64(size), r.name)
 	}
@@ -221,12 +227,13 @@ func (r *region) Load64(off int64) (uint64, error) {
 // it says so, and returns the new value. Each is a write access, which
 // faults where a store does (rule 17), even a compare-and-swap that stores
 // nothing.
-func (r *region) atomic(name string, off int64, size int, fn func(old uint64) (uint64, bool)) (uint64, bool, error) {
+func (r *region) atomic(name string, off int64, size int, fn func(old uint64) (uint64, bool)) (_ uint64, _ bool, err error) {
 	seq, _, err := r.enter(OpRegionAtomic, name, off, int64(size), int64(size))
 	if err != nil {
 		return 0, false, err
 	}
 	defer r.fs.mu.Unlock()
+	defer r.fs.end(&err)
 	if r.node.data.backed(off, int64(size), r.fs.room(r.node)) < int64(size) {
 		return 0, false, sigbus(name, off, int64(size), r.name)
 	}
@@ -274,12 +281,13 @@ func (r *region) CompareAndSwap64(off int64, old, new uint64) (bool, error) {
 // Flush remembers the pages (on persistent memory, the 64-byte lines)
 // covering [off, off+n) for the next Drain. On shared memory it does
 // nothing.
-func (r *region) Flush(off, n int64) error {
+func (r *region) Flush(off, n int64) (err error) {
 	seq, _, err := r.enter(OpFlush, "flush", off, n, 0)
 	if err != nil {
 		return err
 	}
 	defer r.fs.mu.Unlock()
+	defer r.fs.end(&err)
 	if n > 0 && !r.node.data.volatile() {
 		r.flushed = append(r.flushed, flush{extent{off, off + n}, seq})
 	}
@@ -292,9 +300,10 @@ func (r *region) Flush(off, n int64) error {
 // store fence after CLWB does (rule 13); on shared
 // memory nothing (rule 14). The file's size is not made durable. An
 // injected SyncFailure drops them instead (rule 7).
-func (r *region) Drain() error {
+func (r *region) Drain() (err error) {
 	r.fs.mu.Lock()
 	defer r.fs.mu.Unlock()
+	defer r.fs.end(&err)
 	seq, fault := r.fs.begin(Op{Kind: OpDrain, Path: r.path, Owner: r.owner})
 	if err := fault.err("msync", r.name); err != nil {
 		return err
@@ -313,9 +322,10 @@ func (r *region) Drain() error {
 
 // Grow extends the mapping, and the file if it is shorter, to length
 // bytes.
-func (r *region) Grow(length int64) error {
+func (r *region) Grow(length int64) (err error) {
 	r.fs.mu.Lock()
 	defer r.fs.mu.Unlock()
+	defer r.fs.end(&err)
 	seq, fault := r.fs.begin(Op{Kind: OpGrow, Path: r.path, Len: length, Owner: r.owner})
 	if err := fault.err("grow", r.name); err != nil {
 		return err
@@ -338,9 +348,10 @@ func (r *region) Grow(length int64) error {
 
 // Close unmaps the region; it makes nothing durable, and forgets the pages
 // flushed but not drained.
-func (r *region) Close() error {
+func (r *region) Close() (err error) {
 	r.fs.mu.Lock()
 	defer r.fs.mu.Unlock()
+	defer r.fs.end(&err)
 	_, fault := r.fs.begin(Op{Kind: OpUnmap, Path: r.path, Owner: r.owner})
 	if r.closed {
 		return fmt.Errorf("%w: close of region %s", engine.ErrClosed, r.name)

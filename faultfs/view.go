@@ -23,7 +23,10 @@ type view struct {
 	owner int
 }
 
-var _ engine.FS = view{}
+var (
+	_ engine.FS     = view{}
+	_ engine.Linker = view{}
+)
 
 func (v view) OpenFile(name string, flag int, perm fs.FileMode) (engine.File, error) {
 	return v.fs.openFile(v.owner, name, flag, perm)
@@ -32,6 +35,8 @@ func (v view) OpenFile(name string, flag int, perm fs.FileMode) (engine.File, er
 func (v view) Remove(name string) error { return v.fs.remove(v.owner, name) }
 
 func (v view) Rename(oldname, newname string) error { return v.fs.renameAs(v.owner, oldname, newname) }
+
+func (v view) Link(oldname, newname string) error { return v.fs.linkAs(v.owner, oldname, newname) }
 
 func (v view) MkdirAll(name string, perm fs.FileMode) error {
 	return v.fs.mkdirAll(v.owner, name, perm)

@@ -107,16 +107,40 @@
 // with SIGBUS, as the kernel does: a violation, reported at the crash point
 // right after it (Process.Death).
 //
+// A workload injects media and I/O faults (docs/DESIGN.md F3) with
+// Env.Inject: faultfs rules, which count afresh in every exploration and
+// every replay though built once, outside Run; a rule that has not fired
+// when the workload returns fails the run (Result.RunError):
+//
+//	rule := faultfs.Rule{
+//		When:  faultfs.And(faultfs.PathGlob("/data/log"), faultfs.OpKinds(faultfs.OpSync), faultfs.OnIndex(1)),
+//		Fault: faultfs.SyncFailure,
+//	}
+//	...
+//	env.Inject(rules...) // fresh counts each run; one that never fires fails the run
+//
+// Every error a storage call returns, injected or not, is in the trace, on
+// the event of its operation, as strace shows it: "#19 p1 sync /data/log =
+// EIO (injected sync failure)", "#7 p1 read /data/log [16,24) = EOF"
+// (Event.Err).
+//
 // # Implementation notes
 //
 // Crash points (docs/DESIGN.md section 5). For a power failure (F2), just before
 // every persistence barrier of any process — Region.Drain, File.Sync,
-// FS.SyncDir — and at the end of the workload: a crash between two barriers
+// engine.Datasync, FS.SyncDir, and the sync that ends a write to a file
+// opened with O_DSYNC or O_SYNC, after its bytes reached the page cache
+// (faultfs rule 20, through faultfs's BeforeWriteSync), so that such a
+// write may tear — and at the end of the workload: a crash between two barriers
 // leaves a subset of the states possible at the next one, so nothing is
 // lost by not crashing there. For a process crash (F1), just after every
 // operation that changes the state, and inside copies: Region.WriteAt is
-// split into 8-byte words (or Options.Granularity bytes) and File.WriteAt
-// into pages, with a crash point between pieces.
+// split at the boundaries of 8-byte words (or of Options.Granularity
+// bytes), File.WriteAt and engine.Append at page boundaries, with a crash
+// point between pieces — a copy of any length that straddles a boundary,
+// since write(2) copies a page at a time. An append's pieces go where the
+// file's end was when it started, which a Stat of the file, in the trace,
+// finds.
 //
 // Crash states. At a crash point the explorer takes a faultfs.Pending — a
 // snapshot of the durable state and of the pending units — and the
@@ -144,7 +168,18 @@
 // once.
 //
 // A plain recovery runs on a machine that keeps no trace; a recovery whose
-// own crash points are explored, or that is replayed, keeps one. A plain
+// own crash points are explored, or that is replayed, keeps one. A traced
+// machine sets faultfs's Options.Failed, which gives the event of an
+// operation that fails its Err, in the window of the trace and, when
+// replaying, in the whole of it.
+//
+// Injection (Env.Inject). Each call makes a faultfs.Rules of its own from
+// the rules, which copies their counting predicates, so that a rule built
+// once counts from 0 in each exploration and replay and parallel
+// explorations share nothing; the machine's disk tries every Rules
+// injected, in order. When the workload returns, the explorer asks them
+// for the rules that never fired; a replay stops the workload at its crash
+// point, before that, and does not ask. A plain
 // recovery's image is untracked first (faultfs FS.Untrack: its writes keep
 // no history), and an image judged good, or a duplicate, is released
 // (FS.Release): its blocks and nodes build the next images, so that two

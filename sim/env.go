@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/faultfs"
 	"github.com/crashsim/crashsim/models"
 )
 
@@ -73,6 +74,24 @@ func (e *Env) DurableAll() {
 	n := e.check.Invoked()
 	e.mu.Unlock()
 	e.Durable(n)
+}
+
+// Inject injects media and I/O faults (docs/DESIGN.md F3) into the storage
+// of the machine the code runs on, from now on: the rules become a
+// faultfs.Rules of their own, so that rules built once, outside Run, count
+// afresh in every exploration and every replay (OnIndex from 0), and they
+// are tried after the rules injected before, which still count: a rule
+// sees no operation an earlier one fired on. Inject returns that Rules, for
+// the workload's own checks (Fired).
+//
+// A rule injected by the workload that has not fired by the time the
+// workload returns fails the run, as an error of the workload does
+// (Result.RunError): the fault it was written to test was never injected.
+// Nothing checks the rules a recovery injects.
+func (e *Env) Inject(rules ...faultfs.Rule) *faultfs.Rules {
+	r := faultfs.NewRules(rules...)
+	e.proc.m.inject(r)
+	return r
 }
 
 // Logf writes a note into the trace.

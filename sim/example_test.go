@@ -3,10 +3,12 @@ package sim_test
 import (
 	"fmt"
 	"log"
+	"syscall"
 	"testing"
 
 	"pgregory.net/rapid"
 
+	"github.com/crashsim/crashsim/faultfs"
 	"github.com/crashsim/crashsim/internal/mylog"
 	"github.com/crashsim/crashsim/models"
 	"github.com/crashsim/crashsim/sim"
@@ -140,4 +142,58 @@ func ExampleExplore() {
 	// Output:
 	// crash points: 4 violations: 1
 	// acknowledged operations lost: recovered the state after 2 operations, but 3 were acknowledged durable (lost: #3 append("gamma"))
+}
+
+// Env.Inject injects media faults with rules that count afresh in every
+// exploration and replay, though built once: here the log's second fsync
+// fails with Linux semantics, in each of two explorations. The log
+// reports it, and the workload stops there without acknowledging the
+// record; a rule that never fires fails the run.
+func ExampleEnv_Inject() {
+	// EIO on the second sync of the log, in every exploration and replay:
+	rule := faultfs.Rule{
+		When:  faultfs.And(faultfs.PathGlob("/data/log"), faultfs.OpKinds(faultfs.OpSync), faultfs.OnIndex(1)),
+		Fault: faultfs.SyncFailure,
+	}
+	workload := func(rules ...faultfs.Rule) *sim.Scenario {
+		return &sim.Scenario{
+			Name:  "my-log-eio",
+			Model: models.Log(),
+			Run: func(env *sim.Env) error {
+				env.Inject(rules...) // fresh counts each run; one that never fires fails the run
+				w, err := mylog.Open(env.FS, "/data/log")
+				if err != nil {
+					return err
+				}
+				for _, rec := range records {
+					env.Invoke(models.LogAppend{Record: rec})
+					if err := w.AppendAndSync(rec); err != nil {
+						fmt.Println("append:", err)
+						return nil // not acknowledged: a crash may keep it or lose it
+					}
+					env.Return(nil)
+					env.DurableAll()
+				}
+				return w.Close()
+			},
+			Recover: func(env *sim.Env) (any, error) { return mylog.ReadAll(env.FS, "/data/log") },
+		}
+	}
+	for range 2 {
+		res, err := sim.Explore(workload(rule), sim.Options{Fault: sim.PowerFailure, Strategy: sim.DropAll})
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("ok:", res.OK())
+	}
+	never := faultfs.Rule{When: faultfs.PathGlob("/elsewhere"), Fault: faultfs.Error(syscall.EIO)}
+	res, _ := sim.Explore(workload(rule, never), sim.Options{Fault: sim.PowerFailure, Strategy: sim.DropAll})
+	fmt.Println(res.RunError)
+	// Output:
+	// append: sync /data/log: faultfs: injected fault: input/output error
+	// ok: true
+	// append: sync /data/log: faultfs: injected fault: input/output error
+	// ok: true
+	// append: sync /data/log: faultfs: injected fault: input/output error
+	// an injected fault never fired: error input/output error on path /elsewhere
 }

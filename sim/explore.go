@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,6 +181,12 @@ func (x *explorer) run() {
 		x.hookMu.Lock()
 		x.crashPoint(Event{Index: x.m.lastOp().Index + 1, Proc: x.proc.ID, Kind: "end"})
 		x.hookMu.Unlock()
+		// Checked once the workload is done, as it would have been with a
+		// fault injected: a workload a replay stopped, or one that died,
+		// is not done.
+		if unfired := x.m.unfired(); len(unfired) > 0 && !x.stopped.Load() && !x.proc.Killed() {
+			x.res.RunError = "an injected fault never fired: " + strings.Join(unfired, "; ")
+		}
 	}
 	close(x.pending)
 	close(x.builds)

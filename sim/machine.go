@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +50,46 @@ type Machine struct {
 	// hook, if set, is called at the crash points of the machine's
 	// processes; see crashHook.
 	hook crashHook
+
+	// injected are the rules Env.Inject injected, in order; the disk's
+	// injector tries them all.
+	injected injectors
+}
+
+// injectors is the disk's Injector once Env.Inject was called: each Rules
+// in order, the first fault found wins.
+type injectors []*faultfs.Rules
+
+func (in injectors) MaybeInject(op faultfs.Op) faultfs.Fault {
+	for _, r := range in {
+		if f := r.MaybeInject(op); !f.IsNone() {
+			return f
+		}
+	}
+	return faultfs.Fault{}
+}
+
+// inject adds r to the rules the disk's injector tries.
+func (m *Machine) inject(r *faultfs.Rules) {
+	m.mu.Lock()
+	// A new slice: the disk's injector reads the old one without m.mu.
+	m.injected = append(slices.Clone(m.injected), r)
+	in := m.injected
+	m.mu.Unlock()
+	m.disk.SetInjector(in)
+}
+
+// unfired describes the rules injected into the machine that never fired.
+func (m *Machine) unfired() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, r := range m.injected {
+		for _, rule := range r.Unfired() {
+			out = append(out, rule.String())
+		}
+	}
+	return out
 }
 
 // crashHook receives the crash points of a machine. before is called just
@@ -87,6 +129,7 @@ func NewMachine() *Machine {
 func machineOn(disk *faultfs.FS) *Machine {
 	m := untracedMachineOn(disk)
 	disk.SetObserver(m.observe)
+	disk.SetFailed(m.failed)
 	return m
 }
 
@@ -94,7 +137,25 @@ func machineOn(disk *faultfs.FS) *Machine {
 // for a plain recovery, whose trace nobody reads, it saves the cost of one
 // event per operation.
 func untracedMachineOn(disk *faultfs.FS) *Machine {
-	return &Machine{disk: disk, ring: newRing(excerptLen)}
+	m := &Machine{disk: disk, ring: newRing(excerptLen)}
+	disk.SetBeforeWriteSync(m.beforeWriteSync)
+	return m
+}
+
+// beforeWriteSync is the disk's Options.BeforeWriteSync: a write through a
+// file opened with O_DSYNC or O_SYNC reached the page cache and its sync
+// is next, a barrier like any other (faultfs rule 20), so a power failure
+// may crash there and keep any part of the write.
+func (m *Machine) beforeWriteSync(op faultfs.Op) {
+	m.mu.Lock()
+	var p *Process
+	if op.Owner >= 1 && op.Owner <= len(m.procs) {
+		p = m.procs[op.Owner-1]
+	}
+	m.mu.Unlock()
+	if p != nil {
+		p.before(op.Kind.String(), op.Path, op.Off, op.Len)
+	}
 }
 
 // Disk returns the machine's storage.
@@ -118,6 +179,18 @@ func (m *Machine) observe(op faultfs.Op) {
 				m.sources[op.Index] = src
 			}
 		}
+	}
+}
+
+// failed is the disk's Options.Failed: an operation that is returning an
+// error, or had a fault injected, has it shown on its event in the trace.
+func (m *Machine) failed(op faultfs.Op, fault faultfs.Fault, err error) {
+	text := errText(fault, err)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ring.setErr(op.Index, text)
+	if m.record {
+		setErr(m.full, op.Index, text)
 	}
 }
 
@@ -361,7 +434,7 @@ func (f *procFS) OpenFile(name string, flag int, perm fs.FileMode) (engine.File,
 		return nil, err
 	}
 	f.p.after()
-	return &procFile{p: f.p, f: file}, nil
+	return &procFile{p: f.p, f: file, flag: flag}, nil
 }
 
 func (f *procFS) Remove(name string) error {
@@ -378,6 +451,17 @@ func (f *procFS) Rename(oldname, newname string) error {
 		return &fs.PathError{Op: "rename", Path: oldname, Err: ErrKilled}
 	}
 	err := f.p.view.Rename(oldname, newname)
+	f.p.after()
+	return err
+}
+
+// Link is engine.Link on the disk, a crash point after it: a new name is
+// a namespace change.
+func (f *procFS) Link(oldname, newname string) error {
+	if f.p.Killed() {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: ErrKilled}
+	}
+	err := engine.Link(f.p.view, oldname, newname)
 	f.p.after()
 	return err
 }
@@ -446,11 +530,17 @@ func (f *procFS) Map(file engine.File, length int64) (engine.Region, error) {
 
 // procFile is a file opened by a process.
 type procFile struct {
-	p *Process
-	f engine.File
+	p    *Process
+	f    engine.File
+	flag int // as opened
 }
 
-var _ engine.Allocator = (*procFile)(nil)
+var (
+	_ engine.Allocator  = (*procFile)(nil)
+	_ engine.Datasyncer = (*procFile)(nil)
+	_ engine.Appender   = (*procFile)(nil)
+	_ engine.Linker     = (*procFS)(nil)
+)
 
 func (f *procFile) Name() string { return f.f.Name() }
 
@@ -476,6 +566,35 @@ func (f *procFile) Sync() error {
 		return f.p.killedErr("sync", f.f.Name())
 	}
 	return f.f.Sync()
+}
+
+// Datasync is a barrier, as Sync is: a crash point of a power failure
+// before it.
+func (f *procFile) Datasync() error {
+	if f.p.Killed() {
+		return f.p.killedErr("fdatasync", f.f.Name())
+	}
+	f.p.before("datasync", f.f.Name(), 0, 0)
+	if f.p.Killed() {
+		return f.p.killedErr("fdatasync", f.f.Name())
+	}
+	return engine.Datasync(f.f)
+}
+
+// Append appends in pieces of at most one page, as WriteAt writes, under
+// a process crash: a process killed inside write(2) may leave a prefix of
+// the pages. The end where the pieces go is the file's size when Append
+// starts, which only the process's own appends move meanwhile.
+func (f *procFile) Append(b []byte) (int, error) {
+	off := int64(0)
+	if !f.p.Killed() && f.p.splits() && engine.CheckAppend(f.f.Name(), f.flag) == nil && len(b) > 1 {
+		if fi, err := f.f.Stat(); err == nil {
+			off = fi.Size()
+		}
+	}
+	return splitCopy(f.p, "write", f.f.Name(), b, off, engine.PageSize, func(b []byte, _ int64) (int, error) {
+		return engine.Append(f.f, b)
+	})
 }
 
 func (f *procFile) Truncate(size int64) error {
@@ -507,22 +626,34 @@ func (f *procFile) Stat() (fs.FileInfo, error) {
 
 func (f *procFile) Close() error { return f.f.Close() }
 
-// splitCopy writes b at off with write, in pieces of at most unit bytes,
-// aligned, when the machine explores process crashes (so that each piece
-// boundary is a crash point), and in one piece otherwise.
+// splits reports whether the machine explores process crashes, whose
+// crash points fall inside copies too.
+func (p *Process) splits() bool {
+	h := p.m.hook
+	return h != nil && h.options().Fault == ProcessCrash
+}
+
+// splitCopy writes b at off with write, in pieces that end at the aligned
+// boundaries of unit bytes, when the machine explores process crashes (so
+// that each boundary inside the copy is a crash point, docs/DESIGN.md F1),
+// and in one piece otherwise. A copy of any length that straddles a
+// boundary is split there: the kernel copies a write(2) a page at a time,
+// and memcpy a word at a time, whatever the length.
 func splitCopy(p *Process, op, name string, b []byte, off int64, unit int64, write func([]byte, int64) (int, error)) (int, error) {
 	if p.Killed() {
 		return 0, p.killedErr(op, name)
 	}
 	p.m.digestData(b)
-	h := p.m.hook
-	if h == nil || h.options().Fault != ProcessCrash || int64(len(b)) <= unit {
+	splits := p.splits()
+	if g := 0; splits && op == "region-write" {
+		if g = p.m.hook.options().Granularity; g > 0 {
+			unit = int64(g)
+		}
+	}
+	if !splits || off < 0 || len(b) == 0 || off/unit == (off+int64(len(b))-1)/unit {
 		n, err := write(b, off)
 		p.after()
 		return n, err
-	}
-	if g := h.options().Granularity; op == "region-write" && g > 0 {
-		unit = int64(g)
 	}
 	done := 0
 	for done < len(b) {

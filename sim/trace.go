@@ -1,8 +1,14 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/crashsim/crashsim/faultfs"
 )
@@ -16,7 +22,9 @@ type Event struct {
 	Index uint64 `json:"index"`
 	// Proc is the simulated process that made it.
 	Proc int `json:"proc"`
-	// Kind is the operation ("write", "sync", "region-write", "drain", …)
+	// Kind is the operation ("write", "append", "sync", "write-sync" (the
+	// sync that ends a write to an O_DSYNC or O_SYNC file), "region-write",
+	// "drain", …)
 	// or the marker ("invoke", "return", "durable", "start", "kill"; a
 	// kill's note names the signal when the machine killed the process).
 	Kind string `json:"kind"`
@@ -27,6 +35,12 @@ type Event struct {
 	Len     int64  `json:"len,omitempty"`
 	// Note is a marker's text: the operation invoked, its output.
 	Note string `json:"note,omitempty"`
+	// Err is what a storage operation returned other than success, as an
+	// strace line says it: the errno's name ("ENOSPC", "EIO"), "EOF", or
+	// the error's text, and the fault that was injected into it, if one
+	// was ("EIO (injected sync failure)"; a bit flip fails nothing:
+	// "(injected bit flip …)").
+	Err string `json:"err,omitempty"`
 }
 
 func (e Event) String() string {
@@ -39,7 +53,7 @@ func (e Event) String() string {
 		b.WriteString(" -> " + e.NewPath)
 	}
 	switch e.Kind {
-	case "read", "write", "flush", "region-read", "region-write", "region-atomic", "allocate":
+	case "read", "write", "append", "write-sync", "flush", "region-read", "region-write", "region-atomic", "allocate":
 		fmt.Fprintf(&b, " [%d,%d)", e.Off, e.Off+e.Len)
 	case "truncate":
 		fmt.Fprintf(&b, " %d", e.Off)
@@ -49,14 +63,58 @@ func (e Event) String() string {
 	if e.Note != "" {
 		b.WriteString(" " + e.Note)
 	}
+	if e.Err != "" {
+		b.WriteString(" = " + e.Err)
+	}
 	return b.String()
+}
+
+// errText is an Event's Err: what an operation that failed, or into which
+// a fault was injected, returned.
+func errText(fault faultfs.Fault, err error) string {
+	var s string
+	var errno syscall.Errno
+	var pe *fs.PathError
+	switch {
+	case err == nil:
+	case errors.As(err, &errno):
+		if s = unix.ErrnoName(errno); s == "" {
+			s = errno.Error()
+		}
+	case err == io.EOF:
+		s = "EOF"
+	case errors.Is(err, faultfs.ErrSIGBUS):
+		s = "SIGBUS"
+	case errors.As(err, &pe):
+		s = pe.Err.Error()
+	default:
+		s = err.Error()
+	}
+	if !fault.IsNone() {
+		s = strings.TrimSpace(s + " (injected " + fault.String() + ")")
+	}
+	return s
+}
+
+// setErr gives the event of index its Err, searching from the end of
+// events, where an operation that is returning is.
+func setErr(events []Event, index uint64, text string) {
+	for i := len(events) - 1; i >= 0; i-- {
+		if events[i].Index == index {
+			events[i].Err = text
+			return
+		}
+		if events[i].Index < index {
+			return
+		}
+	}
 }
 
 // IsBarrier reports whether the event is a persistence barrier: a crash
 // point of a power failure precedes each.
 func (e Event) IsBarrier() bool {
 	switch e.Kind {
-	case "sync", "syncdir", "drain":
+	case "sync", "datasync", "write-sync", "syncdir", "drain":
 		return true
 	}
 	return false
@@ -93,6 +151,16 @@ func (r *ring) add(e Event) {
 	}
 	r.buf[r.next] = e
 	r.next = (r.next + 1) % r.size
+}
+
+// setErr gives the event of index, if the ring still holds it, its Err.
+func (r *ring) setErr(index uint64, text string) {
+	for i := range r.buf {
+		if r.buf[i].Index == index {
+			r.buf[i].Err = text
+			return
+		}
+	}
 }
 
 // last returns up to n of the most recent events, oldest first.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -494,4 +495,54 @@ func TestResumeRepairsTheSlackOfASealedSegment(t *testing.T) {
 			t.Errorf("Resume with a frame after a seal: %v, want ErrCorrupt", err)
 		}
 	})
+}
+
+// TestFaultsOnRealFiles: the injector wraps the OS backend too
+// (docs/DESIGN.md F3), so a test of the WAL on real files injects faults:
+// EIO on the third write to a segment — after the two segments' headers,
+// the first entry's — fails FlushAndSync with ErrBroken wrapping it; the
+// log refuses to go on; Resume on the same files finds no entry that was
+// not acknowledged, then appends.
+func TestFaultsOnRealFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	rules := faultfs.NewRules(faultfs.Rule{
+		When:  faultfs.And(faultfs.PathGlob(filepath.Join(dir, "*.wal")), faultfs.OpKinds(faultfs.OpWrite), faultfs.OnIndex(2)),
+		Fault: faultfs.Error(syscall.EIO),
+	})
+	fsys := faultfs.Wrap(engine.OSFS{}, rules)
+	w, err := wal.New(fsys, dir, wal.Bytes, wal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append(entry(0, 100)); err != nil {
+		t.Fatal(err)
+	}
+	err = w.FlushAndSync()
+	if !errors.Is(err, wal.ErrBroken) || !errors.Is(err, syscall.EIO) || !errors.Is(err, faultfs.ErrInjected) {
+		t.Fatalf("FlushAndSync with a failing write: %v, want ErrBroken wrapping the injected EIO", err)
+	}
+	if len(rules.Unfired()) != 0 {
+		t.Fatal("the fault never fired")
+	}
+	if _, err := w.Append(entry(1, 100)); !errors.Is(err, wal.ErrBroken) {
+		t.Errorf("Append after a failed write: %v, want ErrBroken", err)
+	}
+	if err := w.Close(); !errors.Is(err, wal.ErrBroken) {
+		t.Errorf("Close of a broken log: %v, want ErrBroken", err)
+	}
+	w, err = wal.Resume(engine.OSFS{}, dir, wal.Bytes, wal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.LastID() != 0 {
+		t.Fatalf("Resume found %d entries, want none: the only append failed", w.LastID())
+	}
+	w.Append(entry(0, 100))
+	if err := w.FlushAndSync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkEntries(t, mustReplay(t, engine.OSFS{}, dir, wal.Strict), 1, fixed(100))
 }

@@ -54,13 +54,18 @@ const (
 	Grow
 	Unmap
 	Allocate
-	numKinds
+	Append
+	Datasync
+	Link
+	RemoveAll
+	// Kinds is the number of kinds: every Kind is below it.
+	Kinds
 )
 
 var kindNames = [...]string{"open", "write", "read", "truncate", "sync", "close", "statfile",
 	"remove", "rename", "mkdirall", "readdir", "stat", "syncdir", "lock", "unlock", "map",
 	"region-write", "region-read", "region-store64", "region-load64", "region-add64",
-	"flush-drain", "grow", "unmap", "allocate"}
+	"flush-drain", "grow", "unmap", "allocate", "append", "datasync", "link", "removeall"}
 
 // String returns the step kind's name.
 func (k Kind) String() string {
@@ -84,6 +89,10 @@ var Flags = []int{
 	os.O_RDONLY | os.O_CREATE,
 	os.O_WRONLY | os.O_CREATE | os.O_APPEND,
 	os.O_RDONLY | os.O_TRUNC,
+	os.O_RDWR | os.O_CREATE | os.O_SYNC,
+	os.O_RDWR | os.O_APPEND | engine.O_DSYNC,
+	os.O_RDWR | os.O_CREATE | syscall.O_NONBLOCK, // not supported: an error, never ignored
+	os.O_RDONLY | os.O_APPEND,
 }
 
 // Offsets and Lengths are the values Decode picks from; a rapid test may
@@ -122,7 +131,7 @@ func Decode(data []byte) []Step {
 		b := data[:6]
 		data = data[6:]
 		steps = append(steps, Step{
-			Kind:  Kind(b[0] % byte(numKinds)),
+			Kind:  Kind(b[0] % byte(Kinds)),
 			Name:  int(b[1]) % len(Names),
 			Name2: int(b[1]>>4) % len(Names),
 			Slot:  int(b[2]) % Slots,
@@ -233,7 +242,7 @@ func (w *world) do(s Step) string {
 			w.files[s.Slot] = f
 		}
 		return w.result(err)
-	case Write, Read, Truncate, Sync, Close, StatFile, Map, Allocate:
+	case Write, Read, Truncate, Sync, Close, StatFile, Map, Allocate, Append, Datasync:
 		f := w.files[s.Slot]
 		if f == nil {
 			return "no file"
@@ -243,6 +252,10 @@ func (w *world) do(s Step) string {
 		return w.result(w.fs.Remove(name))
 	case Rename:
 		return w.result(w.fs.Rename(name, w.path(s.Name2)))
+	case Link:
+		return w.result(engine.Link(w.fs, name, w.path(s.Name2)))
+	case RemoveAll:
+		return w.result(engine.RemoveAll(w.fs, name))
 	case MkdirAll:
 		return w.result(w.fs.MkdirAll(name, 0o755))
 	case ReadDir:
@@ -295,8 +308,13 @@ func (w *world) fileStep(f engine.File, s Step) string {
 		return w.result(f.Truncate(s.Off))
 	case Allocate:
 		return w.result(engine.Allocate(f, s.Off, s.Len))
+	case Append:
+		n, err := engine.Append(f, fill(s))
+		return fmt.Sprintf("n=%d %s", n, w.result(err))
 	case Sync:
 		return w.result(f.Sync())
+	case Datasync:
+		return w.result(engine.Datasync(f))
 	case Close:
 		return w.result(f.Close())
 	case StatFile:
