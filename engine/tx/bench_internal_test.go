@@ -76,8 +76,10 @@ func BenchmarkUpdateCPU(b *testing.B) {
 // object cannot avoid, on forced persistent memory, without the
 // transaction: the undo protocol's two drains (a log of three lines, 192
 // bytes: its header line, then one entry's header and the 64 old bytes
-// in two more lines, log.go; then the 64 new bytes), and one drain of one
-// or three lines alone.
+// in two more lines, log.go; then the 64 new bytes), the redo protocol's
+// one (the same three lines with the new bytes, into one of two slots in
+// turn, drained; then the 64 new bytes written and flushed, drained by
+// the next one, redo.go), and one drain of one or three lines alone.
 func BenchmarkFloor(b *testing.B) {
 	fsys := engine.OSFS{Medium: engine.PMem}
 	f, err := engine.Create(fsys, filepath.Join(benchDir(b), "p"))
@@ -116,6 +118,19 @@ func BenchmarkFloor(b *testing.B) {
 			_, err = r.WriteAt(data, off)
 			must(err)
 			must(engine.Persist(r, off, 64))
+			must(r.Store64(144, uint64(i)))
+		}
+	})
+	b.Run("redo-1-drain", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			off, slot := offs(i), 4096+int64(i&1)*4096
+			_, err := r.WriteAt(log, slot)
+			must(err)
+			must(engine.Persist(r, slot, 192))
+			must(r.Store64(144, uint64(i)))
+			_, err = r.WriteAt(data, off)
+			must(err)
+			must(r.Flush(off, 64))
 			must(r.Store64(144, uint64(i)))
 		}
 	})
