@@ -616,3 +616,103 @@ func TestStats(t *testing.T) {
 		t.Errorf("Stats.String: %q", st)
 	}
 }
+
+// drainCounter counts the drains of a faultfs and injects nothing.
+type drainCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (d *drainCounter) MaybeInject(op faultfs.Op) faultfs.Fault {
+	if op.Kind == faultfs.OpDrain {
+		d.mu.Lock()
+		d.n++
+		d.mu.Unlock()
+	}
+	return faultfs.Fault{}
+}
+
+func (d *drainCounter) take() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := d.n
+	d.n = 0
+	return n
+}
+
+// TestWaitsPerCommit: a transaction waits for the media as its protocol
+// says — once with the redo log of format 6, logged or not, allocating
+// or freeing outside a larger transaction included; twice for a logged
+// transaction with the undo log of format 5 — and a transaction that
+// changes nothing does not wait.
+func TestWaitsPerCommit(t *testing.T) {
+	for _, pr := range protocols {
+		t.Run(pr.name, func(t *testing.T) {
+			fsys := memFS(t)
+			// Not strict: the allocation alone keeps its object in a Go
+			// variable between two transactions, as bench's
+			// BenchmarkAllocFree64 does, which strict mode calls a leak.
+			o := formatOptions(pr.format)
+			o.Size = 1 << 20
+			p, err := tx.Create[P, Root](fsys, poolName, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			var box tx.Box[P, Node]
+			logged, wordAfterLog := 1, 1 // the redo log's one drain
+			if pr.format < tx.Version {
+				logged = 2 // the undo log's, then the data's
+				// A one-word commit of a word the last undo log holds
+				// (the heap's bitmap word, which the step before logged)
+				// retires that log first, durably (commitWord).
+				wordAfterLog = 2
+			}
+			steps := []struct {
+				name  string
+				fn    func(t *tx.Tx[P], r *Root) error
+				waits int
+			}{
+				{"two words of the root", func(t *tx.Tx[P], r *Root) error { r.Pair = [2]int64{7, 8}; return nil }, logged},
+				{"the root's words and a new object", func(t *tx.Tx[P], r *Root) error {
+					r.Pair, r.Count = [2]int64{9, 9}, 3
+					var err error
+					r.List, err = tx.NewBox(t, Node{Value: 1})
+					return err
+				}, logged},
+				{"an allocation alone", func(t *tx.Tx[P], r *Root) error {
+					var err error
+					box, err = tx.NewBox(t, Node{Value: 2})
+					return err
+				}, wordAfterLog},
+				{"a free alone", func(t *tx.Tx[P], r *Root) error { return box.Free(t) }, 1},
+				{"nothing", func(t *tx.Tx[P], r *Root) error { return nil }, 0},
+			}
+			counter := &drainCounter{}
+			fsys.SetInjector(counter)
+			defer fsys.SetInjector(nil)
+			for _, s := range steps {
+				root := p.Root()
+				err := p.Update(func(tt *tx.Tx[P]) error {
+					r, err := root.Get(tt)
+					if err != nil {
+						return err
+					}
+					if err := s.fn(tt, &r); err != nil {
+						return err
+					}
+					return root.Set(tt, r)
+				})
+				if err != nil {
+					t.Fatalf("%s: %v", s.name, err)
+				}
+				if n := counter.take(); n != s.waits {
+					t.Errorf("%s: %d drains, want %d", s.name, n, s.waits)
+				}
+			}
+			if err := p.Check(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
