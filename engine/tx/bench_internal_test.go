@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/crashsim/crashsim/engine"
 )
@@ -375,6 +377,82 @@ func BenchmarkMapSums(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkUpdateProtocols is BenchmarkUpdateCPU's transaction in a pool
+// of format 5 (the undo log, two drains) and one of format 6 (the redo
+// log, one), on each durable medium, in turns of 256 transactions in one
+// loop, so that both meet the same load: each side's time per
+// transaction, and redo/undo, the median over pairs of turns of the
+// ratio of their times (the median is what bursts of other work on the
+// machine disturb least).
+func BenchmarkUpdateProtocols(b *testing.B) {
+	for _, m := range []engine.Medium{engine.PMem, engine.MappedFile} {
+		b.Run(m.String(), func(b *testing.B) {
+			dir := benchDir(b)
+			var updates [2]func(i int)
+			for side, format := range []uint32{5, Version} {
+				p, err := Create[benchTag, benchRoot](engine.OSFS{Medium: m}, filepath.Join(dir, fmt.Sprint(format)), &Options{Size: 8 << 20, format: format})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer p.Close()
+				var ptrs []Ptr[benchTag, benchObj]
+				root := p.Root()
+				if err := p.Update(func(t *Tx[benchTag]) error {
+					r, err := root.Get(t)
+					if err != nil {
+						return err
+					}
+					for i := range r.Objs {
+						if r.Objs[i], err = NewBox(t, benchObj{}); err != nil {
+							return err
+						}
+						ptrs = append(ptrs, r.Objs[i].Ptr())
+					}
+					return root.Set(t, r)
+				}); err != nil {
+					b.Fatal(err)
+				}
+				var obj benchObj
+				var ptr Ptr[benchTag, benchObj]
+				update := func(t *Tx[benchTag]) error { return ptr.Set(t, obj) }
+				updates[side] = func(i int) {
+					ptr = ptrs[(i*7919)&1023]
+					binary.LittleEndian.PutUint64(obj.Data[:], uint64(i))
+					if err := p.Update(update); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			const turn = 256
+			var spent, inTurn [2]time.Duration
+			var count [2]int
+			var ratios []float64
+			for i := 0; b.Loop(); i++ {
+				side := (i / turn) % 2
+				start := time.Now()
+				updates[side](i)
+				d := time.Since(start)
+				spent[side] += d
+				inTurn[side] += d
+				count[side]++
+				if side == 1 && i%turn == turn-1 {
+					ratios = append(ratios, float64(inTurn[1])/float64(inTurn[0]))
+					inTurn = [2]time.Duration{}
+				}
+			}
+			if len(ratios) == 0 {
+				return
+			}
+			slices.Sort(ratios)
+			undo := float64(spent[0].Nanoseconds()) / float64(count[0])
+			redo := float64(spent[1].Nanoseconds()) / float64(count[1])
+			b.ReportMetric(undo, "undo-ns/op")
+			b.ReportMetric(redo, "redo-ns/op")
+			b.ReportMetric(ratios[len(ratios)/2], "redo/undo")
 		})
 	}
 }
