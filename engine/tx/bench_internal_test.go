@@ -383,14 +383,20 @@ func BenchmarkMapSums(b *testing.B) {
 
 // BenchmarkUpdateProtocols is BenchmarkUpdateCPU's transaction in a pool
 // of format 5 (the undo log, two drains) and one of format 6 (the redo
-// log, one), on each durable medium, in turns of 256 transactions in one
+// log, one), on each durable medium, and bench's allocation and free of
+// 64 bytes outside a transaction (two Updates) on persistent memory, in
+// turns of 256 operations in one
 // loop, so that both meet the same load: each side's time per
 // transaction, and redo/undo, the median over pairs of turns of the
 // ratio of their times (the median is what bursts of other work on the
 // machine disturb least).
 func BenchmarkUpdateProtocols(b *testing.B) {
-	for _, m := range []engine.Medium{engine.PMem, engine.MappedFile} {
-		b.Run(m.String(), func(b *testing.B) {
+	for _, c := range []struct {
+		op string
+		m  engine.Medium
+	}{{"update", engine.PMem}, {"update", engine.MappedFile}, {"alloc-free", engine.PMem}} {
+		op, m := c.op, c.m
+		b.Run(op+"/"+m.String(), func(b *testing.B) {
 			dir := benchDir(b)
 			var updates [2]func(i int)
 			for side, format := range []uint32{5, Version} {
@@ -419,10 +425,22 @@ func BenchmarkUpdateProtocols(b *testing.B) {
 				var obj benchObj
 				var ptr Ptr[benchTag, benchObj]
 				update := func(t *Tx[benchTag]) error { return ptr.Set(t, obj) }
+				var box Box[benchTag, benchObj]
+				alloc := func(t *Tx[benchTag]) (err error) {
+					box, err = NewBox(t, benchObj{})
+					return err
+				}
+				free := func(t *Tx[benchTag]) error { return box.Free(t) }
 				updates[side] = func(i int) {
 					ptr = ptrs[(i*7919)&1023]
 					binary.LittleEndian.PutUint64(obj.Data[:], uint64(i))
-					if err := p.Update(update); err != nil {
+					var err error
+					if op == "update" {
+						err = p.Update(update)
+					} else if err = p.Update(alloc); err == nil {
+						err = p.Update(free)
+					}
+					if err != nil {
 						b.Fatal(err)
 					}
 				}
