@@ -270,6 +270,17 @@
 // a replay), and a one-word commit never writes a range of a log recovery
 // would replay. Pools of formats 1 to 5 keep their undo logs (header.go).
 //
+// What one wait buys, measured (docs/BENCHMARKS.md, issue 15): on the
+// development machine, a virtual one whose CLWB writes a line back and
+// evicts it, nothing — a transaction pays a miss on each line it writes
+// again, and both protocols write as many; BenchmarkUpdateProtocols finds
+// format 6's update 2–4 % slower than format 5's. And an allocation or a
+// free alone, a one-word commit in format 5, is logged in format 6 when
+// the heap's word is in a log recovery would replay — which, after a
+// logged transaction that allocated or freed in the same run, it is, and
+// stays, each such commit logging it again: about twice format 5's time,
+// with one wait still.
+//
 // The heap's metadata goes through the same write set (the transaction is
 // the heap's Journal), so allocation and free commit, abort and recover
 // with the rest; a block freed by a transaction is not reused by it.
