@@ -235,7 +235,10 @@
 //   - when the transaction changes at most one aligned word of committed
 //     memory, the word is stored atomically and drained with the new
 //     memory, and no log is written (commitWord in txn.go): one wait. An
-//     Update that only allocates, or only frees, is one.
+//     Update that only allocates, or only frees, is one. In format 6, if
+//     a log recovery would replay holds the word, the transaction is a
+//     word log (one wait, redo.go), or, right after one, a one-word commit
+//     that retires the older log in its one wait.
 //
 // Why a redo log, in two slots, with its data drained by the next commit.
 // The floor of a transaction is its waits for the media (a CLWB+SFENCE
@@ -268,18 +271,23 @@
 // What it costs in code: a log holds no range of memory its transaction
 // freed (free drops those writes: a later transaction may reuse it before
 // a replay), and a one-word commit never writes a range of a log recovery
-// would replay. Pools of formats 1 to 5 keep their undo logs (header.go).
+// would replay: a word in one is logged as a word log, stored in place
+// before its drain, and the next such commit retires the older log, which
+// leaves no log recovery would replay (redo.go). Pools of formats 1 to 5
+// keep their undo logs (header.go).
 //
 // What one wait buys, measured (docs/BENCHMARKS.md, issue 15): on the
 // development machine, a virtual one whose CLWB writes a line back and
 // evicts it, nothing — a transaction pays a miss on each line it writes
 // again, and both protocols write as many; BenchmarkUpdateProtocols finds
-// format 6's update 2–4 % slower than format 5's. And an allocation or a
-// free alone, a one-word commit in format 5, is logged in format 6 when
-// the heap's word is in a log recovery would replay — which, after a
-// logged transaction that allocated or freed in the same run, it is, and
-// stays, each such commit logging it again: about twice format 5's time,
-// with one wait still.
+// format 6's update 2–4 % slower than format 5's. An allocation and a
+// free alone, one-word commits in both formats once a word log and the
+// commit after it have left no log holding the heap's word, take 1.24–
+// 1.27 times format 5's time: format 6 flushes an allocation's new memory
+// with its commit, which format 5 leaves to the next drain and skips when
+// the next commit frees the block — a log whose drain never returned is
+// told from a committed one by its new memory, which must therefore be
+// durable before any later log can publish it.
 //
 // The heap's metadata goes through the same write set (the transaction is
 // the heap's Journal), so allocation and free commit, abort and recover

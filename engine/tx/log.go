@@ -122,6 +122,9 @@ const (
 
 	entryHeaderSize = 16
 	entryNew        = uint64(1) << 63
+	// entryInPlace marks the entry of a word log (format 6, redo.go): its
+	// word was written in place before the log's drain.
+	entryInPlace = uint64(1) << 62
 )
 
 // logEntry is one range of a transaction's log.
@@ -129,6 +132,9 @@ type logEntry struct {
 	off int64
 	n   int64
 	new bool // in memory the transaction allocated: no bytes in the log
+	// inPlace says the entry's word was written in place before the log's
+	// drain: the log is a word log (format 6, redo.go).
+	inPlace bool
 	// data is the range's bytes in the log: its old bytes in an undo log
 	// (formats 1 to 5), its new bytes in a redo log (format 6, redo.go);
 	// nil when new, or when the log's bytes are damaged.
@@ -431,6 +437,9 @@ func (p *pool) parseEntries(body []byte, count int, withData bool) ([]logEntry, 
 		o := binary.LittleEndian.Uint64(body[at:])
 		n := int64(binary.LittleEndian.Uint64(body[at+8:]))
 		e := logEntry{off: int64(o &^ entryNew), n: n, new: o&entryNew != 0}
+		if p.hdr.redo() && !e.new && o&entryInPlace != 0 {
+			e.off, e.inPlace = int64(o&^entryInPlace), true
+		}
 		at += entryHeaderSize
 		if n <= 0 || e.off < lo || e.off > hi || n > hi-e.off || (e.off < p.logEnd && e.off+n > p.logOff) {
 			return nil, fmt.Errorf("%w: %s: log entry [%d,%d) outside the pool's data [%d,%d)", ErrCorrupt, p.name, e.off, e.off+n, lo, hi)

@@ -168,9 +168,13 @@ type pool struct {
 	slot      int
 	slotLines [slotCount]int64
 	live      [slotCount][]logRange
-	pending   []logRange
-	batch     engine.Batch
-	closed    atomic.Bool
+	// wordLog says the log of slot s is a word log (redo.go): replayed
+	// only after an older log, and, while it is the newest, the older one
+	// is retired by the next one-word commit of a word in a log.
+	wordLog [slotCount]bool
+	pending []logRange
+	batch   engine.Batch
+	closed  atomic.Bool
 
 	tag        reflect.Type // the pool's Tag
 	recent     [8]atomic.Pointer[layout]

@@ -21,7 +21,7 @@ import (
 //
 //	line 0:  | seq | count | length | newhash | rangesum | logsum | hdrsum | mark 0 |
 //	lines i: | entries ... (56 bytes)                                      | mark i |
-//	entry:   | off (bit 63: new) | n | new bytes (n, padded to 8) |
+//	entry:   | off (bit 63: new, 62: in place) | n | new bytes (n, padded to 8) |
 //
 // The fields are format 3's: newhash the chained XXH3 of what the ranges
 // hold once the transaction is in place, rangesum of the entries'
@@ -91,6 +91,35 @@ import (
 // memory included (commitWord): where it would, the transaction is
 // logged instead. The new memory a committed log describes is therefore
 // unchanged until a later log is the newest.
+//
+// A word log breaks the chain that would follow: a transaction that
+// changes one word in a log's ranges — the heap's bitmap word, after a
+// transaction that allocated — would be logged, the word would be in the
+// newest log again, and so would the next one's. Such a transaction is
+// logged as a word log instead: its one entry, of committed memory,
+// carries bit 62 of off, and the word is stored in place before the drain
+// — an aligned store, which no crash tears — so that the drain makes the
+// word durable with the log, and with the data of the older log (the one
+// written before, whose data the next drain makes durable). Then:
+//
+//   - while a word log is the newest, the next one-word commit of a word
+//     in a log (commitWord) stores the older log's mark 0 before its word,
+//     both made durable by its one drain. A crash that keeps the word and
+//     not the retirement finds both logs, and replays the older then the
+//     word log: the word as the word log left it, the commit not made, as
+//     its drain never returned. One that keeps the retirement finds the
+//     word log alone;
+//   - a word log with no older log is never replayed: its word has been
+//     in place since its drain, and later one-word commits may have
+//     changed it. So once the older log is retired no log recovery would
+//     replay holds the word, and the commits after write no log;
+//   - a damaged word log beside an older log needs both wholly in place:
+//     its word was in place before its drain, which says nothing of the
+//     older log's data.
+//
+// Retiring both logs in that commit instead would not do: a crash may
+// keep the word log's retirement and not the older's, whose replay would
+// then write the older value of the word over the word log's.
 //
 // Close drains the data, then retires the older log, durably, then the
 // newest: a newest log retired alone would leave the older one to be
@@ -198,6 +227,13 @@ func (p *pool) recoverRedo() error {
 			order[0], order[1] = 1, 0
 		}
 	}
+	// A word log with no older log is never replayed: its word is in
+	// place since its drain, and it was written to be replayed after the
+	// older log, which a later one-word commit retired.
+	if len(order) > 0 && wordLog(logs[order[0]]) {
+		logs[order[0]].entries = nil
+		order = order[1:]
+	}
 	var replay []int
 	retire := -1
 	if len(order) > 0 {
@@ -206,6 +242,14 @@ func (p *pool) recoverRedo() error {
 		case logs[newest].damaged:
 			if err := p.wholeInPlace(logs[newest], "newest"); err != nil {
 				return err
+			}
+			if len(order) == 2 && wordLog(logs[newest]) {
+				// Its word was in place before its drain, which says
+				// nothing of the older log's data: that must be in place
+				// too, since the word log cannot be replayed after it.
+				if err := p.wholeInPlace(logs[order[0]], "older"); err != nil {
+					return err
+				}
 			}
 		default:
 			ok, err := p.committedLog(logs[newest])
@@ -303,6 +347,7 @@ func (p *pool) recoverRedo() error {
 	}
 	p.pending, p.unflushed = p.pending[:0], p.unflushed[:0]
 	for s := range slotCount {
+		p.wordLog[s] = wordLog(logs[s])
 		p.slotLines[s] = logs[s].lines
 		p.live[s] = p.live[s][:0]
 		for _, e := range logs[s].entries {
@@ -310,6 +355,17 @@ func (p *pool) recoverRedo() error {
 		}
 	}
 	return nil
+}
+
+// wordLog reports whether l is a word log: one entry of committed memory
+// written in place before the log's drain (commitRedo).
+func wordLog(l undoLog) bool {
+	for _, e := range l.entries {
+		if e.inPlace {
+			return true
+		}
+	}
+	return false
 }
 
 // committedLog reports whether the transaction of the whole log l
@@ -355,8 +411,10 @@ func (p *pool) wholeInPlace(l undoLog, which string) error {
 }
 
 // commitRedo commits the write set with format 6's redo log (see above):
-// the entries are what commit left of it, each changing something.
-func (t *txn) commitRedo() error {
+// the entries are what commit left of it, each changing something. If
+// inPlace, the write set changes one word of committed memory, and the
+// log is a word log: the word is written in place before the drain.
+func (t *txn) commitRedo(inPlace bool) error {
 	p := t.p
 	bug := p.opts.bug
 	body := t.logBody[:0]
@@ -364,7 +422,11 @@ func (t *txn) commitRedo() error {
 		if e.new {
 			body = appendEntry(body, e.off, e.n, nil)
 		} else {
+			at := len(body)
 			body = appendEntry(body, e.off, e.n, t.data[e.at:e.at+int(e.n)])
+			if inPlace {
+				binary.LittleEndian.PutUint64(body[at:], uint64(e.off)|entryInPlace)
+			}
 		}
 	}
 	t.logBody = body
@@ -404,17 +466,46 @@ func (t *txn) commitRedo() error {
 		return err
 	}
 	flush.add(b, p.slotOff(s), n*logLine)
+	var w wordWrite
+	if inPlace {
+		// The word in place, after the log: one aligned store, which no
+		// crash tears, under the version word, which stays odd until the
+		// drain returns.
+		p.applyMu.Lock()
+		defer p.applyMu.Unlock()
+		b.Store64(versionOff, p.version+1)
+		var err error
+		if w, err = t.word(); err != nil {
+			return err
+		}
+		b.Store64(w.off, w.new)
+		flush.add(b, w.off, 8)
+	}
 	flush.end(b)
 	// Until the commit, the slot's lines are those of the log in place or
 	// of this one, whichever is longer: a failed store may leave either.
 	p.slotLines[s] = max(p.slotLines[s], n)
-	if err := engine.Apply(p.r, b); err != nil {
-		return err // no drain: nothing of this log is whole, or durable
-	}
-	if flush.mode != flushNone && bug != txbug.WriteBeforeLog {
-		if err := p.r.Drain(); err != nil {
-			return p.drainFailed(err, s)
+	err = engine.Apply(p.r, b)
+	if err == nil && flush.mode != flushNone && bug != txbug.WriteBeforeLog {
+		if err = p.r.Drain(); err != nil {
+			if inPlace {
+				if serr := p.r.Store64(w.off, w.old); serr == nil {
+					p.r.Flush(w.off, 8)
+				}
+			}
+			err = p.drainFailed(err, s)
 		}
+	} else if err != nil && inPlace {
+		p.r.Store64(w.off, w.old) // no drain: nothing of this log is whole, or durable
+	}
+	if inPlace {
+		p.version += 2
+		if serr := p.r.Store64(versionOff, p.version); err == nil {
+			err = serr
+		}
+	}
+	if err != nil {
+		return err
 	}
 	// Committed: the log of slot s is the newest.
 	p.slotLines[s] = n
@@ -422,10 +513,14 @@ func (t *txn) commitRedo() error {
 	for _, e := range t.ents {
 		p.live[s] = append(p.live[s], logRange{e.off, e.n})
 	}
+	p.wordLog[s] = inPlace
 	if bug != txbug.RedoOneSlot {
 		p.slot = 1 - s
 	}
 	p.unflushed, p.pending = p.unflushed[:0], p.pending[:0]
+	if inPlace {
+		return nil // its data durable with the log
+	}
 	// Step 2: in place, under the version word and out of this process's
 	// Views. On persistent memory each range is flushed now, so that its
 	// lines are on their way while the program goes on; on a page-cache

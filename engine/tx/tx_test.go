@@ -621,30 +621,44 @@ func TestStats(t *testing.T) {
 type drainCounter struct {
 	mu sync.Mutex
 	n  int
+	// logStores counts the stores into [logLo, logHi), if set.
+	logLo, logHi int64
+	logStores    int
 }
 
 func (d *drainCounter) MaybeInject(op faultfs.Op) faultfs.Fault {
-	if op.Kind == faultfs.OpDrain {
-		d.mu.Lock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch op.Kind {
+	case faultfs.OpDrain:
 		d.n++
-		d.mu.Unlock()
+	case faultfs.OpRegionWrite, faultfs.OpRegionAtomic:
+		if op.Off < d.logHi && d.logLo < op.Off+op.Len {
+			d.logStores++
+		}
 	}
 	return faultfs.Fault{}
 }
 
-func (d *drainCounter) take() int {
+// take returns the drains and the stores into the log since the last
+// call.
+func (d *drainCounter) take() (drains, logStores int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	n := d.n
-	d.n = 0
-	return n
+	drains, logStores = d.n, d.logStores
+	d.n, d.logStores = 0, 0
+	return drains, logStores
 }
 
 // TestWaitsPerCommit: a transaction waits for the media as its protocol
 // says — once with the redo log of format 6, logged or not, allocating
 // or freeing outside a larger transaction included; twice for a logged
 // transaction with the undo log of format 5 — and a transaction that
-// changes nothing does not wait.
+// changes nothing does not wait. And an allocation or a free alone after
+// the two that follow a logged transaction writes nothing into the log
+// in either format: format 6 logs the first as a word log, and the
+// second retires the older log, which leaves no log recovery would
+// replay (redo.go).
 func TestWaitsPerCommit(t *testing.T) {
 	for _, pr := range protocols {
 		t.Run(pr.name, func(t *testing.T) {
@@ -653,7 +667,7 @@ func TestWaitsPerCommit(t *testing.T) {
 			// variable between two transactions, as bench's
 			// BenchmarkAllocFree64 does, which strict mode calls a leak.
 			o := formatOptions(pr.format)
-			o.Size = 1 << 20
+			o.Size, o.LogSize = 1<<20, 64<<10
 			p, err := tx.Create[P, Root](fsys, poolName, o)
 			if err != nil {
 				t.Fatal(err)
@@ -672,23 +686,36 @@ func TestWaitsPerCommit(t *testing.T) {
 				name  string
 				fn    func(t *tx.Tx[P], r *Root) error
 				waits int
+				// unlogged: the commit writes nothing into the log.
+				unlogged bool
 			}{
-				{"two words of the root", func(t *tx.Tx[P], r *Root) error { r.Pair = [2]int64{7, 8}; return nil }, logged},
+				{"two words of the root", func(t *tx.Tx[P], r *Root) error { r.Pair = [2]int64{7, 8}; return nil }, logged, false},
 				{"the root's words and a new object", func(t *tx.Tx[P], r *Root) error {
 					r.Pair, r.Count = [2]int64{9, 9}, 3
 					var err error
 					r.List, err = tx.NewBox(t, Node{Value: 1})
 					return err
-				}, logged},
+				}, logged, false},
 				{"an allocation alone", func(t *tx.Tx[P], r *Root) error {
 					var err error
 					box, err = tx.NewBox(t, Node{Value: 2})
 					return err
-				}, wordAfterLog},
-				{"a free alone", func(t *tx.Tx[P], r *Root) error { return box.Free(t) }, 1},
-				{"nothing", func(t *tx.Tx[P], r *Root) error { return nil }, 0},
+				}, wordAfterLog, false},
+				{"a free alone", func(t *tx.Tx[P], r *Root) error { return box.Free(t) }, 1, false},
+				{"an allocation alone, again", func(t *tx.Tx[P], r *Root) error {
+					var err error
+					box, err = tx.NewBox(t, Node{Value: 3})
+					return err
+				}, 1, true},
+				{"a free alone, again", func(t *tx.Tx[P], r *Root) error { return box.Free(t) }, 1, true},
+				{"nothing", func(t *tx.Tx[P], r *Root) error { return nil }, 0, true},
 			}
-			counter := &drainCounter{}
+			// The log area: two logs of LogSize in format 6, one before.
+			logHi := int64(4096 + 64<<10)
+			if pr.format >= tx.Version {
+				logHi += 64 << 10
+			}
+			counter := &drainCounter{logLo: 4096, logHi: logHi}
 			fsys.SetInjector(counter)
 			defer fsys.SetInjector(nil)
 			for _, s := range steps {
@@ -706,8 +733,12 @@ func TestWaitsPerCommit(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", s.name, err)
 				}
-				if n := counter.take(); n != s.waits {
+				n, stores := counter.take()
+				if n != s.waits {
 					t.Errorf("%s: %d drains, want %d", s.name, n, s.waits)
+				}
+				if s.unlogged && stores != 0 {
+					t.Errorf("%s: %d stores into the log, want none", s.name, stores)
 				}
 			}
 			if err := p.Check(); err != nil {

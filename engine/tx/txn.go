@@ -345,11 +345,20 @@ func (t *txn) commit() error {
 	if len(t.ents) == 0 {
 		return nil
 	}
-	if words <= 1 && bug == txbug.None && !(p.hdr.redo() && t.wordInLive()) {
-		return t.commitWord()
+	if words <= 1 && bug == txbug.None {
+		switch {
+		case !p.hdr.redo() || !t.wordInLive():
+			return t.commitWord(-1)
+		case p.wordLog[1-p.slot] && len(p.live[1-p.slot]) > 0:
+			// The newest log is a word log: its data and the older's are
+			// durable, and this commit retires the older (redo.go).
+			return t.commitWord(p.slot)
+		case words == 1:
+			return t.commitRedo(true)
+		}
 	}
 	if p.hdr.redo() {
-		return t.commitRedo()
+		return t.commitRedo(false)
 	}
 	// The log's entries.
 	body := t.logBody[:0]
@@ -595,8 +604,12 @@ func (t *txn) wordInLive() bool {
 // transaction did.
 //
 // The word must keep the contents the last log's newhash describes if it
-// is in one of its ranges; such a log is retired, durably, first.
-func (t *txn) commitWord() error {
+// is in one of its ranges; such a log is retired, durably, first. In
+// format 6 the word is in no log recovery would replay, or retire >= 0:
+// the newest log is a word log, and the older one, in slot retire, is
+// retired by a store of its mark 0 made durable by this commit's drain
+// (redo.go).
+func (t *txn) commitWord(retire int) error {
 	p := t.p
 	var word *wsEntry
 	for i := range t.ents {
@@ -651,28 +664,21 @@ func (t *txn) commitWord() error {
 			flush.add(b, u.off, u.n)
 		}
 	}
-	var w int64
-	var old uint64
+	if retire >= 0 {
+		// Before the word: a process that dies between the two leaves
+		// the word log alone, which recovery does not replay.
+		off := p.slotOff(retire) + logMarkOff
+		b.Store64(off, 0)
+		flush.add(b, off, 8)
+	}
+	var w wordWrite
 	if word != nil {
-		w = word.off &^ 7
-		// The word's other bytes are loaded as a word, not with ReadAt:
-		// a buffer passed to the Region's methods escapes, and would cost
-		// every one-word commit an allocation. Its old value is the old
-		// bytes commit read (t.old) in the loaded word.
-		var nb, ob [8]byte
-		if word.n < 8 {
-			cur, err := p.r.Load64(w)
-			if err != nil {
-				return err
-			}
-			binary.NativeEndian.PutUint64(nb[:], cur)
-			binary.NativeEndian.PutUint64(ob[:], cur)
+		var err error
+		if w, err = t.word(); err != nil {
+			return err
 		}
-		copy(nb[word.off-w:], t.data[word.at:word.at+int(word.n)])
-		copy(ob[word.off-w:], t.old[:word.n])
-		old = binary.NativeEndian.Uint64(ob[:])
-		b.Store64(w, binary.NativeEndian.Uint64(nb[:]))
-		flush.add(b, w, 8)
+		b.Store64(w.off, w.new)
+		flush.add(b, w.off, 8)
 	}
 	flush.end(b)
 	err := engine.Apply(p.r, b)
@@ -681,8 +687,8 @@ func (t *txn) commitWord() error {
 			// Aborted: the word as it was, and what the failed drain may
 			// have dropped stored again (drainFailed).
 			if word != nil {
-				if serr := p.r.Store64(w, old); serr == nil {
-					p.r.Flush(w, 8)
+				if serr := p.r.Store64(w.off, w.old); serr == nil {
+					p.r.Flush(w.off, 8)
 				}
 			}
 			err = p.drainFailed(err, -1)
@@ -691,6 +697,13 @@ func (t *txn) commitWord() error {
 	if err == nil {
 		if drain {
 			p.unflushed, p.pending = p.unflushed[:0], p.pending[:0]
+		}
+		if retire >= 0 {
+			// The older log retired, the word log alone: no log recovery
+			// would replay.
+			for s := range slotCount {
+				p.live[s] = p.live[s][:0]
+			}
 		}
 		for _, e := range t.ents {
 			if e.new && !redo {
@@ -703,6 +716,40 @@ func (t *txn) commitWord() error {
 		err = serr
 	}
 	return err
+}
+
+// wordWrite is the store of a one-word commit: the aligned word at off,
+// its new value and its old one, as Store64 stores them.
+type wordWrite struct {
+	off      int64
+	new, old uint64
+}
+
+// word returns the store of the one word of committed memory the write
+// set changes. The word's other bytes are loaded as a word, not with
+// ReadAt: a buffer passed to the Region's methods escapes, and would cost
+// every one-word commit an allocation. Its old value is the old bytes
+// commit read (t.old) in the loaded word.
+func (t *txn) word() (wordWrite, error) {
+	var word *wsEntry
+	for i := range t.ents {
+		if !t.ents[i].new {
+			word = &t.ents[i]
+		}
+	}
+	w := word.off &^ 7
+	var nb, ob [8]byte
+	if word.n < 8 {
+		cur, err := t.p.r.Load64(w)
+		if err != nil {
+			return wordWrite{}, err
+		}
+		binary.NativeEndian.PutUint64(nb[:], cur)
+		binary.NativeEndian.PutUint64(ob[:], cur)
+	}
+	copy(nb[word.off-w:], t.data[word.at:word.at+int(word.n)])
+	copy(ob[word.off-w:], t.old[:word.n])
+	return wordWrite{off: w, new: binary.NativeEndian.Uint64(nb[:]), old: binary.NativeEndian.Uint64(ob[:])}, nil
 }
 
 // errBorrowed reports whether [off, off+n) overlaps an object that a
