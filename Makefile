@@ -9,7 +9,7 @@ BENCHTIME ?= 1s
 # Packages with native fuzz targets; fuzz-smoke runs each target for FUZZTIME.
 FUZZPKGS  := $(shell grep -l '^func Fuzz[A-Z]' $$(find . -path ./bench -prune -o -name '*_test.go' -print) 2>/dev/null | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test test-heavy race unit lint fuzz-smoke gofuzz bench bench-peers bench-explore bench-shards demo torture ci pmdk clean
+.PHONY: all build test test-heavy race unit lint fuzz-smoke gofuzz bench bench-peers real-programs bench-explore bench-shards demo torture ci pmdk clean
 
 all: build
 
@@ -17,9 +17,13 @@ build:
 	$(GO) build ./...
 
 ## test: the README's test command, and what CI runs (.ci/run): lint, then
-## every test with the race detector.
+## every test with the race detector. The explorations of sim/scenarios take
+## minutes under the race detector on two cores, longer on a loaded machine:
+## TESTTIMEOUT (per package) is above go test's default of 10 minutes so that
+## load alone does not fail a run; CI's own limit is 20 minutes for the whole.
+TESTTIMEOUT ?= 30m
 test: lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout $(TESTTIMEOUT) ./...
 
 ## test-heavy: every test with the heavier property and exploration runs
 ## (CRASHSIM_HEAVY=1: ten times the rapid checks of engine/wal's properties,
@@ -33,7 +37,7 @@ unit:
 	$(GO) test -count=1 ./...
 
 race:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout $(TESTTIMEOUT) ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -79,6 +83,14 @@ bench: pmdk
 	cd bench && $(GO) vet ./...
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
 	cd bench && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
+
+## real-programs: programs nobody here wrote (bbolt, SQLite's sqlite3),
+## explored through the FUSE mount of the simulated disk (bench/boltcrash,
+## bench/sqlitecrash; docs/MOUNT.md).
+real-programs:
+	@command -v sqlite3 >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq sqlite3; }
+	cd bench && $(GO) test -count=1 ./boltcrash ./sqlitecrash
 
 ## bench-peers: only the side-by-side runs in the bench module.
 bench-peers: pmdk

@@ -1,13 +1,16 @@
 // Package models holds the reference models of crashsim and the checks of
 // docs/DESIGN.md section 6 that judge a state recovered after a crash against them.
 //
-// A Model is a sequential specification — Register, Log and KV here — written
-// as a struct of pure functions in the shape of porcupine.Model. Two checks
-// use it:
+// A Model is a sequential specification — Register, Log, KV and BlobStore
+// here — written as a struct of pure functions in the shape of
+// porcupine.Model. Two checks use it:
 //
 //   - Prefix, for one client: the recovered state equals the model after
 //     operations 1..k, with every operation acknowledged durable inside 1..k
-//     and none not yet invoked.
+//     and none not yet invoked. When the program goes on after its
+//     recovery and may crash again (docs/DESIGN.md F4), Restart(k) is the
+//     checker of its next epoch: operations 1..k, which the recovery
+//     returned, all durable, then the operations invoked after it.
 //   - CheckDurable, for concurrent clients: durable linearizability, and with
 //     buffered set, buffered durable linearizability, decided by porcupine.
 //

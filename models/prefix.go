@@ -73,6 +73,30 @@ func (p *Prefix) Snapshot() *Prefix {
 	return &s
 }
 
+// Restart returns the checker of the program's next epoch (docs/DESIGN.md
+// F4): the program crashed, its recovery returned the state after
+// operations 1..k of p (a Verdict's Prefix, durable <= k <= invoked), and
+// it goes on from there. The history of the new checker is operations
+// 1..k, every one of them durable — the recovery read them from the crash
+// image, which is the disk, so no later crash may take them back — and
+// the operations invoked after it follow them. Operations k+1.. of p are
+// not in it: they did not survive the crash, and one that shows up again
+// after a later crash is a violation. p is not changed; like Snapshot, the
+// new checker shares p's states and copies on its first Invoke.
+//
+// k outside [DurableCount, Invoked] panics: no correct recovery returns
+// such a state.
+func (p *Prefix) Restart(k int) *Prefix {
+	if k < p.durable || k > len(p.inputs) {
+		panic(fmt.Sprintf("models: Restart(%d) with operations %d..%d allowed", k, p.durable, len(p.inputs)))
+	}
+	r := &Prefix{model: p.model, lo: p.lo, durable: p.durable}
+	r.inputs = p.inputs[:k:k]
+	r.states = p.states[: k-p.lo+1 : k-p.lo+1]
+	r.Durable(k)
+	return r
+}
+
 // Invoked returns how many operations were invoked.
 func (p *Prefix) Invoked() int { return len(p.inputs) }
 

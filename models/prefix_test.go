@@ -182,3 +182,57 @@ func TestPrefixSnapshotIsFrozen(t *testing.T) {
 		t.Errorf("live checker accepts a lost durable operation: %v", v)
 	}
 }
+
+// TestPrefixRestart: after a crash whose recovery returned the state after
+// 2 of 3 operations, the next epoch's history is those 2, all durable,
+// then its own operations: losing one of the 2 is a violation, and so is
+// the third operation, lost at the crash, coming back.
+func TestPrefixRestart(t *testing.T) {
+	p := NewPrefix(Log())
+	for _, r := range []string{"a", "b", "c"} {
+		p.Invoke(LogAppend{[]byte(r)})
+	}
+	p.Durable(1)
+	if v := p.Check(recs("a", "b")); !v.OK || v.Prefix != 2 {
+		t.Fatalf("epoch 1: %v", v)
+	}
+	q := p.Restart(2)
+	if got := q.Invoke(LogAppend{[]byte("d")}); got != uint64(2) {
+		t.Errorf("epoch 2's first append: output %v, want index 2", got)
+	}
+	if q.Invoked() != 3 || q.DurableCount() != 2 || p.Invoked() != 3 || p.DurableCount() != 1 {
+		t.Errorf("after Restart(2) and one Invoke: epoch 2 has %d invoked, %d durable; epoch 1 %d, %d; want 3, 2 and 3, 1",
+			q.Invoked(), q.DurableCount(), p.Invoked(), p.DurableCount())
+	}
+	for _, c := range []struct {
+		observed [][]byte
+		ok       bool
+		problem  string
+	}{
+		{recs("a", "b"), true, ""},
+		{recs("a", "b", "d"), true, ""},
+		{recs("a"), false, "acknowledged operations lost"},
+		{recs("a", "b", "c"), false, "matches no prefix"},
+		{recs("a", "b", "c", "d"), false, "matches no prefix"},
+		{recs("a", "b", "d", "c"), false, "matches no prefix"},
+	} {
+		v := q.Check(c.observed)
+		if v.OK != c.ok || !strings.Contains(v.Problem, c.problem) {
+			t.Errorf("epoch 2: Check(%q) = ok %v, %q; want ok %v, ~%q", c.observed, v.OK, v.Problem, c.ok, c.problem)
+		}
+	}
+	// Epoch 1's checker still judges its own crash states.
+	if v := p.Check(recs("a", "b", "c")); !v.OK {
+		t.Errorf("epoch 1 after Restart: %v", v)
+	}
+	for _, k := range []int{0, 4} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Restart(%d) with operations 1..3 allowed did not panic", k)
+				}
+			}()
+			p.Restart(k)
+		}()
+	}
+}

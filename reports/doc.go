@@ -34,6 +34,17 @@
 // [ProfileRows]) adds up each scenario's violations per profile — the
 // demo's profile table.
 //
+// Culprits (issue 10 section 4). Each violation names the unit it blames
+// (sim.Violation.Culprit) with its source line — "culprit: lost … at
+// file:line" in the text, a line of its section on the page, the field in
+// the JSON — and a crash point with several causes has a violation for
+// each. A run's warnings of barriers the workload misused (sim.Warning: a
+// Sync retried after it failed, a barrier's error ignored) come before
+// its violations in the text ([Violations] writes them all, whatever its
+// max), as notes above the timeline on the page, and in the JSON. A unit
+// of a recovery that crashed (sim.Unit.Recovery) is numbered in that
+// recovery's trace and tags no event of the workload's excerpt.
+//
 // [Verdict] gives a result's verdict word: a correct scenario gets "pass"
 // or "FAIL"; a bug variant ([sim.Result.Buggy], "-bug-" in the name) is
 // expected to be caught, so it gets "caught" when the run found a
@@ -53,7 +64,11 @@
 // # Implementation notes
 //
 // Table. The columns are scenario, fault, strategy, crash points, states
-// explored/total, unique images, recoveries, violations, time and verdict;
+// explored/total, unique images, continued, recoveries, violations, time
+// and verdict; continued is, for a run at crash depth 2 or more
+// (docs/DESIGN.md F4), the crash states whose recovery the program went
+// on from and, in brackets, the crash states of those continuations
+// judged ("16 (1004)"; a footnote says so), and "-" for a run of one crash;
 // a power failure's fault names its profile, "power (posix)" (a result
 // written before profiles has none: "power").
 // A state total that saturated (StatesExact false) is shown as "≥N" (two
@@ -103,4 +118,14 @@
 // barriers (sim.Event.IsBarrier) and the crash point highlighted and the
 // operations that made a kept or lost unit tagged, and the replay command.
 // At most 50 violations per result are written out; the JSON has them all.
+//
+// Epochs. A violation that needed more than one crash (sim.Violation.Chain)
+// or a continuation that could not go on (Liveness) spans several lives of
+// the program: its mark on the timeline is hatched, and its section shows
+// them in a row — the workload to its crash, a recovery, each continuation
+// to its crash or its failure, and what the last recovery found — with the
+// trace excerpt of each later epoch (the recovery's operations, then the
+// continuation's, numbered in that machine's trace). The kept and lost
+// units are the last crash's, tagged in its excerpt only. The result's
+// facts give its crash depth and continuations.
 package reports

@@ -113,21 +113,31 @@ type resultView struct {
 	Granularity            int
 	Buggy                  bool
 	// Quiet is a pass: the runs a reader hunting problems may hide.
-	Quiet                   bool
-	Verdict, VerdictClass   string
-	CrashPoints             int
-	States                  string
-	Unique, Recoveries      int
+	Quiet                 bool
+	Verdict, VerdictClass string
+	CrashPoints           int
+	States                string
+	Unique, Recoveries    int
+	// CrashDepth, Continuations and ContinuationStates say how far the
+	// run went after its recoveries (docs/DESIGN.md F4).
+	CrashDepth              int
+	Continuations           int
+	ContinuationStates      int
 	Elapsed                 string
 	Stopped, RunError       string
 	Marks                   []markView
 	PointsPerMark           int
 	Violations              []violationView
 	ViolationCount, Unshown int
+	// Warnings are the barriers the workload misused (sim.Warning).
+	Warnings []string
 }
 
 type markView struct {
-	Bad    bool
+	Bad bool
+	// Deep says that the violation it links to needed more than one
+	// crash: the program went on after a recovery.
+	Deep   bool
 	Height int
 	Title  string
 	// Target is the id of the first violation the mark covers, or empty.
@@ -143,9 +153,24 @@ type violationView struct {
 	Diff                            string
 	Panic, RecoveryCrash, Replay    string
 	Profiles                        string // on which profiles it reproduces
+	Culprit                         string // the unit it blames, with its line
 	Kept, Lost                      []string
 	Excerpt                         []eventView
 	HasExpectation                  bool
+	// Epochs are the program's lives the violation spans, when more than
+	// one: each with where it ended — a crash, or a continuation that
+	// could not go on — and, after the first, its trace excerpt.
+	Epochs []epochView
+}
+
+// epochView is one life of the program in a violation's chain.
+type epochView struct {
+	N        int
+	What     string // "the workload" or "the continuation after its recovery"
+	End      string // how it ended: the crash point, or the continuation's failure
+	Refused  bool   // it ended in a failure, not a crash
+	Excerpt  []eventView
+	Recovery string // what the recovery after it found: "" (went on), or the problem
 }
 
 type eventView struct {
@@ -173,13 +198,19 @@ func resultOf(r *sim.Result, v, id string) resultView {
 		Verdict: v, VerdictClass: class, Quiet: v == VerdictPass,
 		CrashPoints: r.CrashPoints, States: states(r.Explored, r.States, r.StatesExact),
 		Unique: r.Unique, Recoveries: r.Recoveries, Elapsed: duration(r.Elapsed),
+		CrashDepth: r.CrashDepth, Continuations: r.Continuations, ContinuationStates: r.ContinuationStates,
 		Stopped: r.Stopped, RunError: r.RunError, ViolationCount: len(r.Violations),
+	}
+	for _, w := range r.Warnings {
+		rv.Warnings = append(rv.Warnings, w.String())
 	}
 	// The first violation at each crash point is where its mark links.
 	firstAt := map[int]string{}
+	deepAt := map[int]bool{}
 	for i := range r.Violations {
 		viol := &r.Violations[i]
 		vid := fmt.Sprintf("%s-v%d", id, i)
+		deepAt[viol.Point] = deepAt[viol.Point] || viol.Epochs() > 1
 		if i < maxViolationsShown {
 			if _, ok := firstAt[viol.Point]; !ok {
 				firstAt[viol.Point] = vid
@@ -188,11 +219,13 @@ func resultOf(r *sim.Result, v, id string) resultView {
 		}
 	}
 	rv.Unshown = len(r.Violations) - len(rv.Violations)
-	rv.Marks, rv.PointsPerMark = marksOf(r.Points, firstAt)
+	rv.Marks, rv.PointsPerMark = marksOf(r.Points, firstAt, deepAt)
 	return rv
 }
 
-func marksOf(points []sim.Point, firstAt map[int]string) ([]markView, int) {
+// marksOf groups the crash points into at most maxMarks marks; deepAt
+// says at which points the violation needed more than one crash.
+func marksOf(points []sim.Point, firstAt map[int]string, deepAt map[int]bool) ([]markView, int) {
 	per := (len(points) + maxMarks - 1) / maxMarks
 	if per < 1 {
 		per = 1
@@ -212,6 +245,7 @@ func marksOf(points []sim.Point, firstAt map[int]string) ([]markView, int) {
 			if m.Target == "" {
 				m.Target = firstAt[p.Index]
 			}
+			m.Deep = m.Deep || deepAt[p.Index]
 		}
 		m.Bad = viols > 0
 		// A log scale: states per point range over orders of magnitude,
@@ -223,6 +257,9 @@ func marksOf(points []sim.Point, firstAt map[int]string) ([]markView, int) {
 			m.Title = fmt.Sprintf("crash point %d, %s: %s states explored, %d %s", first.Index, first.At, states(explored, total, exact), viols, plural(viols, "violation", "violations"))
 		} else {
 			m.Title = fmt.Sprintf("crash points %d–%d (#%d–#%d): %s states explored, %d %s", first.Index, last.Index, first.Trace, last.Trace, states(explored, total, exact), viols, plural(viols, "violation", "violations"))
+		}
+		if m.Deep {
+			m.Title += ", shown after the program went on from its recovery and crashed again"
 		}
 		marks = append(marks, m)
 	}
@@ -236,30 +273,68 @@ func violationOf(v *sim.Violation, id string, n int) violationView {
 	vv := violationView{
 		ID: id, N: n, Point: v.Point, Trace: v.Trace, At: v.At,
 		Problem: v.Problem, Expected: v.Expected, Observed: v.Observed, Diff: v.Diff,
-		Panic: v.Panic, RecoveryCrash: v.RecoveryCrash, Profiles: v.ProfilesText(),
+		Panic: v.Panic, RecoveryCrash: v.RecoveryCrash, Profiles: v.ProfilesText(), Culprit: v.CulpritText(),
 		Replay:         "crashsim replay " + v.ReplayID,
 		HasExpectation: v.Expected != "" || v.Observed != "",
 	}
+	// A unit of a recovery that crashed indexes that recovery's trace,
+	// which no excerpt shows: it marks no event.
 	kept := map[uint64]bool{}
 	lost := map[uint64]bool{}
 	for _, u := range v.Kept {
 		vv.Kept = append(vv.Kept, u.String())
-		kept[u.Trace] = true
+		kept[u.Trace] = kept[u.Trace] || !u.Recovery
 	}
 	for _, u := range v.Lost {
 		vv.Lost = append(vv.Lost, u.String())
-		lost[u.Trace] = true
+		lost[u.Trace] = lost[u.Trace] || !u.Recovery
 	}
+	// The units are the last crash's: of the workload's trace only when
+	// it is the only one.
+	first := len(v.Chain) == 0
 	crashShown := false
 	for _, e := range v.Excerpt {
 		vv.Excerpt = append(vv.Excerpt, eventView{
 			Text: e.String(), Barrier: e.IsBarrier(), Crash: e.Index == v.Trace,
-			KeptHere: kept[e.Index], LostHere: lost[e.Index],
+			KeptHere: first && kept[e.Index], LostHere: first && lost[e.Index],
 		})
 		crashShown = crashShown || e.Index == v.Trace
 	}
 	if len(vv.Excerpt) > 0 && !crashShown {
 		vv.Excerpt = append(vv.Excerpt, eventView{Text: "crash " + v.At, Crash: true})
 	}
+	if v.Epochs() > 1 {
+		vv.Epochs = epochsOf(v, kept, lost)
+	}
 	return vv
+}
+
+// epochsOf lays out the lives of the program a violation spans: the
+// workload, up to its crash; each continuation after a recovery, up to
+// its crash or its failure. The kept and lost units are the last crash's.
+func epochsOf(v *sim.Violation, kept, lost map[uint64]bool) []epochView {
+	eps := []epochView{{N: 1, What: "the workload", End: fmt.Sprintf("crash point %d, %s", v.Point, v.At)}}
+	for i, c := range v.Chain {
+		ep := epochView{N: c.Epoch, What: "the continuation after its recovery", End: fmt.Sprintf("crash point %d, %s", c.Point, c.At)}
+		last := i == len(v.Chain)-1 && !v.Liveness
+		crashShown := false
+		for _, e := range c.Excerpt {
+			ev := eventView{Text: e.String(), Barrier: e.IsBarrier(), Crash: e.Index == c.Trace}
+			if last {
+				ev.KeptHere, ev.LostHere = kept[e.Index], lost[e.Index]
+			}
+			ep.Excerpt = append(ep.Excerpt, ev)
+			crashShown = crashShown || e.Index == c.Trace
+		}
+		if len(ep.Excerpt) > 0 && !crashShown {
+			ep.Excerpt = append(ep.Excerpt, eventView{Text: "crash " + c.At, Crash: true})
+		}
+		eps = append(eps, ep)
+	}
+	if v.Liveness {
+		eps = append(eps, epochView{N: v.Epochs(), What: "the continuation after its recovery", End: v.Problem, Refused: true})
+	} else {
+		eps[len(eps)-1].Recovery = v.Problem
+	}
+	return eps
 }

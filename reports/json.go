@@ -62,6 +62,12 @@ func normalized(r *sim.Result) *sim.Result {
 		if v.NotOn == nil {
 			v.NotOn = []string{}
 		}
+		v.Chain = append([]sim.Crash(nil), v.Chain...)
+		for j := range v.Chain {
+			if v.Chain[j].Excerpt == nil {
+				v.Chain[j].Excerpt = []sim.Event{}
+			}
+		}
 	}
 	return &c
 }

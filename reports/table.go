@@ -13,10 +13,10 @@ import (
 )
 
 // tableHeader is the header of Table, in column order.
-var tableHeader = []string{"scenario", "fault", "strategy", "crash points", "states explored", "unique", "recoveries", "violations", "time", "verdict"}
+var tableHeader = []string{"scenario", "fault", "strategy", "crash points", "states explored", "unique", "continued", "recoveries", "violations", "time", "verdict"}
 
 // Numbers are right-aligned so that their magnitudes line up.
-var tableAlign = []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignLeft}
+var tableAlign = []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignLeft}
 
 // stoppedMark flags a row whose exploration a budget cut short; a
 // footnote under the table explains it.
@@ -34,6 +34,7 @@ func Table(w io.Writer, results []*sim.Result) error {
 	)
 	t.Header(tableHeader)
 	stops := map[string]int{}
+	deep := false
 	var runErrors []string
 	var prev *sim.Result
 	verdictOf := verdicts(results)
@@ -52,6 +53,7 @@ func Table(w io.Writer, results []*sim.Result) error {
 			}
 		}
 		prev = r
+		deep = deep || r.CrashDepth > 1
 		verdict := verdictOf[i]
 		if r.Stopped != "" {
 			verdict += stoppedMark
@@ -64,7 +66,7 @@ func Table(w io.Writer, results []*sim.Result) error {
 			scenario, fault, strategyCell(r),
 			fmt.Sprint(r.CrashPoints),
 			states(r.Explored, r.States, r.StatesExact),
-			fmt.Sprint(r.Unique), fmt.Sprint(r.Recoveries),
+			fmt.Sprint(r.Unique), continued(r), fmt.Sprint(r.Recoveries),
 			fmt.Sprint(len(r.Violations)),
 			duration(r.Elapsed), verdict,
 		)
@@ -74,6 +76,11 @@ func Table(w io.Writer, results []*sim.Result) error {
 	}
 	if err := t.Render(); err != nil {
 		return fmt.Errorf("reports: table: %w", err)
+	}
+	if deep {
+		if _, err := fmt.Fprintf(w, "continued: crash states whose recovery the program went on from, to crash again (crash depth 2 and more), and in brackets the crash states of those continuations judged; - for one crash.\n"); err != nil {
+			return err
+		}
 	}
 	if len(stops) > 0 {
 		reasons := make([]string, 0, len(stops))
@@ -96,9 +103,21 @@ func Table(w io.Writer, results []*sim.Result) error {
 // Violations writes the details of each result's violations, at most max
 // per result (all of them when max < 0), with the command that replays
 // each.
+//
+// It also writes each result's warnings (sim.Warning), every one
+// whatever max is: a barrier the workload misused, with the lines.
 func Violations(w io.Writer, results []*sim.Result, max int) error {
 	for _, r := range results {
-		if r == nil || len(r.Violations) == 0 || max == 0 {
+		if r == nil {
+			continue
+		}
+		for i, warn := range r.Warnings {
+			if _, err := fmt.Fprintf(w, "\n== %s: warning %d of %d, a barrier misused (%s)\n  problem:  %s\n  failed:   #%d%s\n  then:     #%d%s\n",
+				runName(r), i+1, len(r.Warnings), warn.Kind, warn.Problem, warn.Failed, at(warn.FailedSource), warn.Then, at(warn.ThenSource)); err != nil {
+				return err
+			}
+		}
+		if len(r.Violations) == 0 || max == 0 {
 			continue
 		}
 		n := len(r.Violations)
@@ -119,6 +138,23 @@ func Violations(w io.Writer, results []*sim.Result, max int) error {
 		}
 	}
 	return nil
+}
+
+// at is " at " and a source line, or "" when there is none.
+func at(source string) string {
+	if source == "" {
+		return ""
+	}
+	return " at " + source
+}
+
+// continued is the continued cell of a result: its continuations and
+// their crash states judged, or - for a run of one crash.
+func continued(r *sim.Result) string {
+	if r.CrashDepth <= 1 {
+		return "-"
+	}
+	return fmt.Sprintf("%d (%d)", r.Continuations, r.ContinuationStates)
 }
 
 func plural(n int, one, many string) string {

@@ -30,6 +30,9 @@ type TB interface {
 //		sim.Check(t, sc, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets})
 //	}
 //
+// Each barrier the workload misused (Result.Warnings) is logged: a
+// warning is no violation, so it fails nothing.
+//
 // Under the test flag -crashsim.replay=<id>, Check does not explore: it
 // rebuilds only the state id names, prints it as `crashsim replay` does,
 // and fails the test if it still violates (see the package doc). It then
@@ -63,6 +66,9 @@ func check(t TB, sc *Scenario, opts Options, p *property) *Result {
 	for i := range res.Violations {
 		v := &res.Violations[i]
 		t.Errorf("%s under a %v crash (%v): violation\n%s", sc.Name, res.Fault, res.Strategy, v.WithReplay(replayCommand(t, v.ReplayID, p)))
+	}
+	for _, w := range res.Warnings {
+		t.Logf("%s: warning: %s", sc.Name, w) // a misuse, not a verdict: see Warning
 	}
 	return res
 }

@@ -27,6 +27,41 @@
 //		},
 //	}
 //
+// A scenario may also say how the program goes on after its recovery, so
+// that the explorer crashes it again (docs/DESIGN.md F4): Continue runs on
+// the machine the recovery left, in a new process, opens the stored state
+// again and runs more operations, marked as Run marks its own:
+//
+//	sc.Continue = func(env *sim.Env) error { // after a recovery, the program goes on
+//		w, err := mylog.Open(env.FS, "/data/log") // appends go after the last intact record
+//		...
+//		env.Invoke(models.LogAppend{Record: rec}) // after the operations the recovery returned
+//		err = w.AppendAndSync(rec)
+//		...
+//		env.DurableAll()
+//		return w.Close()
+//	}
+//
+// A scenario with a Continue is crashed twice by default
+// (Options.CrashDepth): the explorer continues a seeded sample of the
+// crash states that recovered correctly, crashes each continuation at its
+// own crash points, and judges what recovery returns there against one
+// history — the operations the first recovery returned, all of them
+// durable, then the continuation's — so that an operation acknowledged in
+// any epoch must survive every later crash, and one lost at a crash may
+// not come back after the next. This is where cross-failure bugs show: a
+// recovery that returns the right state but leaves one that is wrong to go
+// on from (a torn tail the next appends follow, a lock nobody can take
+// again). A Continue that fails is a violation too — a store that recovered
+// must take writes — unless Scenario.MayRefuse accepts its error. Such a
+// violation names every crash, and so does its replay id:
+//
+//	crash point 1, before #10 p1 sync /data/log
+//	  then:     epoch 2 (the program went on after its recovery): crash point 2, before #17 p2 sync /data/log
+//	  problem:  acknowledged operations lost: recovered the state after 0 operations, but 1 were acknowledged durable (lost: #1 append("delta"))
+//	  …
+//	replay:   go test ./mylog -run '^TestMyLog$' -v -crashsim.replay='my-log@9f2c41d07a5be318:power:posix:subsets:0:0:zero:1+2:0/1/0,0+0/1/1,1,1'
+//
 // From a test, Check fails the test with a report of every violation:
 //
 //	func TestMyLog(t *testing.T) {
@@ -44,11 +79,23 @@
 // rebuilds that one state, recovers it, and prints what `crashsim replay`
 // prints — the verdict, the kept and lost units, the whole trace up to the
 // crash point with the source line of each storage operation, and the
-// recovery's trace. The test fails while the state still violates and
+// recovery's trace (with the recovery code's lines; for a crash during
+// recovery, the crashed recovery's trace too, whose lines the units of
+// that crash state name). The test fails while the state still violates and
 // passes once the recovery handles it. Checks of other scenarios are
 // skipped (one log line each); a Check of the same scenario with other
 // options or another workload is not the one named, and a test none of
 // whose Checks was fails: a replay never passes without replaying.
+//
+// A source line is the innermost caller outside the laboratory (sim,
+// faultfs and engine itself; engine's subpackages are code under test).
+// When the program reaches its storage through an adapter of its own — a
+// package that wraps engine.FS in the program's file interface — every
+// line would be the adapter's; Scenario.Adapters names such packages (a
+// path ending in "/..." names a tree), whose frames are passed over too,
+// so that the line is the call into the adapter:
+//
+//	sc.Adapters = []string{"github.com/crashsim/crashsim/internal/mylog"} // the program's wrapper of engine.FS
 //
 // Check composes with rapid: draw the workload's operations inside
 // rapid.Check and build the scenario from them; rapid shrinks a failing
@@ -278,9 +325,29 @@
 // state tried is moved to its Nearest under the run's profile, so the
 // explanation is a state that profile allows; a garbage tail stays only if
 // the state passes with zeros. The
-// replay id names the shrunk state. Source lines of the stores involved are
-// found by replaying it (RunReplay): recording the caller of every storage
-// operation costs a stack walk each, so a normal run does not.
+// replay id names the shrunk state. Source lines of the stores involved
+// cost a stack walk per storage operation, so a run records none while it
+// explores: once it has violations, it runs the workload once more,
+// recording, for the lines of the workload's units (culprit.go), and a
+// replay (RunReplay) records every machine it runs, recoveries and
+// continuations too. Each violation blames one unit, its Culprit: the
+// earliest change lost, else the latest kept. A crash point reports each
+// distinct cause of its failing states: every failing power-failure state
+// of the workload that loses at most one pending unit is a cause (kept
+// without its image), shrunk — cheaply: it is nearly its own explanation,
+// and the states its shrinks try are judged once per point (shrinkMemo) —
+// and reported unless its shrunk units are those of a lower state's; a
+// point with no such state reports its first failing state, as before.
+// Whether a state is a cause depends on the state alone, never on which
+// other states a shard judged, so Merge of the shards, which keeps one
+// violation per crash point and cause, gives the whole run's.
+//
+// Barriers misused (barrier.go). The workload's machine records each Sync,
+// Datasync or SyncDir that fails (faultfs's Failed callback) and watches
+// what follows: the same Sync succeeding with nothing written to the file
+// since is a "sync-retried" warning (fsyncgate), an Env.Durable before the
+// path's barrier succeeded again an "error-ignored" one. A warning is not a
+// verdict: it is in Result.Warnings, the reports and Check's log.
 //
 // Deaths (docs/DESIGN.md F2, "mapped pages on a full disk"). faultfs fails
 // a load or store that the kernel would answer with SIGBUS with
@@ -299,7 +366,76 @@
 // Crashes during recovery (Options.RecoveryCrashes): the recovery of each
 // image is itself run on a traced machine with crash points, and each of its
 // crash states (at most 32 per point) is recovered again and judged against
-// the same history: recovery must be idempotent when interrupted.
+// the same history: recovery must be idempotent when interrupted. At crash
+// depth 2 and more (below), every recovery of a chain is crashed so too,
+// and a replay id's rpoint and rchoice crash the recovery of its last
+// crash.
+//
+// Crashes after the first (Options.CrashDepth; chain.go). The history. A
+// state whose recovery returned the state after operations 1..k (the
+// Verdict's Prefix) is continued with the checker models.Prefix.Restart(k):
+// operations 1..k, all durable — the recovery read them from the crash
+// image, which is the disk, so no later crash may take them back, and k is
+// where the program goes on from whatever was acknowledged — then the
+// continuation's operations; operations k+1.. of the epoch before are out
+// of the history, so one that comes back is a violation ("matches no
+// prefix"). Env.Durable counts the continuation's own operations.
+//
+// The continuation. The state is recovered again on a machine that keeps
+// its trace and what is durable (not untracked: what the recovery wrote
+// and did not make durable is pending, and the continuation's crash states
+// lose or keep it), then every process of it exits (Process.Kill: locks
+// released, the page cache kept) and Continue runs in a new one, with a
+// random source that is the same for every continuation of an epoch, so
+// that two chains from the same image do the same. A recovery that leaves
+// a handle open and a lock taken therefore does not block the
+// continuation; one that leaves the store refusing writes does.
+//
+// Which states go on, and the cost. The sequencer offers it each distinct
+// image of the workload's crash points (not those after a death), once per
+// fingerprint — the same image recovers and goes on the same way wherever
+// it was found — and keeps a seeded sample of at most MaxChains (Algorithm
+// R over the run, so that late crash points are as likely as early ones).
+// When the workload is done, it sends the chains to the workers of the
+// shard whose image it is (the u-th distinct image's shard, as for the
+// judgement): under a state budget only as many as what the workload's
+// crash points left pays for, min(MaxStates, ChainStates) each, the choice
+// seeded; after a time budget none. A continuation's crash points are
+// those of the fault model; at each, the strategy's states (at most 16) are
+// offered to a seeded sample of at most min(MaxStates, ChainStates) of the
+// continuation (a Pending is a snapshot, so a power failure's state is
+// built when it is judged; a process crash's image is taken at its point),
+// which is judged in the order of the run, deduplicated by image and
+// history within the chain, and stops at the first failure. At a depth
+// beyond 2, the first state that recovers correctly goes on in its turn.
+// So a chain costs a second recovery of its state, the continuation, and
+// at most min(MaxStates, 64) recoveries per epoch; docs/BENCHMARKS.md
+// ("Crash depth") has the figures. Everything is decided by the run, never
+// by the workers, and the shards' Result.Continuations and
+// ContinuationStates add up to the whole run's.
+//
+// Seeds. The states of crash point k of a continuation, and their
+// recoveries, are seeded from the recovery seed of the state the
+// continuation went on from (job.base), so that a replay, which knows the
+// chain, rebuilds them.
+//
+// Violations of a chain. The failing state of its last crash is shrunk as
+// any other, against that crash's history; a continuation that failed is
+// not (each try would run it again). Profiles: the violation reproduces on
+// P when P allows each earlier crash's state as it was (the same units, and
+// the state its own under P) and some state P allows at the last crash
+// fails, found as for one crash; a continuation that failed needs P to
+// allow every crash's state. So "not on P" says that this chain does not
+// happen under P, not that no chain does.
+//
+// Replay of a chain. RunReplay runs the workload to the first crash point,
+// builds its state, recovers it, runs the continuation to the crash point
+// the id names next (counting its crash points as the explorer does) and
+// builds that state, and so on; a continuation that failed is run to its
+// end. Replay.Epochs holds the trace of each later epoch with its source
+// lines. The continuation is not digested: the workload's digest names the
+// run, and a continuation that changed replays its own run (ErrDiverged
+// if it no longer reaches the crash point, or fits the choice).
 //
 // Limits. A recovery that never returns blocks its worker: there is no way
 // to stop a goroutine. Processes are goroutines of this one; a workload

@@ -26,6 +26,9 @@ type Env struct {
 	proc  *Process
 	mu    *sync.Mutex    // serializes the checker: markers may come from several goroutines
 	check *models.Prefix // nil during recovery
+	// base is how many operations of the history came before this epoch:
+	// 0 in the workload; in a continuation, those its recovery returned.
+	base int
 }
 
 // Process returns the simulated process the code runs in.
@@ -53,12 +56,14 @@ func (e *Env) Return(output any) {
 }
 
 // Durable marks operations 1..n as acknowledged durable: the system under
-// test has promised they survive a crash.
+// test has promised they survive a crash. In a continuation (Scenario.
+// Continue) n counts the continuation's own operations: those the
+// recovery before it returned are durable already.
 func (e *Env) Durable(n int) {
 	e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
 	if e.check != nil {
 		e.mu.Lock()
-		e.check.Durable(n)
+		e.check.Durable(e.base + n)
 		e.mu.Unlock()
 	}
 }
@@ -71,7 +76,7 @@ func (e *Env) DurableAll() {
 		return
 	}
 	e.mu.Lock()
-	n := e.check.Invoked()
+	n := e.check.Invoked() - e.base
 	e.mu.Unlock()
 	e.Durable(n)
 }

@@ -3,6 +3,7 @@ package sim_test
 import (
 	"fmt"
 	"log"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -76,7 +77,8 @@ func myLog(records [][]byte) *sim.Scenario {
 	}
 }
 
-// TestMyLog is the package doc's example: the scenario, then Check.
+// TestMyLog is the package doc's example: the scenario, how the program
+// goes on after its recovery, then Check, which crashes it twice.
 func TestMyLog(t *testing.T) {
 	sc := &sim.Scenario{
 		Name:  "my-log",
@@ -104,6 +106,21 @@ func TestMyLog(t *testing.T) {
 		Recover: func(env *sim.Env) (any, error) {
 			return mylog.ReadAll(env.FS, "/data/log") // the state, in the model's form
 		},
+	}
+	sc.Continue = func(env *sim.Env) error { // after a recovery, the program goes on
+		w, err := mylog.Open(env.FS, "/data/log") // appends go after the last intact record
+		if err != nil {
+			return err
+		}
+		rec := []byte("delta")
+		env.Invoke(models.LogAppend{Record: rec}) // after the operations the recovery returned
+		err = w.AppendAndSync(rec)
+		if err != nil {
+			return err
+		}
+		env.Return(nil)
+		env.DurableAll()
+		return w.Close()
 	}
 	sim.Check(t, sc, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets})
 }
@@ -142,6 +159,46 @@ func ExampleExplore() {
 	// Output:
 	// crash points: 4 violations: 1
 	// acknowledged operations lost: recovered the state after 2 operations, but 3 were acknowledged durable (lost: #3 append("gamma"))
+}
+
+// Scenario.Adapters: the log's storage calls are all made in package
+// mylog, the program's own wrapper of engine.FS, so the culprit's source
+// line is mylog's; naming the package as an adapter makes it the line of
+// the workload that called into it. Replays name lines the same way.
+func ExampleScenario_adapters() {
+	sc := &sim.Scenario{
+		Name:  "my-log-bug-no-sync",
+		Model: models.Log(),
+		Run: func(env *sim.Env) error {
+			w, err := mylog.Open(env.FS, "/data/log")
+			if err != nil {
+				return err
+			}
+			for _, rec := range records {
+				env.Invoke(models.LogAppend{Record: rec})
+				if err := w.Append(rec); err != nil { // no Sync: the culprit
+					return err
+				}
+				env.DurableAll()
+			}
+			return w.Close()
+		},
+		Recover: func(env *sim.Env) (any, error) { return mylog.ReadAll(env.FS, "/data/log") },
+	}
+	file := func(sc *sim.Scenario) string {
+		res, err := sim.Explore(sc, sim.Options{Fault: sim.PowerFailure, Strategy: sim.DropAll})
+		if err != nil {
+			log.Fatal(err)
+		}
+		f, _, _ := strings.Cut(res.Violations[0].Culprit.Source, ":")
+		return f
+	}
+	fmt.Println("culprit in", file(sc))
+	sc.Adapters = []string{"github.com/crashsim/crashsim/internal/mylog"} // the program's wrapper of engine.FS
+	fmt.Println("culprit in", file(sc))
+	// Output:
+	// culprit in mylog/mylog.go
+	// culprit in sim/example_test.go
 }
 
 // Env.Inject injects media faults with rules that count afresh in every

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -81,6 +82,14 @@ type explorer struct {
 	stopped    atomic.Bool
 	recoveries atomic.Int64
 
+	// Crashes after the first (chain.go): the depth the run explores, the
+	// sequencer's sample of the crash states to continue, and what the
+	// continuations did.
+	depth         int
+	chains        chainSample
+	continuations atomic.Int64
+	contStates    atomic.Int64
+
 	mu       sync.Mutex
 	fails    map[int]*failure // per crash point (slot), its first failing state
 	excerpts [][]Event        // per crash point (slot), the trace before it
@@ -88,11 +97,16 @@ type explorer struct {
 	done     int              // crash points the sequencer finished
 
 	replay *replayTarget // set when replaying one state
+
+	// causes holds, per crash point (slot), its failing states that are
+	// each shrunk to a cause (culprit.go); under mu.
+	causes map[int][]*failure
 }
 
-// job is one crash image to recover and judge.
+// job is one crash image to recover and judge, or (start set) one to
+// continue after its recovery.
 type job struct {
-	point  int // the crash point's index in the run
+	point  int // the crash point's index in its epoch (the run's, for the workload)
 	slot   int // its index in res.Points
 	idx    int // the choice's place in the crash point's enumeration
 	choice faultfs.Choice
@@ -100,15 +114,31 @@ type job struct {
 	img    *faultfs.FS
 	check  *models.Prefix
 	died   string // a death of the workload since the last crash point (see pointWork)
+	// base seeds the recoveries and the sampled states of the crash
+	// point (stateSeed, pointSeed): the run's seed in the workload; in a
+	// continuation, the recovery seed of the state it went on from.
+	base  uint64
+	start *chainStart // set for a continuation (chain.go)
 }
+
+// seedOf is the recovery seed of state c of j's crash point.
+func (j job) seedOf(c faultfs.Choice) uint64 { return stateSeed(j.base, j.point, c) }
+
+// choicesSeed seeds the states sampled at j's crash point.
+func (j job) choicesSeed() int64 { return pointSeed(j.base, j.point) }
 
 // failure is the first failing state of a crash point, kept to be shrunk
 // and reported when the run ends.
 type failure struct {
-	job     job
+	job     job // the workload's crash state (of the chain's first crash)
 	out     outcome
 	problem judgement
-	rec     *recoveryCrash // set when the failure is in a crashed recovery
+	rec     *recoveryCrash // set when the failure is in a crashed recovery (of the chain's last crash)
+	// chain lists the crashes after the first (chain.go); liveness says
+	// that the failure is the continuation after the last of them.
+	chain    []chainLink
+	liveness bool
+	memo     shrinkMemo // shared by the causes of one crash point, if set
 }
 
 func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
@@ -145,9 +175,14 @@ func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
 			Seed: opts.Seed, Granularity: opts.Granularity, MaxStates: opts.MaxStates,
 			BudgetStates: opts.Budget.States, BudgetTime: opts.Budget.Time,
 			GarbageTail: opts.Tail.Garbage, TailSeed: tailSeed,
-			RecoveryCrashes: opts.RecoveryCrashes, Shard: opts.Shard.String(),
+			RecoveryCrashes: opts.RecoveryCrashes, CrashDepth: opts.depthFor(sc), Shard: opts.Shard.String(),
 			StatesExact: true, Violations: []Violation{},
 		},
+	}
+	x.depth = x.res.CrashDepth
+	if x.depth > 1 {
+		x.res.MaxChains = opts.MaxChains
+		x.chains = newChainSample(opts.MaxChains, opts.Seed)
 	}
 	return x, nil
 }
@@ -169,9 +204,10 @@ func (x *explorer) run() {
 	x.m = NewMachine()
 	x.m.startDigest()
 	if x.replay != nil {
-		x.m.startRecording()
+		x.m.startRecording(x.sc.Adapters)
 	}
 	x.m.hook = x
+	x.m.skip = x.sc.Adapters
 	x.proc = x.m.Start("workload")
 	env := &Env{FS: x.proc.FS(), Rand: rand.New(rand.NewPCG(x.opts.Seed, 0x776f726b6c6f6164)), proc: x.proc, mu: &x.checkMu, check: x.check}
 	if err := runGuarded(func() error { return x.sc.Run(env) }); err != nil && !x.stopped.Load() && !x.proc.Killed() {
@@ -188,6 +224,7 @@ func (x *explorer) run() {
 			x.res.RunError = "an injected fault never fired: " + strings.Join(unfired, "; ")
 		}
 	}
+	x.res.Warnings = x.m.barrierWarnings()
 	close(x.pending)
 	close(x.builds)
 	<-x.sequenced
@@ -341,14 +378,18 @@ func (x *explorer) sequence() {
 			x.explored++
 			key := judged{pw.fps[i], pw.check.DurableCount(), pw.check.Invoked(), pw.died != ""}
 			mine := false
+			j := job{point: pt.Index, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check, died: pw.died, base: x.opts.Seed}
 			if !x.seen[key] {
 				x.seen[key] = true
 				mine = x.opts.Shard.judges(x.unique)
+				if x.depth > 1 && pw.died == "" {
+					x.chains.offer(x.unique, j, pw.fps[i], pw.prebuilt != nil)
+				}
 				x.unique++
 				pt.Unique++
 			}
 			if mine {
-				b.jobs = append(b.jobs, job{point: pt.Index, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check, died: pw.died})
+				b.jobs = append(b.jobs, j)
 			} else if pw.prebuilt == nil {
 				pw.imgs[i].Release() // judged already, or another shard's: never recovered here
 			}
@@ -370,6 +411,7 @@ func (x *explorer) sequence() {
 			x.opts.Progress(Progress{Scenario: x.sc.Name, CrashPoints: pt.Index + 1, Explored: x.explored, Violations: failing, Elapsed: time.Since(x.start)})
 		}
 	}
+	x.startChains()
 }
 
 // describePoint says where crash point at is: before a barrier (F2), after
@@ -395,8 +437,12 @@ type judged struct {
 }
 
 // seedAt is the seed of the random choices at crash point k.
-func (x *explorer) seedAt(k int) int64 {
-	return int64(mix(x.opts.Seed, uint64(k)) >> 1)
+func (x *explorer) seedAt(k int) int64 { return pointSeed(x.opts.Seed, k) }
+
+// pointSeed is the seed of the random choices at crash point k of an
+// epoch whose seeds come from base (see job.base).
+func pointSeed(base uint64, k int) int64 {
+	return int64(mix(base, uint64(k)) >> 1)
 }
 
 // mix hashes two words into one (splitmix64's finalizer).
@@ -479,8 +525,13 @@ func (x *explorer) judgeBatch(b *batch, builds chan *pointWork) chan *pointWork 
 }
 
 // judgeJob recovers one image and records a failure; with RecoveryCrashes
-// it also crashes that recovery at each of its crash points.
+// it also crashes that recovery at each of its crash points. A
+// continuation's job goes on from its state (chain.go).
 func (x *explorer) judgeJob(j job) {
+	if j.start != nil {
+		x.continueChain(j)
+		return
+	}
 	var base *faultfs.FS
 	if x.opts.RecoveryCrashes {
 		base = j.img.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
@@ -488,8 +539,8 @@ func (x *explorer) judgeJob(j job) {
 	// Nobody asks for a power-failure state of this image again (crashes
 	// of the recovery, if any, are of base): its writes need no history.
 	j.img.Untrack()
-	out := x.recoverOn(j.img, x.recoverySeed(j.point, j.choice))
-	if bad := judge(j.check, j.died, out); bad != nil {
+	out := x.recoverOn(j.img, j.seedOf(j.choice))
+	if _, bad := judge(j.check, j.died, out); bad != nil {
 		x.fail(&failure{job: j, out: out, problem: *bad})
 		return
 	}
@@ -508,7 +559,13 @@ func (x *explorer) judgeJob(j job) {
 // k. It depends on the state, not on its place in the enumeration, so that
 // a replay, which knows only the state, recovers with the same seed.
 func (x *explorer) recoverySeed(k int, choice faultfs.Choice) uint64 {
-	h := mix(mix(x.opts.Seed, uint64(k)), uint64(choice.Prefix))
+	return stateSeed(x.opts.Seed, k, choice)
+}
+
+// stateSeed is the recovery seed of the state choice picks at crash point
+// k of an epoch whose seeds come from base (see job.base).
+func stateSeed(base uint64, k int, choice faultfs.Choice) uint64 {
+	h := mix(mix(base, uint64(k)), uint64(choice.Prefix))
 	for _, v := range choice.Sizes {
 		h = mix(h, uint64(v))
 	}
@@ -524,6 +581,7 @@ func (x *explorer) fail(f *failure) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.res.Points[f.job.slot].Violations++
+	x.keepCause(f)
 	if old := x.fails[f.job.slot]; old == nil || f.job.idx < old.job.idx {
 		x.fails[f.job.slot] = f
 	}
@@ -568,24 +626,27 @@ type judgement struct {
 // processes at the crash point (Process.Death), is a violation whatever
 // the recovery makes of the state, since a correct program does not die of
 // its storage. It returns nil when all is well.
-func judge(check *models.Prefix, died string, out outcome) *judgement {
+//
+// A good state is the state after operations 1..k of the history (the
+// Verdict's Prefix), which judge returns with it.
+func judge(check *models.Prefix, died string, out outcome) (k int, bad *judgement) {
 	switch {
 	case died != "":
-		return &judgement{problem: "the workload crashed: " + died}
+		return -1, &judgement{problem: "the workload crashed: " + died}
 	case out.panic != "":
 		first, _, _ := cutLine(out.panic)
-		return &judgement{problem: "recovery panicked: " + first, panic: out.panic}
+		return -1, &judgement{problem: "recovery panicked: " + first, panic: out.panic}
 	case out.err != nil:
-		return &judgement{problem: "recovery failed: " + out.err.Error()}
+		return -1, &judgement{problem: "recovery failed: " + out.err.Error()}
 	}
 	v, err := checkGuarded(check, out.state)
 	if err != nil {
-		return &judgement{problem: err.Error()}
+		return -1, &judgement{problem: err.Error()}
 	}
 	if v.OK {
-		return nil
+		return v.Prefix, nil
 	}
-	return &judgement{problem: v.Problem, expected: v.Expected, observed: v.Observed, diff: v.Diff}
+	return -1, &judgement{problem: v.Problem, expected: v.Expected, observed: v.Observed, diff: v.Diff}
 }
 
 // checkGuarded runs the check, turning a panic of the model (a recovered
@@ -630,7 +691,7 @@ func (x *explorer) report() {
 		slots = append(slots, s)
 	}
 	sort.Ints(slots)
-	vs := make([]Violation, len(slots))
+	vs := make([][]Violation, len(slots))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, x.opts.Workers)
 	for i, s := range slots {
@@ -638,11 +699,13 @@ func (x *explorer) report() {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			vs[i] = x.violation(x.fails[s])
+			vs[i] = x.violations(s)
 		}()
 	}
 	wg.Wait()
-	r.Violations = vs
+	r.Violations = append([]Violation{}, slices.Concat(vs...)...)
+	x.nameCulprits(r.Violations)
 	r.Recoveries = int(x.recoveries.Load())
+	r.Continuations, r.ContinuationStates = int(x.continuations.Load()), int(x.contStates.Load())
 	r.Elapsed = time.Since(x.start)
 }

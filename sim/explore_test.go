@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -417,6 +418,9 @@ func FuzzParseReplayID(f *testing.F) {
 	f.Add("pmem-log:power:subsets:7:64:zero:3:0/1/0,2")
 	f.Add("x:power:prefixes:1:512:garbage:2:1//3:4:0/0/1")
 	f.Add("my.pkg/log_2@00c0ffee12345678:process:keep-all:0:0:zero:1:keep")
+	f.Add("wal@00c0ffee12345678:power:posix:subsets:0:0:zero:7+3:0/0/1,0,1+0/1/0")
+	f.Add("pool:process:posix:keep-all:0:0:zero:7+3+:keep+keep+")
+	f.Add("pool:power:posix:subsets:0:0:zero:7+3:0/0/1+1/0:2:0/1/0")
 	f.Fuzz(func(t *testing.T, s string) {
 		id, err := ParseReplayID(s)
 		if err != nil {
@@ -426,7 +430,7 @@ func FuzzParseReplayID(f *testing.F) {
 			return
 		}
 		again, err := ParseReplayID(id.String())
-		if err != nil || again != id {
+		if err != nil || !reflect.DeepEqual(again, id) {
 			t.Fatalf("%q -> %+v -> %q -> %+v, %v", s, id, id.String(), again, err)
 		}
 	})

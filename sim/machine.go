@@ -42,6 +42,12 @@ type Machine struct {
 	full    []Event    // every event, when recording (replay)
 	sources map[uint64]string
 	record  bool
+	skip    []string // Scenario.Adapters, whose frames are no source line
+
+	// failedBarriers are the barriers that failed and have not succeeded
+	// since, by path, and warnings the misuses seen (barrier.go).
+	failedBarriers map[string]*failedBarrier
+	warnings       []Warning
 	// digest, set on a workload's machine only, hashes what its processes
 	// do, in trace order: ReplayID.Workload.
 	digest    *xxh3.Hasher
@@ -54,6 +60,19 @@ type Machine struct {
 	// injected are the rules Env.Inject injected, in order; the disk's
 	// injector tries them all.
 	injected injectors
+
+	sourcer func(faultfs.Op) string // SetSourcer
+}
+
+// SetSourcer gives the machine a way to find the source line of an
+// operation made from a goroutine that is all plumbing — a FUSE server's
+// (package mount), which runs the call another goroutine's system call
+// asked for. A replay calls it, under the disk's lock, for each such
+// operation; it returns "file:line" or "".
+func (m *Machine) SetSourcer(f func(op faultfs.Op) string) {
+	m.mu.Lock()
+	m.sourcer = f
+	m.mu.Unlock()
 }
 
 // injectors is the disk's Injector once Env.Inject was called: each Rules
@@ -167,19 +186,39 @@ func (m *Machine) observe(op faultfs.Op) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.last = op
-	if m.digest != nil {
+	if len(m.failedBarriers) > 0 {
+		m.watchBarriers(op)
+	}
+	// A real process's stats are the kernel's lookups and getattrs, which
+	// it makes or not as its caches decide (package mount): they change
+	// nothing and are no part of the workload's digest.
+	if m.digest != nil && !(op.Kind == faultfs.OpStat && m.pidOf(op.Owner) != 0) {
 		m.digestOp(op)
 	}
 	e := eventOf(op)
+	e.Pid = m.pidOf(op.Owner)
 	m.ring.add(e)
 	if m.record {
 		m.full = append(m.full, e)
 		if op.Kind != faultfs.OpMark {
-			if src := callerOutside(); src != "" {
+			src := callerOutside(m.skip)
+			if src == "" && m.sourcer != nil {
+				src = m.sourcer(op)
+			}
+			if src != "" {
 				m.sources[op.Index] = src
 			}
 		}
 	}
+}
+
+// pidOf returns the operating system's pid of process owner (Event.Pid),
+// or 0. Called with m.mu held.
+func (m *Machine) pidOf(owner int) int {
+	if owner >= 1 && owner <= len(m.procs) {
+		return m.procs[owner-1].PID()
+	}
+	return 0
 }
 
 // failed is the disk's Options.Failed: an operation that is returning an
@@ -188,6 +227,9 @@ func (m *Machine) failed(op faultfs.Op, fault faultfs.Fault, err error) {
 	text := errText(fault, err)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err != nil && isBarrierOp(op.Kind) {
+		m.barrierFailed(op)
+	}
 	m.ring.setErr(op.Index, text)
 	if m.record {
 		setErr(m.full, op.Index, text)
@@ -210,9 +252,10 @@ func (m *Machine) excerpt() []Event {
 
 // startRecording keeps every event and the source location of every
 // storage operation from now on. It costs a stack walk per operation, so
-// only replay does it.
-func (m *Machine) startRecording() {
-	m.record = true
+// only replay does it. The frames of the packages skip names (Scenario.
+// Adapters) are passed over as the laboratory's are.
+func (m *Machine) startRecording(skip []string) {
+	m.record, m.skip = true, skip
 	m.sources = map[uint64]string{}
 }
 
@@ -296,6 +339,17 @@ func (m *Machine) Start(name string) *Process {
 	return p
 }
 
+// exitAll ends every process of m, as their exit would: their locks are
+// released and what they wrote stays (a Kill of each).
+func (m *Machine) exitAll() {
+	m.mu.Lock()
+	procs := slices.Clone(m.procs)
+	m.mu.Unlock()
+	for _, p := range procs {
+		p.Kill()
+	}
+}
+
 // Process is a simulated process: what it opens, maps and locks is its
 // own, and Kill takes it all away (F1).
 type Process struct {
@@ -307,7 +361,18 @@ type Process struct {
 	fs     *procFS
 	killed atomic.Bool
 	death  atomic.Pointer[string] // why the machine killed it (die), if it did
+	pid    atomic.Int64           // SetPID
 }
+
+// SetPID says that the simulated process stands for the real process pid
+// of this machine's operating system, as a caller of a FUSE mount of the
+// disk does (package mount): its events in the trace carry pid from now on
+// (Event.Pid). A pid is not part of a workload's digest (ReplayID), since
+// a rerun gets another.
+func (p *Process) SetPID(pid int) { p.pid.Store(int64(pid)) }
+
+// PID returns the pid SetPID set, or 0.
+func (p *Process) PID() int { return int(p.pid.Load()) }
 
 // FS returns the file system as the process sees it.
 func (p *Process) FS() engine.FS { return p.fs }
@@ -363,7 +428,7 @@ func (p *Process) mark(kind, note string) {
 // event describes an operation of p that is about to run, for a crash
 // point before it.
 func (p *Process) event(kind, path string, off, n int64) Event {
-	return Event{Index: p.m.lastOp().Index + 1, Proc: p.ID, Kind: kind, Path: path, Off: off, Len: n}
+	return Event{Index: p.m.lastOp().Index + 1, Proc: p.ID, Pid: p.PID(), Kind: kind, Path: path, Off: off, Len: n}
 }
 
 func (p *Process) killedErr(op, path string) error {
@@ -379,20 +444,27 @@ func (p *Process) before(kind, path string, off, n int64) {
 
 func (p *Process) after() {
 	if h := p.m.hook; h != nil {
-		h.after(p, eventOf(p.m.lastOp()))
+		op := p.m.lastOp()
+		e := eventOf(op)
+		p.m.mu.Lock()
+		e.Pid = p.m.pidOf(op.Owner)
+		p.m.mu.Unlock()
+		h.after(p, e)
 	}
 }
 
 // callerOutside returns the file:line of the innermost caller that is not
-// in the laboratory's plumbing (packages sim, faultfs and engine itself;
-// engine's subpackages are the code under test and count).
-func callerOutside() string {
+// in the laboratory's plumbing (packages sim, faultfs and engine itself,
+// package mount and the FUSE server under it; engine's subpackages are the
+// code under test and count) nor in one of the packages skip names
+// (Scenario.Adapters).
+func callerOutside(skip []string) string {
 	var pcs [32]uintptr
 	n := runtime.Callers(3, pcs[:])
 	frames := runtime.CallersFrames(pcs[:n])
 	for {
 		f, more := frames.Next()
-		if !plumbing(f.Function) {
+		if !plumbing(f.Function) && !adapter(f.Function, skip) {
 			return fmt.Sprintf("%s:%d", shortFile(f.File), f.Line)
 		}
 		if !more {
@@ -402,8 +474,24 @@ func callerOutside() string {
 }
 
 func plumbing(fn string) bool {
-	for _, pkg := range []string{"github.com/crashsim/crashsim/sim.", "github.com/crashsim/crashsim/faultfs.", "github.com/crashsim/crashsim/engine.", "runtime.", "sync."} {
+	for _, pkg := range []string{"github.com/crashsim/crashsim/sim.", "github.com/crashsim/crashsim/faultfs.", "github.com/crashsim/crashsim/engine.", "github.com/crashsim/crashsim/mount.", "github.com/hanwen/go-fuse/", "runtime.", "sync."} {
 		if strings.HasPrefix(fn, pkg) {
+			return true
+		}
+	}
+	return false
+}
+
+// adapter reports whether function fn (as runtime.Frame.Function names
+// it: "path/pkg.Func", "path/pkg.(*T).Method") is in one of the packages
+// pkgs names, a path ending in "/..." naming those below it too.
+func adapter(fn string, pkgs []string) bool {
+	for _, pkg := range pkgs {
+		if below, ok := strings.CutSuffix(pkg, "/..."); ok {
+			if strings.HasPrefix(fn, below+".") || strings.HasPrefix(fn, below+"/") {
+				return true
+			}
+		} else if strings.HasPrefix(fn, pkg+".") {
 			return true
 		}
 	}

@@ -9,9 +9,12 @@ import (
 // Merge puts the results of every shard of one run together into the
 // result one machine gives for the whole run (see Shard): the crash points
 // and their counts, which every shard has; the violations of all the
-// shards, keeping per crash point the one of the lowest state (Violation.
-// State), as the whole run does; each point's count of failing states and
-// the recoveries, added up; and the longest shard's time as Elapsed. Shard
+// shards, keeping per crash point each distinct cause (Violation.Cause,
+// grouped by its shrunk units) from its lowest state (Violation.State),
+// or for a point without causes the violation of its lowest state, as
+// the whole run does; each point's count of failing states, the
+// recoveries and the continuations (Result.Continuations,
+// ContinuationStates), added up; and the longest shard's time as Elapsed. Shard
 // is "all". The shards may come in any order; the merged result shares the
 // violations' lists with them and changes none of them. A single whole
 // run is returned as a copy.
@@ -100,8 +103,8 @@ func Merge(shards ...*Result) (*Result, error) {
 	for k := range m.Points {
 		m.Points[k].Violations = 0
 	}
-	m.Recoveries, m.Elapsed = 0, 0
-	kept := map[int]int{}         // crash point -> its violation in m.Violations
+	m.Recoveries, m.Continuations, m.ContinuationStates, m.Elapsed = 0, 0, 0, 0
+	kept := map[string]int{}      // crash point and cause -> its violation in m.Violations
 	reported := map[[2]int]bool{} // crash point and state of each violation
 	m.Violations = []Violation{}
 	for i, r := range byIndex {
@@ -109,6 +112,8 @@ func Merge(shards ...*Result) (*Result, error) {
 			m.Points[k].Violations += p.Violations
 		}
 		m.Recoveries += r.Recoveries
+		m.Continuations += r.Continuations
+		m.ContinuationStates += r.ContinuationStates
 		m.Elapsed = max(m.Elapsed, r.Elapsed)
 		for _, v := range r.Violations {
 			if reported[[2]int{v.Point, v.State}] {
@@ -116,17 +121,35 @@ func Merge(shards ...*Result) (*Result, error) {
 					ErrMerge, name, v.State, v.Point, Shard{I: i, N: n})
 			}
 			reported[[2]int{v.Point, v.State}] = true
-			j, ok := kept[v.Point]
+			// A cause is kept per point and cause; any other violation
+			// only as the point's lowest state, where it has key "".
+			key := fmt.Sprint(v.Point) + "\x00"
+			if v.Cause {
+				key += "cause" + causeKey(&v)
+			}
+			j, ok := kept[key]
 			switch {
 			case !ok:
-				kept[v.Point] = len(m.Violations)
+				kept[key] = len(m.Violations)
 				m.Violations = append(m.Violations, v)
 			case v.State < m.Violations[j].State:
 				m.Violations[j] = v
 			}
 		}
 	}
-	slices.SortStableFunc(m.Violations, func(a, b Violation) int { return a.Point - b.Point })
+	// A point with causes reports them only; one without, its lowest
+	// failing state.
+	hasCause := map[int]bool{}
+	for _, v := range m.Violations {
+		hasCause[v.Point] = hasCause[v.Point] || v.Cause
+	}
+	m.Violations = slices.DeleteFunc(m.Violations, func(v Violation) bool { return !v.Cause && hasCause[v.Point] })
+	slices.SortStableFunc(m.Violations, func(a, b Violation) int {
+		if a.Point != b.Point {
+			return a.Point - b.Point
+		}
+		return a.State - b.State
+	})
 	return &m, nil
 }
 
@@ -221,6 +244,8 @@ var runFields = []struct {
 	{"garbage tail", func(r *Result) any { return r.GarbageTail }},
 	{"tail seed", func(r *Result) any { return r.TailSeed }},
 	{"recovery crashes", func(r *Result) any { return r.RecoveryCrashes }},
+	{"crash depth", func(r *Result) any { return max(r.CrashDepth, 1) }},
+	{"max chains", func(r *Result) any { return r.MaxChains }},
 }
 
 // differ returns the first run field in which a and b differ, and their

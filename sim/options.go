@@ -159,6 +159,21 @@ type Options struct {
 	// points, and checks that recovering again from there is still correct:
 	// recovery must be idempotent.
 	RecoveryCrashes bool
+	// CrashDepth is the most crashes in one chain (docs/DESIGN.md F4): 1
+	// crashes the workload only; 2 also lets the program go on after a
+	// recovery (Scenario.Continue) and crashes that continuation, and so
+	// on. 0 means 2 for a scenario with a Continue and 1 for one without;
+	// a scenario without a Continue has one crash whatever the depth.
+	// Beyond the first crash the states are sampled: see MaxChains.
+	CrashDepth int
+	// MaxChains bounds the continuations at CrashDepth 2 and more: a
+	// seeded sample of at most MaxChains of the run's distinct crash
+	// images is continued after its recovery, and each continuation's
+	// crash points give a seeded sample of at most MaxStates or
+	// ChainStates crash states, whichever is fewer. Under a state budget
+	// the continuations share what the workload's crash points left of
+	// it, that many each. 0 means 16.
+	MaxChains int
 	// Progress, if set, is called after each crash point is explored.
 	Progress func(Progress)
 }
@@ -221,7 +236,30 @@ func (o Options) withDefaults() Options {
 	if o.MaxStates <= 0 {
 		o.MaxStates = 256
 	}
+	if o.MaxChains <= 0 {
+		o.MaxChains = 16
+	}
 	return o
+}
+
+// ChainStates is the most crash states one continuation gives (see
+// Options.MaxChains): a seeded sample of the states its crash points
+// allow, at most chainPointStates of each.
+const ChainStates = 64
+
+// chainStates is the most crash states one continuation gives under o.
+func (o Options) chainStates() int { return min(o.MaxStates, ChainStates) }
+
+// depthFor returns the crash depth of a run of sc under o (see
+// Options.CrashDepth).
+func (o Options) depthFor(sc *Scenario) int {
+	switch {
+	case sc.Continue == nil:
+		return 1
+	case o.CrashDepth <= 0:
+		return 2
+	}
+	return o.CrashDepth
 }
 
 // validate reports options that cannot be explored.
@@ -234,6 +272,9 @@ func (o Options) validate() error {
 	}
 	if o.Granularity != 0 && !slices.Contains(Granularities, o.Granularity) {
 		return fmt.Errorf("%w: granularity %d: want 8, 64, 512 or 4096", ErrUsage, o.Granularity)
+	}
+	if o.CrashDepth < 0 {
+		return fmt.Errorf("%w: crash depth %d: want 1 or more (0: the default)", ErrUsage, o.CrashDepth)
 	}
 	if o.Shard.N > 1 && (o.Shard.I < 0 || o.Shard.I >= o.Shard.N) {
 		return fmt.Errorf("%w: shard %v", ErrUsage, o.Shard)

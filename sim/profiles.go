@@ -55,7 +55,7 @@ func (x *explorer) reproduces(j job, c faultfs.Choice, inRecovery bool, prof fau
 	if try(first) {
 		return true
 	}
-	for c := range q.Choices(x.opts.Strategy.faultfs(), x.opts.MaxStates, x.seedAt(j.point)) {
+	for c := range q.Choices(x.opts.Strategy.faultfs(), x.opts.MaxStates, j.choicesSeed()) {
 		if try(c) {
 			return true
 		}
@@ -72,8 +72,8 @@ func (x *explorer) failsUnder(j job, q *faultfs.Pending, c faultfs.Choice, img *
 		base = img.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
 	}
 	img.Untrack()
-	out := x.recoverMachine(untracedMachineOn(img), x.recoverySeed(j.point, c))
-	if judge(j.check, j.died, out) != nil {
+	out := x.recoverMachine(untracedMachineOn(img), j.seedOf(c))
+	if _, bad := judge(j.check, j.died, out); bad != nil {
 		return true
 	}
 	img.Release()

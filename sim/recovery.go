@@ -46,7 +46,7 @@ func (x *explorer) crashRecovery(j job, base *faultfs.FS, prof faultfs.Profile, 
 	m := machineOn(base)
 	h := &nestedHook{x: x, j: j, prof: prof, count: count, m: m, check: j.check, seen: map[faultfs.Fingerprint]bool{}}
 	m.hook = h
-	x.recoverMachine(m, x.recoverySeed(j.point, j.choice))
+	x.recoverMachine(m, j.seedOf(j.choice))
 	return h.fail
 }
 
@@ -79,8 +79,8 @@ func (h *nestedHook) point(at Event) {
 		if h.count {
 			h.x.recoveries.Add(1)
 		}
-		out := h.x.recoverMachine(untracedMachineOn(img), h.x.recoverySeed(h.j.point, h.j.choice))
-		if bad := judge(h.check, h.j.died, out); bad != nil {
+		out := h.x.recoverMachine(untracedMachineOn(img), h.j.seedOf(h.j.choice))
+		if _, bad := judge(h.check, h.j.died, out); bad != nil {
 			h.fail = &failure{job: h.j, out: out, problem: *bad,
 				rec: &recoveryCrash{point: k, at: at, choice: c, pend: pend, excerpt: h.m.excerpt()}}
 			return false
@@ -101,15 +101,32 @@ func (h *nestedHook) point(at Event) {
 }
 
 // violation turns a crash point's first failure into a Violation: shrunk to
-// its cause when it is a power failure of the workload.
+// its cause when it is a power failure's crash state (of the chain's last
+// crash).
 func (x *explorer) violation(f *failure) Violation {
 	pt := x.res.Points[f.job.slot]
-	v := Violation{Point: pt.Index, State: f.job.idx, Trace: pt.Trace, At: pt.At, Excerpt: x.excerpts[f.job.slot], Kept: []Unit{}, Lost: []Unit{}}
+	v := Violation{Point: pt.Index, State: f.job.idx, Trace: pt.Trace, At: pt.At, Excerpt: x.excerpts[f.job.slot], Kept: []Unit{}, Lost: []Unit{}, Liveness: f.liveness}
 	id := ReplayID{Scenario: x.sc.Name, Workload: x.digests[f.job.slot], Fault: x.opts.Fault, Profile: x.opts.Profile, Strategy: x.opts.Strategy, Seed: x.opts.Seed,
-		Granularity: x.opts.Granularity, GarbageTail: x.opts.Tail.Garbage, Point: pt.Index, Choice: choiceKey(f.job.pend, f.job.choice), RecoveryPoint: -1}
+		Granularity: x.opts.Granularity, GarbageTail: x.opts.Tail.Garbage, Point: pt.Index, Choice: choiceKey(f.job.pend, f.job.choice), RecoveryPoint: -1, Continuation: f.liveness}
+	last := f.job // the chain's last crash
+	for i, l := range f.chain {
+		v.Chain = append(v.Chain, Crash{Epoch: i + 2, Point: l.j.point, Trace: l.at.Index, At: x.describeLater(l.at), Excerpt: l.excerpt})
+		id.Chain = append(id.Chain, Link{Point: l.j.point, Choice: choiceKey(l.j.pend, l.j.choice)})
+		last = l.j
+	}
+	lastChoice := func(key string) {
+		if n := len(id.Chain); n > 0 {
+			id.Chain[n-1].Choice = key
+		} else {
+			id.Choice = key
+		}
+	}
 	bad := f.problem
-	failing := f.job.choice // the state each profile is judged from
+	failing := last.choice // the state each profile is judged from
 	switch {
+	case f.liveness:
+		// No crash state fails: the program after the last one's
+		// recovery does. Each try to shrink it would run it again.
 	case f.rec != nil:
 		// The outer state recovered correctly; the failure is in the
 		// recovery of a crashed recovery. Its units are the recovery's.
@@ -119,22 +136,34 @@ func (x *explorer) violation(f *failure) Violation {
 			lost, kept := deviations(f.rec.pend, f.rec.choice)
 			v.Lost, v.Kept = units(f.rec.pend, f.rec.choice, lost, false), units(f.rec.pend, f.rec.choice, kept, true)
 		}
-	case f.job.pend != nil && f.job.died == "":
+	case last.pend != nil && last.died == "":
 		// A death fails every state of its point: no unit explains it.
-		e := shrink(f.job.pend, f.job.choice, func(c faultfs.Choice) (outcome, *judgement) {
+		e := shrink(last.pend, last.choice, func(c faultfs.Choice) (outcome, *judgement) {
 			// Not counted in Result.Recoveries: every shard that found a
 			// failing state at this point shrinks its own, and Merge keeps
 			// one, so these would not add up to the whole run's.
-			m := untracedMachineOn(f.job.pend.Clone(c, x.opts.Tail))
-			out := x.recoverMachine(m, x.recoverySeed(f.job.point, c))
-			return out, judge(f.job.check, "", out)
+			if r, ok := f.memo[c.Key()]; ok {
+				return r.out, r.bad
+			}
+			m := untracedMachineOn(last.pend.Clone(c, x.opts.Tail))
+			out := x.recoverMachine(m, last.seedOf(c))
+			_, bad := judge(last.check, "", out)
+			if f.memo != nil {
+				f.memo[c.Key()] = memoized{out, bad}
+			}
+			return out, bad
 		})
 		bad = e.bad
-		id.Choice = e.choice.Key()
-		v.Lost, v.Kept = units(f.job.pend, e.choice, e.lost, false), units(f.job.pend, e.choice, e.kept, true)
+		lastChoice(e.choice.Key())
+		v.Lost, v.Kept = units(last.pend, e.choice, e.lost, false), units(last.pend, e.choice, e.kept, true)
 		failing = e.choice
 	}
-	v.BreaksOn, v.NotOn = x.breaksOn(f.job, failing, f.rec != nil)
+	if len(f.chain) == 0 && !f.liveness {
+		v.BreaksOn, v.NotOn = x.breaksOn(f.job, failing, f.rec != nil)
+	} else {
+		v.BreaksOn, v.NotOn = x.chainBreaksOn(f, last, failing)
+	}
+	markUnits(f, v.Lost, v.Kept)
 	v.ReplayID = id.String()
 	v.Problem, v.Expected, v.Observed, v.Diff, v.Panic = bad.problem, bad.expected, bad.observed, bad.diff, bad.panic
 	return v

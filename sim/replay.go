@@ -25,8 +25,37 @@ type Replay struct {
 	// of the workload code that made it.
 	Sources map[uint64]string
 	// Recovery is the trace of the recovery of the crash image (of the
-	// last recovery, for a crash during recovery).
-	Recovery []Event
+	// last recovery, for a crash during recovery, or after the chain's
+	// last crash), and RecoverySources the source line of each of its
+	// storage operations: the recovery code's.
+	Recovery        []Event
+	RecoverySources map[uint64]string
+	// Crashed is the recovery that crashed, for a crash during recovery
+	// (ReplayID.RecoveryPoint): its trace up to its crash point, with the
+	// recovery code's line of each storage operation. The violation's
+	// units are that recovery's, and their Source lines come from it.
+	// Its Epoch is the epoch the recovery belongs to.
+	Crashed *Epoch
+	// Epochs are the program's lives after the first, for a state reached
+	// through more than one crash, or a continuation that failed
+	// (docs/DESIGN.md F4).
+	Epochs []Epoch
+}
+
+// Epoch is one later life of the program in a Replay: the trace of the
+// machine that held the crash image before it — its recovery's
+// operations, then the continuation's — with the source line of each
+// storage operation, up to its crash or, for a continuation that failed,
+// to its end.
+type Epoch struct {
+	// Epoch numbers it: 2 is the first continuation's.
+	Epoch   int
+	Trace   []Event
+	Sources map[uint64]string
+	// At says where it crashed, as Violation.At does, and Crash is the
+	// index of that operation; At is "" for a continuation run to its end.
+	At    string
+	Crash uint64
 }
 
 // replayTarget is what a replaying explorer looks for, and what it found.
@@ -99,10 +128,47 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 	}
 	r := &Replay{ID: id, Trace: append([]Event(nil), x.m.full...), Sources: x.m.sources}
 	x.replay.out = r
-	seed := x.recoverySeed(k, choice)
-	m := machineOn(img)
-	v := Violation{Point: k, Trace: at.Index, At: x.describePoint(at), ReplayID: id.String(), Kept: []Unit{}, Lost: []Unit{}}
+	v := Violation{Point: k, Trace: at.Index, At: x.describePoint(at), ReplayID: id.String(), Kept: []Unit{}, Lost: []Unit{}, Liveness: id.Continuation}
 	v.Excerpt = tail(r.Trace, excerptLen)
+	f := &failure{job: job{point: k, choice: choice, pend: pend, check: check, died: died, base: x.opts.Seed}, liveness: id.Continuation}
+	last, sources := f.job, r.Sources // the chain's last crash, and the sources of its trace
+	m := machineOn(img)
+	// Crashes after the first (docs/DESIGN.md F4): each crash's state is
+	// recovered, and the program goes on to the next crash.
+	for n := 0; n < len(id.Chain) || id.Continuation && n == len(id.Chain); n++ {
+		m.startRecording(x.sc.Adapters)
+		out := x.recoverMachine(m, last.seedOf(last.choice))
+		kk, bad := judge(last.check, last.died, out)
+		if bad != nil {
+			x.replay.err = fmt.Errorf("%w: the state of the chain's crash %d no longer recovers correctly (%s): the program does not go on from it", ErrDiverged, n+1, bad.problem)
+			return
+		}
+		var link *Link
+		if n < len(id.Chain) {
+			link = &id.Chain[n]
+		}
+		later, err := x.replayLater(m, last.check.Restart(kk), n+2, last.seedOf(last.choice), link)
+		if err != nil {
+			x.replay.err = err
+			return
+		}
+		r.Epochs = append(r.Epochs, later.epoch)
+		if link == nil {
+			if later.problem == "" {
+				r.Verdict = "ok: the program goes on after the recovery"
+				return
+			}
+			v.Problem = later.problem
+			v.BreaksOn, v.NotOn = x.chainBreaksOn(f, last, last.choice)
+			r.Violation, r.Verdict = &v, later.problem
+			return
+		}
+		v.Chain = append(v.Chain, Crash{Epoch: n + 2, Point: link.Point, Trace: later.epoch.Crash, At: later.epoch.At, Excerpt: tail(later.epoch.Trace, excerptLen)})
+		f.chain = append(f.chain, chainLink{j: later.next})
+		last, sources = later.next, later.epoch.Sources
+		m = machineOn(later.img)
+	}
+	seed := last.seedOf(last.choice)
 	unitsOf := func(p *faultfs.Pending, c faultfs.Choice) {
 		if p == nil {
 			return
@@ -110,15 +176,18 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 		lost, kept := deviations(p, c)
 		v.Lost, v.Kept = units(p, c, lost, false), units(p, c, kept, true)
 	}
-	unitsOf(pend, choice)
+	unitsOf(last.pend, last.choice)
 	var out outcome
 	if id.RecoveryPoint < 0 {
-		m.startRecording()
+		m.startRecording(x.sc.Adapters)
 		out = x.recoverMachine(m, seed)
-		r.Recovery = m.full
+		r.Recovery, r.RecoverySources = m.full, m.sources
 	} else {
 		h := &replayNested{x: x, id: id, seed: seed}
 		m.hook = h
+		// The crashed recovery is recorded too: the units of its crash
+		// state are its own operations, whose lines are the culprits.
+		m.startRecording(x.sc.Adapters)
 		x.recoverMachine(m, seed)
 		if h.err != nil {
 			x.replay.err = h.err
@@ -128,23 +197,35 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 			x.replay.err = fmt.Errorf("%w: the recovery reached %d crash points, not %d", ErrDiverged, h.k, id.RecoveryPoint+1)
 			return
 		}
-		out, r.Recovery = h.out, h.m.full
+		out, r.Recovery, r.RecoverySources = h.out, h.m.full, h.m.sources
+		r.Crashed = &Epoch{Epoch: len(id.Chain) + 2, Trace: m.full, Sources: m.sources, At: x.describePoint(h.at), Crash: h.at.Index}
 		v.RecoveryCrash = fmt.Sprintf("crash point %d of the recovery, %s", id.RecoveryPoint, x.describePoint(h.at))
 		unitsOf(h.pend, h.choice)
+		// The units are the crashed recovery's operations: its trace
+		// counts from 0 again, so the workload's lines would mislabel
+		// them.
+		sources = m.sources
+		f.rec = &recoveryCrash{}
 	}
+	markUnits(f, v.Lost, v.Kept)
 	for i := range v.Kept {
-		v.Kept[i].Source = r.Sources[v.Kept[i].Trace]
+		v.Kept[i].Source = sources[v.Kept[i].Trace]
 	}
 	for i := range v.Lost {
-		v.Lost[i].Source = r.Sources[v.Lost[i].Trace]
+		v.Lost[i].Source = sources[v.Lost[i].Trace]
 	}
-	bad := judge(check, died, out)
+	v.Culprit = culprit(v.Lost, v.Kept)
+	_, bad := judge(last.check, last.died, out)
 	if bad == nil {
 		r.Verdict = "ok: the state recovers correctly"
 		return
 	}
 	v.Problem, v.Expected, v.Observed, v.Diff, v.Panic = bad.problem, bad.expected, bad.observed, bad.diff, bad.panic
-	v.BreaksOn, v.NotOn = x.breaksOn(job{point: k, choice: choice, pend: pend, check: check, died: died}, choice, id.RecoveryPoint >= 0)
+	if len(f.chain) == 0 {
+		v.BreaksOn, v.NotOn = x.breaksOn(last, last.choice, id.RecoveryPoint >= 0)
+	} else {
+		v.BreaksOn, v.NotOn = x.chainBreaksOn(f, last, last.choice)
+	}
 	r.Violation, r.Verdict = &v, bad.problem
 }
 
@@ -199,7 +280,7 @@ func (h *replayNested) point(p *Process, at Event) {
 	}
 	h.at = at
 	h.m = machineOn(img)
-	h.m.startRecording()
+	h.m.startRecording(h.x.sc.Adapters)
 	h.out = h.x.recoverMachine(h.m, h.seed)
 }
 

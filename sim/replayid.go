@@ -27,6 +27,19 @@ import (
 // Options.RecoveryCrashes found it. Scenario names cannot hold ':' or '@'
 // (Scenario.Validate).
 //
+// A state reached through more than one crash (docs/DESIGN.md F4) names
+// every crash of its chain: point and choice are then lists joined by
+// '+', the workload's crash first, then one crash point and choice of
+// each continuation (Chain), as in
+//
+//	wal-bug-resume-keeps-tear@9f2c41d07a5be318:power:posix:subsets:0:0:zero:7+3:0/0/1,0,1+0/1/0
+//
+// and a continuation that failed after the last crash's recovery (a
+// violation of liveness: Continuation) ends both lists with an empty
+// element: 7+ and 0/0/1,0,1+. rpoint and rchoice then crash the recovery
+// of the last crash. The digest is the workload's: a continuation is not
+// digested, and one that changed replays its own run.
+//
 // Older ids still parse and replay as they did: one without "@workload",
 // printed before digests existed, unchecked; one without a profile (eight
 // or ten fields), printed before profiles existed, under posix-4k, the
@@ -49,9 +62,49 @@ type ReplayID struct {
 	GarbageTail bool
 	Point       int
 	Choice      string
-	// RecoveryPoint is -1 unless the state is a crash of a recovery.
+	// Chain names the crashes after the first, when the state needs more
+	// than one: each a crash point of the continuation that followed the
+	// recovery of the crash before, and the choice of its pending units.
+	Chain []Link
+	// Continuation is set when the id names no crash state but the
+	// continuation after the recovery of the chain's last crash, run to
+	// its end: a store that refused to go on.
+	Continuation bool
+	// RecoveryPoint is -1 unless the state is a crash of a recovery (of
+	// the chain's last crash).
 	RecoveryPoint  int
 	RecoveryChoice string
+}
+
+// Link is one crash of a chain after the first: a crash point of a
+// continuation and the choice of its pending units ("keep" for a process
+// crash).
+type Link struct {
+	Point  int
+	Choice string
+}
+
+// Depth is the crash depth the id needs: one crash, one more per Link,
+// and one more for a Continuation (it runs the continuation of the last).
+func (id ReplayID) Depth() int {
+	d := 1 + len(id.Chain)
+	if id.Continuation {
+		d++
+	}
+	return d
+}
+
+// points and choices are the id's point and choice fields.
+func (id ReplayID) points() (string, string) {
+	p, c := strconv.Itoa(id.Point), id.Choice
+	for _, l := range id.Chain {
+		p += "+" + strconv.Itoa(l.Point)
+		c += "+" + l.Choice
+	}
+	if id.Continuation {
+		p, c = p+"+", c+"+"
+	}
+	return p, c
 }
 
 func (id ReplayID) String() string {
@@ -64,10 +117,11 @@ func (id ReplayID) String() string {
 		name += fmt.Sprintf("@%016x", id.Workload)
 	}
 	var s string
+	point, choice := id.points()
 	if id.Profile == "" {
-		s = fmt.Sprintf("%s:%s:%s:%d:%d:%s:%d:%s", name, id.Fault, id.Strategy, id.Seed, id.Granularity, tail, id.Point, id.Choice)
+		s = fmt.Sprintf("%s:%s:%s:%d:%d:%s:%s:%s", name, id.Fault, id.Strategy, id.Seed, id.Granularity, tail, point, choice)
 	} else {
-		s = fmt.Sprintf("%s:%s:%s:%s:%d:%d:%s:%d:%s", name, id.Fault, id.Profile, id.Strategy, id.Seed, id.Granularity, tail, id.Point, id.Choice)
+		s = fmt.Sprintf("%s:%s:%s:%s:%d:%d:%s:%s:%s", name, id.Fault, id.Profile, id.Strategy, id.Seed, id.Granularity, tail, point, choice)
 	}
 	if id.RecoveryPoint >= 0 {
 		s += fmt.Sprintf(":%d:%s", id.RecoveryPoint, id.RecoveryChoice)
@@ -81,7 +135,7 @@ func (id ReplayID) Options() Options {
 	if profile == "" {
 		profile = faultfs.POSIX4K.Name
 	}
-	return Options{Fault: id.Fault, Profile: profile, Strategy: id.Strategy, Seed: id.Seed, Granularity: id.Granularity, Tail: faultfs.Tail{Garbage: id.GarbageTail}}
+	return Options{Fault: id.Fault, Profile: profile, Strategy: id.Strategy, Seed: id.Seed, Granularity: id.Granularity, Tail: faultfs.Tail{Garbage: id.GarbageTail}, CrashDepth: id.Depth()}
 }
 
 // ParseReplayID parses the text form of a ReplayID.
@@ -101,7 +155,7 @@ func ParseReplayID(s string) (ReplayID, error) {
 		}
 		f = append(f[:2], f[3:]...)
 	}
-	id := ReplayID{Choice: f[7], RecoveryPoint: -1, Profile: profile}
+	id := ReplayID{RecoveryPoint: -1, Profile: profile}
 	var err error
 	name, digest, hasDigest := strings.Cut(f[0], "@")
 	if why := nameProblem(name); why != "" {
@@ -135,10 +189,32 @@ func ParseReplayID(s string) (ReplayID, error) {
 	default:
 		return bad("the tail must be zero or garbage")
 	}
-	if id.Point, err = strconv.Atoi(f[6]); err != nil || id.Point < 0 {
-		return bad("the crash point must be a whole number >= 0")
+	points, choices := strings.Split(f[6], "+"), strings.Split(f[7], "+")
+	if len(points) != len(choices) {
+		return bad(fmt.Sprintf("%d crash points but %d choices: each crash of a chain has one of each", len(points), len(choices)))
+	}
+	if last := len(points) - 1; last > 0 && points[last] == "" && choices[last] == "" {
+		id.Continuation = true
+		points, choices = points[:last], choices[:last]
+	}
+	for i := range points {
+		k, err := strconv.Atoi(points[i])
+		if err != nil || k < 0 {
+			return bad("each crash point must be a whole number >= 0")
+		}
+		if choices[i] == "" {
+			return bad("each crash of a chain needs a choice")
+		}
+		if i == 0 {
+			id.Point, id.Choice = k, choices[i]
+		} else {
+			id.Chain = append(id.Chain, Link{Point: k, Choice: choices[i]})
+		}
 	}
 	if len(f) == 10 {
+		if id.Continuation {
+			return bad("a continuation that failed has no crash of its recovery")
+		}
 		if id.RecoveryPoint, err = strconv.Atoi(f[8]); err != nil || id.RecoveryPoint < 0 {
 			return bad("the recovery's crash point must be a whole number >= 0")
 		}

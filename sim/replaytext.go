@@ -9,7 +9,11 @@ import (
 // Format writes the replay as `crashsim replay` and a replaying Check show
 // it: the id, the scenario, the verdict, the violation if the state still
 // violates, the trace up to the crash point with the workload's source
-// line of each storage operation, and the trace of the recovery. Each
+// line of each storage operation, the trace of each later epoch (the
+// recovery, then the continuation, to its crash) for a state reached
+// through several crashes, the trace of a recovery that crashed (to its
+// crash point), and the trace of the last recovery, each storage
+// operation of a recovery with the recovery code's line. Each
 // trace shows its last `last` events, every one when last is 0; a cut
 // trace says so, followed by more (how to see all of it) if not empty.
 func (r *Replay) Format(w io.Writer, last int, more string) error {
@@ -33,6 +37,11 @@ func (r *Replay) Format(w io.Writer, last int, more string) error {
 		// The excerpt is the trace printed below, with sources: not twice.
 		shown := *v
 		shown.Excerpt = nil
+		shown.Chain = nil
+		for _, c := range v.Chain {
+			c.Excerpt = nil
+			shown.Chain = append(shown.Chain, c)
+		}
 		fmt.Fprintf(&b, "\n== Violation\n%s", shown.String())
 		crashAt, haveCrash = v.Trace, true
 		// A power failure strikes just before a barrier, so the barrier is
@@ -47,8 +56,33 @@ func (r *Replay) Format(w io.Writer, last int, more string) error {
 	if crashLine != "" {
 		fmt.Fprintln(&b, crashLine)
 	}
-	fmt.Fprintf(&b, "\n== Recovery on the crash image%s\n", shownOf(len(r.Recovery), last, more))
-	writeEvents(&b, r.Recovery, last, nil, 0, false)
+	for _, ep := range r.Epochs {
+		if ep.At == "" {
+			fmt.Fprintf(&b, "\n== Epoch %d: the recovery, then the program going on to its end%s\n", ep.Epoch, shownOf(len(ep.Trace), last, more))
+			writeEvents(&b, ep.Trace, last, ep.Sources, 0, false)
+			continue
+		}
+		fmt.Fprintf(&b, "\n== Epoch %d: the recovery, then the program going on to the crash point%s\n", ep.Epoch, shownOf(len(ep.Trace), last, more))
+		writeEvents(&b, ep.Trace, last, ep.Sources, ep.Crash, true)
+		if n := len(ep.Trace); n == 0 || ep.Trace[n-1].Index < ep.Crash {
+			fmt.Fprintln(&b, "-> crash "+ep.At)
+		}
+	}
+	if c := r.Crashed; c != nil {
+		fmt.Fprintf(&b, "\n== The recovery that crashed, up to its crash point%s\n", shownOf(len(c.Trace), last, more))
+		writeEvents(&b, c.Trace, last, c.Sources, c.Crash, true)
+		if n := len(c.Trace); n == 0 || c.Trace[n-1].Index < c.Crash {
+			fmt.Fprintln(&b, "-> crash "+c.At)
+		}
+	}
+	if len(r.Recovery) > 0 || !r.ID.Continuation {
+		title := "Recovery on the crash image"
+		if r.Crashed != nil {
+			title = "Recovery on the crash image of the crashed recovery"
+		}
+		fmt.Fprintf(&b, "\n== %s%s\n", title, shownOf(len(r.Recovery), last, more))
+		writeEvents(&b, r.Recovery, last, r.RecoverySources, 0, false)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -65,7 +99,7 @@ func shownOf(n, last int, more string) string {
 
 // writeEvents writes the last `last` events (all when last is 0), one a
 // line: a gutter marking barriers (B) and the crash point (->), the event,
-// and where known the workload's source line that made it.
+// and where known the source line that made it.
 func writeEvents(b *strings.Builder, events []Event, last int, sources map[uint64]string, crashAt uint64, haveCrash bool) {
 	if last > 0 && len(events) > last {
 		events = events[len(events)-last:]

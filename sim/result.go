@@ -33,6 +33,11 @@ type Result struct {
 	GarbageTail     bool          `json:"garbage_tail,omitempty"`
 	TailSeed        uint64        `json:"tail_seed,omitempty"`
 	RecoveryCrashes bool          `json:"recovery_crashes,omitempty"`
+	// CrashDepth is the most crashes of one chain the run explored: the
+	// Options.CrashDepth that applied to the scenario (1 for one without
+	// a Continue). MaxChains bounded its continuations; it is 0 at depth 1.
+	CrashDepth int `json:"crash_depth"`
+	MaxChains  int `json:"max_chains,omitempty"`
 	// Shard is the part of the run this result is ("i/n"), or "all".
 	Shard string `json:"shard"`
 
@@ -53,8 +58,21 @@ type Result struct {
 	// violation to its cause. Each shard counts its own, which add up to
 	// the whole run's.
 	Recoveries int `json:"recoveries"`
+	// Continuations counts the continuations run (Scenario.Continue after
+	// a recovery, at every depth past the first crash), and
+	// ContinuationStates the crash states of theirs that were judged, each
+	// distinct in its chain; their recoveries are in Recoveries. Each
+	// shard counts those of the chains it judges: they add up to the
+	// whole run's.
+	Continuations      int `json:"continuations,omitempty"`
+	ContinuationStates int `json:"continuation_states,omitempty"`
 
 	Violations []Violation `json:"violations"`
+	// Warnings are the barriers the workload misused (a Sync retried
+	// after it failed, a barrier's error ignored): each loses data on a
+	// real machine, whether or not a crash state here shows it. Every
+	// shard has them all.
+	Warnings []Warning `json:"warnings,omitempty"`
 	// Points has one entry per crash point explored. Their Violations
 	// count this shard's failing states; the rest is the same in every
 	// shard of a run.
@@ -113,11 +131,32 @@ type Violation struct {
 	// to the fewest that still fail: the cause of the violation.
 	Kept []Unit `json:"kept"`
 	Lost []Unit `json:"lost"`
+	// Culprit is the unit the violation blames, one of Lost or Kept: the
+	// earliest change lost, or if none is, the latest kept; nil when the
+	// state has no units (a process crash, a death, a continuation that
+	// failed). Its Source is the line to look at.
+	Culprit *Unit `json:"culprit,omitempty"`
+	// Cause says that the violation is one of the causes of its crash
+	// point: its state lost at most one pending unit and failed, and was
+	// shrunk. A point reports each distinct cause (by its shrunk units)
+	// once, from its lowest state; a point without causes, its first
+	// failing state (shrunk, if a power failure's state of the workload).
+	Cause bool `json:"cause,omitempty"`
 	// Excerpt is the trace around the crash point.
 	Excerpt []Event `json:"excerpt"`
 	// RecoveryCrash is set when the violation was found by crashing the
 	// recovery of another image: the crash point in that recovery.
 	RecoveryCrash string `json:"recovery_crash,omitempty"`
+	// Chain lists the crashes after the first, when the violation needed
+	// more than one (docs/DESIGN.md F4): each in the continuation that
+	// followed the recovery of the one before. Point, Trace, At and
+	// Excerpt above are the first crash's, the workload's; Kept and Lost
+	// the last crash's units.
+	Chain []Crash `json:"chain,omitempty"`
+	// Liveness is set when the violation is no crash state but a
+	// continuation that failed: after the recovery of the last crash of
+	// the chain, the program could not go on (Problem says why).
+	Liveness bool `json:"liveness,omitempty"`
 	// BreaksOn and NotOn split faultfs.Profiles, in their order, by
 	// whether the violation reproduces on each: whether some crash state
 	// of its crash point that the profile allows fails the same check
@@ -125,6 +164,36 @@ type Violation struct {
 	// and a death break on every one.
 	BreaksOn []string `json:"breaks_on"`
 	NotOn    []string `json:"not_on"`
+}
+
+// Crash is one crash of a chain after the first: a crash point of the
+// continuation of epoch Epoch-1, which went on from the state the recovery
+// of the crash before returned.
+type Crash struct {
+	// Epoch numbers the program's lives: 1 is the workload's, 2 the
+	// first continuation's, and so on.
+	Epoch int `json:"epoch"`
+	// Point numbers the continuation's crash points from 0.
+	Point int `json:"point"`
+	// Trace is the index of the operation the crash precedes (F2) or
+	// follows (F1) in the trace of the continuation's machine, which
+	// begins with the recovery before it.
+	Trace uint64 `json:"trace"`
+	// At describes that operation.
+	At string `json:"at"`
+	// Excerpt is that trace around the crash point.
+	Excerpt []Event `json:"excerpt"`
+}
+
+// Epochs is how many lives of the program the violation spans: 1 for a
+// crash state of the workload, one more for each crash of its Chain, and
+// one more for a continuation that failed (Liveness).
+func (v *Violation) Epochs() int {
+	n := 1 + len(v.Chain)
+	if v.Liveness {
+		n++
+	}
+	return n
 }
 
 // Unit is one pending unit of a crash state: a namespace change, a file's
@@ -149,8 +218,18 @@ type Unit struct {
 	// Trace is the trace index of the operation that made the first version
 	// lost (for Lost) or the last version kept (for Kept).
 	Trace uint64 `json:"trace"`
-	// Source is the file:line of that operation in the workload; replay
-	// fills it in.
+	// Epoch is the life of the program whose trace Trace indexes: 1 (or
+	// 0, in a result written before epochs) the workload's; a later one's
+	// trace begins with the recovery before it (see Crash). Recovery says
+	// that the operation was made by a recovery that crashed
+	// (Violation.RecoveryCrash): Trace indexes that recovery's own trace.
+	Epoch    int  `json:"epoch,omitempty"`
+	Recovery bool `json:"recovery,omitempty"`
+	// Source is the file:line of that operation: the code's innermost
+	// frame outside the laboratory and the scenario's Adapters. Explore
+	// fills it in for the workload's units (running the workload once
+	// more, recording, when it found violations); a replay for every
+	// unit, those of recoveries and continuations too.
 	Source string `json:"source,omitempty"`
 }
 
@@ -172,14 +251,37 @@ func (u Unit) String() string {
 		fmt.Fprintf(&b, " (%d of %d changes kept", u.Version, changes)
 	}
 	if u.Lost {
-		fmt.Fprintf(&b, "; first lost by #%d)", u.Trace)
+		fmt.Fprintf(&b, "; first lost by #%d%s)", u.Trace, u.whose())
 	} else {
-		fmt.Fprintf(&b, "; last kept made by #%d)", u.Trace)
+		fmt.Fprintf(&b, "; last kept made by #%d%s)", u.Trace, u.whose())
 	}
 	if u.Source != "" {
 		fmt.Fprintf(&b, " at %s", u.Source)
 	}
 	return b.String()
+}
+
+// whose says whose trace the unit's Trace indexes, if not the workload's.
+func (u Unit) whose() string {
+	switch {
+	case u.Recovery:
+		return " of the recovery that crashed"
+	case u.Epoch > 1:
+		return fmt.Sprintf(" of epoch %d", u.Epoch)
+	}
+	return ""
+}
+
+// CulpritText says what the violation blames, in words: "lost …" or
+// "kept …" and the unit, or "" when it blames none.
+func (v *Violation) CulpritText() string {
+	switch {
+	case v.Culprit == nil:
+		return ""
+	case v.Culprit.Lost:
+		return "lost " + v.Culprit.String()
+	}
+	return "kept " + v.Culprit.String()
 }
 
 // String renders the violation for a test log or a terminal. It names no
@@ -188,6 +290,12 @@ func (u Unit) String() string {
 func (v *Violation) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "crash point %d, %s\n", v.Point, v.At)
+	for _, c := range v.Chain {
+		fmt.Fprintf(&b, "  then:     epoch %d (the program went on after its recovery): crash point %d, %s\n", c.Epoch, c.Point, c.At)
+	}
+	if v.Liveness {
+		fmt.Fprintf(&b, "  then:     epoch %d (the program went on after its recovery): it could not\n", v.Epochs())
+	}
 	if v.RecoveryCrash != "" {
 		fmt.Fprintf(&b, "  during recovery: %s\n", v.RecoveryCrash)
 	}
@@ -204,6 +312,9 @@ func (v *Violation) String() string {
 	if v.Panic != "" {
 		fmt.Fprintf(&b, "  panic:    %s\n", indent(v.Panic, "            "))
 	}
+	if c := v.CulpritText(); c != "" {
+		fmt.Fprintf(&b, "  culprit:  %s\n", c)
+	}
 	if p := v.ProfilesText(); p != "" {
 		fmt.Fprintf(&b, "  profiles: %s\n", p)
 	}
@@ -213,23 +324,37 @@ func (v *Violation) String() string {
 	for _, u := range v.Lost {
 		fmt.Fprintf(&b, "  lost:     %s\n", u)
 	}
-	if len(v.Excerpt) > 0 {
-		b.WriteString("  trace:\n")
-		crashShown := false
-		for _, e := range v.Excerpt {
-			mark := "   "
-			if e.Index == v.Trace {
-				mark, crashShown = "-> ", true
-			}
-			fmt.Fprintf(&b, "    %s%s\n", mark, e)
-		}
-		// A power failure strikes just before a barrier, which the
-		// excerpt then lacks: say where the crash is all the same.
-		if !crashShown {
-			fmt.Fprintf(&b, "    -> crash %s\n", v.At)
+	if len(v.Chain) == 0 {
+		writeExcerpt(&b, "  trace:\n", v.Excerpt, v.Trace, v.At)
+	} else {
+		writeExcerpt(&b, "  trace of epoch 1 (the workload):\n", v.Excerpt, v.Trace, v.At)
+		for _, c := range v.Chain {
+			writeExcerpt(&b, fmt.Sprintf("  trace of epoch %d (its recovery, then the continuation):\n", c.Epoch), c.Excerpt, c.Trace, c.At)
 		}
 	}
 	return b.String()
+}
+
+// writeExcerpt writes a trace excerpt under its title, with the crash
+// marked.
+func writeExcerpt(b *strings.Builder, title string, excerpt []Event, crash uint64, at string) {
+	if len(excerpt) == 0 {
+		return
+	}
+	b.WriteString(title)
+	crashShown := false
+	for _, e := range excerpt {
+		mark := "   "
+		if e.Index == crash {
+			mark, crashShown = "-> ", true
+		}
+		fmt.Fprintf(b, "    %s%s\n", mark, e)
+	}
+	// A power failure strikes just before a barrier, which the excerpt
+	// then lacks: say where the crash is all the same.
+	if !crashShown {
+		fmt.Fprintf(b, "    -> crash %s\n", at)
+	}
 }
 
 // ProfilesText says on which profiles the violation reproduces, in words:

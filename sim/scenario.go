@@ -36,6 +36,30 @@ type Scenario struct {
 	// recovery does, runs the engine's invariant checks, and returns the
 	// state in the model's form. An error or a panic is a violation.
 	Recover func(env *Env) (state any, err error)
+	// Continue, if set, is how the program goes on after a recovery
+	// (docs/DESIGN.md F4). It runs on the machine the recovery left, in
+	// a new process (the recovery's exited: its locks are released, what
+	// it wrote is in the page cache, durable or not), opens the stored
+	// state again and runs more operations, marked as Run marks its own:
+	// they follow, in the one history of the run, the operations the
+	// recovery returned. The explorer crashes it too, to
+	// Options.CrashDepth crashes in all, and judges what each later
+	// recovery returns against that history. An error it returns is a
+	// violation — a store that recovered must take writes — unless
+	// MayRefuse accepts it.
+	Continue func(env *Env) error
+	// MayRefuse, if set, reports whether err, an error of Continue, is
+	// one the program may give after a recovery: a store that found
+	// damage and refuses writes by design, say. Nil means none is.
+	MayRefuse func(err error) bool
+	// Adapters lists the import paths of the user's packages that stand
+	// between the workload and its storage — an adapter from engine.FS to
+	// the program's own file interface, say — whose stack frames are not
+	// the culprit of a violation: a source line (Unit.Source, the lines of
+	// a replay's traces) is the innermost frame outside the laboratory and
+	// outside these packages, so it names the caller of the adapter. A
+	// path ending in "/..." covers the packages below it too.
+	Adapters []string
 }
 
 // Buggy reports whether the scenario is a deliberately broken variant that

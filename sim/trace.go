@@ -22,6 +22,10 @@ type Event struct {
 	Index uint64 `json:"index"`
 	// Proc is the simulated process that made it.
 	Proc int `json:"proc"`
+	// Pid is the operating system's id of the real process that made it,
+	// when the simulated process stands for one (a caller of a FUSE mount,
+	// package mount: Process.SetPID), and 0 otherwise.
+	Pid int `json:"pid,omitempty"`
 	// Kind is the operation ("write", "append", "sync", "write-sync" (the
 	// sync that ends a write to an O_DSYNC or O_SYNC file), "region-write",
 	// "drain", …)
@@ -45,7 +49,11 @@ type Event struct {
 
 func (e Event) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "#%d p%d %s", e.Index, e.Proc, e.Kind)
+	fmt.Fprintf(&b, "#%d p%d", e.Index, e.Proc)
+	if e.Pid != 0 {
+		fmt.Fprintf(&b, " pid %d", e.Pid)
+	}
+	b.WriteString(" " + e.Kind)
 	if e.Path != "" {
 		b.WriteString(" " + e.Path)
 	}

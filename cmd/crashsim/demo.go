@@ -15,9 +15,10 @@ import (
 const demoAbout = `Explores every built-in scenario under every fault model and strategy that
 applies, within a budget per run so that the whole demo takes seconds;
 prints the table of runs, one caught violation of each bug variant with
-the command that replays it, on which file-system profiles each bug
-variant's violations reproduce, and a summary. Power failures leave what
-posix allows, the weakest profile.
+the command that replays it, the bug variants that only a second crash
+shows (the scenarios that go on after their recovery are crashed twice),
+on which file-system profiles each bug variant's violations reproduce, and
+a summary. Power failures leave what posix allows, the weakest profile.
 
 Exit code: 0 when every correct scenario passed and every bug variant was
 caught in at least one run, 1 otherwise (saying which expectation failed),
@@ -108,6 +109,12 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "\n-- %s (%s/%s): %s\n%s", c.sc.Name, c.result.FaultName, c.result.StrategyName, c.sc.Doc, c.violation.WithReplay("crashsim replay "+c.violation.ReplayID))
 		}
 	}
+	if len(o.deep) > 0 {
+		fmt.Fprintf(stdout, "\n== Caught only by crashing twice: the program went on after its recovery and crashed again (crash depth 2)\n")
+		for _, c := range o.deep {
+			fmt.Fprintf(stdout, "%s (%s/%s): %s\n", c.sc.Name, c.result.FaultName, c.result.StrategyName, chainText(c.violation))
+		}
+	}
 	if len(reports.ProfileRows(results)) > 0 {
 		fmt.Fprintf(stdout, "\n== Where each bug variant's violations reproduce: file-system profiles (faultfs rule 18)\n")
 		if err := reports.Profiles(stdout, results); err != nil {
@@ -149,7 +156,43 @@ func budgetText(states int, d time.Duration) string {
 type demoOutcome struct {
 	correct, correctRuns, failedCorrect, bugs int
 	caught                                    []caughtBug
-	failures                                  []string
+	// deep are the bug variants no violation of which needed fewer than
+	// two crashes (docs/DESIGN.md F4), each with its first violation.
+	deep     []caughtBug
+	failures []string
+}
+
+// chainText says in one line which crashes a violation needed and what
+// went wrong: "crash point 5 (before #27 …); recovery; crash point 6 of
+// the continuation (before #118 …); recovery: problem".
+func chainText(v *sim.Violation) string {
+	parts := []string{fmt.Sprintf("crash point %d (%s)", v.Point, v.At)}
+	for _, c := range v.Chain {
+		parts = append(parts, "recovery", fmt.Sprintf("crash point %d of the continuation (%s)", c.Point, c.At))
+	}
+	if v.Liveness {
+		return strings.Join(append(parts, "recovery; the continuation: "+v.Problem), "; ")
+	}
+	return strings.Join(append(parts, "recovery: "+v.Problem), "; ")
+}
+
+// onlyDeep returns the first violation of runs if every violation of
+// every run needed more than one crash, or nil.
+func onlyDeep(runs []*sim.Result) (*sim.Result, *sim.Violation) {
+	var first *sim.Violation
+	var in *sim.Result
+	for _, r := range runs {
+		for i := range r.Violations {
+			v := &r.Violations[i]
+			if v.Epochs() < 2 {
+				return nil, nil
+			}
+			if first == nil {
+				in, first = r, v
+			}
+		}
+	}
+	return in, first
 }
 
 type caughtBug struct {
@@ -189,6 +232,9 @@ func judgeDemo(scs []*sim.Scenario, results []*sim.Result) demoOutcome {
 				}
 				o.failures = append(o.failures, fmt.Sprintf("%s %s: %s under %s/%s%s", kind, sc.Name, v, r.FaultName, r.StrategyName, failureDetail(r)))
 			}
+		}
+		if r, v := onlyDeep(oc.Runs); sc.Buggy() && v != nil {
+			o.deep = append(o.deep, caughtBug{sc, r, v})
 		}
 		switch {
 		case oc.Caught != nil:

@@ -30,6 +30,13 @@ with metadata), so that nothing is missed. Each violation says on which
 profiles it reproduces ("breaks on posix, ext4-writeback and xfs; not on
 ext4-ordered or btrfs"), and a table under the violations adds them up.
 
+A scenario that says how the program goes on after its recovery (a
+continuation: the WAL, pool and vector scenarios) is crashed twice by
+default: a seeded sample of its crash states (--max-chains) is continued
+after recovery and crashed again, and every epoch is judged against one
+history, so that what any epoch acknowledged survives every later crash.
+--crash-depth 1 crashes once; 3 and more go on again.
+
 --shard spreads each run over several machines: every machine runs the
 same command with its own shard, and 'crashsim report' merges their --out
 files into the whole runs' results. --shard auto takes the shard from the
@@ -56,6 +63,8 @@ type runFlags struct {
 	shard           string
 	shards          int
 	recoveryCrashes bool
+	crashDepth      int
+	maxChains       int
 	json            bool
 	out, html       string
 	violations      int
@@ -77,6 +86,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.shard, "shard", "", "judge only part `i/n` of each run's distinct crash states, to spread it over n machines\n('crashsim report' merges the parts); auto: the batch system's part, from the environment")
 	fs.IntVar(&f.shards, "shards", 0, "with --shard auto: the number of shards, where the environment has only an index\n(a Kubernetes Indexed Job's completions; or set CRASHSIM_SHARDS)")
 	fs.BoolVar(&f.recoveryCrashes, "recovery-crashes", false, "also crash each recovery at its own crash points and recover again")
+	fs.IntVar(&f.crashDepth, "crash-depth", 0, "crashes in one chain: after a recovery the program goes on (a scenario's continuation)\nand crashes again, to this depth (0: 2 for a scenario with a continuation, 1 without)")
+	fs.IntVar(&f.maxChains, "max-chains", 0, "crash states continued after their recovery, a seeded sample, at a depth of 2 or more (0: 16)")
 	fs.BoolVar(&f.json, "json", false, "write the results as JSON to stdout instead of tables")
 	fs.StringVar(&f.out, "out", "", "also write the results as JSON to this `file`")
 	fs.StringVar(&f.html, "html", "", "also write an HTML report with a timeline of each run to this `file`")
@@ -114,6 +125,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		Granularity:     f.granularity,
 		Tail:            faultfs.Tail{Garbage: f.garbageTail},
 		RecoveryCrashes: f.recoveryCrashes,
+		CrashDepth:      f.crashDepth,
+		MaxChains:       f.maxChains,
 	}
 	switch {
 	case f.shard == "auto":
@@ -172,6 +185,8 @@ func checkRunFlags(f *runFlags) error {
 		nonNegative{"budget-time", int64(f.budgetTime), "no limit"},
 		nonNegative{"workers", int64(f.workers), "one per CPU"},
 		nonNegative{"shards", int64(f.shards), "from the environment"},
+		nonNegative{"crash-depth", int64(f.crashDepth), "2 for a scenario with a continuation, 1 without"},
+		nonNegative{"max-chains", int64(f.maxChains), "16"},
 	); err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ type check struct {
 // Run runs every check of the suite against the backends newFS returns, each
 // as a subtest.
 func Run(t *testing.T, newFS Factory) {
-	checks := [][]check{fileChecks, dirChecks, callChecks, lockChecks, regionChecks}
+	checks := [][]check{fileChecks, dirChecks, callChecks, lockChecks, regionChecks, permChecks}
 	for _, cs := range checks {
 		for _, c := range cs {
 			t.Run(c.name, func(t *testing.T) {

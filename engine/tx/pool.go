@@ -538,6 +538,9 @@ func (p *pool) readLiveLine() (uint32, error) {
 // flag set and the epoch advanced, durable before any transaction.
 func (p *pool) startWriter(last uint32) error {
 	p.epoch = last + 1
+	if p.opts.bug == txbug.EpochReused && last != 0 {
+		p.epoch = last
+	}
 	if p.epoch == 0 {
 		p.epoch = 1
 	}

@@ -1,12 +1,12 @@
 // Package txbug breaks engine/tx on purpose, for the crash laboratory's bug
 // variants (sim/scenarios, pool-bug-*): each Bug is one wrong step of the
-// real commit, upgrade or growth protocol, switched on in the real code, so that a
-// scenario shows the laboratory catching exactly that mistake. It is
-// internal: no user of the engine can set it.
+// real commit, upgrade, growth or open protocol, switched on in the real
+// code, so that a scenario shows the laboratory catching exactly that
+// mistake. It is internal: no user of the engine can set it.
 package txbug
 
-// Bug is a deliberate mistake in the commit, upgrade or growth protocol of
-// engine/tx.
+// Bug is a deliberate mistake in the commit, upgrade, growth or open
+// protocol of engine/tx.
 type Bug uint8
 
 const (
@@ -41,6 +41,12 @@ const (
 	// without checking the marks of its lines or its entries' checksum:
 	// a log torn by a crash while it was written is replayed as if whole.
 	RedoUnchecked
+	// EpochReused makes a writer's Open take the epoch of the open before
+	// it again instead of the next one: the persistent locks that a
+	// process which died held read as held by the new open, and are
+	// never free again. A bug of recovery that shows only when the
+	// program goes on after it (docs/DESIGN.md F4).
+	EpochReused
 )
 
 func (b Bug) String() string {
@@ -63,6 +69,8 @@ func (b Bug) String() string {
 		return "redo-one-slot"
 	case RedoUnchecked:
 		return "redo-unchecked"
+	case EpochReused:
+		return "epoch-reused"
 	}
 	return "Bug(?)"
 }

@@ -13,8 +13,9 @@ import (
 // scenarios — transactions on a persistent hash map (on persistent memory
 // and on a mapped file) and the persistent allocator — whose recoveries
 // open a pool, roll back its log and walk it, as a user's would: the rate
-// of judged states with one and with two workers. sim's BenchmarkExplore
-// measures the same on a synthetic log beside a bare recovery loop.
+// of judged states with one and with two workers, at one crash (what
+// BenchmarkExploreDepth adds at two). sim's BenchmarkExplore measures the
+// same on a synthetic log beside a bare recovery loop.
 func BenchmarkExploreScaling(b *testing.B) {
 	for _, name := range []string{"pool-map", "pool-map-file", "pool-alloc"} {
 		sc, ok := Lookup(name)
@@ -23,7 +24,7 @@ func BenchmarkExploreScaling(b *testing.B) {
 		}
 		for _, workers := range []int{1, 2} {
 			b.Run(name+"/workers="+strconv.Itoa(workers), func(b *testing.B) {
-				opts := sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, MaxStates: 1024, Workers: workers}
+				opts := sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, MaxStates: 1024, Workers: workers, CrashDepth: 1}
 				states := 0
 				for b.Loop() {
 					res, err := sim.Explore(sc, opts)
@@ -57,7 +58,7 @@ func BenchmarkShards(b *testing.B) {
 				label = "shard=" + strconv.Itoa(sh.I) + "of" + strconv.Itoa(sh.N)
 			}
 			b.Run(name+"/"+label, func(b *testing.B) {
-				opts := sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, MaxStates: 1024, Workers: 1, Shard: sh}
+				opts := sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets, MaxStates: 1024, Workers: 1, Shard: sh, CrashDepth: 1}
 				cpu := cpuTime(b)
 				for b.Loop() {
 					res, err := sim.Explore(sc, opts)
@@ -67,6 +68,39 @@ func BenchmarkShards(b *testing.B) {
 				}
 				b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
 			})
+		}
+	}
+}
+
+// BenchmarkExploreDepth measures what crash depth 2, the default of a
+// scenario with a continuation, costs beside one crash: an exploration of
+// each engine scenario at depth 1 and at the default (MaxChains
+// continuations, each giving at most ChainStates crash states), with the
+// CPU time of the process per exploration and the states judged after a
+// recovery.
+func BenchmarkExploreDepth(b *testing.B) {
+	for _, name := range []string{"wal-batch", "pool-map", "pool-alloc"} {
+		sc, ok := Lookup(name)
+		if !ok {
+			b.Fatalf("no scenario %s", name)
+		}
+		for _, fault := range sim.Faults {
+			for _, depth := range []int{1, 2} {
+				b.Run(name+"/"+fault.String()+"/depth="+strconv.Itoa(depth), func(b *testing.B) {
+					opts := sim.Options{Fault: fault, CrashDepth: depth}
+					cpu := cpuTime(b)
+					later := 0
+					for b.Loop() {
+						res, err := sim.Explore(sc, opts)
+						if err != nil || !res.OK() {
+							b.Fatal(err, res.Violations)
+						}
+						later = res.ContinuationStates
+					}
+					b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+					b.ReportMetric(float64(later), "later-states")
+				})
+			}
 		}
 	}
 }

@@ -68,6 +68,17 @@
 //     wrong step of the real protocol, switched on through internal/vecbug):
 //     the length made durable before the elements it covers; a growth that
 //     maps the new room before the file's extension is durable.
+//   - shm-append, shm-append-power: a blob store in shared memory
+//     (engine/shm): appends, acknowledgements and cleanup passes through
+//     4 KiB chunks, one writer killed at every operation (process crash
+//     only: a returned append survives in shared memory), and after a power
+//     failure, which loses shared memory, cleanup and a fresh namespace in
+//     which no handle kept on the disk from before resolves. Bugs (internal
+//     /shmbug): an entry published before its blob is copied; an entry word
+//     published as two 32-bit stores; chunks freed before their blobs are
+//     all acknowledged; a zero-copy View without the generation check,
+//     which after a power failure views a stale handle's place in the
+//     fresh namespace (ABA).
 //
 // # Implementation notes
 //

@@ -188,8 +188,11 @@ func poolMap(name, doc, file string, bug txbug.Bug) *sim.Scenario {
 // randomMapTxs draws the map workload from the run's seeded source:
 // poolMapTxs transactions of one to three puts and deletes on poolMapKeys
 // keys, values of random lengths.
-func randomMapTxs(env *sim.Env) []poolTx {
-	txs := make([]poolTx, poolMapTxs)
+func randomMapTxs(env *sim.Env) []poolTx { return drawMapTxs(env, poolMapTxs) }
+
+// drawMapTxs draws n transactions of the map workload.
+func drawMapTxs(env *sim.Env, n int) []poolTx {
+	txs := make([]poolTx, n)
 	for i := range txs {
 		for range 1 + env.Rand.IntN(3) {
 			k := fmt.Sprintf("k%d", env.Rand.IntN(poolMapKeys))
@@ -205,7 +208,8 @@ func randomMapTxs(env *sim.Env) []poolTx {
 }
 
 // poolMapWith is a map scenario whose transactions workload returns: the
-// run's random ones, or a sequence rapid generated (pool_test.go).
+// run's random ones, or a sequence rapid generated (pool_test.go). After
+// its recovery the program goes on as continueMap does.
 func poolMapWith(name, doc, file string, bug txbug.Bug, workload func(env *sim.Env) []poolTx) *sim.Scenario {
 	return &sim.Scenario{
 		Name:  name,
@@ -217,37 +221,105 @@ func poolMapWith(name, doc, file string, bug txbug.Bug, workload func(env *sim.E
 				return err
 			}
 			defer p.Close()
-			root := p.Root()
 			for _, ops := range workload(env) {
-				env.Invoke(ops)
-				err := p.Update(func(t *tx.Tx[poolTag]) error {
-					r, err := root.Get(t)
-					if err != nil {
-						return err
-					}
-					for _, op := range ops {
-						switch op := op.(type) {
-						case models.KVPut:
-							err = r.Map.Put(t, []byte(op.Key), []byte(op.Value))
-						case models.KVDelete:
-							_, err = r.Map.Delete(t, []byte(op.Key))
-						}
-						if err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				if err != nil {
+				if err := mapTx(env, p, ops); err != nil {
 					return err
 				}
-				env.Return(nil)
-				env.DurableAll()
 			}
 			return nil
 		},
-		Recover: func(env *sim.Env) (any, error) { return recoverMap(env, file, bug) },
+		Recover:  func(env *sim.Env) (any, error) { return recoverMap(env, file, bug) },
+		Continue: func(env *sim.Env) error { return continueMap(env, file, bug) },
 	}
+}
+
+// mapTx runs ops in one transaction on the pool's map, one operation of
+// the model, acknowledged when it commits.
+func mapTx(env *sim.Env, p *tx.Pool[poolTag, poolRoot], ops poolTx) error {
+	root := p.Root()
+	env.Invoke(ops)
+	err := p.Update(func(t *tx.Tx[poolTag]) error {
+		r, err := root.Get(t)
+		if err != nil {
+			return err
+		}
+		for _, op := range ops {
+			switch op := op.(type) {
+			case models.KVPut:
+				err = r.Map.Put(t, []byte(op.Key), []byte(op.Value))
+			case models.KVDelete:
+				_, err = r.Map.Delete(t, []byte(op.Key))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	env.Return(nil)
+	env.DurableAll()
+	return nil
+}
+
+// continueMap is how a program using the map goes on after its recovery:
+// it opens the pool again (the recovery closed it), or creates it if the
+// crash left none, and runs two more transactions.
+func continueMap(env *sim.Env, file string, bug txbug.Bug) error {
+	p, err := reopenPool(env, file, bug)
+	if err != nil {
+		return err
+	}
+	for _, ops := range drawMapTxs(env, 2) {
+		if err := mapTx(env, p, ops); err != nil {
+			p.Close()
+			return err
+		}
+	}
+	return p.Close()
+}
+
+// reopenPool is a writer's Open after a recovery, with the program's bug,
+// if any. A crash before the pool was created left none, and it is
+// created; one before the root's structures were, a pool without them,
+// and they are made.
+func reopenPool(env *sim.Env, file string, bug txbug.Bug) (*tx.Pool[poolTag, poolRoot], error) {
+	o := &tx.Options{Rand: envReader{env}}
+	if bug != txbug.None {
+		txbug.Set(o, bug)
+	}
+	p, err := tx.Open[poolTag, poolRoot](env.FS, file, o)
+	if errors.Is(err, fs.ErrNotExist) {
+		return createPool(env, file, bug)
+	}
+	if err != nil {
+		return nil, err
+	}
+	root := p.Root()
+	err = p.Update(func(t *tx.Tx[poolTag]) error {
+		r, err := root.Get(t)
+		if err != nil || !r.Map.IsNil() && !r.Items.IsNil() {
+			return err
+		}
+		if r.Map.IsNil() {
+			if r.Map, err = tx.NewMap(t); err != nil {
+				return err
+			}
+		}
+		if r.Items.IsNil() {
+			if r.Items, err = tx.NewVec[poolTag, poolItem](t, 0); err != nil {
+				return err
+			}
+		}
+		return root.Set(t, r)
+	})
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
 }
 
 // recoverMap is the map scenarios' recovery: it opens the pool (see

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,26 +24,45 @@ func every(sc *sim.Scenario, f func(sim.Options)) {
 }
 
 // TestCorrectScenariosPass: no violation under any fault model and strategy
-// that applies, and no false alarm with sampling either.
+// that applies, and no false alarm with sampling either: with seed 0 at the
+// default crash depth (2 for a scenario with a continuation: the program
+// goes on after its recovery and crashes again), with seed 1 at one crash.
+// The CI run continues 4 recovered states per run (under -race the
+// default 16 doubled the package's time); CRASHSIM_HEAVY=1 the default.
 func TestCorrectScenariosPass(t *testing.T) {
+	maxChains := 4
+	if heavy() {
+		maxChains = 0
+	}
 	for _, sc := range All() {
 		if sc.Buggy() {
 			continue
 		}
 		every(sc, func(o sim.Options) {
-			for _, seed := range []uint64{0, 1} {
-				o.Seed, o.MaxStates = seed, 64
+			for _, run := range []struct {
+				seed  uint64
+				depth int // 0: the default
+			}{{0, 0}, {1, 1}} {
+				o.Seed, o.MaxStates, o.CrashDepth, o.MaxChains = run.seed, 64, run.depth, maxChains
 				res := sim.Check(t, sc, o)
 				if res != nil && res.Explored == 0 {
 					t.Errorf("%s %v/%v: explored nothing", sc.Name, o.Fault, o.Strategy)
+				}
+				if res != nil && run.depth == 0 && sc.Continue != nil && res.ContinuationStates == 0 {
+					t.Errorf("%s %v/%v: at the default depth, no crash state after a recovery", sc.Name, o.Fault, o.Strategy)
 				}
 			}
 		})
 	}
 }
 
+// depthTwoBugs are the bug variants that only a second crash shows (see
+// TestDepthTwoBugs).
+var depthTwoBugs = []string{"wal-bug-resume-keeps-tear", "pool-bug-epoch-reused"}
+
 // TestBugVariantsCaught: every bug variant is reported in at least one
-// run, and the first violation of each run replays to the same problem
+// run — at one crash, but for those that need two, at the default depth
+// — and the first violation of each run replays to the same problem
 // (every violation with CRASHSIM_HEAVY=1: replays are most of the test's
 // time, and one per run already checks that replay ids work for the
 // variant).
@@ -53,6 +73,9 @@ func TestBugVariantsCaught(t *testing.T) {
 		}
 		caught := false
 		every(sc, func(o sim.Options) {
+			if !slices.Contains(depthTwoBugs, sc.Name) {
+				o.CrashDepth = 1
+			}
 			res, err := sim.Explore(sc, o)
 			if err != nil {
 				t.Fatalf("%s: %v", sc.Name, err)

@@ -210,7 +210,41 @@ func vecAppend(name, doc, file string, bug vecbug.Bug) *sim.Scenario {
 			}
 			return state, nil
 		},
+		Continue: func(env *sim.Env) error { return continueVec(env, file, bug) },
 	}
+}
+
+// continueVec is how a program using the vector goes on after its
+// recovery: it opens the vector again (the recovery closed it), or creates
+// it if the crash left none, pushes two records and syncs.
+func continueVec(env *sim.Env, file string, bug vecbug.Bug) error {
+	v, err := vec.Open[vecRecord](env.FS, file, vecOptions(0, bug))
+	if errors.Is(err, fs.ErrNotExist) {
+		v, err = createVec[vecRecord](env, file, vecOptions(2, bug))
+	}
+	if err != nil {
+		return err
+	}
+	for i := range 2 {
+		var r vecRecord
+		copy(r[:], fmt.Sprintf("again %02d ", i))
+		for i := 10; i < len(r); i++ {
+			r[i] = byte('a' + env.Rand.IntN(26))
+		}
+		env.Invoke(models.LogAppend{Record: r[:]})
+		err := v.Push(r)
+		env.Return(err)
+		if err != nil {
+			v.Close()
+			return err
+		}
+	}
+	if err := v.Sync(); err != nil {
+		v.Close()
+		return err
+	}
+	env.DurableAll()
+	return v.Close()
 }
 
 // vecSlot is a Set of slot Slot of the counters: a register write.

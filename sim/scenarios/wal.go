@@ -56,22 +56,56 @@ func init() {
 		func() *sim.Scenario {
 			return walScenario("wal-bug-no-crc", "BUG: recovery trusts each frame's length and never checks its CRC, so a torn tail reads as entries", walAppend, walTrustLengths)
 		},
+		func() *sim.Scenario {
+			// A cross-failure bug (docs/DESIGN.md F4): every recovery is
+			// right, and the crash after the next appends shows it.
+			sc := walScenario("wal-bug-resume-keeps-tear", "BUG: Resume never cuts a torn tail and recovery reads best-effort, which stops at the tear: "+
+				"appends go on over the torn frame, and the whole frames of the lost batch behind it come back as entries after the next crash (caught only at crash depth 2)",
+				walBatch, walRecoverKeepingTear)
+			sc.Continue = func(env *sim.Env) error { return walContinue(env, &bugFS{FS: env.FS, noCut: true}) }
+			return sc
+		},
 	)
 }
 
 // walScenario builds a WAL scenario from a workload on a file system and a
-// recovery (nil: Resume, then a Strict replay).
+// recovery (nil: Resume, then a Strict replay). After its recovery the
+// program goes on as walContinue does.
 func walScenario(name, doc string, run func(env *sim.Env, fsys engine.FS) error, recover func(env *sim.Env) (any, error)) *sim.Scenario {
 	if recover == nil {
 		recover = walRecover
 	}
 	return &sim.Scenario{
-		Name:    name,
-		Doc:     doc,
-		Model:   models.Log(),
-		Run:     func(env *sim.Env) error { return run(env, env.FS) },
-		Recover: recover,
+		Name:     name,
+		Doc:      doc,
+		Model:    models.Log(),
+		Run:      func(env *sim.Env) error { return run(env, env.FS) },
+		Recover:  recover,
+		Continue: func(env *sim.Env) error { return walContinue(env, env.FS) },
 	}
+}
+
+// walContinue is how a program goes on after its recovery: it resumes the
+// log (which the recovery closed) and appends two entries, each made
+// durable.
+func walContinue(env *sim.Env, fsys engine.FS) error {
+	w, err := wal.Resume(fsys, walDir, wal.Bytes, walOptions())
+	if err != nil {
+		return err
+	}
+	for range 2 {
+		e := walRecord(env, walEntry)
+		env.Invoke(models.LogAppend{Record: e})
+		if _, err := w.Append(e); err != nil {
+			return err
+		}
+		if err := w.FlushAndSync(); err != nil {
+			return err
+		}
+		env.Return(nil)
+		env.DurableAll()
+	}
+	return w.Close()
 }
 
 // walRecord draws an entry: n letters, from env.Rand.
@@ -229,6 +263,28 @@ func walRecover(env *sim.Env) (any, error) {
 	return log, err
 }
 
+// walRecoverKeepingTear is the recovery of the resume-keeps-tear bug: a
+// Resume whose cut of a torn tail does nothing, then a best-effort replay,
+// which stops at the tear and returns what precedes it — the right
+// entries, so that no crash of the workload alone shows the bug. (A
+// Strict replay, as walRecover reads, would report the tear at once.)
+func walRecoverKeepingTear(env *sim.Env) (any, error) {
+	fsys := &bugFS{FS: env.FS, noCut: true}
+	w, err := wal.Resume(fsys, walDir, wal.Bytes, walOptions())
+	if err != nil {
+		return nil, err
+	}
+	var log [][]byte
+	err = wal.ReplayEach(fsys, walDir, wal.Bytes, wal.BestEffort, func(id uint64, e []byte) error {
+		log = append(log, e)
+		return nil
+	})
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return log, err
+}
+
 // walTrustLengths is the recovery of the no-crc bug: it reads the segments
 // itself, frame by frame, trusting each length field and ignoring the
 // checksum (the format is engine/wal's: a wal.HeaderSize-byte header,
@@ -283,6 +339,9 @@ type bugFS struct {
 	retrySync bool
 	// noSyncGlob makes File.Sync of files matching it do nothing.
 	noSyncGlob string
+	// noCut makes a Truncate that would shorten a segment do nothing: a
+	// Resume that never cuts a torn tail.
+	noCut bool
 }
 
 func (b *bugFS) OpenFile(name string, flag int, perm fs.FileMode) (engine.File, error) {
@@ -318,6 +377,15 @@ func (b *bugFS) Map(f engine.File, length int64) (engine.Region, error) {
 type bugFile struct {
 	engine.File
 	fs *bugFS
+}
+
+func (f *bugFile) Truncate(size int64) error {
+	if f.fs.noCut && strings.HasSuffix(f.Name(), ".wal") {
+		if fi, err := f.Stat(); err == nil && size < fi.Size() {
+			return nil
+		}
+	}
+	return f.File.Truncate(size)
 }
 
 func (f *bugFile) Sync() error {

@@ -1,0 +1,18 @@
+// Package sqlitecrash explores SQLite, through Debian's sqlite3 command,
+// on the crash laboratory's FUSE mount (package mount, issue 14 section
+// 3): each transaction is one sqlite3 process on the simulated disk, and
+// every crash state of its calls is recovered by another that reads the
+// table back.
+//
+// # Usage
+//
+//	go test ./sqlitecrash    # from bench/, with sqlite3 installed
+//
+// # Implementation notes
+//
+// A transaction is acknowledged when its sqlite3 process exited with
+// success. SQLite's fcntl locks stay in the kernel (the mount negotiates
+// flock only), which is right for one machine: locks never survive a
+// crash. The -shm file of WAL mode is mapped shared, through the mount's
+// direct-I/O mappings.
+package sqlitecrash

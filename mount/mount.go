@@ -1,0 +1,233 @@
+package mount
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/faultfs"
+	"github.com/crashsim/crashsim/sim"
+)
+
+// ErrMount is returned when a directory cannot be mounted: no /dev/fuse, no
+// permission to mount and no fusermount3, or a kernel that refuses. Tests
+// skip on it outside CI (Skip).
+var ErrMount = errors.New("mount: cannot mount")
+
+// Options says where and how to mount.
+type Options struct {
+	// Dir is the real directory to mount on; "" makes a temporary one,
+	// which Close removes.
+	Dir string
+	// Root is the directory of the simulated disk served at Dir; "" is
+	// "/", the whole disk (with sim's /pmem and /dev/shm, which keep
+	// their media's crash rules; a mapping through the mount is a page
+	// cache mapping whatever the medium).
+	Root string
+	// Debug logs every FUSE request and reply (go-fuse's Debug).
+	Debug bool
+}
+
+// Processes gives the file system of the process that made a request:
+// pid is the operating system's process id (the thread group's, not the
+// thread's), or 0 for a request the kernel makes on its own behalf.
+type Processes func(pid int) engine.FS
+
+// Mount is a simulated disk served at a real directory.
+type Mount struct {
+	dir    string
+	root   string
+	tmp    bool
+	procs  Processes
+	server *fuse.Server
+
+	tgids sync.Map // thread id -> thread group id (int -> int)
+
+	mu   sync.Mutex
+	done []engine.File // files released by the kernel, closed by Close
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Env serves the disk of env's simulated machine at a real directory. A
+// request from this process (Go code of the scenario calling os.*) is an
+// operation of env's own process; a request from another process (a child
+// started with exec.Command) is an operation of a simulated process
+// started for it, named after its pid and command, on the same machine.
+// Every simulated process carries its real pid (sim.Process.SetPID), so
+// that the trace names it.
+func Env(env *sim.Env, opts Options) (*Mount, error) {
+	self := os.Getpid()
+	env.Process().SetPID(self)
+	own := env.Process().ID
+	env.Machine().SetSourcer(func(op faultfs.Op) string {
+		if op.Owner != own || op.Kind == faultfs.OpClose {
+			// Another process's code has no stack here; a close is the
+			// kernel's release, sent after close(2) returned.
+			return ""
+		}
+		return callerSource()
+	})
+	var mu sync.Mutex
+	procs := map[int]engine.FS{self: env.FS, 0: env.FS}
+	return Serve(func(pid int) engine.FS {
+		mu.Lock()
+		defer mu.Unlock()
+		if f, ok := procs[pid]; ok {
+			return f
+		}
+		p := env.Machine().Start(processName(pid))
+		p.SetPID(pid)
+		procs[pid] = p.FS()
+		return p.FS()
+	}, opts)
+}
+
+// processName names a simulated process after the real one: "pid 4711
+// (sqlite3)".
+func processName(pid int) string {
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return fmt.Sprintf("pid %d", pid)
+	}
+	return fmt.Sprintf("pid %d (%s)", pid, trimNewline(string(comm)))
+}
+
+func trimNewline(s string) string {
+	if n := len(s); n > 0 && s[n-1] == '\n' {
+		return s[:n-1]
+	}
+	return s
+}
+
+// Serve serves the file systems procs gives at a real directory. Each
+// request that names a path goes to the file system of its caller's
+// process; each request through an open file goes to the file opened, so
+// to the process that opened it (a write the kernel makes from the page
+// cache of a shared mapping has no caller).
+func Serve(procs Processes, opts Options) (*Mount, error) {
+	m := &Mount{procs: procs, root: path.Clean("/" + opts.Root), dir: opts.Dir}
+	if m.dir == "" {
+		d, err := os.MkdirTemp("", "crashsim-mount-")
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrMount, err)
+		}
+		m.dir, m.tmp = d, true
+	}
+	// Names and attributes are cached as long as the kernel likes: every
+	// change to them comes through the kernel, which updates its caches
+	// itself, and each crash image is a new mount. A short timeout would
+	// make the kernel ask again or not depending on whether a clock tick
+	// (a jiffy) passed, so that the same program traced differently from
+	// run to run.
+	forever := 24 * time.Hour
+	fsOpts := &fs.Options{
+		EntryTimeout:    &forever,
+		AttrTimeout:     &forever,
+		NegativeTimeout: &forever,
+		MountOptions: fuse.MountOptions{
+			FsName:      "crashsim",
+			Name:        "crashsim",
+			Debug:       opts.Debug,
+			DirectMount: os.Geteuid() == 0, // else fusermount3
+			// flock(2) reaches faultfs; fcntl's POSIX locks the kernel keeps
+			// (engine.FS has whole-file locks only).
+			EnableLocks:          true,
+			DisabledCapabilities: fuse.CAP_POSIX_LOCKS,
+			// A file opened with FOPEN_DIRECT_IO can still be mapped shared
+			// (kernel 6.6 and later), through the page cache.
+			ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
+			MaxWrite:          1 << 20,
+		},
+	}
+	server, err := fs.Mount(m.dir, &node{m: m}, fsOpts)
+	if err != nil {
+		if m.tmp {
+			os.Remove(m.dir)
+		}
+		return nil, fmt.Errorf("%w at %s: %w", ErrMount, m.dir, err)
+	}
+	m.server = server
+	return m, nil
+}
+
+// Dir returns the real directory the disk is mounted at.
+func (m *Mount) Dir() string { return m.dir }
+
+// Path returns the real path of name, a path relative to the mount.
+func (m *Mount) Path(name string) string { return filepath.Join(m.dir, name) }
+
+// DirectIOMmap reports whether the kernel lets a file opened with direct
+// I/O be mapped shared (FUSE_DIRECT_IO_ALLOW_MMAP, Linux 6.6): without it,
+// mmap(MAP_SHARED) of a file on the mount fails with ENODEV.
+func (m *Mount) DirectIOMmap() bool {
+	return m.server.KernelSettings().Flags64()&fuse.CAP_DIRECT_IO_ALLOW_MMAP != 0
+}
+
+// released keeps a file the kernel released, for Close.
+func (m *Mount) released(f engine.File) {
+	m.mu.Lock()
+	m.done = append(m.done, f)
+	m.mu.Unlock()
+}
+
+// Close unmounts the directory, closes the simulated files of the files
+// closed on it, in the order they were released, and removes the
+// directory if Serve made it. A file still open on the mount makes the
+// unmount lazy: the directory is detached at once and the server stops
+// when the last file closes.
+func (m *Mount) Close() error {
+	m.closeOnce.Do(func() {
+		defer func() {
+			m.mu.Lock()
+			for _, f := range m.done {
+				f.Close()
+			}
+			m.done = nil
+			m.mu.Unlock()
+		}()
+		if os.Geteuid() != 0 {
+			// fusermount3 -u, which the server runs, retrying a busy mount.
+			if err := m.server.Unmount(); err != nil {
+				m.closeErr = fmt.Errorf("mount: unmount %s: %w", m.dir, err)
+				return
+			}
+		} else if err := syscall.Unmount(m.dir, 0); err == nil {
+			m.server.Wait()
+		} else if err := syscall.Unmount(m.dir, syscall.MNT_DETACH); err != nil {
+			m.closeErr = fmt.Errorf("mount: unmount %s: %w", m.dir, err)
+			return
+		}
+		if m.tmp {
+			if err := os.Remove(m.dir); err != nil {
+				m.closeErr = err
+			}
+		}
+	})
+	return m.closeErr
+}
+
+// Require stops a test that could not mount (err wraps ErrMount): in CI
+// (CI=true), where /dev/fuse exists, it fails the test; elsewhere it skips
+// it, saying why. Any other error fails the test.
+func Require(tb testing.TB, err error) {
+	tb.Helper()
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrMount) && os.Getenv("CI") != "true":
+		tb.Skipf("no FUSE mount on this machine (CI=true would fail): %v", err)
+	default:
+		tb.Fatal(err)
+	}
+}
