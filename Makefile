@@ -9,7 +9,7 @@ BENCHTIME ?= 1s
 # Packages with native fuzz targets; fuzz-smoke runs each target for FUZZTIME.
 FUZZPKGS  := $(shell grep -l '^func Fuzz[A-Z]' $$(find . -path ./bench -prune -o -name '*_test.go' -print) 2>/dev/null | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test test-heavy race unit lint fuzz-smoke gofuzz bench bench-peers real-programs bench-explore bench-shards demo torture ci pmdk clean
+.PHONY: all build test test-heavy race unit lint fuzz-smoke gofuzz bench bench-peers real-programs bench-mount bench-explore bench-shards demo torture ci pmdk fuse3 sqlite3 clean
 
 all: build
 
@@ -78,22 +78,43 @@ pmdk:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libpmem-dev libpmemobj-dev pkg-config; \
 	fi
 
-## bench: our benchmarks, then the side-by-side runs against peers (bench/).
-bench: pmdk
+## bench: our benchmarks, then the side-by-side runs against peers (bench/);
+## both modules have benchmarks that mount (mount, bench/boltcrash,
+## bench/sqlitecrash).
+bench: pmdk fuse3 sqlite3
 	cd bench && $(GO) vet ./...
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
 	cd bench && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
 
+## fuse3: fusermount3 (Debian's fuse3), through which package mount mounts
+## for a user who is not root (root mounts with mount(2) itself). Only the
+## targets that mount need it; make test does not (the mount's tests skip
+## outside CI when they cannot mount).
+fuse3:
+	@command -v fusermount3 >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fuse3; }
+
+## sqlite3: Debian's sqlite3 command, which bench/sqlitecrash runs.
+sqlite3:
+	@command -v sqlite3 >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq sqlite3; }
+
 ## real-programs: programs nobody here wrote (bbolt, SQLite's sqlite3),
 ## explored through the FUSE mount of the simulated disk (bench/boltcrash,
 ## bench/sqlitecrash; docs/MOUNT.md).
-real-programs:
-	@command -v sqlite3 >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq sqlite3; }
+real-programs: fuse3 sqlite3
 	cd bench && $(GO) test -count=1 ./boltcrash ./sqlitecrash
 
+## bench-mount: the FUSE mount's cost per call against engine.FS on the
+## same simulated machine (mount BenchmarkCalls), and the crash states
+## judged per second exploring bbolt and SQLite through it
+## (docs/BENCHMARKS.md, "FUSE mount (issue 14)").
+bench-mount: fuse3 sqlite3
+	$(GO) test -run '^$$' -bench '^BenchmarkCalls$$' -benchtime 2000x -count 3 ./mount
+	cd bench && $(GO) test -run '^$$' -bench '^BenchmarkExplore$$' -benchtime 3x ./boltcrash ./sqlitecrash
+
 ## bench-peers: only the side-by-side runs in the bench module.
-bench-peers: pmdk
+bench-peers: pmdk fuse3 sqlite3
 	cd bench && $(GO) vet ./... && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
 
 ## bench-explore: the explorer's throughput against bare recovery (sim),

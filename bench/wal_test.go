@@ -306,6 +306,68 @@ func BenchmarkWALGroupCommit(b *testing.B) {
 	}
 }
 
+// writeReplayLog writes count entries of size bytes with p into dir, in
+// batches of walBatch, and checks that a replay reads them all back (which
+// also puts the files in the page cache).
+func writeReplayLog(b *testing.B, p walPeer, dir string, size, count int) {
+	w := p.open(b, dir)
+	data := walPayload(size)
+	ents := make([][]byte, 0, walBatch)
+	for i := 0; i < count; i += walBatch {
+		ents = ents[:0]
+		for range min(walBatch, count-i) {
+			ents = append(ents, data)
+		}
+		if err := w.appendSync(ents); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.close(); err != nil {
+		b.Fatal(err)
+	}
+	if n, _ := p.replay(b, dir); n != count {
+		b.Fatalf("%s replayed %d entries of %d", p.name, n, count)
+	}
+}
+
+// BenchmarkWALReplayPaired is BenchmarkWALReplay's crashsim and tidwall
+// side by side, in turns (pairUp): each op replays both logs of 256 MiB,
+// so that both meet the same load. Copying: crashsim's wal.Bytes against
+// tidwall's Read; not copying: wal.BytesView against tidwall's NoCopy.
+// Each side's time per entry, and the median over the ops of crashsim's
+// time over tidwall's: below 1, crashsim reads faster, and its throughput
+// is tidwall's divided by the ratio.
+func BenchmarkWALReplayPaired(b *testing.B) {
+	crashsim, view := replayPeer(b, "crashsim"), replayPeer(b, "crashsim-view")
+	tidwall, nocopy := replayPeer(b, "tidwall"), replayPeer(b, "tidwall-nocopy")
+	for _, size := range walSizes {
+		count := (256 << 20) / size
+		for _, pair := range []struct {
+			name string
+			t, c walPeer
+		}{{"copy", tidwall, crashsim}, {"nocopy", nocopy, view}} {
+			b.Run(fmt.Sprintf("size=%d/%s", size, pair.name), func(b *testing.B) {
+				dir := walDir(b)
+				writeReplayLog(b, pair.t, dir, size, count)
+				writeReplayLog(b, pair.c, dir, size, count)
+				pairUp(b, count, "tidwall-ns/entry", "crashsim-ns/entry", "crashsim/tidwall-time",
+					func(int) { pair.t.replay(b, dir) }, func(int) { pair.c.replay(b, dir) })
+			})
+		}
+	}
+}
+
+// replayPeer returns the peer of walReplayPeers called name.
+func replayPeer(b *testing.B, name string) walPeer {
+	for _, p := range walReplayPeers {
+		if p.name == name {
+			return p
+		}
+	}
+	b.Fatalf("no replay peer %q", name)
+	return walPeer{}
+}
+
 // BenchmarkWALReplay reads back a log of 256 MiB of entries from the page
 // cache (it was just written, and is read once before timing), strictly
 // (crashsim checks the zeros after the data too); the throughput is of

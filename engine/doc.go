@@ -23,6 +23,11 @@
 //	if errors.Is(err, engine.ErrLocked) { ... another writer ... }
 //	defer l.Close()
 //
+// A sequence of stores and flushes can be made in one call, as a Batch
+// (engine.Apply): the same effect as its steps made one by one, for the
+// price of one call on the OS backend (one acquisition of the mapping's
+// lock); engine/tx writes its log and its data so.
+//
 // The other calls of storage code are optional powers with helpers, in the
 // pattern of io/fs, which every backend of this module has: Datasync
 // (fdatasync, else File.Sync), Append (write(2) on a file opened with
@@ -93,7 +98,9 @@
 // its flags and so its medium. Every Region method holds a read lock on the
 // mapping and Grow and Close a write lock, so a use racing with Close gets
 // ErrClosed and never touches memory that is no longer the mapping (this
-// costs about 6 ns of the ~170 ns of a 64-byte store and persist). Drain on
+// costs about 6 ns of the ~170 ns of a 64-byte store and persist, and two
+// atomic operations, 13 ns on a 2-core Xeon, per call: a Batch takes the
+// lock once for all its steps, ApplyBatch). Drain on
 // PMem takes no lock: SFENCE touches no memory. It orders the flushes of the
 // calling goroutine and of any Flush that happens before it, since a Go
 // happens-before edge is a locked instruction on amd64, which orders CLWB

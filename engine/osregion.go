@@ -152,7 +152,10 @@ type osRegion struct {
 	dirty   pageRanges
 }
 
-var _ Region = (*osRegion)(nil)
+var (
+	_ Region  = (*osRegion)(nil)
+	_ Batcher = (*osRegion)(nil)
+)
 
 func (r *osRegion) Len() int64 {
 	r.mu.RLock()
@@ -316,6 +319,13 @@ func (r *osRegion) Flush(off, n int64) error {
 		r.mu.RUnlock()
 		return r.errRange("flush", off, n)
 	}
+	r.flushLocked(off, n)
+	r.mu.RUnlock()
+	return nil
+}
+
+// flushLocked is Flush of a range in the mapping; r.mu is held.
+func (r *osRegion) flushLocked(off, n int64) {
 	switch {
 	case n == 0 || r.medium == SharedMemory:
 	case r.medium == PMem && cacheFlush:
@@ -325,7 +335,36 @@ func (r *osRegion) Flush(off, n int64) error {
 		r.dirty.add(off, off+n)
 		r.dirtyMu.Unlock()
 	}
-	r.mu.RUnlock()
+}
+
+// ApplyBatch makes the steps of b under one read lock of the mapping
+// (engine.Batcher): each as its own call would, in order, the same
+// checks and errors.
+func (r *osRegion) ApplyBatch(b *Batch) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for i := range b.steps {
+		s := &b.steps[i]
+		switch s.kind {
+		case batchWrite:
+			if !r.inRange(s.off, int64(len(s.p))) {
+				return r.errRange("write", s.off, int64(len(s.p)))
+			}
+			copy(r.data[s.off:], s.p)
+		case batchStore64:
+			p, err := r.word("store64", s.off, 8)
+			if err != nil {
+				return err
+			}
+			atomic.StoreUint64((*uint64)(p), s.v)
+		case batchFlush:
+			n := int64(s.v)
+			if !r.inRange(s.off, n) {
+				return r.errRange("flush", s.off, n)
+			}
+			r.flushLocked(s.off, n)
+		}
+	}
 	return nil
 }
 

@@ -175,7 +175,7 @@ func boltScenario(name string, n int, created bool) *sim.Scenario {
 	}
 }
 
-func requireMountable(t *testing.T) {
+func requireMountable(t testing.TB) {
 	t.Helper()
 	disk := faultfs.New(faultfs.Options{})
 	mnt, err := mount.Serve(func(int) engine.FS { return disk }, mount.Options{})

@@ -7,6 +7,7 @@
 // # Usage
 //
 //	go test ./boltcrash    # from bench/, as root or with fusermount3
+//	go test -run '^$' -bench . ./boltcrash    # crash states judged per second
 //
 // # Implementation notes
 //

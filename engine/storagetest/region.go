@@ -25,6 +25,7 @@ var regionChecks = []check{
 	{"Region/Misaligned", testRegionMisaligned},
 	{"Region/Closed", testRegionClosed},
 	{"Region/Persist", testRegionPersist},
+	{"Region/Batch", testRegionBatch},
 	{"Region/Atomics", testRegionAtomics},
 	{"Region/ConcurrentAtomics", testRegionConcurrentAtomics},
 	{"Region/ConcurrentGrow", testRegionConcurrentGrow},
@@ -344,6 +345,67 @@ func testRegionPersist(t *testing.T, fsys engine.FS, dir string) {
 		t.Errorf("Persist: %v", err)
 	}
 	wantRegion(t, r, 100, bytes.Repeat([]byte{7}, 3*page), "after Persist")
+}
+
+// testRegionBatch: engine.Apply makes a batch's steps as the separate
+// calls would, whether the backend is an engine.Batcher or not: the same
+// bytes, in order (a later step over an earlier one wins), and at the
+// first step that fails its error, the steps before it made and none
+// after.
+func testRegionBatch(t *testing.T, fsys engine.FS, dir string) {
+	_, r := mapNew(t, fsys, join(dir, "pool"), 2*page)
+	var b engine.Batch
+	b.Store64(64+56, 0xdead)
+	b.WriteAt(bytes.Repeat([]byte{1}, 56), 64)
+	b.Store64(64+56, 0xbeef)
+	b.WriteAt([]byte("over"), 66)
+	b.Flush(64, 64)
+	b.WriteAt(bytes.Repeat([]byte{2}, page), page-100)
+	b.Flush(page-100, page)
+	if b.Len() != 7 {
+		t.Errorf("Len = %d, want 7", b.Len())
+	}
+	if err := engine.Apply(r, &b); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if err := r.Drain(); err != nil {
+		t.Errorf("Drain after Apply: %v", err)
+	}
+	want := make([]byte, 2*page)
+	copy(want[64:], bytes.Repeat([]byte{1}, 56))
+	binary.NativeEndian.PutUint64(want[64+56:], 0xbeef)
+	copy(want[66:], "over")
+	copy(want[page-100:], bytes.Repeat([]byte{2}, page))
+	wantRegion(t, r, 0, want, "after Apply")
+
+	// A step out of range, then a misaligned one: the steps before each
+	// are made, those after are not.
+	for _, c := range []struct {
+		name string
+		bad  func(b *engine.Batch)
+		err  error
+	}{
+		{"a write past the end", func(b *engine.Batch) { b.WriteAt([]byte("xy"), r.Len()-1) }, engine.ErrOutOfRange},
+		{"a flush past the end", func(b *engine.Batch) { b.Flush(0, r.Len()+1) }, engine.ErrOutOfRange},
+		{"a misaligned Store64", func(b *engine.Batch) { b.Store64(4, 1) }, engine.ErrMisaligned},
+	} {
+		b.Reset()
+		b.WriteAt([]byte("before"), 0)
+		c.bad(&b)
+		b.WriteAt([]byte("after"), 16)
+		wantErr(t, "Apply of a batch with "+c.name, engine.Apply(r, &b), c.err)
+		copy(want[0:], "before")
+		wantRegion(t, r, 0, want, "after a batch with "+c.name)
+	}
+	b.Reset()
+	if err := engine.Apply(r, &b); err != nil {
+		t.Errorf("Apply of an empty batch: %v", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b.WriteAt([]byte("closed"), 0)
+	wantErr(t, "Apply after Close", engine.Apply(r, &b), engine.ErrClosed)
 }
 
 func testRegionAtomics(t *testing.T, fsys engine.FS, dir string) {

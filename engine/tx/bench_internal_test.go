@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/crashsim/crashsim/engine"
 )
@@ -76,8 +78,10 @@ func BenchmarkUpdateCPU(b *testing.B) {
 // object cannot avoid, on forced persistent memory, without the
 // transaction: the undo protocol's two drains (a log of three lines, 192
 // bytes: its header line, then one entry's header and the 64 old bytes
-// in two more lines, log.go; then the 64 new bytes), and one drain of one
-// or three lines alone.
+// in two more lines, log.go; then the 64 new bytes), the redo protocol's
+// one (the same three lines with the new bytes, into one of two slots in
+// turn, drained; then the 64 new bytes written and flushed, drained by
+// the next one, redo.go), and one drain of one or three lines alone.
 func BenchmarkFloor(b *testing.B) {
 	fsys := engine.OSFS{Medium: engine.PMem}
 	f, err := engine.Create(fsys, filepath.Join(benchDir(b), "p"))
@@ -116,6 +120,19 @@ func BenchmarkFloor(b *testing.B) {
 			_, err = r.WriteAt(data, off)
 			must(err)
 			must(engine.Persist(r, off, 64))
+			must(r.Store64(144, uint64(i)))
+		}
+	})
+	b.Run("redo-1-drain", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			off, slot := offs(i), 4096+int64(i&1)*4096
+			_, err := r.WriteAt(log, slot)
+			must(err)
+			must(engine.Persist(r, slot, 192))
+			must(r.Store64(144, uint64(i)))
+			_, err = r.WriteAt(data, off)
+			must(err)
+			must(r.Flush(off, 64))
 			must(r.Store64(144, uint64(i)))
 		}
 	})
@@ -360,6 +377,100 @@ func BenchmarkMapSums(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkUpdateProtocols is BenchmarkUpdateCPU's transaction in a pool
+// of format 5 (the undo log, two drains) and one of format 6 (the redo
+// log, one), on each durable medium, and bench's allocation and free of
+// 64 bytes outside a transaction (two Updates) on persistent memory, in
+// turns of 256 operations in one
+// loop, so that both meet the same load: each side's time per
+// transaction, and redo/undo, the median over pairs of turns of the
+// ratio of their times (the median is what bursts of other work on the
+// machine disturb least).
+func BenchmarkUpdateProtocols(b *testing.B) {
+	for _, c := range []struct {
+		op string
+		m  engine.Medium
+	}{{"update", engine.PMem}, {"update", engine.MappedFile}, {"alloc-free", engine.PMem}} {
+		op, m := c.op, c.m
+		b.Run(op+"/"+m.String(), func(b *testing.B) {
+			dir := benchDir(b)
+			var updates [2]func(i int)
+			for side, format := range []uint32{5, Version} {
+				p, err := Create[benchTag, benchRoot](engine.OSFS{Medium: m}, filepath.Join(dir, fmt.Sprint(format)), &Options{Size: 8 << 20, format: format})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer p.Close()
+				var ptrs []Ptr[benchTag, benchObj]
+				root := p.Root()
+				if err := p.Update(func(t *Tx[benchTag]) error {
+					r, err := root.Get(t)
+					if err != nil {
+						return err
+					}
+					for i := range r.Objs {
+						if r.Objs[i], err = NewBox(t, benchObj{}); err != nil {
+							return err
+						}
+						ptrs = append(ptrs, r.Objs[i].Ptr())
+					}
+					return root.Set(t, r)
+				}); err != nil {
+					b.Fatal(err)
+				}
+				var obj benchObj
+				var ptr Ptr[benchTag, benchObj]
+				update := func(t *Tx[benchTag]) error { return ptr.Set(t, obj) }
+				var box Box[benchTag, benchObj]
+				alloc := func(t *Tx[benchTag]) (err error) {
+					box, err = NewBox(t, benchObj{})
+					return err
+				}
+				free := func(t *Tx[benchTag]) error { return box.Free(t) }
+				updates[side] = func(i int) {
+					ptr = ptrs[(i*7919)&1023]
+					binary.LittleEndian.PutUint64(obj.Data[:], uint64(i))
+					var err error
+					if op == "update" {
+						err = p.Update(update)
+					} else if err = p.Update(alloc); err == nil {
+						err = p.Update(free)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			const turn = 256
+			var spent, inTurn [2]time.Duration
+			var count [2]int
+			var ratios []float64
+			for i := 0; b.Loop(); i++ {
+				side := (i / turn) % 2
+				start := time.Now()
+				updates[side](i)
+				d := time.Since(start)
+				spent[side] += d
+				inTurn[side] += d
+				count[side]++
+				if side == 1 && i%turn == turn-1 {
+					ratios = append(ratios, float64(inTurn[1])/float64(inTurn[0]))
+					inTurn = [2]time.Duration{}
+				}
+			}
+			if len(ratios) == 0 {
+				return
+			}
+			slices.Sort(ratios)
+			undo := float64(spent[0].Nanoseconds()) / float64(count[0])
+			redo := float64(spent[1].Nanoseconds()) / float64(count[1])
+			b.ReportMetric(undo, "undo-ns/op")
+			b.ReportMetric(redo, "redo-ns/op")
+			b.ReportMetric(ratios[len(ratios)/2], "redo/undo")
 		})
 	}
 }

@@ -423,8 +423,14 @@ func TestBugDataRace(t *testing.T) {
 // transaction leaves unreachable is reported by Check (in strict mode, at
 // the commit).
 func TestBugLeak(t *testing.T) {
+	for _, pr := range protocols {
+		t.Run(pr.name, func(t *testing.T) { testBugLeak(t, pr.format, pr.commitDrain) })
+	}
+}
+
+func testBugLeak(t *testing.T, format uint32, commitDrain uint64) {
 	fsys := memFS(t)
-	p := newPool(t, fsys, nil)
+	p := newPool(t, fsys, formatOptions(format))
 	before := stats(t, p)
 	root := p.Root()
 	// Abort.
@@ -442,10 +448,10 @@ func TestBugLeak(t *testing.T) {
 	if st := stats(t, p); st.Used != before.Used || st.Objects != before.Objects {
 		t.Errorf("after an aborted transaction: %v, before %v", st, before)
 	}
-	// A crash before the commit was durable: the data's drain fails and
+	// A crash before the commit was durable: the commit's drain fails and
 	// the process dies.
 	fsys.SetInjector(faultfs.NewRules(faultfs.Rule{
-		When:  faultfs.And(faultfs.OpKinds(faultfs.OpDrain), faultfs.OnIndex(1)),
+		When:  faultfs.And(faultfs.OpKinds(faultfs.OpDrain), faultfs.OnIndex(commitDrain)),
 		Fault: faultfs.SyncFailure,
 	}))
 	err = p.Update(func(t *tx.Tx[P]) error {

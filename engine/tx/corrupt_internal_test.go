@@ -32,13 +32,16 @@ const cpool = "/pmem/pool"
 
 // cfs returns a simulated persistent-memory file system holding a pool
 // with a two-node list and Count 7, closed.
-func cfs(t *testing.T) *faultfs.FS {
+func cfs(t *testing.T) *faultfs.FS { return cfsFormat(t, Version) }
+
+// cfsFormat is cfs with a pool of format v.
+func cfsFormat(t *testing.T, v uint32) *faultfs.FS {
 	t.Helper()
 	fsys := faultfs.New(faultfs.Options{Mounts: []faultfs.Mount{{Dir: "/pmem", Medium: engine.PMem}}})
 	if err := fsys.MkdirAll("/pmem", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Create[ctag, croot](fsys, cpool, &Options{Size: 1 << 20, LogSize: MinLogSize})
+	p, err := Create[ctag, croot](fsys, cpool, &Options{Size: 1 << 20, LogSize: MinLogSize, format: v})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +230,7 @@ func forgeLog(t *testing.T, fsys engine.FS, seq uint64, newHash uint64, entries 
 	t.Helper()
 	var body []byte
 	for _, e := range entries {
-		body = appendEntry(body, e.off, e.n, e.old)
+		body = appendEntry(body, e.off, e.n, e.data)
 	}
 	b, err := encodeLog(nil, seq, count, newHash, body)
 	if err != nil {
@@ -240,8 +243,11 @@ func forgeLog(t *testing.T, fsys engine.FS, seq uint64, newHash uint64, entries 
 	return b
 }
 
+// TestCorruptLog: the undo log of format 5 (log.go), forged: entries out
+// of range are ErrCorrupt, a log that checks is rolled back, a torn one
+// ignored and a damaged one ErrCorrupt. TestCorruptRedoLog has format 6.
 func TestCorruptLog(t *testing.T) {
-	good := cfs(t)
+	good := cfsFormat(t, 5)
 	countOff := int64(readRootOffset(t, good)) // Count is the root's first field
 	old := readFile(t, good, countOff, 8)
 	for _, c := range []struct {
@@ -250,12 +256,12 @@ func TestCorruptLog(t *testing.T) {
 		count   int
 		want    error
 	}{
-		{"past the end", []logEntry{{off: 1 << 30, n: 8, old: make([]byte, 8)}}, 1, ErrCorrupt},
-		{"negative length", []logEntry{{off: countOff, n: -8, old: nil}}, 1, ErrCorrupt},
-		{"over the log", []logEntry{{off: logAreaOff + 8, n: 8, old: make([]byte, 8)}}, 1, ErrCorrupt},
-		{"over the pool header", []logEntry{{off: 0, n: 8, old: make([]byte, 8)}}, 1, ErrCorrupt},
-		{"count", []logEntry{{off: countOff, n: 8, old: old}, {off: countOff, n: 8, old: old}}, 3, ErrCorrupt},
-		{"rolled back", []logEntry{{off: countOff, n: 8, old: binary.NativeEndian.AppendUint64(nil, 99)}}, 1, nil},
+		{"past the end", []logEntry{{off: 1 << 30, n: 8, data: make([]byte, 8)}}, 1, ErrCorrupt},
+		{"negative length", []logEntry{{off: countOff, n: -8, data: nil}}, 1, ErrCorrupt},
+		{"over the log", []logEntry{{off: logAreaOff + 8, n: 8, data: make([]byte, 8)}}, 1, ErrCorrupt},
+		{"over the pool header", []logEntry{{off: 0, n: 8, data: make([]byte, 8)}}, 1, ErrCorrupt},
+		{"count", []logEntry{{off: countOff, n: 8, data: old}, {off: countOff, n: 8, data: old}}, 3, ErrCorrupt},
+		{"rolled back", []logEntry{{off: countOff, n: 8, data: binary.NativeEndian.AppendUint64(nil, 99)}}, 1, nil},
 	} {
 		fsys := copyFS(good)
 		forgeLog(t, fsys, 1<<32|5, 12345, c.entries, c.count)
@@ -287,7 +293,7 @@ func TestCorruptLog(t *testing.T) {
 	// every mark are a log damaged after it was whole: ErrCorrupt.
 	for _, torn := range []bool{true, false} {
 		fsys := copyFS(good)
-		forgeLog(t, fsys, 1<<32|5, 1, []logEntry{{off: countOff, n: 8, old: binary.NativeEndian.AppendUint64(nil, 99)}}, 1)
+		forgeLog(t, fsys, 1<<32|5, 1, []logEntry{{off: countOff, n: 8, data: binary.NativeEndian.AppendUint64(nil, 99)}}, 1)
 		oldAt := int64(logAreaOff + logLine + entryHeaderSize)
 		b := readFile(t, fsys, oldAt, 1)
 		writeFile(t, fsys, oldAt, []byte{b[0] ^ 1})

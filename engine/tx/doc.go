@@ -1,5 +1,5 @@
 // Package tx is crashsim's persistent object store: a pool file holding a
-// root object of a Go type, typed persistent pointers, and undo-logged
+// root object of a Go type, typed persistent pointers, and logged
 // transactions — Corundum's programming model and TMFAlloc's single writer
 // and many readers, in Go, on any engine.Region: a DAX file, a file mapped
 // through the page cache, shared memory, or the crash laboratory's
@@ -126,7 +126,7 @@
 // may run its function more than once (see View): its effects must be
 // repeatable.
 //
-// A transaction's changes go through its undo log, which Options.LogSize
+// A transaction's changes go through its log, which Options.LogSize
 // bounds (ErrTxTooLarge). New objects are not logged, so building large
 // structures in one transaction is cheap; overwriting a large existing one
 // is not.
@@ -223,23 +223,86 @@
 // restore. At commit the entries that change nothing are dropped and the
 // others trimmed to the words that change; then either
 //
-//   - the undo log is written (old bytes, and a hash of the new contents)
-//     and drained, the new bytes written in place and drained: two drains,
-//     however many ranges (log.go has the protocol and recovery); or
+//   - in a pool of format 6, which Create writes, a redo log is written —
+//     the new bytes of every range, and the new memory in place — and
+//     drained: one wait for the media, after which the transaction is
+//     committed; then the new bytes are written in place and flushed, and
+//     the next commit's drain makes them durable (redo.go has the protocol
+//     and recovery); or
+//   - in a pool of an older format, the undo log is written (old bytes,
+//     and a hash of the new contents) and drained, the new bytes written
+//     in place and drained: two waits (log.go); or
 //   - when the transaction changes at most one aligned word of committed
-//     memory, the word is stored atomically and drained, and its new
-//     memory is made durable by the next drain (commitWord in txn.go): one
-//     drain, and no log.
+//     memory, the word is stored atomically and drained with the new
+//     memory, and no log is written (commitWord in txn.go): one wait. An
+//     Update that only allocates, or only frees, is one. In format 6, if
+//     a log recovery would replay holds the word, the transaction is a
+//     word log (one wait, redo.go), or, right after one, a one-word commit
+//     that retires the older log in its one wait.
+//
+// Why a redo log, in two slots, with its data drained by the next commit.
+// The floor of a transaction is its waits for the media (a CLWB+SFENCE
+// drain costs 170–250 ns on the development machines, an msync 390 ns on
+// tmpfs and a disk write on a disk; docs/BENCHMARKS.md), and one wait is
+// the least a durable commit can have. An undo log cannot get there: the
+// old bytes must be durable before the first new byte is in place, and
+// the new bytes before Update returns. A redo log can, if recovery can
+// tell a committed log from one a crash interrupted without a commit
+// record of its own — a record made durable after the log is a second
+// wait (PMDK's redo logs for its allocator's metadata: store, drain,
+// apply, drain, clear, drain; go-pmem-transaction's redo transactions
+// and CapybaraKV's corruption-detecting Boolean, a commit flag flipped
+// after the log, likewise). Format 3's marks (issue 16) already tell a
+// whole log from a torn one line by line, as Mnemosyne's torn bits do
+// word by word, and its checksums a damaged one from both; what they
+// cannot tell is a whole log whose drain never returned, written back by
+// the media on its own, from a committed one. Its new memory can: the
+// drain that makes the log durable makes the transaction's new memory
+// durable too, so a whole log whose new memory does not hold what the
+// transaction wrote there never committed (committedLog in redo.go).
+// And applying the log need not wait either: the new bytes written in
+// place are made durable by the next drain, as Mnemosyne truncates its
+// log after write-back, without its background thread — so the log of
+// transaction k must stay until k+1's drain, and k+1 writes the other of
+// two slots (the redo log with several logs of Correia, Ramalhete and
+// Felber's durable transactions has the same shape). Kamino-Tx's copy of
+// the data, which takes the copy off the critical path, costs the pool
+// twice its size; a redo log costs the log area twice a transaction's log.
+// What it costs in code: a log holds no range of memory its transaction
+// freed (free drops those writes: a later transaction may reuse it before
+// a replay), and a one-word commit never writes a range of a log recovery
+// would replay: a word in one is logged as a word log, stored in place
+// before its drain, and the next such commit retires the older log, which
+// leaves no log recovery would replay (redo.go). Pools of formats 1 to 5
+// keep their undo logs (header.go).
+//
+// What one wait buys, measured (docs/BENCHMARKS.md, issue 15): on the
+// development machine, a virtual one whose CLWB writes a line back and
+// evicts it, nothing — a transaction pays a miss on each line it writes
+// again, and both protocols write as many; BenchmarkUpdateProtocols finds
+// format 6's update 2–4 % slower than format 5's. An allocation and a
+// free alone, one-word commits in both formats once a word log and the
+// commit after it have left no log holding the heap's word, take 1.24–
+// 1.27 times format 5's time: format 6 flushes an allocation's new memory
+// with its commit, which format 5 leaves to the next drain and skips when
+// the next commit frees the block — a log whose drain never returned is
+// told from a committed one by its new memory, which must therefore be
+// durable before any later log can publish it.
 //
 // The heap's metadata goes through the same write set (the transaction is
 // the heap's Journal), so allocation and free commit, abort and recover
 // with the rest; a block freed by a transaction is not reused by it.
 //
-// Damage to the package's structures. In a pool of format 5, which Create
-// writes, and of format 4, a map's header and entries, a vector's header
-// and a blob's header carry checksums, verified by every read of them
-// (ErrCorrupt): a damaged count or length is never used. In format 5 the
-// root line (the root pointer and the next identity) has one too, verified
+// Storage calls. A commit makes its stores and flushes as an
+// engine.Batch, one call of the Region for the log and one for the data
+// in place, rather than one call a store: on the OS backend each call
+// takes the mapping's lock, two atomic operations.
+//
+// Damage to the package's structures. In a pool of format 6, which Create
+// writes, and of formats 5 and 4, a map's header and entries, a vector's
+// header and a blob's header carry checksums, verified by every read of
+// them (ErrCorrupt): a damaged count or length is never used. In formats
+// 5 and 6 the root line (the root pointer and the next identity) has one too, verified
 // by Open, read-only or not, and by Check: a damaged root pointer is never
 // taken for the root, even where it points at another object as large. Open
 // checks, in every format, that the root pointer is the start of an
@@ -265,7 +328,7 @@
 // buffer; TestReadOnlyPastTheFile and TestReadOnlyRootPointerDamage are
 // the read-only reader's tests.
 //
-// Torn and damaged logs. A crash while the log is written leaves it torn,
+// Torn and damaged logs. A crash while a log is written leaves it torn,
 // and nothing of its transaction is in place: recovery ignores it. A log
 // damaged after it was whole may belong to a transaction half in place:
 // recovery must not ignore it, nor apply it. Every 64-byte line of the
@@ -275,10 +338,12 @@
 // with every mark in place was whole, and is damaged: Open returns
 // ErrCorrupt — unless its ranges check and hold the transaction's new
 // contents, which only its old bytes, damaged, would have undone. log.go
-// states the rule; TestDamagedLogMidTransaction flips every bit and byte
-// of the log of a pool that crashed with a transaction half in place.
-// The marks cost no drain: one store per line, and one more per line of
-// the log in place that the new one overwrites.
+// states the rule for an undo log, redo.go for a redo log (a damaged log
+// whose transaction is not wholly in place is ErrCorrupt, never
+// replayed); TestDamagedLogMidTransaction flips every bit and byte of the
+// logs of a pool that crashed with a transaction half in place, in
+// formats 5 and 6. The marks cost no drain: one store per line, and one
+// more per line of the log in place that the new one overwrites.
 //
 // Readers and the writer. Changing data in place is the short last step
 // of a commit. In this process it takes applyMu exclusively, and Views
@@ -288,7 +353,7 @@
 // a View of a pool opened ReadOnly checks the word after every read, and
 // runs again from the start if a writer was at work. A writer that died
 // with the word odd leaves it so; once no writer holds the lock, a reader
-// that waited rolls the log back itself. So no reader, in any process, sees
+// that waited recovers the log itself. So no reader, in any process, sees
 // an uncommitted or torn state, and none ever blocks the writer.
 //
 // The writer's lock is an exclusive flock on the pool file, taken by Open
@@ -301,9 +366,10 @@
 // an upgrade's commit makes the new root, the rewritten objects and the new
 // version durable together, by the same log as any transaction; it is read
 // after the log is recovered. The header is written once, and the format
-// version in it says which parts the pool has: format 5, which Create
-// writes, a layout record, a log with marks and checksums in the engine's
-// structures and the root line; format 4 the same without the root
+// version in it says which parts the pool has: format 6, which Create
+// writes, a layout record, a redo log in two slots with marks, and
+// checksums in the engine's structures and the root line; format 5 the
+// same with an undo log with marks; format 4 the same without the root
 // line's; format 3 a record and a log with marks, structures without
 // checksums; format 2 a record and a log without marks (legacylog.go);
 // format 1, of the releases before
@@ -318,7 +384,10 @@
 // reads its copy, and the writer's finishes the rewrite. Older releases
 // refuse format 3 with ErrVersion: they would read an upgraded root with
 // their old type, and the log with marks as one without; and format 5,
-// whose root line they would change without its checksum. Until that
+// whose root line they would change without its checksum; and format 6,
+// whose redo log they would roll "back" with its new bytes. Pools of
+// formats 3 to 5 keep their undo log and its two waits: the release that
+// wrote one opens it still. Until that
 // upgrade, such a pool keeps the limit of its log: damaged after a crash,
 // it can pass for torn (legacylog.go).
 // Checksums are checked before the fields they cover are read, so that
@@ -326,7 +395,12 @@
 // laboratory's scenario pool-upgrade (sim/scenarios) explores every crash
 // of the adoption, the conversion and two upgrades, and catches each of
 // its bug variants: the header rewritten in place, and an upgrade that
-// records its version in a transaction of its own.
+// records its version in a transaction of its own. The other pool
+// scenarios explore format 6's commit and recovery, and catch each of
+// their bug variants, two of them the redo log's: a log written over the
+// last one before that transaction's data is durable (pool-bug-redo-one-
+// slot), and a recovery that trusts a log's header without checking its
+// lines (pool-bug-redo-unchecked).
 //
 // Checked values. Why a wrapper type and not a pool option that
 // checksums every object: the unit of a checksum is what is read and

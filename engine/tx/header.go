@@ -16,7 +16,7 @@ import (
 //
 //	0       128     192     256     320     392         3968    4096            4096+LogSize
 //	+-------+-------+-------+-------+-------+-----------+-------+---------------+---------------------+
-//	| pool  | live  | heap  | root  | layout| reserved  | header|   undo log    | heap zones ...      |
+//	| pool  | live  | heap  | root  | layout| reserved  | header|      log      | heap zones ...      |
 //	| header| line  | header| line  | record|           | shadow|               | (engine/alloc)      |
 //	+-------+-------+-------+-------+-------+-----------+-------+---------------+---------------------+
 //
@@ -43,14 +43,15 @@ import (
 //
 // version is the format, which says what the pool has:
 //
-//	format  layout record  undo log            checksums in the engine's structures
-//	5       yes            with marks (log.go)  yes: maps, vectors, blobs, and the root line
-//	4       yes            with marks           yes: maps, vectors, blobs (hashmap.go, vec.go)
-//	3       yes            with marks           no
-//	2       yes            without (legacylog)  no
-//	1       no             without              no
+//	format  layout record  log                              checksums in the engine's structures
+//	6       yes            redo, two slots, marks (redo.go)  yes: maps, vectors, blobs, and the root line
+//	5       yes            undo, with marks (log.go)         yes: maps, vectors, blobs, and the root line
+//	4       yes            undo, with marks                  yes: maps, vectors, blobs (hashmap.go, vec.go)
+//	3       yes            undo, with marks                  no
+//	2       yes            undo, without (legacylog)         no
+//	1       no             undo, without                     no
 //
-// Create writes format 5; this package opens all five as they are. In
+// Create writes format 6; this package opens all six as they are. In
 // format 1 the header's layout fields are the pool's layout, and the
 // layout record does not exist; in the others the layout record is the
 // pool's layout. A pool of format 1 or 2 keeps its format — so that the
@@ -64,7 +65,13 @@ import (
 // with checksums from format 4 on, without in the others (hashmap.go,
 // vec.go), and its root line with a checksum in format 5 — since
 // converting them would rewrite every object: a pool of format 3 is never
-// converted to 4, nor one of format 4 to 5. Check verifies the structures
+// converted to 4, nor one of format 4 to 5. Nor is a pool of format 3, 4
+// or 5 converted to 6: its transactions keep its undo log, and their two
+// waits for the media (log.go), so that the release that wrote it opens
+// it still; a pool gets the redo log, which needs one wait (redo.go), when
+// it is created by this release. Releases before format 6 refuse it with
+// ErrVersion, as they must: they would take its redo log for an undo log
+// and "roll back" a committed transaction with its new bytes. Check verifies the structures
 // of every format, by their checksums where they have them and by how
 // they fit together.
 //
@@ -135,7 +142,7 @@ import (
 // formats the checksum and the reserved bytes are zeros, unchecked: there
 // Open checks only that the root pointer is the start of a block at least
 // as large as the root, and Check that the pool's objects are reachable
-// from it. The undo log is drawn in log.go.
+// from it. The log is drawn in redo.go (format 6) and log.go (3 to 5).
 //
 // The layout record, in format 2 (zeros in format 1), changed only in
 // transactions — the upgrade of a layout changes it together with the
@@ -157,8 +164,8 @@ const (
 	// Magic starts every pool file.
 	Magic = "crshPOOL"
 	// Version is the format version this package writes. It reads it and
-	// formats 1 to 4 (see above).
-	Version = 5
+	// formats 1 to 5 (see above).
+	Version = 6
 	// formatNoRecord is the format of pools without a layout record.
 	formatNoRecord = 1
 	// formatUnmarked is the last format whose log has no marks.
@@ -168,6 +175,9 @@ const (
 	formatMarked = 3
 	// formatNoRootSum is the last format whose root line has no checksum.
 	formatNoRootSum = 4
+	// formatRedo is the first format whose transactions go through a redo
+	// log (redo.go); the older ones have an undo log (log.go, legacylog.go).
+	formatRedo = 6
 
 	headerSize       = 128
 	liveOff          = 128
@@ -188,7 +198,7 @@ const (
 	orderLittle = 1
 	orderBig    = 2
 
-	// MinLogSize and DefaultSize are the smallest undo log and the default
+	// MinLogSize and DefaultSize are the smallest log area and the default
 	// size of a new pool.
 	MinLogSize  = 16 << 10
 	DefaultSize = 8 << 20

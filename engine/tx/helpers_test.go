@@ -9,6 +9,7 @@ import (
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/engine/tx"
 	"github.com/crashsim/crashsim/faultfs"
+	"github.com/crashsim/crashsim/internal/txbug"
 )
 
 // P is the tag of the tests' pools.
@@ -148,3 +149,25 @@ func shmDir(t testing.TB) string {
 }
 
 func osPoolName(t testing.TB) string { return filepath.Join(shmDir(t), "pool") }
+
+// The formats whose commit protocols the tests that count drains try:
+// format 5's undo log, two drains per transaction (the data's is the
+// second), and format 6's redo log, one (log.go, redo.go).
+var protocols = []struct {
+	name   string
+	format uint32
+	// commitDrain is the index, among a logged transaction's drains, of
+	// the one before which nothing of it is durable in place: the
+	// data's in format 5, the only one in format 6.
+	commitDrain uint64
+}{{"undo", 5, 1}, {"redo", tx.Version, 0}}
+
+// formatOptions returns options that Create a pool of format v, as the
+// release that wrote it did.
+func formatOptions(v uint32) *tx.Options {
+	o := &tx.Options{}
+	if v != tx.Version {
+		txbug.SetFormat(o, v)
+	}
+	return o
+}

@@ -5,12 +5,14 @@ import (
 	"fmt"
 
 	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/internal/txbug"
 	"github.com/zeebo/xxh3"
 )
 
-// The undo log, at Header.LogOff, in a pool of format 3: lines of 64
-// bytes, each 56 bytes of the log and a mark. (Pools of formats 1 and 2
-// have the log of the releases that wrote them: legacylog.go.)
+// The undo log, at Header.LogOff, in a pool of formats 3 to 5: lines of
+// 64 bytes, each 56 bytes of the log and a mark. (Pools of formats 1 and
+// 2 have the log of the releases that wrote them, legacylog.go; pools of
+// format 6 a redo log of the same lines, in two slots, redo.go.)
 //
 //	line 0, the log's header:
 //	0        8        16       24        32         40       48       56       64
@@ -120,26 +122,38 @@ const (
 
 	entryHeaderSize = 16
 	entryNew        = uint64(1) << 63
+	// entryInPlace marks the entry of a word log (format 6, redo.go): its
+	// word was written in place before the log's drain.
+	entryInPlace = uint64(1) << 62
 )
 
 // logEntry is one range of a transaction's log.
 type logEntry struct {
 	off int64
 	n   int64
-	new bool   // in memory the transaction allocated: no old bytes
-	old []byte // nil when new, or when the log's old bytes are damaged
+	new bool // in memory the transaction allocated: no bytes in the log
+	// inPlace says the entry's word was written in place before the log's
+	// drain: the log is a word log (format 6, redo.go).
+	inPlace bool
+	// data is the range's bytes in the log: its old bytes in an undo log
+	// (formats 1 to 5), its new bytes in a redo log (format 6, redo.go);
+	// nil when new, or when the log's bytes are damaged.
+	data []byte
 }
 
-// undoLog is a log as recovery reads it.
+// undoLog is a log as recovery reads it, undo or redo.
 type undoLog struct {
 	seq, newHash uint64
 	entries      []logEntry // none for a retired or torn log
-	// damaged says the log was whole and its entries' old bytes are
-	// damaged: the ranges are known, what they held before is not.
+	// damaged says the log was whole and its entries' bytes are damaged:
+	// the ranges are known, the bytes the log holds for them are not.
 	damaged bool
 	// lines is how many lines of a log of format 3 mark 0 names, whole
 	// or not: those whose marks a crash could find (0 if mark 0 is 0).
 	lines int64
+	// torn says a line of the log lacks its mark (format 6 keeps its seq:
+	// the next log goes where it is).
+	torn bool
 }
 
 func pad8(n int64) int64 { return (n + 7) &^ 7 }
@@ -168,10 +182,14 @@ func littleEndian(v uint64) uint64 {
 // logLines is the number of lines of a log of length bytes of entries.
 func logLines(length int64) int64 { return 1 + (length+logLineBytes-1)/logLineBytes }
 
-// logCapacity is the most bytes of entries the log of p holds.
+// logCapacity is the most bytes of entries the log of p holds: in format
+// 6, one slot of it.
 func (p *pool) logCapacity() int64 {
-	if !p.hdr.marked() {
+	switch {
+	case !p.hdr.marked():
 		return p.hdr.LogSize - legacyEntriesOff
+	case p.hdr.redo():
+		return (p.slotSize()/logLine - 1) * logLineBytes
 	}
 	return (p.hdr.LogSize/logLine - 1) * logLineBytes
 }
@@ -340,8 +358,15 @@ func (p *pool) readLog() (undoLog, error) {
 	if !p.hdr.marked() {
 		return p.readLegacyLog()
 	}
+	return p.readLogAt(p.logOff, p.logCapacity())
+}
+
+// readLogAt reads and checks the log of lines at off whose entries hold
+// at most capacity bytes: the undo log of formats 3 to 5, or one slot of
+// format 6's redo log.
+func (p *pool) readLogAt(off, capacity int64) (undoLog, error) {
 	var h [logLine]byte
-	if _, err := p.r.ReadAt(h[:], p.logOff); err != nil {
+	if _, err := p.r.ReadAt(h[:], off); err != nil {
 		return undoLog{}, err
 	}
 	mark0 := binary.LittleEndian.Uint64(h[logMarkOff:])
@@ -359,12 +384,12 @@ func (p *pool) readLog() (undoLog, error) {
 		return l, fmt.Errorf("%w: %s: log header: mark %#x, want %#x for seq %#x", ErrCorrupt, p.name, mark0, logMark(l.seq, 0), l.seq)
 	case binary.LittleEndian.Uint64(h[logHdrSumOff:]) != xxh3.Hash(h[:logHdrSumOff]):
 		return l, fmt.Errorf("%w: %s: log header checksum", ErrCorrupt, p.name)
-	case l.seq == 0 || length <= 0 || length > p.logCapacity() || length%8 != 0 || count == 0 || count > uint64(length/entryHeaderSize):
+	case l.seq == 0 || length <= 0 || length > capacity || length%8 != 0 || count == 0 || count > uint64(length/entryHeaderSize):
 		return l, fmt.Errorf("%w: %s: log header: seq %#x, %d entries in %d bytes", ErrCorrupt, p.name, l.seq, count, length)
 	}
 	l.lines = logLines(length)
 	lines := make([]byte, (l.lines-1)*logLine)
-	if _, err := p.r.ReadAt(lines, p.logOff+logLine); err != nil {
+	if _, err := p.r.ReadAt(lines, off+logLine); err != nil {
 		return l, err
 	}
 	body := make([]byte, length)
@@ -376,13 +401,19 @@ func (p *pool) readLog() (undoLog, error) {
 	}
 	rs, rerr := rangeSum(l.seq, body)
 	rangesOK := rerr == nil && rs == binary.LittleEndian.Uint64(h[logRangeSumOff:])
+	if p.opts.bug == txbug.RedoUnchecked && p.hdr.redo() {
+		// The mistake: a header that checks is taken for a whole log.
+		var err error
+		l.entries, err = p.parseEntries(body, int(count), true)
+		return l, err
+	}
 	switch {
 	case xxh3.HashSeed(body, l.seq) == binary.LittleEndian.Uint64(h[logSumOff:]):
 		if !rangesOK {
 			return l, fmt.Errorf("%w: %s: log ranges checksum", ErrCorrupt, p.name)
 		}
 	case !whole:
-		return undoLog{lines: l.lines}, nil // torn: nothing of it in place
+		return undoLog{seq: l.seq, lines: l.lines, torn: true}, nil // torn: nothing of it in place
 	case !rangesOK:
 		return l, fmt.Errorf("%w: %s: the log of transaction %#x was whole, and its ranges are damaged", ErrCorrupt, p.name, l.seq)
 	default:
@@ -393,10 +424,10 @@ func (p *pool) readLog() (undoLog, error) {
 	return l, err
 }
 
-// parseEntries decodes count entries from body, with their old bytes if
-// withOld. Entries that name ranges outside the pool's data or over the
+// parseEntries decodes count entries from body, with their bytes if
+// withData. Entries that name ranges outside the pool's data or over the
 // log itself are corrupt.
-func (p *pool) parseEntries(body []byte, count int, withOld bool) ([]logEntry, error) {
+func (p *pool) parseEntries(body []byte, count int, withData bool) ([]logEntry, error) {
 	lo, hi := int64(heapHeaderOff), p.r.Len()
 	entries := make([]logEntry, 0, count)
 	for at := int64(0); at < int64(len(body)); {
@@ -406,6 +437,9 @@ func (p *pool) parseEntries(body []byte, count int, withOld bool) ([]logEntry, e
 		o := binary.LittleEndian.Uint64(body[at:])
 		n := int64(binary.LittleEndian.Uint64(body[at+8:]))
 		e := logEntry{off: int64(o &^ entryNew), n: n, new: o&entryNew != 0}
+		if p.hdr.redo() && !e.new && o&entryInPlace != 0 {
+			e.off, e.inPlace = int64(o&^entryInPlace), true
+		}
 		at += entryHeaderSize
 		if n <= 0 || e.off < lo || e.off > hi || n > hi-e.off || (e.off < p.logEnd && e.off+n > p.logOff) {
 			return nil, fmt.Errorf("%w: %s: log entry [%d,%d) outside the pool's data [%d,%d)", ErrCorrupt, p.name, e.off, e.off+n, lo, hi)
@@ -414,8 +448,8 @@ func (p *pool) parseEntries(body []byte, count int, withOld bool) ([]logEntry, e
 			if pad8(n) > int64(len(body))-at {
 				return nil, fmt.Errorf("%w: %s: log entry of %d bytes past the log's end", ErrCorrupt, p.name, n)
 			}
-			if withOld {
-				e.old = body[at : at+n]
+			if withData {
+				e.data = body[at : at+n]
 			}
 			at += pad8(n)
 		}

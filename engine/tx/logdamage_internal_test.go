@@ -47,13 +47,13 @@ func openD(fsys engine.FS) (*Pool[dtag, droot], error) {
 // damageBase returns a file system holding a pool with a three-node list
 // and a map of eight keys, open when it was copied: the last
 // transaction's log is still in place, as a crash leaves it.
-func damageBase(t *testing.T) *faultfs.FS {
+func damageBase(t *testing.T, format uint32) *faultfs.FS {
 	t.Helper()
 	fsys := faultfs.New(faultfs.Options{Mounts: []faultfs.Mount{{Dir: "/pmem", Medium: engine.PMem}}})
 	if err := fsys.MkdirAll("/pmem", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Create[dtag, droot](fsys, cpool, &Options{Size: 1 << 20, LogSize: MinLogSize, Rand: detRand{}})
+	p, err := Create[dtag, droot](fsys, cpool, &Options{Size: 1 << 20, LogSize: MinLogSize, Rand: detRand{}, format: format})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,8 +177,12 @@ func digest(fsys engine.FS) (string, error) {
 // in whole lines, a transaction changed: from base to committed.
 func logExtent(t *testing.T, base, committed *faultfs.FS) int64 {
 	t.Helper()
-	a := readFile(t, base, logAreaOff, MinLogSize)
-	b := readFile(t, committed, logAreaOff, MinLogSize)
+	h, err := DecodeHeader(readFile(t, base, 0, headerSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := readFile(t, base, logAreaOff, int(h.LogSize))
+	b := readFile(t, committed, logAreaOff, int(h.LogSize))
 	n := int64(len(a))
 	for n > 0 && a[n-1] == b[n-1] {
 		n--
@@ -192,14 +196,25 @@ func logExtent(t *testing.T, base, committed *faultfs.FS) int64 {
 // TestDamagedLogMidTransaction: a pool that crashed while its last
 // transaction was written in place — the log durable, some of the data
 // lines new and others old — is opened with every bit, then every byte,
-// of its log flipped in turn (flipPatterns). Each open is ErrCorrupt or
-// the state before the transaction, never the transaction half applied. The same
-// with the transaction wholly in place: ErrCorrupt or the committed state.
-// And a log torn by a crash while it was written, before any data was
-// in place, is never taken for damage: every such state opens to the
-// state before the transaction.
+// of its log flipped in turn (flipPatterns). Each open is ErrCorrupt or a
+// state a crash may leave, never the transaction half applied: with an
+// undo log (format 5) the state before the transaction, with a redo log
+// (format 6, both slots flipped, the last transaction's log and the one
+// before) the state after it, committed when its log was durable. The
+// same with the transaction wholly in place: ErrCorrupt or the committed
+// state. And a log torn by a crash while it was written, before any data
+// was in place, is never taken for damage: every such state opens to the
+// state before the transaction (or, with a redo log whose lines and new
+// memory all reached the media although their drain failed, after it).
 func TestDamagedLogMidTransaction(t *testing.T) {
-	base := damageBase(t)
+	for _, format := range []uint32{5, Version} {
+		t.Run(fmt.Sprintf("format-%d", format), func(t *testing.T) { testDamagedLogMidTransaction(t, format) })
+	}
+}
+
+func testDamagedLogMidTransaction(t *testing.T, format uint32) {
+	redo := format >= formatRedo
+	base := damageBase(t, format)
 	before, err := digest(copyFS(base))
 	if err != nil {
 		t.Fatal(err)
@@ -221,15 +236,20 @@ func TestDamagedLogMidTransaction(t *testing.T) {
 		t.Fatalf("the committed transaction: %q (before %q), %v", after, before, err)
 	}
 
-	// The transaction interrupted while in place: every drain after the
-	// log's fails (the rollback's too), then the machine stops, keeping
-	// any subset of what was written since.
+	// The transaction interrupted while in place: with an undo log every
+	// drain after the log's fails (the rollback's too); with a redo log
+	// its stores in place fail after the first few. Then the machine
+	// stops, keeping any subset of what was written since.
 	fsys = copyFS(base)
 	p, err = openD(fsys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys.SetInjector(&drainsFrom{n: 1, fault: faultfs.Error(syscall.EIO)})
+	if redo {
+		fsys.SetInjector(&storesAfterDrain{pass: 3, fault: faultfs.Error(syscall.EIO)})
+	} else {
+		fsys.SetInjector(&drainsFrom{n: 1, fault: faultfs.Error(syscall.EIO)})
+	}
 	if err := runDamageTx(p); !errors.Is(err, ErrBroken) {
 		t.Fatalf("the interrupted transaction: %v, want ErrBroken", err)
 	}
@@ -246,37 +266,58 @@ func TestDamagedLogMidTransaction(t *testing.T) {
 	if half == nil {
 		t.Fatal("no crash image holds the transaction half in place")
 	}
-	if got, err := digest(copyFS(half)); err != nil || got != before {
-		t.Fatalf("the half-applied pool, undamaged: %q, %v; want %q", got, err, before)
+	recovered := before
+	if redo {
+		recovered = after
+	}
+	if got, err := digest(copyFS(half)); err != nil || got != recovered {
+		t.Fatalf("the half-applied pool, undamaged: %q, %v; want %q", got, err, recovered)
 	}
 
 	extent := logExtent(t, base, committed) + 64 // and a line past the log
+	// The bytes flipped: the log, and a line past it; with a redo log,
+	// the lines either slot holds.
+	flipped := []logRange{{logAreaOff, extent}}
+	if redo {
+		flipped = nil
+		for s := range int64(slotCount) {
+			off := logAreaOff + s*MinLogSize
+			b := readFile(t, committed, off, MinLogSize)
+			n := int64(len(b))
+			for n > 0 && b[n-1] == 0 {
+				n--
+			}
+			flipped = append(flipped, logRange{off, min((n+63)&^63+64, int64(len(b)))})
+		}
+	}
 	for _, c := range []struct {
 		name string
 		img  *faultfs.FS
 		want string
 	}{
-		{"half in place", half, before},
+		{"half in place", half, recovered},
 		{"all in place", committed, after},
 	} {
-		good := readFile(t, c.img, logAreaOff, int(extent))
-		try := func(what string, change func(b []byte)) {
-			img := copyFS(c.img)
-			b := append([]byte(nil), good...)
-			change(b)
-			writeFile(t, img, logAreaOff, b)
-			got, err := digest(img)
-			switch {
-			case errors.Is(err, ErrCorrupt):
-			case err != nil:
-				t.Errorf("%s, %s: %v, want ErrCorrupt or a correct state", c.name, what, err)
-			case got != c.want:
-				t.Errorf("%s, %s: opened to %q, want ErrCorrupt or %q", c.name, what, got, c.want)
+		for _, fr := range flipped {
+			good := readFile(t, c.img, fr.off, int(fr.n))
+			try := func(what string, change func(b []byte)) {
+				img := copyFS(c.img)
+				b := append([]byte(nil), good...)
+				change(b)
+				writeFile(t, img, fr.off, b)
+				got, err := digest(img)
+				switch {
+				case errors.Is(err, ErrCorrupt):
+				case err != nil:
+					t.Errorf("%s, %s: %v, want ErrCorrupt or a correct state", c.name, what, err)
+				case got != c.want:
+					t.Errorf("%s, %s: opened to %q, want ErrCorrupt or %q", c.name, what, got, c.want)
+				}
 			}
-		}
-		for i := range extent {
-			for _, flip := range flipPatterns() {
-				try(fmt.Sprintf("byte %d of the log ^ %#x", i, flip), func(b []byte) { b[i] ^= flip })
+			for i := range fr.n {
+				for _, flip := range flipPatterns() {
+					try(fmt.Sprintf("byte %d of the log area ^ %#x", fr.off-logAreaOff+i, flip), func(b []byte) { b[i] ^= flip })
+				}
 			}
 		}
 	}
@@ -295,6 +336,7 @@ func TestDamagedLogMidTransaction(t *testing.T) {
 	}
 	fsys.SetInjector(nil)
 	seen := map[string]bool{}
+	befores := 0
 	for seed := range int64(300) {
 		mode := faultfs.AllSubsets
 		if seed%3 == 0 {
@@ -306,12 +348,16 @@ func TestDamagedLogMidTransaction(t *testing.T) {
 			continue
 		}
 		seen[log] = true
-		if got, err := digest(img); err != nil || got != before {
+		got, err := digest(img)
+		if got == before {
+			befores++
+		}
+		if err != nil || got != before && !(redo && got == after) {
 			t.Errorf("torn log (%v, seed %d): %q, %v; want %q", mode, seed, got, err, before)
 		}
 	}
-	if len(seen) < 10 {
-		t.Errorf("only %d distinct torn logs", len(seen))
+	if len(seen) < 10 || befores < len(seen)/2 {
+		t.Errorf("only %d distinct torn logs, %d of them the state before", len(seen), befores)
 	}
 	p.Close()
 }
@@ -343,6 +389,27 @@ func (f *drainsFrom) MaybeInject(op faultfs.Op) faultfs.Fault {
 	f.i++
 	if f.i > f.n {
 		return f.fault
+	}
+	return faultfs.Fault{}
+}
+
+// storesAfterDrain lets the first drain and pass stores after it through,
+// and injects fault into every store after those.
+type storesAfterDrain struct {
+	pass, stores int
+	drained      bool
+	fault        faultfs.Fault
+}
+
+func (f *storesAfterDrain) MaybeInject(op faultfs.Op) faultfs.Fault {
+	switch {
+	case op.Kind == faultfs.OpDrain:
+		f.drained = true
+	case f.drained && (op.Kind == faultfs.OpRegionWrite || op.Kind == faultfs.OpRegionAtomic):
+		f.stores++
+		if f.stores > f.pass {
+			return f.fault
+		}
 	}
 	return faultfs.Fault{}
 }

@@ -47,9 +47,10 @@ type Options struct {
 	Upgrades []Upgrade
 	// Size is the size of a new pool's file (Create); 0 means DefaultSize.
 	Size int64
-	// LogSize is the size of a new pool's undo log, which bounds what one
+	// LogSize is the size of a new pool's log, which bounds what one
 	// transaction can change (Create); 0 means Size/16, within
-	// [MinLogSize, 4 MiB].
+	// [MinLogSize, 4 MiB]. The pool's log area holds two logs of this
+	// size (the redo log of format 6, redo.go): Info().LogSize is twice it.
 	LogSize int64
 	// MaxSize bounds the pool's growth; 0 means unbounded.
 	MaxSize int64
@@ -93,11 +94,15 @@ type Info struct {
 	Layout        string
 	LayoutVersion uint32
 	LayoutHash    uint64
-	// Unclean says the pool was not closed by its last writer, and Recovery
-	// what opening it found in the log: RolledBack a transaction that had
-	// not committed, of LogEntries ranges.
+	// Unclean says the pool was not closed by its last writer, and the
+	// rest what opening it found in the log: RolledBack a transaction
+	// that had not committed (an undo log, formats 1 to 5), of LogEntries
+	// ranges; Replayed the logs of committed transactions that it wrote
+	// again in place (the redo log of format 6), of LogEntries ranges in
+	// all.
 	Unclean    bool
 	RolledBack bool
+	Replayed   int
 	LogEntries int
 	// Epoch is the generation of this open (the writer's); persistent locks
 	// taken in earlier epochs are free.
@@ -154,7 +159,22 @@ type pool struct {
 	// next drain makes durable (commitWord).
 	unflushed []logRange
 	broken    error
-	closed    atomic.Bool
+
+	// The redo log of format 6 (redo.go): the next log's seq and slot, how
+	// many lines of each slot a crash could find marked, the ranges of
+	// each slot's log (which recovery would replay), and the data the last
+	// logged commit wrote in place, which the next drain makes durable.
+	seq       uint64
+	slot      int
+	slotLines [slotCount]int64
+	live      [slotCount][]logRange
+	// wordLog says the log of slot s is a word log (redo.go): replayed
+	// only after an older log, and, while it is the newest, the older one
+	// is retired by the next one-word commit of a word in a log.
+	wordLog [slotCount]bool
+	pending []logRange
+	batch   engine.Batch
+	closed  atomic.Bool
 
 	tag        reflect.Type // the pool's Tag
 	recent     [8]atomic.Pointer[layout]
@@ -192,11 +212,14 @@ func createPool(fsys engine.FS, name string, o Options, spec *layoutSpec, tag re
 	}
 	logSize = roundUp(logSize, alloc.PageSize)
 	rootSize := spec.rootSize
-	hdr := Header{Version: Version, ByteOrder: nativeOrder, LogOff: logAreaOff, LogSize: logSize,
-		HeapOff: logAreaOff + logSize, Layout: spec.want.name, LayoutHash: spec.want.hash}
+	hdr := Header{Version: Version, ByteOrder: nativeOrder, LogOff: logAreaOff, Layout: spec.want.name, LayoutHash: spec.want.hash}
 	if o.format != 0 {
 		hdr.Version = o.format
 	}
+	if hdr.redo() {
+		logSize *= slotCount // room for two logs of the size asked for (redo.go)
+	}
+	hdr.LogSize, hdr.HeapOff = logSize, logAreaOff+logSize
 	if size < hdr.HeapOff+alloc.MinZone+roundUp(rootSize, alloc.PageSize) {
 		size = hdr.HeapOff + alloc.MinZone + roundUp(rootSize, alloc.PageSize)
 	}
@@ -602,8 +625,12 @@ func (p *pool) recoverIfAbandoned() error {
 }
 
 // recoverLog rolls back the transaction in the log if it did not commit
-// (see log.go), and resets the version word.
+// (see log.go), or replays the logs of format 6 (redo.go), and resets the
+// version word.
 func (p *pool) recoverLog() error {
+	if p.hdr.redo() {
+		return p.recoverRedo()
+	}
 	l, err := p.readLog()
 	if err != nil {
 		return err
@@ -656,7 +683,7 @@ func (p *pool) rollBackLog(entries []logEntry) error {
 		if e.new {
 			continue
 		}
-		if _, err := p.r.WriteAt(e.old, e.off); err != nil {
+		if _, err := p.r.WriteAt(e.data, e.off); err != nil {
 			return err
 		}
 		if err := p.r.Flush(e.off, e.n); err != nil {
@@ -709,7 +736,9 @@ func (p *pool) close() error {
 	var err error
 	if !p.readOnly {
 		p.writerMu.Lock()
-		if p.broken == nil {
+		if p.broken == nil && p.hdr.redo() {
+			err = p.closeRedo()
+		} else if p.broken == nil {
 			for _, u := range p.unflushed {
 				if err == nil {
 					err = p.r.Flush(u.off, u.n)

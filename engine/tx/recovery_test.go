@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/crashsim/crashsim/engine/tx"
@@ -11,16 +12,25 @@ import (
 )
 
 // TestRecoveryIsIdempotent: a transaction interrupted after it began to
-// write in place (its data's drain fails, then the machine stops) is
-// rolled back by Open; and when that recovery is itself interrupted at
-// any of its drains, by a failure and then a crash that keeps any subset
-// of what it wrote, the next Open still rolls back to the same state. The
-// transaction allocates, frees and overwrites, so the heap's metadata is
-// rolled back too. (The laboratory explores every crash point of
-// recovery: sim/scenarios.TestPoolRecoveryCrashes.)
+// write in place is recovered by Open — with an undo log (format 5), its
+// data's drain fails, then the machine stops, and Open rolls it back; with
+// a redo log (format 6), its stores in place fail after its one drain,
+// then the machine stops, and Open replays it — and when that recovery is
+// itself interrupted at any of its drains, by a failure and then a crash
+// that keeps any subset of what it wrote, the next Open still recovers
+// the same state. The transaction allocates, frees and overwrites, so the
+// heap's metadata is recovered too. (The laboratory explores every crash
+// point of recovery: sim/scenarios.TestPoolRecoveryCrashes.)
 func TestRecoveryIsIdempotent(t *testing.T) {
+	for _, pr := range protocols {
+		t.Run(pr.name, func(t *testing.T) { testRecoveryIsIdempotent(t, pr.format) })
+	}
+}
+
+func testRecoveryIsIdempotent(t *testing.T, format uint32) {
+	redo := format >= tx.Version
 	fsys := memFS(t)
-	p := newPool(t, fsys, nil)
+	p := newPool(t, fsys, formatOptions(format))
 	update(t, p, func(t *tx.Tx[P], r *Root) (err error) {
 		r.Pair = [2]int64{1, 1}
 		r.Count = 10
@@ -31,9 +41,15 @@ func TestRecoveryIsIdempotent(t *testing.T) {
 		return err
 	})
 	before := stats(t, p)
-	// Every drain after the log's fails: the data's, and those of the
-	// rollback the failed commit attempts, so the log stays.
-	fsys.SetInjector(&failDrainsFrom{n: 1})
+	if redo {
+		// The log's drain goes through; the stores in place after it
+		// fail from the third on, so that some of the data is in place.
+		fsys.SetInjector(&failStoresAfterDrain{pass: 2})
+	} else {
+		// Every drain after the log's fails: the data's, and those of the
+		// rollback the failed commit attempts, so the log stays.
+		fsys.SetInjector(&failDrainsFrom{n: 1})
+	}
 	root := p.Root()
 	err := p.Update(func(t *tx.Tx[P]) error {
 		r, err := root.Get(t)
@@ -61,7 +77,7 @@ func TestRecoveryIsIdempotent(t *testing.T) {
 	})
 	fsys.SetInjector(nil)
 	if !errors.Is(err, tx.ErrBroken) {
-		t.Fatalf("a commit whose drains failed, rollback included: %v", err)
+		t.Fatalf("a commit whose drains or stores failed, rollback included: %v", err)
 	}
 	if err := p.Check(); !errors.Is(err, tx.ErrBroken) {
 		t.Errorf("a broken pool's Check: %v", err)
@@ -75,14 +91,16 @@ func TestRecoveryIsIdempotent(t *testing.T) {
 		fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.AllSubsets, Seed: 1}),
 		fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.AllSubsets, Seed: 2}),
 	} {
-		recoverCrashed(t, fmt.Sprintf("crash %d", base), crashed, before)
+		recoverCrashed(t, fmt.Sprintf("crash %d", base), crashed, before, redo)
 	}
 }
 
 // recoverCrashed checks that crashed recovers to the state before the
-// interrupted transaction, however often its recovery is interrupted.
-func recoverCrashed(t *testing.T, name string, crashed *faultfs.FS, before tx.Stats) {
-	wantOld := func(what string, img *faultfs.FS) tx.Info {
+// interrupted transaction (after it, if committed), however often its
+// recovery is interrupted.
+func recoverCrashed(t *testing.T, name string, crashed *faultfs.FS, before tx.Stats, committed bool) {
+	var after tx.Stats // the committed state's, from the first recovery
+	want := func(what string, img *faultfs.FS) tx.Info {
 		t.Helper()
 		q, err := tx.Open[P, Root](img, poolName, &tx.Options{Strict: true})
 		if err != nil {
@@ -99,6 +117,13 @@ func recoverCrashed(t *testing.T, name string, crashed *faultfs.FS, before tx.St
 				return err
 			}
 			s, err := r.Name.Get(t)
+			if committed {
+				b, berr := r.Blob.Get(t)
+				if r.Pair != [2]int64{2, 2} || r.Count != 20 || n.Value != 2 || s != "new" || len(b) != 10000 || err != nil || berr != nil {
+					return fmt.Errorf("root %+v, node %+v, name %q, blob of %d bytes, %v, %v", r, n, s, len(b), err, berr)
+				}
+				return nil
+			}
 			if r.Pair != [2]int64{1, 1} || r.Count != 10 || n.Value != 1 || s != "old" || !r.Blob.IsNil() || err != nil {
 				return fmt.Errorf("root %+v, node %+v, name %q, %v", r, n, s, err)
 			}
@@ -107,16 +132,23 @@ func recoverCrashed(t *testing.T, name string, crashed *faultfs.FS, before tx.St
 		if err != nil {
 			t.Errorf("%s: %s: %v", name, what, err)
 		}
-		if st := stats(t, q); st.Used != before.Used || st.Objects != before.Objects {
+		st := stats(t, q)
+		switch {
+		case !committed && (st.Used != before.Used || st.Objects != before.Objects):
 			t.Errorf("%s: %s: %v, before the transaction %v", name, what, st, before)
+		case committed && after.Objects == 0:
+			after = st
+		case committed && (st.Used != after.Used || st.Objects != after.Objects):
+			t.Errorf("%s: %s: %v, after the first recovery %v", name, what, st, after)
 		}
 		if err := q.Check(); err != nil {
 			t.Errorf("%s: %s: %v", name, what, err)
 		}
 		return q.Info()
 	}
-	if info := wantOld("first recovery", crashed.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})); !info.RolledBack || !info.Unclean {
-		t.Errorf("%s: the first recovery found nothing to roll back: %+v", name, info)
+	info := want("first recovery", crashed.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll}))
+	if found := info.RolledBack || info.Replayed > 0; !found || !info.Unclean {
+		t.Errorf("%s: the first recovery found nothing to recover: %+v", name, info)
 	}
 
 	// Interrupt the recovery at its k-th drain, for every k it has.
@@ -135,8 +167,8 @@ func recoverCrashed(t *testing.T, name string, crashed *faultfs.FS, before tx.St
 				t.Fatalf("%s: Open without a fault: %v", name, err)
 			}
 			q.Close()
-			if k < 3 {
-				t.Errorf("%s: recovery drained %d times; a rollback drains its data and the log's retirement, and the open its live line", name, k)
+			if min := map[bool]uint64{false: 3, true: 2}[committed]; k < min {
+				t.Errorf("%s: recovery drained %d times; a rollback drains its data and the log's retirement, a replay its data, and the open its live line", name, k)
 			}
 			break
 		}
@@ -145,7 +177,7 @@ func recoverCrashed(t *testing.T, name string, crashed *faultfs.FS, before tx.St
 		}
 		for _, mode := range []faultfs.Strategy{faultfs.KeepAll, faultfs.LoseAll, faultfs.AllSubsets, faultfs.InOrderPrefixes} {
 			for seed := range int64(3) {
-				wantOld(fmt.Sprintf("recovery interrupted at drain %d, then %v (seed %d)", k, mode, seed),
+				want(fmt.Sprintf("recovery interrupted at drain %d, then %v (seed %d)", k, mode, seed),
 					img.CrashClone(faultfs.CrashOptions{Mode: mode, Seed: seed}))
 				if mode == faultfs.KeepAll || mode == faultfs.LoseAll {
 					break
@@ -153,6 +185,29 @@ func recoverCrashed(t *testing.T, name string, crashed *faultfs.FS, before tx.St
 			}
 		}
 	}
+}
+
+// failStoresAfterDrain lets the first drain and pass stores after it
+// through, and fails every store after those.
+type failStoresAfterDrain struct {
+	mu           sync.Mutex
+	pass, stores int
+	drained      bool
+}
+
+func (f *failStoresAfterDrain) MaybeInject(op faultfs.Op) faultfs.Fault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case op.Kind == faultfs.OpDrain:
+		f.drained = true
+	case f.drained && (op.Kind == faultfs.OpRegionWrite || op.Kind == faultfs.OpRegionAtomic):
+		f.stores++
+		if f.stores > f.pass {
+			return faultfs.Error(syscall.EIO)
+		}
+	}
+	return faultfs.Fault{}
 }
 
 // failDrainsFrom fails every drain from the n-th (counting from 0) on.

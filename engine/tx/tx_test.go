@@ -476,17 +476,23 @@ func TestTxTooLarge(t *testing.T) {
 	})
 }
 
-// TestCommitFailureRollsBack: a commit whose drain of the data fails after
-// it wrote in place is rolled back from the log, in place and after a
-// crash.
+// TestCommitFailureRollsBack: a commit whose drain fails is undone, in
+// place and after a crash: with an undo log (format 5), the data's drain,
+// after the commit wrote in place, and the log rolls it back; with a redo
+// log (format 6), its one drain, before anything is in place, and the log
+// is retired.
 func TestCommitFailureRollsBack(t *testing.T) {
+	for _, pr := range protocols {
+		t.Run(pr.name, func(t *testing.T) { testCommitFailureRollsBack(t, pr.format, pr.commitDrain) })
+	}
+}
+
+func testCommitFailureRollsBack(t *testing.T, format uint32, commitDrain uint64) {
 	fsys := memFS(t)
-	p := newPool(t, fsys, nil)
+	p := newPool(t, fsys, formatOptions(format))
 	update(t, p, func(t *tx.Tx[P], r *Root) error { r.Pair = [2]int64{1, 1}; return nil })
-	// The transaction's drains: the log's, then the data's. Fail the
-	// second.
 	rules := faultfs.NewRules(faultfs.Rule{
-		When:  faultfs.And(faultfs.OpKinds(faultfs.OpDrain), faultfs.OnIndex(1)),
+		When:  faultfs.And(faultfs.OpKinds(faultfs.OpDrain), faultfs.OnIndex(commitDrain)),
 		Fault: faultfs.SyncFailure,
 	})
 	fsys.SetInjector(rules)
@@ -608,5 +614,136 @@ func TestStats(t *testing.T) {
 	}
 	if !strings.Contains(st.String(), "fragmentation") {
 		t.Errorf("Stats.String: %q", st)
+	}
+}
+
+// drainCounter counts the drains of a faultfs and injects nothing.
+type drainCounter struct {
+	mu sync.Mutex
+	n  int
+	// logStores counts the stores into [logLo, logHi), if set.
+	logLo, logHi int64
+	logStores    int
+}
+
+func (d *drainCounter) MaybeInject(op faultfs.Op) faultfs.Fault {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch op.Kind {
+	case faultfs.OpDrain:
+		d.n++
+	case faultfs.OpRegionWrite, faultfs.OpRegionAtomic:
+		if op.Off < d.logHi && d.logLo < op.Off+op.Len {
+			d.logStores++
+		}
+	}
+	return faultfs.Fault{}
+}
+
+// take returns the drains and the stores into the log since the last
+// call.
+func (d *drainCounter) take() (drains, logStores int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	drains, logStores = d.n, d.logStores
+	d.n, d.logStores = 0, 0
+	return drains, logStores
+}
+
+// TestWaitsPerCommit: a transaction waits for the media as its protocol
+// says — once with the redo log of format 6, logged or not, allocating
+// or freeing outside a larger transaction included; twice for a logged
+// transaction with the undo log of format 5 — and a transaction that
+// changes nothing does not wait. And an allocation or a free alone after
+// the two that follow a logged transaction writes nothing into the log
+// in either format: format 6 logs the first as a word log, and the
+// second retires the older log, which leaves no log recovery would
+// replay (redo.go).
+func TestWaitsPerCommit(t *testing.T) {
+	for _, pr := range protocols {
+		t.Run(pr.name, func(t *testing.T) {
+			fsys := memFS(t)
+			// Not strict: the allocation alone keeps its object in a Go
+			// variable between two transactions, as bench's
+			// BenchmarkAllocFree64 does, which strict mode calls a leak.
+			o := formatOptions(pr.format)
+			o.Size, o.LogSize = 1<<20, 64<<10
+			p, err := tx.Create[P, Root](fsys, poolName, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			var box tx.Box[P, Node]
+			logged, wordAfterLog := 1, 1 // the redo log's one drain
+			if pr.format < tx.Version {
+				logged = 2 // the undo log's, then the data's
+				// A one-word commit of a word the last undo log holds
+				// (the heap's bitmap word, which the step before logged)
+				// retires that log first, durably (commitWord).
+				wordAfterLog = 2
+			}
+			steps := []struct {
+				name  string
+				fn    func(t *tx.Tx[P], r *Root) error
+				waits int
+				// unlogged: the commit writes nothing into the log.
+				unlogged bool
+			}{
+				{"two words of the root", func(t *tx.Tx[P], r *Root) error { r.Pair = [2]int64{7, 8}; return nil }, logged, false},
+				{"the root's words and a new object", func(t *tx.Tx[P], r *Root) error {
+					r.Pair, r.Count = [2]int64{9, 9}, 3
+					var err error
+					r.List, err = tx.NewBox(t, Node{Value: 1})
+					return err
+				}, logged, false},
+				{"an allocation alone", func(t *tx.Tx[P], r *Root) error {
+					var err error
+					box, err = tx.NewBox(t, Node{Value: 2})
+					return err
+				}, wordAfterLog, false},
+				{"a free alone", func(t *tx.Tx[P], r *Root) error { return box.Free(t) }, 1, false},
+				{"an allocation alone, again", func(t *tx.Tx[P], r *Root) error {
+					var err error
+					box, err = tx.NewBox(t, Node{Value: 3})
+					return err
+				}, 1, true},
+				{"a free alone, again", func(t *tx.Tx[P], r *Root) error { return box.Free(t) }, 1, true},
+				{"nothing", func(t *tx.Tx[P], r *Root) error { return nil }, 0, true},
+			}
+			// The log area: two logs of LogSize in format 6, one before.
+			logHi := int64(4096 + 64<<10)
+			if pr.format >= tx.Version {
+				logHi += 64 << 10
+			}
+			counter := &drainCounter{logLo: 4096, logHi: logHi}
+			fsys.SetInjector(counter)
+			defer fsys.SetInjector(nil)
+			for _, s := range steps {
+				root := p.Root()
+				err := p.Update(func(tt *tx.Tx[P]) error {
+					r, err := root.Get(tt)
+					if err != nil {
+						return err
+					}
+					if err := s.fn(tt, &r); err != nil {
+						return err
+					}
+					return root.Set(tt, r)
+				})
+				if err != nil {
+					t.Fatalf("%s: %v", s.name, err)
+				}
+				n, stores := counter.take()
+				if n != s.waits {
+					t.Errorf("%s: %d drains, want %d", s.name, n, s.waits)
+				}
+				if s.unlogged && stores != 0 {
+					t.Errorf("%s: %d stores into the log, want none", s.name, stores)
+				}
+			}
+			if err := p.Check(); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }

@@ -346,7 +346,19 @@ func (t *txn) commit() error {
 		return nil
 	}
 	if words <= 1 && bug == txbug.None {
-		return t.commitWord()
+		switch {
+		case !p.hdr.redo() || !t.wordInLive():
+			return t.commitWord(-1)
+		case p.wordLog[1-p.slot] && len(p.live[1-p.slot]) > 0:
+			// The newest log is a word log: its data and the older's are
+			// durable, and this commit retires the older (redo.go).
+			return t.commitWord(p.slot)
+		case words == 1:
+			return t.commitRedo(true)
+		}
+	}
+	if p.hdr.redo() {
+		return t.commitRedo(false)
 	}
 	// The log's entries.
 	body := t.logBody[:0]
@@ -568,6 +580,18 @@ func (p *pool) rollBack(cause error) error {
 	return cause
 }
 
+// wordInLive reports whether the one word of committed memory the
+// transaction changes, if any, is in the ranges of a redo log that
+// recovery would replay over it (format 6): such a transaction is logged.
+func (t *txn) wordInLive() bool {
+	for i := range t.ents {
+		if e := &t.ents[i]; !e.new {
+			return t.p.inLive(e.off &^ 7)
+		}
+	}
+	return false
+}
+
 // commitWord commits a transaction that changes at most one word of
 // committed memory: the word is stored atomically and made durable with
 // one drain, and no log is written. The transaction makes no committed
@@ -580,18 +604,17 @@ func (p *pool) rollBack(cause error) error {
 // transaction did.
 //
 // The word must keep the contents the last log's newhash describes if it
-// is in one of its ranges; such a log is retired, durably, first.
-func (t *txn) commitWord() error {
+// is in one of its ranges; such a log is retired, durably, first. In
+// format 6 the word is in no log recovery would replay, or retire >= 0:
+// the newest log is a word log, and the older one, in slot retire, is
+// retired by a store of its mark 0 made durable by this commit's drain
+// (redo.go).
+func (t *txn) commitWord(retire int) error {
 	p := t.p
 	var word *wsEntry
 	for i := range t.ents {
 		if !t.ents[i].new {
 			word = &t.ents[i]
-		}
-	}
-	if p.medium != engine.SharedMemory {
-		if err := t.flushUnflushed(); err != nil {
-			return err
 		}
 	}
 	if word != nil && len(p.lastLog) > 0 {
@@ -606,53 +629,127 @@ func (t *txn) commitWord() error {
 			}
 		}
 	}
+	// In format 6 the new memory is flushed now, and made durable by this
+	// commit's drain: a log made whole by a crash before its drain is told
+	// from a committed one by its new memory (redo.go), which must not be
+	// memory a one-word commit left to the next drain. In the older
+	// formats the next drain makes it durable (unflushed).
+	redo := p.hdr.redo()
+	fresh := false
+	for _, e := range t.ents {
+		fresh = fresh || e.new
+	}
+	flush := newFlusher(p.medium)
+	drain := flush.mode != flushNone && (word != nil || (fresh && redo) || len(p.unflushed) > 0)
 	p.applyMu.Lock()
 	defer p.applyMu.Unlock()
-	if err := p.r.Store64(versionOff, p.version+1); err != nil {
-		return err
-	}
+	b := &p.batch
+	b.Reset()
+	b.Store64(versionOff, p.version+1)
 	for _, e := range t.ents {
 		if e.new {
-			if _, err := p.r.WriteAt(t.data[e.at:e.at+int(e.n)], e.off); err != nil {
-				return err
+			b.WriteAt(t.data[e.at:e.at+int(e.n)], e.off)
+			if redo {
+				flush.add(b, e.off, e.n)
 			}
 		}
 	}
+	for _, u := range p.unflushed {
+		if !t.frees(u.off) {
+			flush.add(b, u.off, u.n)
+		}
+	}
+	if drain && flush.mode == flushHull {
+		for _, u := range p.pending { // format 6: the last logged commit's data
+			flush.add(b, u.off, u.n)
+		}
+	}
+	if retire >= 0 {
+		// Before the word: a process that dies between the two leaves
+		// the word log alone, which recovery does not replay.
+		off := p.slotOff(retire) + logMarkOff
+		b.Store64(off, 0)
+		flush.add(b, off, 8)
+	}
+	var w wordWrite
 	if word != nil {
-		w := word.off &^ 7
-		// The word's other bytes are loaded as a word, not with ReadAt:
-		// a buffer passed to the Region's methods escapes, and would cost
-		// every one-word commit an allocation.
-		var b [8]byte
-		if word.n < 8 {
-			cur, err := p.r.Load64(w)
-			if err != nil {
-				return err
-			}
-			binary.NativeEndian.PutUint64(b[:], cur)
-		}
-		copy(b[word.off-w:], t.data[word.at:word.at+int(word.n)])
-		if err := p.r.Store64(w, binary.NativeEndian.Uint64(b[:])); err != nil {
+		var err error
+		if w, err = t.word(); err != nil {
 			return err
 		}
-		if p.medium != engine.SharedMemory {
-			if err := engine.Persist(p.r, w, 8); err != nil {
-				return err
+		b.Store64(w.off, w.new)
+		flush.add(b, w.off, 8)
+	}
+	flush.end(b)
+	err := engine.Apply(p.r, b)
+	if err == nil && drain {
+		if err = p.r.Drain(); err != nil {
+			// Aborted: the word as it was, and what the failed drain may
+			// have dropped stored again (drainFailed).
+			if word != nil {
+				if serr := p.r.Store64(w.off, w.old); serr == nil {
+					p.r.Flush(w.off, 8)
+				}
 			}
-		}
-	} else if p.medium != engine.SharedMemory && len(p.unflushed) > 0 {
-		if err := p.r.Drain(); err != nil {
-			return err
+			err = p.drainFailed(err, -1)
 		}
 	}
-	p.unflushed = p.unflushed[:0]
-	for _, e := range t.ents {
-		if e.new {
-			p.unflushed = append(p.unflushed, logRange{e.off, e.n})
+	if err == nil {
+		if drain {
+			p.unflushed, p.pending = p.unflushed[:0], p.pending[:0]
+		}
+		if retire >= 0 {
+			// The older log retired, the word log alone: no log recovery
+			// would replay.
+			for s := range slotCount {
+				p.live[s] = p.live[s][:0]
+			}
+		}
+		for _, e := range t.ents {
+			if e.new && !redo {
+				p.unflushed = append(p.unflushed, logRange{e.off, e.n})
+			}
 		}
 	}
 	p.version += 2
-	return p.r.Store64(versionOff, p.version)
+	if serr := p.r.Store64(versionOff, p.version); err == nil {
+		err = serr
+	}
+	return err
+}
+
+// wordWrite is the store of a one-word commit: the aligned word at off,
+// its new value and its old one, as Store64 stores them.
+type wordWrite struct {
+	off      int64
+	new, old uint64
+}
+
+// word returns the store of the one word of committed memory the write
+// set changes. The word's other bytes are loaded as a word, not with
+// ReadAt: a buffer passed to the Region's methods escapes, and would cost
+// every one-word commit an allocation. Its old value is the old bytes
+// commit read (t.old) in the loaded word.
+func (t *txn) word() (wordWrite, error) {
+	var word *wsEntry
+	for i := range t.ents {
+		if !t.ents[i].new {
+			word = &t.ents[i]
+		}
+	}
+	w := word.off &^ 7
+	var nb, ob [8]byte
+	if word.n < 8 {
+		cur, err := t.p.r.Load64(w)
+		if err != nil {
+			return wordWrite{}, err
+		}
+		binary.NativeEndian.PutUint64(nb[:], cur)
+		binary.NativeEndian.PutUint64(ob[:], cur)
+	}
+	copy(nb[word.off-w:], t.data[word.at:word.at+int(word.n)])
+	copy(ob[word.off-w:], t.old[:word.n])
+	return wordWrite{off: w, new: binary.NativeEndian.Uint64(nb[:]), old: binary.NativeEndian.Uint64(ob[:])}, nil
 }
 
 // errBorrowed reports whether [off, off+n) overlaps an object that a

@@ -458,18 +458,24 @@ func (t *txn) alloc(n int64) (int64, int64, error) {
 	return off, usable, nil
 }
 
-// free frees the block at off in the transaction.
+// free frees the block at off in the transaction. Nothing the
+// transaction wrote in the block needs to reach the pool, and its writes
+// there are dropped: a redo log (format 6, redo.go) must hold no range in
+// memory that is free once it committed, which a later transaction may
+// allocate and write before recovery replays the log.
 func (t *txn) free(off int64) error {
+	_, size, _ := t.p.heap.Block(off)
 	if err := t.p.heap.Free(t, off); err != nil {
 		return fmt.Errorf("%w: %w", ErrPointer, err)
 	}
-	t.freed = append(t.freed, logRange{off, 0})
+	t.freed = append(t.freed, logRange{off, size})
 	if i := t.freshIndex(off); i >= 0 {
-		// Memory the transaction allocated and frees: nothing it wrote
-		// there needs to reach the pool.
+		// Memory the transaction allocated and frees.
 		f := t.fresh[i]
 		t.fresh = append(t.fresh[:i], t.fresh[i+1:]...)
 		t.dropWrites(f.off, f.n)
+	} else {
+		t.dropWrites(off, size)
 	}
 	return nil
 }

@@ -19,24 +19,35 @@ type Codec[T any] interface {
 }
 
 // Bytes is the Codec of raw byte entries: the entry is its own encoding.
-// Decode returns a copy.
+// Decode returns a copy. ReplayEach and Replay copy entries of up to
+// arenaEntry (256) bytes into blocks of arenaBlock (4 KiB) that
+// consecutive entries share, each entry a slice whose capacity is its
+// length (appending to it copies it): one allocation per block instead of
+// one per entry, most of the cost of replaying small entries
+// (docs/BENCHMARKS.md). An entry kept keeps its block alive: at most 4 KiB
+// for an entry of 256 bytes or fewer.
 var Bytes Codec[[]byte] = bytesCodec{}
 
 type bytesCodec struct{}
 
 func (bytesCodec) Append(dst, v []byte) ([]byte, error) { return append(dst, v...), nil }
 
+// Decode copies b with make and copy, a form the compiler turns into one
+// allocation that is not zeroed first (append to a slice made empty with
+// a capacity zeroes it, then copies: twice the memory traffic for a
+// 64 KiB entry).
 func (bytesCodec) Decode(b []byte) ([]byte, error) {
-	return append(make([]byte, 0, len(b)), b...), nil
+	c := make([]byte, len(b))
+	copy(c, b)
+	return c, nil
 }
 
 // BytesView is the Codec of raw byte entries that does not copy: Decode
 // returns b itself, which aliases the log's read buffer and is valid only
 // until the ReplayEach (or Recover) callback it is passed to returns. It
-// is for callbacks that parse or copy an entry at once: replaying 1 KiB
-// entries from the page cache, it reads about 2.5 times as many bytes a
-// second as Bytes, whose cost is an allocation per entry
-// (docs/BENCHMARKS.md). Never keep what it returns, and never use it with
+// is for callbacks that parse or copy an entry at once: it saves Bytes's
+// copy of every entry and its allocations (docs/BENCHMARKS.md has both
+// side by side). Never keep what it returns, and never use it with
 // Replay, which keeps every entry.
 var BytesView Codec[[]byte] = bytesViewCodec{}
 
@@ -70,4 +81,27 @@ func (binaryCodec[T, P]) Decode(b []byte) (T, error) {
 		return v, fmt.Errorf("wal: decode %T: %w", v, err)
 	}
 	return v, nil
+}
+
+// The blocks of an entryArena: entries of up to arenaEntry bytes share
+// blocks of arenaBlock bytes; larger ones are copied alone.
+const (
+	arenaBlock = 4 << 10
+	arenaEntry = 256
+)
+
+// entryArena copies the entries of one replay decoded with Bytes (see
+// Bytes). It belongs to one replay: it is not safe for concurrent use.
+type entryArena struct{ block []byte }
+
+func (a *entryArena) copy(b []byte) ([]byte, error) {
+	if len(b) > arenaEntry {
+		return bytesCodec{}.Decode(b)
+	}
+	if a.block == nil || len(b) > cap(a.block)-len(a.block) {
+		a.block = make([]byte, 0, arenaBlock)
+	}
+	n := len(a.block)
+	a.block = append(a.block, b...)
+	return a.block[n:len(a.block):len(a.block)], nil
 }

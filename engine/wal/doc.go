@@ -104,6 +104,15 @@
 // bounds every length by MaxFrameSize and by the file's size before
 // reading, and allocates nothing on a bad frame.
 //
+// What a replay costs. A reader reads a segment in chunks of 1 MiB (one
+// pread each), checks each frame's checksum in place and hands the
+// payload to the codec; it allocates nothing per frame. With Bytes the
+// entries are the only allocations, and ReplayEach copies small ones into
+// shared blocks (Bytes has the rule): the cost of an allocation, not of a
+// checksum or a decode, is what an entry of 100 bytes pays most
+// (docs/BENCHMARKS.md, Replay from the page cache, has the profile).
+// Strict reading also reads the zeros after the data of the last segment.
+//
 // Versions. Segments and checkpoints are at Version 1. Record logs are at
 // RecordLogVersion 2, which added the seal at the end of each write; this
 // package still reads version 1 and appends to such a log as version 1.

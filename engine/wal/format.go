@@ -236,12 +236,14 @@ func decodeFrame(b []byte) (frame, int, error) {
 	if len(b) < FrameHeaderSize {
 		return frame{}, FrameHeaderSize, errShort
 	}
-	if [FrameHeaderSize]byte(b[:FrameHeaderSize]) == zeroFrameHeader {
-		return frame{}, 0, errEnd
-	}
 	n := le.Uint32(b[4:])
 	kind := Kind(le.Uint32(b[8:]))
 	id := le.Uint64(b[12:])
+	// A zero header (the end of the data) has kind 0, which no frame has:
+	// only then is the whole header compared with zeros.
+	if kind == 0 && [FrameHeaderSize]byte(b[:FrameHeaderSize]) == zeroFrameHeader {
+		return frame{}, 0, errEnd
+	}
 	switch {
 	case n > MaxFrameSize:
 		return frame{}, 0, errFrame(fmt.Sprintf("length %d beyond the maximum %d", n, MaxFrameSize))

@@ -12,11 +12,11 @@ type Bug uint8
 const (
 	// None is the correct protocol.
 	None Bug = iota
-	// WriteBeforeLog writes the data in place before the undo log is
-	// durable: the log is flushed but not drained before the writes.
+	// WriteBeforeLog writes the data in place before the log is durable:
+	// the log is flushed but not drained before the writes.
 	WriteBeforeLog
-	// RetireEarly retires the log (makes the commit record durable) before
-	// the data is flushed: the data is left to be written back later.
+	// RetireEarly retires the log (durably) before the data is flushed:
+	// the data is left to be written back later.
 	RetireEarly
 	// PublishUnflushed publishes new objects before their contents are
 	// durable: the contents of blocks allocated by the transaction are not
@@ -33,6 +33,14 @@ const (
 	// without allocating its blocks first: the mapping has holes, and on a
 	// full disk a store to one kills the process with SIGBUS.
 	SparseMap
+	// RedoOneSlot writes every redo log (pool format 6) into the first of
+	// the two slots: over the last transaction's log before its data,
+	// written in place and drained only by the next commit, is durable.
+	RedoOneSlot
+	// RedoUnchecked replays a redo log (pool format 6) whose header checks
+	// without checking the marks of its lines or its entries' checksum:
+	// a log torn by a crash while it was written is replayed as if whole.
+	RedoUnchecked
 	// EpochReused makes a writer's Open take the epoch of the open before
 	// it again instead of the next one: the persistent locks that a
 	// process which died held read as held by the new open, and are
@@ -57,6 +65,10 @@ func (b Bug) String() string {
 		return "upgrade-split"
 	case SparseMap:
 		return "sparse-map"
+	case RedoOneSlot:
+		return "redo-one-slot"
+	case RedoUnchecked:
+		return "redo-unchecked"
 	case EpochReused:
 		return "epoch-reused"
 	}

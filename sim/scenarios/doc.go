@@ -48,6 +48,12 @@
 //     internal/txbug): data written in place before the undo log is
 //     durable; the log retired before the data is flushed; new objects
 //     published before their contents are durable.
+//   - pool-words, pool-words-file: transactions that change one word of a
+//     pool's root, which commit without a log where they can, between
+//     transactions that change several, in persistent memory and through
+//     the page cache: a scripted sequence that puts the word in the newest
+//     log, in the older one and in none, which no random workload of the
+//     others reaches (each of their transactions changes several words).
 //   - pool-enospc, pool-full-disk: a pool on a full disk (issue 16):
 //     ENOSPC injected into Create and into a growth inside an Update, and
 //     a disk that really fills (a capacity): each failure is ErrNoSpace,

@@ -27,7 +27,12 @@ import (
 //   - pool-bug-retire-early: the commit record is made durable before the
 //     data is flushed;
 //   - pool-bug-publish-unflushed: new objects are published without their
-//     contents flushed.
+//     contents flushed;
+//   - pool-bug-redo-one-slot: every redo log (pool format 6) goes to one
+//     slot, over the last transaction's log before its data is durable;
+//   - pool-bug-redo-unchecked: recovery replays a redo log whose header
+//     checks without checking its lines and its entries, a torn log with
+//     the rest.
 const (
 	poolPMemFile = "/pmem/pool"
 	poolDiskDir  = "/data"
@@ -63,6 +68,12 @@ func init() {
 		},
 		func() *sim.Scenario {
 			return poolMap("pool-bug-publish-unflushed", "BUG: a pool transaction publishes new objects before their contents are durable", poolPMemFile, txbug.PublishUnflushed)
+		},
+		func() *sim.Scenario {
+			return poolMap("pool-bug-redo-one-slot", "BUG: a pool transaction writes its redo log over the last one before that transaction's data is durable", poolPMemFile, txbug.RedoOneSlot)
+		},
+		func() *sim.Scenario {
+			return poolMap("pool-bug-redo-unchecked", "BUG: a pool's recovery replays a redo log whose header checks, without checking its lines and entries", poolPMemFile, txbug.RedoUnchecked)
 		},
 	)
 }
@@ -149,10 +160,11 @@ func createPool(env *sim.Env, name string, bug txbug.Bug) (*tx.Pool[poolTag, poo
 
 // openPool is the recovery's Open: no pool yet is an empty one. It checks
 // the pool before anything reads it. The recovery of a bug variant opens
-// it with the correct protocol, but for a bug of Open itself (SparseMap).
+// it with the correct protocol, but for a bug of Open itself (SparseMap,
+// RedoUnchecked).
 func openPool(env *sim.Env, name string, bug txbug.Bug) (*tx.Pool[poolTag, poolRoot], bool, error) {
 	o := &tx.Options{Rand: envReader{env}}
-	if bug == txbug.SparseMap {
+	if bug == txbug.SparseMap || bug == txbug.RedoUnchecked {
 		txbug.Set(o, bug)
 	}
 	p, err := tx.Open[poolTag, poolRoot](env.FS, name, o)

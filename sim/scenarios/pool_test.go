@@ -63,8 +63,11 @@ func TestPoolRecoveryCrashes(t *testing.T) {
 // mistake of the layout upgrade is caught under power failures and process
 // crashes alike (a crash between two transactions, or inside the copy of
 // a header, needs no lost store), and so is a pool mapped without its
-// blocks (a death by SIGBUS on a full disk needs none either). Each at one
-// crash; pool-bug-epoch-reused needs two (TestDepthTwoBugs).
+// blocks (a death by SIGBUS on a full disk needs none either), and a
+// recovery that trusts a redo log's header (a process killed while it
+// wrote the lines of a log over an older one leaves that one's header
+// beside new lines). Each at one crash; pool-bug-epoch-reused needs two
+// (TestDepthTwoBugs).
 func TestPoolBugVariantsCaught(t *testing.T) {
 	type variant struct {
 		bug          txbug.Bug
@@ -77,6 +80,8 @@ func TestPoolBugVariantsCaught(t *testing.T) {
 		"pool-bug-header-in-place":   {txbug.HeaderInPlace, true},
 		"pool-bug-upgrade-split":     {txbug.UpgradeSplit, true},
 		"pool-bug-sparse-map":        {txbug.SparseMap, true},
+		"pool-bug-redo-one-slot":     {txbug.RedoOneSlot, false},
+		"pool-bug-redo-unchecked":    {txbug.RedoUnchecked, true},
 	}
 
 	for _, sc := range poolScenarios(t, true) {
