@@ -363,16 +363,15 @@ func TestSimulatedClock(t *testing.T) {
 		},
 		Recover: func(env *Env) (any, error) { return uint64(0), nil },
 	}
-	began := time.Now()
+	// The clock is simulated: a real sleep of three hours would not end
+	// within the test's timeout, so that this test ends is the check that
+	// no real time passes (no wall-clock assertion, which load could fail).
 	res, err := Explore(sc, Options{})
 	if err != nil || res.RunError != "" {
 		t.Fatalf("%v %q", err, res.RunError)
 	}
 	if want := "[1s at +1s 1m0s at +1m0s 3h0m0s at +3h0m0s]"; fmt.Sprint(woke) != want {
 		t.Errorf("woke %v, want %s", woke, want)
-	}
-	if time.Since(began) > 10*time.Second {
-		t.Errorf("the run took %v", time.Since(began))
 	}
 }
 
