@@ -243,24 +243,30 @@ func mapTx(env *sim.Env, p *tx.Pool[poolTag, poolRoot], ops poolTx) error {
 		if err != nil {
 			return err
 		}
-		for _, op := range ops {
-			switch op := op.(type) {
-			case models.KVPut:
-				err = r.Map.Put(t, []byte(op.Key), []byte(op.Value))
-			case models.KVDelete:
-				_, err = r.Map.Delete(t, []byte(op.Key))
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return applyKV(t, r.Map, ops)
 	})
 	if err != nil {
 		return err
 	}
 	env.Return(nil)
 	env.DurableAll()
+	return nil
+}
+
+// applyKV applies ops, puts and deletes of the KV model, to m in t.
+func applyKV(t *tx.Tx[poolTag], m tx.Map[poolTag], ops poolTx) error {
+	for _, op := range ops {
+		var err error
+		switch op := op.(type) {
+		case models.KVPut:
+			err = m.Put(t, []byte(op.Key), []byte(op.Value))
+		case models.KVDelete:
+			_, err = m.Delete(t, []byte(op.Key))
+		}
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

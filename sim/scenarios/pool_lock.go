@@ -6,7 +6,6 @@ import (
 
 	"github.com/crashsim/crashsim/engine/tx"
 	"github.com/crashsim/crashsim/internal/txbug"
-	"github.com/crashsim/crashsim/models"
 	"github.com/crashsim/crashsim/sim"
 )
 
@@ -189,18 +188,7 @@ func lockedTx(env *sim.Env, p *tx.Pool[poolTag, poolLockRoot], ops poolTx) error
 		if err != nil {
 			return err
 		}
-		for _, op := range ops {
-			switch op := op.(type) {
-			case models.KVPut:
-				err = r.Map.Put(t, []byte(op.Key), []byte(op.Value))
-			case models.KVDelete:
-				_, err = r.Map.Delete(t, []byte(op.Key))
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return applyKV(t, r.Map, ops)
 	})
 	if err != nil {
 		return err
