@@ -93,7 +93,13 @@ func walContinue(env *sim.Env, fsys engine.FS) error {
 	if err != nil {
 		return err
 	}
-	for range 2 {
+	return appendEachDurable(env, w, 2)
+}
+
+// appendEachDurable appends n entries to w, each made durable before the
+// next, then closes w.
+func appendEachDurable(env *sim.Env, w *wal.WAL[[]byte], n int) error {
+	for range n {
 		e := walRecord(env, walEntry)
 		env.Invoke(models.LogAppend{Record: e})
 		if _, err := w.Append(e); err != nil {
@@ -123,19 +129,7 @@ func walAppend(env *sim.Env, fsys engine.FS) error {
 	if err != nil {
 		return err
 	}
-	for range 8 {
-		e := walRecord(env, walEntry)
-		env.Invoke(models.LogAppend{Record: e})
-		if _, err := w.Append(e); err != nil {
-			return err
-		}
-		if err := w.FlushAndSync(); err != nil {
-			return err
-		}
-		env.Return(nil)
-		env.DurableAll()
-	}
-	return w.Close()
+	return appendEachDurable(env, w, 8)
 }
 
 // walBatch appends three batches of three entries: each batch is flushed to
