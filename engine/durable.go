@@ -121,3 +121,36 @@ func MkdirAllDurable(fsys FS, dir string, perm fs.FileMode) error {
 	}
 	return nil
 }
+
+// CreateStaging starts the durable creation of a new file name that is
+// built under the temporary name name+".creating" and renamed into place
+// once durable, so that a crash during the creation leaves no file rather
+// than half of one. It fails with fs.ErrExist if name exists. A temporary
+// file left by a creation that crashed is removed first, once its lock
+// can be taken (a creation still running holds it). It returns the open
+// temporary file and its name.
+func CreateStaging(fsys FS, name string, perm fs.FileMode) (File, string, error) {
+	if _, err := fsys.Stat(name); err == nil {
+		return nil, "", &fs.PathError{Op: "create", Path: name, Err: fs.ErrExist}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", err
+	}
+	tmp := name + ".creating"
+	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+	if errors.Is(err, fs.ErrExist) {
+		// Left by a creation that crashed, unless one is running now.
+		l, lerr := fsys.Lock(tmp, Exclusive)
+		if lerr != nil {
+			return nil, "", lerr
+		}
+		l.Close()
+		if err := fsys.Remove(tmp); err != nil {
+			return nil, "", err
+		}
+		f, err = fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return f, tmp, nil
+}

@@ -205,3 +205,31 @@ func TestDurableHelpersOnOSFS(t *testing.T) {
 		t.Errorf("a failed WriteFileAtomic changed the file: %q", b)
 	}
 }
+
+// TestCreateStaging: a new file's temporary name, a leftover of a crashed
+// creation reclaimed, and a name that exists refused.
+func TestCreateStaging(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "pool")
+	fsys := engine.OSFS{}
+	if err := os.WriteFile(name+".creating", []byte("half of one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, tmp, err := engine.CreateStaging(fsys, name, 0o644)
+	if err != nil {
+		t.Fatalf("CreateStaging over a leftover: %v", err)
+	}
+	if tmp != name+".creating" {
+		t.Errorf("temporary name %q", tmp)
+	}
+	if fi, err := os.Stat(tmp); err != nil || fi.Size() != 0 {
+		t.Errorf("the leftover was not replaced: %v %v", fi, err)
+	}
+	f.Close()
+	if err := os.Rename(tmp, name); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := engine.CreateStaging(fsys, name, 0o644); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("CreateStaging of a name that exists: %v, want fs.ErrExist", err)
+	}
+}

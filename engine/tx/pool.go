@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"reflect"
@@ -230,28 +229,10 @@ func createPool(fsys engine.FS, name string, o Options, spec *layoutSpec, tag re
 	if _, err := io.ReadFull(o.random(), hdr.UUID[:]); err != nil {
 		return nil, fmt.Errorf("tx: the pool's UUID: %w", err)
 	}
-	if _, err := fsys.Stat(name); err == nil {
-		return nil, &fs.PathError{Op: "create", Path: name, Err: fs.ErrExist}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
 	// The pool is built under a temporary name and renamed into place once
 	// it is durable, so that a crash during Create leaves no pool rather
 	// than half of one.
-	tmp := name + ".creating"
-	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, fs.ErrExist) {
-		// Left by a Create that crashed, unless one is running now.
-		l, lerr := fsys.Lock(tmp, engine.Exclusive)
-		if lerr != nil {
-			return nil, lerr
-		}
-		l.Close()
-		if err := fsys.Remove(tmp); err != nil {
-			return nil, err
-		}
-		f, err = fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	}
+	f, tmp, err := engine.CreateStaging(fsys, name, 0o644)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"iter"
 	"os"
 	"path"
@@ -116,28 +115,10 @@ func Create[T any](fsys engine.FS, name string, o *Options) (*Vec[T], error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %d elements of %d bytes", ErrNoSpace, capacity, e.size)
 	}
-	if _, err := fsys.Stat(name); err == nil {
-		return nil, &fs.PathError{Op: "create", Path: name, Err: fs.ErrExist}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	// The vector is built under a temporary name and renamed into place
-	// once it is durable, so that a crash during Create leaves no vector
-	// rather than half of one.
-	tmp := name + ".creating"
-	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, fs.ErrExist) {
-		// Left by a Create that crashed, unless one is running now.
-		l, lerr := fsys.Lock(tmp, engine.Exclusive)
-		if lerr != nil {
-			return nil, lerr
-		}
-		l.Close()
-		if err := fsys.Remove(tmp); err != nil {
-			return nil, err
-		}
-		f, err = fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	}
+	// The vector is built under a temporary name and renamed into place once
+	// it is durable, so that a crash during Create leaves no vector rather
+	// than half of one.
+	f, tmp, err := engine.CreateStaging(fsys, name, 0o644)
 	if err != nil {
 		return nil, err
 	}
