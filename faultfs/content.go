@@ -157,7 +157,10 @@ func (c *content) write(p []byte, off int64, seq int64, e owners, words bool) {
 
 // record appends d to block b's history; blk is the block after d. A block
 // whose earlier changes a failed Sync dropped is re-dirtied whole, as Linux
-// writes back a whole page (rule 7).
+// writes back a whole page (rule 7); with blk nil (the page cache holds no
+// page there: a truncate cut it whole, or it is a hole) that is a cut of
+// the whole block, which puts no data and so never reads as garbage
+// (rule 5).
 func (c *content) record(b int64, blk *block, d delta) {
 	if !c.tracked() {
 		return

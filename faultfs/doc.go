@@ -203,8 +203,13 @@
 //     durable; the page cache keeps the new bytes. The next Sync reports
 //     success and does not make them durable; the next change to such a
 //     block records the whole block as one change, as Linux writes back a
-//     whole page. The size history is kept: the size is inode metadata,
-//     which the next Sync commits.
+//     whole page: the page as it is after the change, data that a crash
+//     losing it may leave as garbage past a size (rule 5). Where the page
+//     cache then holds no page, because a truncate cut the whole block or
+//     the block is a hole, there is nothing to write back: the change is a
+//     cut of the whole block, which puts no data there, so a crash that
+//     loses it reads as one from before it. The size history is kept: the
+//     size is inode metadata, which the next Sync commits.
 //
 //  8. Namespace history (F2 "creates, renames, removes ... are durable only
 //     after SyncDir of the parent"). Every create (OpenFile with O_CREATE,

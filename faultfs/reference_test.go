@@ -183,10 +183,16 @@ func (r *refFS) file(p string) *refFile {
 
 // Data rules.
 
+// addDelta records d in block b's history. The first change to a block
+// whose changes a failed Sync dropped records the whole block as the page
+// cache then holds it (rule 7): a page written back whole, which puts data
+// there, or, when the page cache holds no page there (a truncate cut it, or
+// it is a hole), a cut of the whole block, which puts none (rule 5: a lost
+// cut never reads as garbage).
 func (f *refFile) addDelta(b int64, d refDelta) {
 	if f.stale[b] && len(f.hist[b]) == 0 {
 		delete(f.stale, b)
-		d = refDelta{seq: d.seq, data: slices.Clone(f.vol[b*BlockSize : (b+1)*BlockSize])}
+		d = refDelta{seq: d.seq, data: slices.Clone(f.vol[b*BlockSize : (b+1)*BlockSize]), zero: !f.volAlloc[b]}
 	}
 	f.hist[b] = append(f.hist[b], d)
 }
