@@ -245,6 +245,62 @@ func TestRule18cOrderedSize(t *testing.T) {
 	}
 }
 
+// TestRule18cShrinkNeedsNoData: a shrinking truncate exposes no byte, so
+// under ordered sizes the size it sets needs no data of its own: a state
+// may keep it with the data of the extending write before it and without
+// a later overwrite or the truncate's cut. The draw of rapid seed
+// 11800394086421442133 of TestProfileEnumerationMatchesReference, where
+// the reference asked a shrink for every change of the units across it;
+// the enumeration must equal the reference's.
+func TestRule18cShrinkNeedsNoData(t *testing.T) {
+	prof := Profile{Name: "ordered-garbage", Sector: 512, OrderedSize: true, Garbage: true}
+	d := &driver{ref: newRefFS(driverMounts...), log: new(Log), inject: new(failNextSync)}
+	d.fs = New(Options{Observe: d.log.Observe, Injector: d.inject, Mounts: driverMounts})
+	f := create(t, d.fs, "/b")
+	defer f.Close()
+	d.ref.create("/b", d.seq())
+	ok(t, d.fs.SyncDir("/"))
+	d.ref.syncDir("/")
+	rf := d.ref.file("/b")
+	for _, w := range []string{"OOOOOOOOOOO", "LLLLLL"} { // size 11, then an overwrite
+		writeAt(t, f, w, 0)
+		rf.write([]byte(w), 0, d.seq())
+	}
+	ok(t, f.Truncate(8))
+	rf.truncate(8, d.seq())
+
+	p := d.fs.PendingUnder(prof, 0)
+	tail := Tail{Seed: 7}
+	want, fits := d.ref.imagesUnder(0, prof, tail, 2000)
+	if !fits {
+		t.Fatal("the reference has too many states")
+	}
+	got, texts := map[string]bool{}, map[string]bool{}
+	for c := range p.Choices(AllSubsets, 0, 0) {
+		img := p.Clone(c, tail)
+		got[image(t, img)] = true
+		texts[fileText(t, img, "/b")] = true
+	}
+	for _, s := range []string{"OOOOOOOO", "LLLLLLOO"} {
+		if !texts[s] {
+			t.Errorf("no state of size 8 reads %q; states: %s", s, quoted(texts))
+		}
+	}
+	if texts["\x00\x00\x00\x00\x00\x00\x00\x00"] {
+		t.Error("a state of size 8 without the extending write's data")
+	}
+	for img := range want {
+		if !got[img] {
+			t.Errorf("state of %s never enumerated:\n%s", prof.Name, img)
+		}
+	}
+	for img := range got {
+		if !want[img] {
+			t.Errorf("state enumerated that %s does not allow:\n%s", prof.Name, img)
+		}
+	}
+}
+
 // TestRule18dRenameFlush: a new version written to a temporary file and
 // renamed over the old one, with no fsync of the data, then the directory
 // fsynced. Under ext4-ordered and btrfs the new name holds the new data

@@ -505,6 +505,9 @@ func (f *refFile) allows(sv int, units []refUnit, versions []int) bool {
 		for _, s := range sizes[j+1:] {
 			end = min(end, s.size)
 		}
+		if from >= end {
+			continue // a shrink, or an extension cut back: it exposed nothing kept
+		}
 		for i, u := range units {
 			lo, hi := u.block*BlockSize+int64(u.lo), u.block*BlockSize+int64(u.hi)
 			if hi <= from || lo >= end {
