@@ -284,6 +284,51 @@ func TestRule22Link(t *testing.T) {
 	}
 }
 
+// TestRule22RenameOverOwnLink: a rename from one name of a file to another
+// of its names does nothing, as rename(2) does: no namespace change, both
+// names in every crash state. The draw of rapid seed 8319171523564893219
+// of TestEnumerationMatchesReference, where the reference removed the old
+// name; the enumeration must equal the reference's.
+func TestRule22RenameOverOwnLink(t *testing.T) {
+	d := &driver{ref: newRefFS(driverMounts...), log: new(Log), inject: new(failNextSync)}
+	d.fs = New(Options{Observe: d.log.Observe, Injector: d.inject, Mounts: driverMounts})
+	f := create(t, d.fs, "/b")
+	defer f.Close()
+	d.ref.create("/b", d.seq())
+	ok(t, d.fs.SyncDir("/"))
+	d.ref.syncDir("/")
+	ok(t, d.fs.Link("/b", "/a"))
+	d.ref.link("/b", "/a", d.seq())
+	before := len(d.fs.Pending(0).Meta)
+	ok(t, d.fs.Rename("/b", "/a"))
+	d.ref.rename("/b", "/a", d.seq())
+	p := d.fs.Pending(0)
+	if len(p.Meta) != before {
+		t.Fatalf("the rename is a namespace change: %+v", p.Meta)
+	}
+	want, fits := d.ref.images(0, Tail{}, 2000)
+	if !fits {
+		t.Fatal("the reference has too many states")
+	}
+	got := map[string]bool{}
+	for _, img := range imageSet(t, p, AllSubsets, Tail{}) {
+		got[img] = true
+		if !strings.Contains(img, "/b=") {
+			t.Errorf("a crash state without /b:\n%s", img)
+		}
+	}
+	for img := range want {
+		if !got[img] {
+			t.Errorf("state of the rules never enumerated:\n%s", img)
+		}
+	}
+	for img := range got {
+		if !want[img] {
+			t.Errorf("state enumerated that the rules do not allow:\n%s", img)
+		}
+	}
+}
+
 // TestRule23RemoveAll: RemoveAll is one remove per name, children first;
 // a crash keeps a prefix of them: a directory partly emptied, never a
 // directory gone with a name left in it.

@@ -152,9 +152,14 @@ func (r *refFS) remove(p string, seq int64) {
 	r.record(&refOp{seq: seq, kind: MetaRemove, dir: parent, name: name, node: id, nodeDir: r.dirs[id] != nil})
 }
 
+// rename renames oldp to newp; where both are names of one file it does
+// nothing and records no change, as rename(2) and faultfs do.
 func (r *refFS) rename(oldp, newp string, seq int64) {
 	od, on, id, _ := r.lookup(oldp)
-	nd, nn, _, _ := r.lookup(newp)
+	nd, nn, old, _ := r.lookup(newp)
+	if old == id {
+		return
+	}
 	delete(r.dirs[od], on)
 	r.dirs[nd][nn] = id
 	r.record(&refOp{seq: seq, kind: MetaRename, dir: od, name: on, newDir: nd, newName: nn, node: id, nodeDir: r.dirs[id] != nil})
