@@ -525,8 +525,13 @@ func (s *Store) createChunk() (*chunk, error) {
 	c := &chunk{slot: slot, gen: gen, ref: chunkRef(slot, gen), created: h.Created, r: r}
 	s.mu.Lock()
 	if s.closed.Load() {
+		// Closed while it was being made (a prefetch that Close
+		// waits for): live, but no head or next refers to it and no
+		// mapping of this process will, so free it now, or the slot
+		// would hold an empty chunk no cleaner frees.
 		s.mu.Unlock()
 		r.Close()
+		s.free(slot, gen, -1)
 		return nil, fmt.Errorf("%w: namespace %s", ErrClosed, s.name)
 	}
 	s.install(c)

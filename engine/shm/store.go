@@ -264,6 +264,9 @@ func (s *Store) start() {
 			case <-s.done:
 				return
 			case <-s.prefetchReq:
+				if s.closed.Load() {
+					return // a request that raced Close's
+				}
 				s.prefetch()
 			}
 		}
