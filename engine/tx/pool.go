@@ -166,7 +166,7 @@ type pool struct {
 	seq       uint64
 	slot      int
 	slotLines [slotCount]int64
-	live      [slotCount][]logRange
+	live      [slotCount][]liveRange
 	// wordLog says the log of slot s is a word log (redo.go): replayed
 	// only after an older log, and, while it is the newest, the older one
 	// is retired by the next one-word commit of a word in a log.
@@ -188,6 +188,14 @@ type pool struct {
 }
 
 type logRange struct{ off, n int64 }
+
+// liveRange is a range of a redo log recovery would replay (redo.go):
+// new if it is the log's new memory, which tells whether the log's
+// transaction committed.
+type liveRange struct {
+	off, n int64
+	new    bool
+}
 
 const (
 	poolIDShift = 48

@@ -117,6 +117,13 @@ import (
 //     its word was in place before its drain, which says nothing of the
 //     older log's data.
 //
+// A word in a log's new memory is never a word log's: its store before
+// the drain would change the memory by which recovery tells whether that
+// log committed, and a crash that tears the word log would leave the
+// older log's transaction, committed, taken for one that never was. Such
+// a transaction is logged in full, its word written in place after its
+// drain.
+//
 // Retiring both logs in that commit instead would not do: a crash may
 // keep the word log's retirement and not the older's, whose replay would
 // then write the older value of the word over the word log's.
@@ -351,7 +358,7 @@ func (p *pool) recoverRedo() error {
 		p.slotLines[s] = logs[s].lines
 		p.live[s] = p.live[s][:0]
 		for _, e := range logs[s].entries {
-			p.live[s] = append(p.live[s], logRange{e.off, e.n})
+			p.live[s] = append(p.live[s], liveRange{e.off, e.n, e.new})
 		}
 	}
 	return nil
@@ -511,7 +518,7 @@ func (t *txn) commitRedo(inPlace bool) error {
 	p.slotLines[s] = n
 	p.live[s] = p.live[s][:0]
 	for _, e := range t.ents {
-		p.live[s] = append(p.live[s], logRange{e.off, e.n})
+		p.live[s] = append(p.live[s], liveRange{e.off, e.n, e.new})
 	}
 	p.wordLog[s] = inPlace
 	if bug != txbug.RedoOneSlot {
@@ -706,14 +713,14 @@ func (p *pool) closeRedo() error {
 }
 
 // inLive reports whether the aligned word at w is in the ranges of a log
-// recovery would replay.
-func (p *pool) inLive(w int64) bool {
+// recovery would replay, and whether it is in such a log's new memory.
+func (p *pool) inLive(w int64) (in, inNew bool) {
 	for s := range slotCount {
 		for _, r := range p.live[s] {
 			if w < r.off+r.n && r.off < w+8 {
-				return true
+				in, inNew = true, inNew || r.new
 			}
 		}
 	}
-	return false
+	return in, inNew
 }

@@ -346,14 +346,21 @@ func (t *txn) commit() error {
 		return nil
 	}
 	if words <= 1 && bug == txbug.None {
+		var in, inNew bool
+		if p.hdr.redo() {
+			in, inNew = t.wordInLive()
+		}
 		switch {
-		case !p.hdr.redo() || !t.wordInLive():
+		case !in:
 			return t.commitWord(-1)
 		case p.wordLog[1-p.slot] && len(p.live[1-p.slot]) > 0:
 			// The newest log is a word log: its data and the older's are
 			// durable, and this commit retires the older (redo.go).
 			return t.commitWord(p.slot)
-		case words == 1:
+		case words == 1 && !inNew:
+			// Not in a log's new memory, which a word log's word, in
+			// place before its drain, would change under the log that
+			// the crash of that drain leaves newest (redo.go).
 			return t.commitRedo(true)
 		}
 	}
@@ -583,13 +590,14 @@ func (p *pool) rollBack(cause error) error {
 // wordInLive reports whether the one word of committed memory the
 // transaction changes, if any, is in the ranges of a redo log that
 // recovery would replay over it (format 6): such a transaction is logged.
-func (t *txn) wordInLive() bool {
+// inNew says the word is in such a log's new memory.
+func (t *txn) wordInLive() (in, inNew bool) {
 	for i := range t.ents {
 		if e := &t.ents[i]; !e.new {
 			return t.p.inLive(e.off &^ 7)
 		}
 	}
-	return false
+	return false, false
 }
 
 // commitWord commits a transaction that changes at most one word of
