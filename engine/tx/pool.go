@@ -155,9 +155,11 @@ type pool struct {
 	// version is the version word, which only the writer changes.
 	version uint64
 	// unflushed is the new memory of the last one-word commit, which the
-	// next drain makes durable (commitWord).
-	unflushed []logRange
-	broken    error
+	// next drain makes durable (commitWord); in format 6 unflushedWords
+	// are the allocator's words those commits changed (listUnflushed).
+	unflushed      []logRange
+	unflushedWords []int64
+	broken         error
 
 	// The redo log of format 6 (redo.go): the next log's seq and slot, how
 	// many lines of each slot a crash could find marked, the ranges of

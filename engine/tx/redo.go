@@ -353,6 +353,7 @@ func (p *pool) recoverRedo() error {
 		p.slot = order[0]
 	}
 	p.pending, p.unflushed = p.pending[:0], p.unflushed[:0]
+	p.unflushedWords = p.unflushedWords[:0]
 	for s := range slotCount {
 		p.wordLog[s] = wordLog(logs[s])
 		p.slotLines[s] = logs[s].lines
@@ -424,6 +425,11 @@ func (p *pool) wholeInPlace(l undoLog, which string) error {
 func (t *txn) commitRedo(inPlace bool) error {
 	p := t.p
 	bug := p.opts.bug
+	if !inPlace && len(p.unflushed) > 0 {
+		if err := t.listUnflushed(); err != nil {
+			return err
+		}
+	}
 	body := t.logBody[:0]
 	for _, e := range t.ents {
 		if e.new {
@@ -465,6 +471,16 @@ func (t *txn) commitRedo(inPlace bool) error {
 	if flush.mode == flushHull {
 		for _, u := range p.pending { // not flushed when written (step 2)
 			flush.add(b, u.off, u.n)
+		}
+	}
+	if inPlace {
+		// The word is the allocator's if one-word commits left new
+		// memory (commit): it publishes nothing, and this drain makes
+		// that memory durable.
+		for _, u := range p.unflushed {
+			if !t.frees(u.off) {
+				flush.add(b, u.off, u.n)
+			}
 		}
 	}
 	buf, n, err := p.appendRedoLog(b, s, seq, len(t.ents), h, body, t.logBuf)
@@ -525,6 +541,7 @@ func (t *txn) commitRedo(inPlace bool) error {
 		p.slot = 1 - s
 	}
 	p.unflushed, p.pending = p.unflushed[:0], p.pending[:0]
+	p.unflushedWords = p.unflushedWords[:0]
 	if inPlace {
 		return nil // its data durable with the log
 	}
@@ -653,6 +670,7 @@ func (p *pool) drainFailed(cause error, s int) error {
 		p.live[s] = p.live[s][:0]
 	}
 	p.pending, p.unflushed = p.pending[:0], p.unflushed[:0]
+	p.unflushedWords = p.unflushedWords[:0]
 	return cause
 }
 
