@@ -97,10 +97,17 @@ import (
 // transaction that allocated — would be logged, the word would be in the
 // newest log again, and so would the next one's. Such a transaction is
 // logged as a word log instead: its one entry, of committed memory,
-// carries bit 62 of off, and the word is stored in place before the drain
-// — an aligned store, which no crash tears — so that the drain makes the
-// word durable with the log, and with the data of the older log (the one
-// written before, whose data the next drain makes durable). Then:
+// carries bit 62 of off, and the word is stored in place before the log
+// is written — an aligned store, which no crash tears — so that the drain
+// makes the word durable with the log, and with the data of the older log
+// (the one written before, whose data the next drain makes durable). A
+// crash that keeps the word and not the whole log finds the older logs,
+// which hold the word as it was, or a one-word commit made whole. Stored
+// first, the word leaves no whole log behind a store that fails (the
+// header's mark is the log's last store); and whatever fails, the commit
+// stores the word back and retires the log, durably, before it returns
+// (drainFailed), so that no later drain makes a whole log of an aborted
+// transaction durable. Then:
 //
 //   - while a word log is the newest, the next one-word commit of a word
 //     in a log (commitWord) stores the older log's mark 0 before its word,
@@ -459,6 +466,25 @@ func (t *txn) commitRedo(inPlace bool) error {
 	flush := newFlusher(p.medium)
 	b := &p.batch
 	b.Reset()
+	var w wordWrite
+	if inPlace {
+		// The word in place, before the log: one aligned store, which no
+		// crash tears, under the version word, which stays odd until the
+		// drain returns. A store of the log that fails leaves no whole
+		// log (its header's mark is its last store) beside the word,
+		// which is stored back; with the word after the log, a failed
+		// word left a whole log of an aborted transaction, which a later
+		// drain made durable and recovery replayed.
+		p.applyMu.Lock()
+		defer p.applyMu.Unlock()
+		b.Store64(versionOff, p.version+1)
+		var err error
+		if w, err = t.word(); err != nil {
+			return err
+		}
+		b.Store64(w.off, w.new)
+		flush.add(b, w.off, 8)
+	}
 	// Step 1: the new memory, the log, one drain.
 	for _, e := range t.ents {
 		if e.new {
@@ -489,42 +515,33 @@ func (t *txn) commitRedo(inPlace bool) error {
 		return err
 	}
 	flush.add(b, p.slotOff(s), n*logLine)
-	var w wordWrite
-	if inPlace {
-		// The word in place, after the log: one aligned store, which no
-		// crash tears, under the version word, which stays odd until the
-		// drain returns.
-		p.applyMu.Lock()
-		defer p.applyMu.Unlock()
-		b.Store64(versionOff, p.version+1)
-		var err error
-		if w, err = t.word(); err != nil {
-			return err
-		}
-		b.Store64(w.off, w.new)
-		flush.add(b, w.off, 8)
-	}
 	flush.end(b)
 	// Until the commit, the slot's lines are those of the log in place or
 	// of this one, whichever is longer: a failed store may leave either.
 	p.slotLines[s] = max(p.slotLines[s], n)
 	err = engine.Apply(p.r, b)
 	if err == nil && flush.mode != flushNone && bug != txbug.WriteBeforeLog {
-		if err = p.r.Drain(); err != nil {
-			if inPlace {
-				if serr := p.r.Store64(w.off, w.old); serr == nil {
-					p.r.Flush(w.off, 8)
-				}
+		err = p.r.Drain()
+	}
+	if err != nil {
+		// A store, a flush or the drain failed: the log may be whole (a
+		// flush after its last store failed), and the word in place. The
+		// word is stored back, and the log retired, durably, before the
+		// commit returns (drainFailed): no later drain may make a whole
+		// log of an aborted transaction durable.
+		if inPlace {
+			if serr := p.r.Store64(w.off, w.old); serr == nil {
+				p.r.Flush(w.off, 8)
 			}
-			err = p.drainFailed(err, s)
 		}
-	} else if err != nil && inPlace {
-		p.r.Store64(w.off, w.old) // no drain: nothing of this log is whole, or durable
+		err = p.drainFailed(err, s)
 	}
 	if inPlace {
 		p.version += 2
-		if serr := p.r.Store64(versionOff, p.version); err == nil {
-			err = serr
+		if serr := p.r.Store64(versionOff, p.version); serr != nil && err == nil {
+			// Committed, durably: not an abort.
+			p.broken = fmt.Errorf("%w: commit of %s failed after it was durable (%w)", ErrBroken, p.name, serr)
+			err = p.broken
 		}
 	}
 	if err != nil {
