@@ -405,10 +405,12 @@
 // its bug variants: the header rewritten in place, and an upgrade that
 // records its version in a transaction of its own. The other pool
 // scenarios explore format 6's commit and recovery, and catch each of
-// their bug variants, two of them the redo log's: a log written over the
+// their bug variants, three of them the redo log's: a log written over the
 // last one before that transaction's data is durable (pool-bug-redo-one-
-// slot), and a recovery that trusts a log's header without checking its
-// lines (pool-bug-redo-unchecked).
+// slot), a recovery that trusts a log's header without checking its
+// lines (pool-bug-redo-unchecked), and one that replays a word log with
+// no older log, over the one-word commits made since
+// (pool-bug-redo-word-alone, a variant of pool-words).
 //
 // Checked values. Why a wrapper type and not a pool option that
 // checksums every object: the unit of a checksum is what is read and

@@ -149,7 +149,9 @@ import (
 // The bug switches of internal/txbug change this protocol where it would
 // be tempting to: RedoOneSlot writes every log into slot 0, over the last
 // transaction's before its data is durable; RedoUnchecked replays a log
-// whose header checks without checking its lines' marks or its entries.
+// whose header checks without checking its lines' marks or its entries;
+// RedoWordAlone replays a word log with no older log, as if a whole log
+// were always one to replay.
 
 const slotCount = 2
 
@@ -244,7 +246,7 @@ func (p *pool) recoverRedo() error {
 	// A word log with no older log is never replayed: its word is in
 	// place since its drain, and it was written to be replayed after the
 	// older log, which a later one-word commit retired.
-	if len(order) > 0 && wordLog(logs[order[0]]) {
+	if len(order) > 0 && wordLog(logs[order[0]]) && p.opts.bug != txbug.RedoWordAlone {
 		logs[order[0]].entries = nil
 		order = order[1:]
 	}
