@@ -295,7 +295,8 @@
 // to the next drain, as format 5 does, and a logged commit that keeps it
 // lists it as its own new memory, with the allocator's word that
 // allocated it, which keeps one-word commits from freeing and allocating
-// it again under that log (listUnflushed).
+// it again under that log (listUnflushed): format 6 over format 5,
+// paired, 0.99–1.07 (1.24–1.37 before, the same day).
 //
 // The heap's metadata goes through the same write set (the transaction is
 // the heap's Journal), so allocation and free commit, abort and recover
