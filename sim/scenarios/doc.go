@@ -59,7 +59,9 @@
 //     later, alone or with others, beside allocations freed alone, an
 //     unpublished one freed and allocated again, and one-word changes of
 //     objects a transaction just allocated or published. The other pool
-//     workloads allocate inside the transactions that publish.
+//     workloads allocate inside the transactions that publish. Their
+//     continuation opens the pool again and allocates and publishes
+//     once more, so that crash depth reaches the recovered logs.
 //   - pool-enospc, pool-full-disk: a pool on a full disk (issue 16):
 //     ENOSPC injected into Create and into a growth inside an Update, and
 //     a disk that really fills (a capacity): each failure is ErrNoSpace,

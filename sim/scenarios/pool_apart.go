@@ -149,7 +149,66 @@ func poolApart(name, doc, file string) *sim.Scenario {
 			})
 			return state, err
 		},
+		Continue: func(env *sim.Env) error { return continueApart(env, file) },
 	}
+}
+
+// continueApart is how the program goes on after its recovery: it opens
+// the pool again (or creates it, if the crash left none), and allocates a
+// box apart, allocates and frees another, publishes the first into an
+// empty slot (emptied first if none is) and changes one word of it.
+func continueApart(env *sim.Env, file string) error {
+	p, err := tx.Open[poolTag, apartRoot](env.FS, file, &tx.Options{Rand: envReader{env}})
+	if errors.Is(err, fs.ErrNotExist) {
+		if file == poolDiskFile {
+			if err := env.FS.MkdirAll(poolDiskDir, 0o755); err != nil {
+				return err
+			}
+			if err := env.FS.SyncDir("/"); err != nil {
+				return err
+			}
+		}
+		p, err = tx.Create[poolTag, apartRoot](env.FS, file, poolOptions(env, txbug.None))
+	}
+	if err != nil {
+		return err
+	}
+	var held [3]tx.Box[poolTag, apartBox]
+	var vals [3][2]int64
+	slot := -1
+	root := p.Root()
+	err = p.View(func(t *tx.Tx[poolTag]) error {
+		r, err := root.Get(t)
+		if err != nil {
+			return err
+		}
+		for i := len(r.Slots) - 1; i >= 0; i-- {
+			if r.Slots[i].IsNil() {
+				slot = i
+				continue
+			}
+			v, err := r.Slots[i].Get(t)
+			if err != nil {
+				return err
+			}
+			vals[i] = v.V
+		}
+		return nil
+	})
+	steps := []apartStep{{op: "new", slot: max(slot, 0), v: 100}, {op: "allocfree"}, {op: "pub", slot: max(slot, 0)}, {op: "set0", slot: max(slot, 0), v: 101}}
+	if slot < 0 {
+		steps = append([]apartStep{{op: "free", slot: 0}}, steps...)
+	}
+	for _, s := range steps {
+		if err != nil {
+			break
+		}
+		err = apartUpdate(env, p, s, &held, &vals)
+	}
+	if cerr := p.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // onlyLeaks reports whether Check's err reports leaked blocks and nothing
