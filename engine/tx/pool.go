@@ -155,9 +155,11 @@ type pool struct {
 	// version is the version word, which only the writer changes.
 	version uint64
 	// unflushed is the new memory of the last one-word commit, which the
-	// next drain makes durable (commitWord).
-	unflushed []logRange
-	broken    error
+	// next drain makes durable (commitWord); in format 6 unflushedWords
+	// are the allocator's words those commits changed (listUnflushed).
+	unflushed      []logRange
+	unflushedWords []int64
+	broken         error
 
 	// The redo log of format 6 (redo.go): the next log's seq and slot, how
 	// many lines of each slot a crash could find marked, the ranges of
@@ -166,7 +168,7 @@ type pool struct {
 	seq       uint64
 	slot      int
 	slotLines [slotCount]int64
-	live      [slotCount][]logRange
+	live      [slotCount][]liveRange
 	// wordLog says the log of slot s is a word log (redo.go): replayed
 	// only after an older log, and, while it is the newest, the older one
 	// is retired by the next one-word commit of a word in a log.
@@ -188,6 +190,14 @@ type pool struct {
 }
 
 type logRange struct{ off, n int64 }
+
+// liveRange is a range of a redo log recovery would replay (redo.go):
+// new if it is the log's new memory, which tells whether the log's
+// transaction committed.
+type liveRange struct {
+	off, n int64
+	new    bool
+}
 
 const (
 	poolIDShift = 48

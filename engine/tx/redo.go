@@ -97,10 +97,17 @@ import (
 // transaction that allocated — would be logged, the word would be in the
 // newest log again, and so would the next one's. Such a transaction is
 // logged as a word log instead: its one entry, of committed memory,
-// carries bit 62 of off, and the word is stored in place before the drain
-// — an aligned store, which no crash tears — so that the drain makes the
-// word durable with the log, and with the data of the older log (the one
-// written before, whose data the next drain makes durable). Then:
+// carries bit 62 of off, and the word is stored in place before the log
+// is written — an aligned store, which no crash tears — so that the drain
+// makes the word durable with the log, and with the data of the older log
+// (the one written before, whose data the next drain makes durable). A
+// crash that keeps the word and not the whole log finds the older logs,
+// which hold the word as it was, or a one-word commit made whole. Stored
+// first, the word leaves no whole log behind a store that fails (the
+// header's mark is the log's last store); and whatever fails, the commit
+// stores the word back and retires the log, durably, before it returns
+// (drainFailed), so that no later drain makes a whole log of an aborted
+// transaction durable. Then:
 //
 //   - while a word log is the newest, the next one-word commit of a word
 //     in a log (commitWord) stores the older log's mark 0 before its word,
@@ -116,6 +123,13 @@ import (
 //   - a damaged word log beside an older log needs both wholly in place:
 //     its word was in place before its drain, which says nothing of the
 //     older log's data.
+//
+// A word in a log's new memory is never a word log's: its store before
+// the drain would change the memory by which recovery tells whether that
+// log committed, and a crash that tears the word log would leave the
+// older log's transaction, committed, taken for one that never was. Such
+// a transaction is logged in full, its word written in place after its
+// drain.
 //
 // Retiring both logs in that commit instead would not do: a crash may
 // keep the word log's retirement and not the older's, whose replay would
@@ -135,7 +149,9 @@ import (
 // The bug switches of internal/txbug change this protocol where it would
 // be tempting to: RedoOneSlot writes every log into slot 0, over the last
 // transaction's before its data is durable; RedoUnchecked replays a log
-// whose header checks without checking its lines' marks or its entries.
+// whose header checks without checking its lines' marks or its entries;
+// RedoWordAlone replays a word log with no older log, as if a whole log
+// were always one to replay.
 
 const slotCount = 2
 
@@ -230,7 +246,7 @@ func (p *pool) recoverRedo() error {
 	// A word log with no older log is never replayed: its word is in
 	// place since its drain, and it was written to be replayed after the
 	// older log, which a later one-word commit retired.
-	if len(order) > 0 && wordLog(logs[order[0]]) {
+	if len(order) > 0 && wordLog(logs[order[0]]) && p.opts.bug != txbug.RedoWordAlone {
 		logs[order[0]].entries = nil
 		order = order[1:]
 	}
@@ -346,12 +362,13 @@ func (p *pool) recoverRedo() error {
 		p.slot = order[0]
 	}
 	p.pending, p.unflushed = p.pending[:0], p.unflushed[:0]
+	p.unflushedWords = p.unflushedWords[:0]
 	for s := range slotCount {
 		p.wordLog[s] = wordLog(logs[s])
 		p.slotLines[s] = logs[s].lines
 		p.live[s] = p.live[s][:0]
 		for _, e := range logs[s].entries {
-			p.live[s] = append(p.live[s], logRange{e.off, e.n})
+			p.live[s] = append(p.live[s], liveRange{e.off, e.n, e.new})
 		}
 	}
 	return nil
@@ -417,6 +434,11 @@ func (p *pool) wholeInPlace(l undoLog, which string) error {
 func (t *txn) commitRedo(inPlace bool) error {
 	p := t.p
 	bug := p.opts.bug
+	if !inPlace && len(p.unflushed) > 0 {
+		if err := t.listUnflushed(); err != nil {
+			return err
+		}
+	}
 	body := t.logBody[:0]
 	for _, e := range t.ents {
 		if e.new {
@@ -446,6 +468,25 @@ func (t *txn) commitRedo(inPlace bool) error {
 	flush := newFlusher(p.medium)
 	b := &p.batch
 	b.Reset()
+	var w wordWrite
+	if inPlace {
+		// The word in place, before the log: one aligned store, which no
+		// crash tears, under the version word, which stays odd until the
+		// drain returns. A store of the log that fails leaves no whole
+		// log (its header's mark is its last store) beside the word,
+		// which is stored back; with the word after the log, a failed
+		// word left a whole log of an aborted transaction, which a later
+		// drain made durable and recovery replayed.
+		p.applyMu.Lock()
+		defer p.applyMu.Unlock()
+		b.Store64(versionOff, p.version+1)
+		var err error
+		if w, err = t.word(); err != nil {
+			return err
+		}
+		b.Store64(w.off, w.new)
+		flush.add(b, w.off, 8)
+	}
 	// Step 1: the new memory, the log, one drain.
 	for _, e := range t.ents {
 		if e.new {
@@ -460,48 +501,49 @@ func (t *txn) commitRedo(inPlace bool) error {
 			flush.add(b, u.off, u.n)
 		}
 	}
+	if inPlace {
+		// The word is the allocator's if one-word commits left new
+		// memory (commit): it publishes nothing, and this drain makes
+		// that memory durable.
+		for _, u := range p.unflushed {
+			if !t.frees(u.off) {
+				flush.add(b, u.off, u.n)
+			}
+		}
+	}
 	buf, n, err := p.appendRedoLog(b, s, seq, len(t.ents), h, body, t.logBuf)
 	t.logBuf = buf
 	if err != nil {
 		return err
 	}
 	flush.add(b, p.slotOff(s), n*logLine)
-	var w wordWrite
-	if inPlace {
-		// The word in place, after the log: one aligned store, which no
-		// crash tears, under the version word, which stays odd until the
-		// drain returns.
-		p.applyMu.Lock()
-		defer p.applyMu.Unlock()
-		b.Store64(versionOff, p.version+1)
-		var err error
-		if w, err = t.word(); err != nil {
-			return err
-		}
-		b.Store64(w.off, w.new)
-		flush.add(b, w.off, 8)
-	}
 	flush.end(b)
 	// Until the commit, the slot's lines are those of the log in place or
 	// of this one, whichever is longer: a failed store may leave either.
 	p.slotLines[s] = max(p.slotLines[s], n)
 	err = engine.Apply(p.r, b)
 	if err == nil && flush.mode != flushNone && bug != txbug.WriteBeforeLog {
-		if err = p.r.Drain(); err != nil {
-			if inPlace {
-				if serr := p.r.Store64(w.off, w.old); serr == nil {
-					p.r.Flush(w.off, 8)
-				}
+		err = p.r.Drain()
+	}
+	if err != nil {
+		// A store, a flush or the drain failed: the log may be whole (a
+		// flush after its last store failed), and the word in place. The
+		// word is stored back, and the log retired, durably, before the
+		// commit returns (drainFailed): no later drain may make a whole
+		// log of an aborted transaction durable.
+		if inPlace {
+			if serr := p.r.Store64(w.off, w.old); serr == nil {
+				p.r.Flush(w.off, 8)
 			}
-			err = p.drainFailed(err, s)
 		}
-	} else if err != nil && inPlace {
-		p.r.Store64(w.off, w.old) // no drain: nothing of this log is whole, or durable
+		err = p.drainFailed(err, s)
 	}
 	if inPlace {
 		p.version += 2
-		if serr := p.r.Store64(versionOff, p.version); err == nil {
-			err = serr
+		if serr := p.r.Store64(versionOff, p.version); serr != nil && err == nil {
+			// Committed, durably: not an abort.
+			p.broken = fmt.Errorf("%w: commit of %s failed after it was durable (%w)", ErrBroken, p.name, serr)
+			err = p.broken
 		}
 	}
 	if err != nil {
@@ -511,13 +553,14 @@ func (t *txn) commitRedo(inPlace bool) error {
 	p.slotLines[s] = n
 	p.live[s] = p.live[s][:0]
 	for _, e := range t.ents {
-		p.live[s] = append(p.live[s], logRange{e.off, e.n})
+		p.live[s] = append(p.live[s], liveRange{e.off, e.n, e.new})
 	}
 	p.wordLog[s] = inPlace
 	if bug != txbug.RedoOneSlot {
 		p.slot = 1 - s
 	}
 	p.unflushed, p.pending = p.unflushed[:0], p.pending[:0]
+	p.unflushedWords = p.unflushedWords[:0]
 	if inPlace {
 		return nil // its data durable with the log
 	}
@@ -646,6 +689,7 @@ func (p *pool) drainFailed(cause error, s int) error {
 		p.live[s] = p.live[s][:0]
 	}
 	p.pending, p.unflushed = p.pending[:0], p.unflushed[:0]
+	p.unflushedWords = p.unflushedWords[:0]
 	return cause
 }
 
@@ -706,14 +750,14 @@ func (p *pool) closeRedo() error {
 }
 
 // inLive reports whether the aligned word at w is in the ranges of a log
-// recovery would replay.
-func (p *pool) inLive(w int64) bool {
+// recovery would replay, and whether it is in such a log's new memory.
+func (p *pool) inLive(w int64) (in, inNew bool) {
 	for s := range slotCount {
 		for _, r := range p.live[s] {
 			if w < r.off+r.n && r.off < w+8 {
-				return true
+				in, inNew = true, inNew || r.new
 			}
 		}
 	}
-	return false
+	return in, inNew
 }

@@ -3,6 +3,8 @@ package tx
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"syscall"
 	"testing"
 
 	"github.com/crashsim/crashsim/engine"
@@ -240,4 +242,109 @@ func TestRedoSeqOrder(t *testing.T) {
 	if err != nil || got != 103 || info.Replayed != 2 {
 		t.Errorf("after the crashes: Count %d, %+v, %v", got, info, err)
 	}
+}
+
+// TestWordLogFailedStore: a word log (redo.go) whose commit fails at one
+// of its stores or flushes leaves nothing a crash could take for a
+// committed log, whichever operation fails — not even after a later
+// commit's drain, which would make durable a whole log left in memory,
+// nor after a process crash, which keeps every store. The transaction
+// was aborted: recovery must find the word as it was (either way if the
+// pool broke after the commit was durable, ErrBroken).
+func TestWordLogFailedStore(t *testing.T) {
+	for k := 0; ; k++ {
+		fsys := cfs(t)
+		p, err := openC(fsys, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := p.Root()
+		set := func(f func(r *croot)) error {
+			return p.Update(func(t *Tx[ctag]) error {
+				r, err := root.Get(t)
+				if err != nil {
+					return err
+				}
+				f(&r)
+				return root.Set(t, r)
+			})
+		}
+		// Logged: both words of Pair. Then one of them alone: its word
+		// is in the newest log, and the commit is a word log.
+		if err := set(func(r *croot) { r.Pair = [2]int64{1, 2} }); err != nil {
+			t.Fatal(err)
+		}
+		inj := &nthChange{n: k, fault: faultfs.Error(syscall.EIO)}
+		fsys.SetInjector(inj)
+		err = set(func(r *croot) { r.Pair[0] = 3 })
+		fsys.SetInjector(nil)
+		if !inj.fired {
+			// The commit has fewer than k+1 stores and flushes: every one
+			// was tried.
+			if err != nil {
+				t.Fatalf("the word log without a fault: %v", err)
+			}
+			if k < 5 {
+				t.Fatalf("a word log of %d stores and flushes: the test reaches no word log", k)
+			}
+			p.Close()
+			return
+		}
+		if err == nil {
+			t.Fatalf("change %d of the word log failed, and its commit returned nil", k)
+		}
+		// A pool broken after the commit was durable keeps it.
+		broken := errors.Is(err, ErrBroken)
+		count := int64(7)
+		if !broken {
+			// A one-word commit of a word in no log: its drain makes
+			// durable whatever was flushed before it.
+			if err2 := set(func(r *croot) { r.Count = 9 }); err2 != nil {
+				t.Fatalf("change %d failed (%v), then the next commit: %v", k, err, err2)
+			}
+			count = 9
+		}
+		for _, mode := range []faultfs.Strategy{faultfs.LoseAll, faultfs.KeepAll} {
+			img := fsys.CrashClone(faultfs.CrashOptions{Mode: mode})
+			q, err := openC(img, &Options{Strict: true})
+			if err != nil {
+				t.Fatalf("change %d failed, then a crash (%v): Open: %v", k, mode, err)
+			}
+			err = q.View(func(t *Tx[ctag]) error {
+				r, err := root.Get(t)
+				if err != nil {
+					return err
+				}
+				if r.Pair != [2]int64{1, 2} && (!broken || r.Pair != [2]int64{3, 2}) || r.Count != count {
+					return fmt.Errorf("Pair %v Count %d, want [1 2] and %d", r.Pair, r.Count, count)
+				}
+				return nil
+			})
+			q.Close()
+			if err != nil {
+				t.Errorf("change %d of the word log failed, the commit was aborted, then a crash (%v): %v", k, mode, err)
+			}
+		}
+		p.Close()
+	}
+}
+
+// nthChange injects fault into the n-th (from 0) store or flush of a
+// region, once.
+type nthChange struct {
+	n, i  int
+	fired bool
+	fault faultfs.Fault
+}
+
+func (f *nthChange) MaybeInject(op faultfs.Op) faultfs.Fault {
+	switch op.Kind {
+	case faultfs.OpRegionWrite, faultfs.OpRegionAtomic, faultfs.OpFlush:
+		f.i++
+		if f.i == f.n+1 {
+			f.fired = true
+			return f.fault
+		}
+	}
+	return faultfs.Fault{}
 }

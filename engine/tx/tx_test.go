@@ -654,11 +654,14 @@ func (d *drainCounter) take() (drains, logStores int) {
 // says — once with the redo log of format 6, logged or not, allocating
 // or freeing outside a larger transaction included; twice for a logged
 // transaction with the undo log of format 5 — and a transaction that
-// changes nothing does not wait. And an allocation or a free alone after
-// the two that follow a logged transaction writes nothing into the log
-// in either format: format 6 logs the first as a word log, and the
-// second retires the older log, which leaves no log recovery would
-// replay (redo.go).
+// changes nothing does not wait. And allocations and frees alone end
+// writing nothing into the log in either format: in format 5 from the
+// second pair after a logged transaction; in format 6 from the third,
+// since the logged transaction allocated in a new run, whose bitmap word
+// is in its log's new memory (the first pair is logged in full, as no
+// word log may change a log's new memory), then a word log, then the
+// older log's retirement, which leaves no log recovery would replay
+// (redo.go).
 func TestWaitsPerCommit(t *testing.T) {
 	for _, pr := range protocols {
 		t.Run(pr.name, func(t *testing.T) {
@@ -706,8 +709,14 @@ func TestWaitsPerCommit(t *testing.T) {
 					var err error
 					box, err = tx.NewBox(t, Node{Value: 3})
 					return err
+				}, 1, pr.format < tx.Version},
+				{"a free alone, again", func(t *tx.Tx[P], r *Root) error { return box.Free(t) }, 1, pr.format < tx.Version},
+				{"an allocation alone, a third time", func(t *tx.Tx[P], r *Root) error {
+					var err error
+					box, err = tx.NewBox(t, Node{Value: 4})
+					return err
 				}, 1, true},
-				{"a free alone, again", func(t *tx.Tx[P], r *Root) error { return box.Free(t) }, 1, true},
+				{"a free alone, a third time", func(t *tx.Tx[P], r *Root) error { return box.Free(t) }, 1, true},
 				{"nothing", func(t *tx.Tx[P], r *Root) error { return nil }, 0, true},
 			}
 			// The log area: two logs of LogSize in format 6, one before.

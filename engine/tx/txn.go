@@ -346,14 +346,24 @@ func (t *txn) commit() error {
 		return nil
 	}
 	if words <= 1 && bug == txbug.None {
+		var in, inNew bool
+		if p.hdr.redo() {
+			in, inNew = t.wordInLive()
+		}
 		switch {
-		case !p.hdr.redo() || !t.wordInLive():
+		case p.hdr.redo() && len(t.fresh) == 0 && t.keepsUnflushed():
+			// The word may publish memory a one-word commit left to the
+			// next drain: logged, with that memory (listUnflushed).
+		case !in:
 			return t.commitWord(-1)
 		case p.wordLog[1-p.slot] && len(p.live[1-p.slot]) > 0:
 			// The newest log is a word log: its data and the older's are
 			// durable, and this commit retires the older (redo.go).
 			return t.commitWord(p.slot)
-		case words == 1:
+		case words == 1 && !inNew:
+			// Not in a log's new memory, which a word log's word, in
+			// place before its drain, would change under the log that
+			// the crash of that drain leaves newest (redo.go).
 			return t.commitRedo(true)
 		}
 	}
@@ -477,6 +487,93 @@ func (t *txn) flushUnflushed() error {
 	return nil
 }
 
+// keepsUnflushed reports whether new memory of one-word commits, which
+// the next drain makes durable, is left that the transaction does not
+// free.
+func (t *txn) keepsUnflushed() bool {
+	for _, u := range t.p.unflushed {
+		if !t.frees(u.off) {
+			return true
+		}
+	}
+	return false
+}
+
+// listUnflushed readies a logged commit of format 6 (commitRedo) that
+// keeps new memory of one-word commits not yet durable (commitWord): it
+// adds that memory to the write set as new memory of this log, with its
+// bytes as they are, so that the log's one drain makes it durable and
+// recovery takes the log for committed only if it is (committedLog):
+// nothing the log publishes is read before it is durable. With it go the
+// allocator's words those commits changed, as they are (a replay writes
+// them again, unchanged), so that while the log is one recovery would
+// read, freeing that memory, and allocating it again with other bytes
+// under the log, is no one-word commit (inLive). If the transaction
+// writes into that memory itself, the memory is drained first instead:
+// its bytes in place would no longer be the log's new memory.
+func (t *txn) listUnflushed() error {
+	p := t.p
+	for _, u := range p.unflushed {
+		if t.frees(u.off) {
+			continue
+		}
+		for _, e := range t.ents {
+			if e.off < u.off+u.n && u.off < e.off+e.n {
+				return t.drainUnflushed()
+			}
+		}
+	}
+	for _, u := range p.unflushed {
+		if t.frees(u.off) {
+			continue
+		}
+		at := len(t.data)
+		t.data = append(t.data, make([]byte, u.n)...)
+		if _, err := p.r.ReadAt(t.data[at:], u.off); err != nil {
+			return err
+		}
+		t.ents = append(t.ents, wsEntry{off: u.off, n: u.n, at: at, new: true})
+	}
+	for _, w := range p.unflushedWords {
+		if t.covers(w) {
+			continue
+		}
+		v, err := p.r.Load64(w)
+		if err != nil {
+			return err
+		}
+		at := len(t.data)
+		t.data = binary.NativeEndian.AppendUint64(t.data, v)
+		t.ents = append(t.ents, wsEntry{off: w, n: 8, at: at})
+	}
+	return nil
+}
+
+// covers reports whether an entry of the write set holds a byte of the
+// aligned word at w.
+func (t *txn) covers(w int64) bool {
+	for _, e := range t.ents {
+		if e.off < w+8 && w < e.off+e.n {
+			return true
+		}
+	}
+	return false
+}
+
+// drainUnflushed makes the new memory of one-word commits durable, but
+// for the blocks the transaction frees, with a drain of its own.
+func (t *txn) drainUnflushed() error {
+	p := t.p
+	if err := t.flushUnflushed(); err != nil {
+		return err
+	}
+	if err := p.r.Drain(); err != nil {
+		return p.drainFailed(err, -1)
+	}
+	p.unflushed, p.unflushedWords = p.unflushed[:0], p.unflushedWords[:0]
+	return nil
+}
+
 // frees reports whether the transaction frees the block at off.
 func (t *txn) frees(off int64) bool {
 	for _, f := range t.freed {
@@ -583,13 +680,14 @@ func (p *pool) rollBack(cause error) error {
 // wordInLive reports whether the one word of committed memory the
 // transaction changes, if any, is in the ranges of a redo log that
 // recovery would replay over it (format 6): such a transaction is logged.
-func (t *txn) wordInLive() bool {
+// inNew says the word is in such a log's new memory.
+func (t *txn) wordInLive() (in, inNew bool) {
 	for i := range t.ents {
 		if e := &t.ents[i]; !e.new {
 			return t.p.inLive(e.off &^ 7)
 		}
 	}
-	return false
+	return false, false
 }
 
 // commitWord commits a transaction that changes at most one word of
@@ -629,18 +727,16 @@ func (t *txn) commitWord(retire int) error {
 			}
 		}
 	}
-	// In format 6 the new memory is flushed now, and made durable by this
-	// commit's drain: a log made whole by a crash before its drain is told
-	// from a committed one by its new memory (redo.go), which must not be
-	// memory a one-word commit left to the next drain. In the older
-	// formats the next drain makes it durable (unflushed).
+	// The new memory is left to the next drain (unflushed). In format 6
+	// a commit that may publish it before that drain is logged instead,
+	// with it (listUnflushed): a log made whole by a crash before its
+	// drain is told from a committed one by its new memory (redo.go).
+	// This commit's word, if it allocated, is the allocator's: it
+	// publishes nothing, and its drain makes the earlier commits' new
+	// memory durable.
 	redo := p.hdr.redo()
-	fresh := false
-	for _, e := range t.ents {
-		fresh = fresh || e.new
-	}
 	flush := newFlusher(p.medium)
-	drain := flush.mode != flushNone && (word != nil || (fresh && redo) || len(p.unflushed) > 0)
+	drain := flush.mode != flushNone && (word != nil || len(p.unflushed) > 0)
 	p.applyMu.Lock()
 	defer p.applyMu.Unlock()
 	b := &p.batch
@@ -649,9 +745,6 @@ func (t *txn) commitWord(retire int) error {
 	for _, e := range t.ents {
 		if e.new {
 			b.WriteAt(t.data[e.at:e.at+int(e.n)], e.off)
-			if redo {
-				flush.add(b, e.off, e.n)
-			}
 		}
 	}
 	for _, u := range p.unflushed {
@@ -697,6 +790,7 @@ func (t *txn) commitWord(retire int) error {
 	if err == nil {
 		if drain {
 			p.unflushed, p.pending = p.unflushed[:0], p.pending[:0]
+			p.unflushedWords = p.unflushedWords[:0]
 		}
 		if retire >= 0 {
 			// The older log retired, the word log alone: no log recovery
@@ -705,10 +799,15 @@ func (t *txn) commitWord(retire int) error {
 				p.live[s] = p.live[s][:0]
 			}
 		}
+		fresh := false
 		for _, e := range t.ents {
-			if e.new && !redo {
+			if e.new && flush.mode != flushNone { // shared memory: nothing to make durable
 				p.unflushed = append(p.unflushed, logRange{e.off, e.n})
+				fresh = true
 			}
+		}
+		if redo && fresh && word != nil {
+			p.unflushedWords = append(p.unflushedWords, w.off)
 		}
 	}
 	p.version += 2

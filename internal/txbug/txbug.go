@@ -41,6 +41,11 @@ const (
 	// without checking the marks of its lines or its entries' checksum:
 	// a log torn by a crash while it was written is replayed as if whole.
 	RedoUnchecked
+	// RedoWordAlone replays a word log (pool format 6) that has no older
+	// log, like any other whole log: its word is written back over the
+	// one-word commits made since the older log was retired, which
+	// wrote no log.
+	RedoWordAlone
 	// EpochReused makes a writer's Open take the epoch of the open before
 	// it again instead of the next one: the persistent locks that a
 	// process which died held read as held by the new open, and are
@@ -69,6 +74,8 @@ func (b Bug) String() string {
 		return "redo-one-slot"
 	case RedoUnchecked:
 		return "redo-unchecked"
+	case RedoWordAlone:
+		return "redo-word-alone"
 	case EpochReused:
 		return "epoch-reused"
 	}

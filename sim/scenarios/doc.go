@@ -54,6 +54,14 @@
 //     the page cache: a scripted sequence that puts the word in the newest
 //     log, in the older one and in none, which no random workload of the
 //     others reaches (each of their transactions changes several words).
+//   - pool-apart, pool-apart-file: objects allocated outside a transaction
+//     (an Update that only allocates: a one-word commit) and published
+//     later, alone or with others, beside allocations freed alone, an
+//     unpublished one freed and allocated again, and one-word changes of
+//     objects a transaction just allocated or published. The other pool
+//     workloads allocate inside the transactions that publish. Their
+//     continuation opens the pool again and allocates and publishes
+//     once more, so that crash depth reaches the recovered logs.
 //   - pool-enospc, pool-full-disk: a pool on a full disk (issue 16):
 //     ENOSPC injected into Create and into a growth inside an Update, and
 //     a disk that really fills (a capacity): each failure is ErrNoSpace,

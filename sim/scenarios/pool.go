@@ -30,6 +30,8 @@ import (
 //     contents flushed;
 //   - pool-bug-redo-one-slot: every redo log (pool format 6) goes to one
 //     slot, over the last transaction's log before its data is durable;
+//   - pool-bug-redo-word-alone (pool_words.go): recovery replays a word
+//     log with no older log, over the one-word commits made since;
 //   - pool-bug-redo-unchecked: recovery replays a redo log whose header
 //     checks without checking its lines and its entries, a torn log with
 //     the rest.

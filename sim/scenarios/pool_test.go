@@ -82,6 +82,7 @@ func TestPoolBugVariantsCaught(t *testing.T) {
 		"pool-bug-sparse-map":        {txbug.SparseMap, true},
 		"pool-bug-redo-one-slot":     {txbug.RedoOneSlot, false},
 		"pool-bug-redo-unchecked":    {txbug.RedoUnchecked, true},
+		"pool-bug-redo-word-alone":   {txbug.RedoWordAlone, true},
 	}
 
 	for _, sc := range poolScenarios(t, true) {

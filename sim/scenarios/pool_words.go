@@ -42,10 +42,20 @@ func init() {
 		func() *sim.Scenario {
 			return poolWords("pool-words-file", "transactions changing one word of a pool's root between transactions changing several, in a file mapped through the page cache (msync)", poolDiskFile)
 		},
+		func() *sim.Scenario {
+			return poolWordsBug("pool-bug-redo-word-alone", "BUG: a pool's recovery replays a word log with no older log, over the one-word commits made since", poolPMemFile, txbug.RedoWordAlone)
+		},
 	)
 }
 
 func poolWords(name, doc, file string) *sim.Scenario {
+	return poolWordsBug(name, doc, file, txbug.None)
+}
+
+// poolWordsBug is pool-words with a bug of recovery: the workload runs
+// the correct protocol, so that it writes the word logs the bug
+// mistreats, and recovery opens the pool with the bug.
+func poolWordsBug(name, doc, file string, bug txbug.Bug) *sim.Scenario {
 	return &sim.Scenario{
 		Name:  name,
 		Doc:   doc,
@@ -90,7 +100,11 @@ func poolWords(name, doc, file string) *sim.Scenario {
 		},
 		Recover: func(env *sim.Env) (any, error) {
 			state := map[string]string{}
-			p, err := tx.Open[poolTag, wordsRoot](env.FS, file, &tx.Options{Rand: envReader{env}})
+			o := &tx.Options{Rand: envReader{env}}
+			if bug != txbug.None {
+				txbug.Set(o, bug)
+			}
+			p, err := tx.Open[poolTag, wordsRoot](env.FS, file, o)
 			if errors.Is(err, fs.ErrNotExist) {
 				return state, nil
 			}
