@@ -336,7 +336,9 @@ func (s *Store) prefetchSoon() {
 // Prefetch creates the chunk that will follow the active one now, if
 // there is none yet: what the prefetcher does when an append passes the
 // threshold, for a program that knows a burst is coming (or that runs
-// with PrefetchOff and chooses when chunks are created). It returns
+// with PrefetchOff and chooses when chunks are created). If another
+// process created it already, Prefetch maps it in this one, so that this
+// process's first append or resolve there does not. It returns
 // ErrFull when every slot is in use and ErrNoSpace when shared memory is
 // full; a chunk already prefetched is no error.
 func (s *Store) Prefetch() error {
@@ -387,6 +389,11 @@ func (s *Store) prefetchErr() error {
 		return s.regionErr(err)
 	}
 	if next != 0 && next != head && s.refLive(next) {
+		// Another process created it: map it here now, so that this
+		// process's first append or resolve there finds it mapped.
+		if _, err := s.chunkFor(refSlot(next), refGen(next)); err != nil && !errors.Is(err, ErrGone) {
+			return err
+		}
 		return nil
 	}
 	if next != 0 {
@@ -534,10 +541,16 @@ func (s *Store) createChunk() (*chunk, error) {
 	return c, nil
 }
 
-// pretouch reads a byte of every page of the data area, so that this
-// process's mapping has them all before the first append: on tmpfs that
-// is a minor fault per page, which the prefetcher pays instead of an
-// Append.
+// pretouch reads a byte of every page of a chunk, so that this process's
+// mapping has them all before its first append or resolve there: the
+// prefetcher pays for the faults instead. In a chunk this process creates
+// that is a minor fault a page (tmpfs zeroes each then); in one another
+// process created, one in sixteen (the kernel maps the pages around a
+// read fault). The pages a read maps are writable (no page of tmpfs
+// needs write-back), so the appends there take no fault either — where
+// without it each page's first write is one: measured, 32 MiB read first
+// in 2 ms against its pages' first writes in 13–21 ms under load.
+// (madvise(MADV_POPULATE_WRITE) was measured no faster.)
 func pretouch(r engine.Region, size int64) {
 	if r.Medium() != engine.SharedMemory {
 		return

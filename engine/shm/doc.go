@@ -193,7 +193,14 @@
 //
 // Each process maps the chunks it uses, lazily, and keeps the mappings in
 // a table indexed by slot; a mapping of a generation since freed is
-// replaced or unmapped. View pins the mapping while its function runs;
+// replaced or unmapped. A mapping is read through once, a byte a page,
+// when it is made (the creator's too), so that the appends and resolves
+// through it take no page fault: without it, a second process's first
+// write to each page of a chunk was a fault, and two writers in two
+// processes ran at a third to a half of one. Prefetch (and the
+// prefetcher) in a process whose namespace already has its next chunk,
+// created by another process, maps that chunk, so that the process's
+// first use of it does not. View pins the mapping while its function runs;
 // a free meanwhile — by a cleaner the function itself calls, say — leaves
 // the unmap to the last View that ends, so nothing waits for a function.
 //

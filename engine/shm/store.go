@@ -414,6 +414,9 @@ func (s *Store) mapChunk(slot, gen uint32) (*chunk, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every page now: this process's appends and resolves there then
+	// take no page fault.
+	pretouch(r, int64(s.hdr.ChunkSize))
 	c := &chunk{slot: slot, gen: gen, ref: chunkRef(slot, gen), created: h.Created, r: r}
 	s.install(c)
 	return c, nil
