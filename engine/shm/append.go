@@ -317,6 +317,7 @@ func (s *Store) moveHead(from uint64, inline bool) error {
 			continue
 		}
 		s.step("next-installed")
+		s.warm(c)
 	}
 }
 
@@ -411,6 +412,7 @@ func (s *Store) prefetchErr() error {
 	}
 	s.local.prefetched.Add(1)
 	s.step("next-installed")
+	s.warm(c)
 	return nil
 }
 
@@ -516,7 +518,6 @@ func (s *Store) createChunk() (*chunk, error) {
 		return release(err)
 	}
 	s.step("chunk-initialized")
-	pretouch(r, size)
 	live, err := s.ctl.CompareAndSwap64(slotOff(slot), claim, slotWord(slotLive, 0, gen))
 	if err != nil || !live {
 		// Reclaimed as abandoned: this creation took too long.
@@ -539,6 +540,20 @@ func (s *Store) createChunk() (*chunk, error) {
 	s.install(c)
 	s.mu.Unlock()
 	return c, nil
+}
+
+// warm reads through the pages of c, a chunk this process created (see
+// pretouch), once it is installed as the next chunk: a writer that fills
+// the head meanwhile moves on to it at once, rather than wait for every
+// page of it to be faulted in (most of a creation's time: the pages are
+// zeroed then), and takes the faults of the pages not yet read itself.
+// The pin keeps the mapping while it reads.
+func (s *Store) warm(c *chunk) {
+	if !c.pin() {
+		return
+	}
+	pretouch(c.r, int64(s.hdr.ChunkSize))
+	c.unpin()
 }
 
 // pretouch reads a byte of every page of a chunk, so that this process's

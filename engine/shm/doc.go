@@ -166,8 +166,11 @@
 // that a slot reused holds an object of another name. Creation: claim a
 // free slot, create the object (O_EXCL, mode 0600), allocate its memory
 // (engine.Allocate: a full tmpfs is ErrNoSpace now, never SIGBUS at a
-// store), map it, write its header, touch every page once (so that this
-// process's appends meet no page fault), make the slot live. The head
+// store), map it, write its header, make the slot live, install it as
+// the next chunk, and only then read a byte of every page (so that this
+// process's appends meet no page fault: reading them is most of a
+// creation's time, and an append that waits for the chunk waits only for
+// the rest). The head
 // word names the chunk appends go to and the next word the one prefetched
 // to follow: when an append passes the threshold, the Store's prefetcher
 // creates the next chunk; an append that finds the head full moves the
