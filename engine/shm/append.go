@@ -119,7 +119,20 @@ func (s *Store) current() (*chunk, error) {
 func (s *Store) appendTo(c *chunk, blob []byte, n uint32) (h Handle, ok bool, err error) {
 	need := entryLen(n)
 	var off uint32
-	for {
+	// First, the used word this process stored last, if its entry is
+	// published (then it needs no help either): one compare-and-swap,
+	// no load, when no other writer came in between.
+	if u := c.lastUsed.Load(); u != 0 && uint64(usedEnd(u))+need <= s.hdr.ChunkSize {
+		end := usedEnd(u)
+		swapped, err := c.r.CompareAndSwap64(chunkUsedOff, u, usedWord(end+uint32(need), n))
+		if err != nil {
+			return Handle{}, false, s.gone(err)
+		}
+		if swapped {
+			off = end
+		}
+	}
+	for off == 0 {
 		u, err := c.r.Load64(chunkUsedOff)
 		if err != nil {
 			return Handle{}, false, s.gone(err)
@@ -156,7 +169,6 @@ func (s *Store) appendTo(c *chunk, blob []byte, n uint32) (h Handle, ok bool, er
 		}
 		if swapped {
 			off = end
-			break
 		}
 	}
 	s.step("reserved")
@@ -174,6 +186,7 @@ func (s *Store) appendTo(c *chunk, blob []byte, n uint32) (h Handle, ok bool, er
 	}
 	end := off + uint32(need)
 	c.published.Store(end)
+	c.lastUsed.Store(usedWord(end, n))
 	if off <= s.prefetchEnd && end > s.prefetchEnd {
 		s.prefetchSoon()
 	}
