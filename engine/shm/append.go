@@ -576,9 +576,12 @@ func (s *Store) warm(c *chunk) {
 // process created, one in sixteen (the kernel maps the pages around a
 // read fault). The pages a read maps are writable (no page of tmpfs
 // needs write-back), so the appends there take no fault either — where
-// without it each page's first write is one: measured, 32 MiB read first
-// in 2 ms against its pages' first writes in 13–21 ms under load.
-// (madvise(MADV_POPULATE_WRITE) was measured no faster.)
+// without it each page's first write is one: measured under load, 32 MiB
+// of another process's chunk read through in 1.2–2.4 ms, against 21 ms
+// for its pages' first writes. (madvise(MADV_POPULATE_READ) did it in
+// 0.8–1.2 ms, and gained nothing consistent on a fresh chunk: a
+// millisecond a chunk, off the hot path, is not worth a storage-layer
+// interface; docs/BENCHMARKS.md.)
 func pretouch(r engine.Region, size int64) {
 	if r.Medium() != engine.SharedMemory {
 		return
