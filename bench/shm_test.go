@@ -514,8 +514,9 @@ func BenchmarkShmVsSocket(b *testing.B) {
 // BenchmarkShmSteps times, one after the other and in one goroutine, what
 // BenchmarkShmVsSocket's producer and consumer do to a chunk's worth of
 // 4 KiB blobs: the appends; Resolve of each by a Store that has not yet
-// mapped the chunk (its first touch of each page is a page fault); Resolve
-// of each again, the mapping warm; Acknowledge of each. Per blob, in ns:
+// mapped the chunk (the first maps it and reads it through, a fault for
+// sixteen pages, inside the timing); Resolve of each again, the mapping
+// warm; Acknowledge of each. Per blob, in ns:
 // what the store's pipeline costs with no handoff between goroutines;
 // and the page faults of the appends (into a chunk its creator touched)
 // and of the resolves through the fresh mapping, per blob; and the time
