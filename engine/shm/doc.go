@@ -149,6 +149,13 @@
 //     namespace's nonce, the chunk, its generation, the offset and the
 //     size — with one atomic 64-bit store, after the copy.
 //
+// A Store remembers, for each chunk, the used word its last published
+// append left, and an append first tries step 3 with it: if it succeeds,
+// no other writer came in between, steps 1 and 2 have nothing to do (the
+// last entry is this process's own, published), and the append is one
+// compare-and-swap, the copy and the store. If it fails, steps 1 to 3 as
+// above.
+//
 // A reader of a handle loads the entry word and requires exactly the word
 // that handle's append published: a word of another size, offset, chunk,
 // generation or namespace has another tag. Until step 5 no reader takes
@@ -166,8 +173,11 @@
 // that a slot reused holds an object of another name. Creation: claim a
 // free slot, create the object (O_EXCL, mode 0600), allocate its memory
 // (engine.Allocate: a full tmpfs is ErrNoSpace now, never SIGBUS at a
-// store), map it, write its header, touch every page once (so that this
-// process's appends meet no page fault), make the slot live. The head
+// store), map it, write its header, make the slot live, install it as
+// the next chunk, and only then read a byte of every page (so that this
+// process's appends meet no page fault: reading them is most of a
+// creation's time, and an append that waits for the chunk waits only for
+// the rest). The head
 // word names the chunk appends go to and the next word the one prefetched
 // to follow: when an append passes the threshold, the Store's prefetcher
 // creates the next chunk; an append that finds the head full moves the
@@ -193,15 +203,26 @@
 //
 // Each process maps the chunks it uses, lazily, and keeps the mappings in
 // a table indexed by slot; a mapping of a generation since freed is
-// replaced or unmapped. View pins the mapping while its function runs;
+// replaced or unmapped. A mapping is read through once, a byte a page,
+// when it is made (the creator's too), so that the appends and resolves
+// through it take no page fault: without it, a second process's first
+// write to each page of a chunk was a fault, and two writers in two
+// processes ran at a third to a half of one. Prefetch (and the
+// prefetcher) in a process whose namespace already has its next chunk,
+// created by another process, maps that chunk, so that the process's
+// first use of it does not. View pins the mapping while its function runs;
 // a free meanwhile — by a cleaner the function itself calls, say — leaves
 // the unmap to the last View that ends, so nothing waits for a function.
 //
 // Every access to shared memory is a call on an engine.Region: Load64,
 // CompareAndSwap64, Store64, WriteAt, ReadAt. On the OS backend each
 // takes the mapping's read lock (two atomic additions); an append makes
-// five such calls, a resolve three. The copy dominates for blobs of
-// kilobytes (docs/BENCHMARKS.md, "Shared-memory blob store").
+// three such calls when no other writer came in between, four to seven
+// otherwise (the load of the used word, help for the entry before, a
+// chunk's first time), a resolve three, an acknowledgement four. Those calls are
+// most of an append's or resolve's cost beside the copy: measured, an
+// append of 8 bytes takes about 100 ns of CPU, half of it in them
+// (docs/BENCHMARKS.md, "Shared-memory blob store").
 //
 // For the laboratory, whose runs must be functions of their seed, a Store
 // can run with no goroutine of its own (Options.Prefetch: PrefetchInline

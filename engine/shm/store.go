@@ -68,6 +68,9 @@ type chunk struct {
 	// one it stored: the entry ending there has its word, and needs no
 	// help from the next writer.
 	published atomic.Uint32
+	// lastUsed is the used word of the reservation of that entry (0:
+	// none yet): an append tries it first, with no load of the word.
+	lastUsed atomic.Uint64
 
 	// pins counts the Views whose function holds a slice of the mapping;
 	// an unmap asked for meanwhile (dying) is done by the last of them.
@@ -417,6 +420,9 @@ func (s *Store) mapChunk(slot, gen uint32) (*chunk, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every page now: this process's appends and resolves there then
+	// take no page fault.
+	pretouch(r, int64(s.hdr.ChunkSize))
 	c := &chunk{slot: slot, gen: gen, ref: chunkRef(slot, gen), created: h.Created, r: r}
 	s.install(c)
 	return c, nil
