@@ -263,6 +263,12 @@
 //     is the Go runtime's choice. The run says so in
 //     Result.Nondeterministic, and the same words every time; use
 //     sim.Mutex and sim.Cond there.
+//   - Cost: a switch at a scheduling point costs about a microsecond; one
+//     through a Go primitive costs a traceback of every goroutine, which
+//     stops the world, and the watchdog's wait to notice the block —
+//     milliseconds on a loaded machine (docs/BENCHMARKS.md, "Threads under
+//     the scheduler"). Threads that wait for each other often are faster
+//     on sim.Mutex and sim.Cond.
 //   - Not scheduled: a thread that waits by spinning without a scheduling
 //     point holds the turn (yield in the loop); real time (time.Sleep,
 //     time.After) passes as real time.

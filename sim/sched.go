@@ -813,7 +813,6 @@ func (s *sched) checkHolder(stalled time.Duration) bool {
 	if s.look(gs) {
 		return false
 	}
-	s.created = created
 	var g *goroutine
 	for i := range gs {
 		if gs[i].id == h.goid {
@@ -841,6 +840,9 @@ func (s *sched) checkHolder(stalled time.Duration) bool {
 	}
 	// Every thread was settled in gs, the holder now blocked too: the
 	// decision needs no other look, unless a goroutine started since.
+	// (Set only now: a holder alone reads created without the lock, at
+	// its scheduling points, which it is not at while blocked.)
+	s.created = created
 	s.looked = true
 	s.handOff(nil)
 	return true
