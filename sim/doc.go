@@ -196,7 +196,10 @@
 //
 // Options.Schedules runs the workload under that many schedules, each an
 // exploration of its own crash points (a workload of one thread runs
-// once). Options.Scheduler is RandomScheduler (a uniform draw at each
+// once); when it is 0, Scenario.Schedules says how many, 1 if unset — a
+// concurrent scenario whose bug shows in some interleavings only sets
+// enough for a run with default options to find it (wal-group and
+// wal-bug-group-early-ack: 4). Options.Scheduler is RandomScheduler (a uniform draw at each
 // point) or PCTScheduler (Burckhardt et al., ASPLOS 2010: random
 // priorities and Options.Depth-1 change points, which catches a bug of
 // depth d with probability at least 1/(n·k^(d-1)) per schedule,
@@ -260,6 +263,12 @@
 //     is the Go runtime's choice. The run says so in
 //     Result.Nondeterministic, and the same words every time; use
 //     sim.Mutex and sim.Cond there.
+//   - Cost: a switch at a scheduling point costs about a microsecond; one
+//     through a Go primitive costs a traceback of every goroutine, which
+//     stops the world, and the watchdog's wait to notice the block —
+//     milliseconds on a loaded machine (docs/BENCHMARKS.md, "Threads under
+//     the scheduler"). Threads that wait for each other often are faster
+//     on sim.Mutex and sim.Cond.
 //   - Not scheduled: a thread that waits by spinning without a scheduling
 //     point holds the turn (yield in the loop); real time (time.Sleep,
 //     time.After) passes as real time.

@@ -153,6 +153,9 @@ func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
 	if err := sc.Validate(); err != nil {
 		return nil, err
 	}
+	if opts.Schedules <= 0 {
+		opts.Schedules = sc.Schedules
+	}
 	opts = opts.withDefaults()
 	if err := opts.validate(); err != nil {
 		return nil, err

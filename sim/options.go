@@ -161,8 +161,9 @@ type Options struct {
 	RecoveryCrashes bool
 	// Schedules is how many interleavings of the workload's threads to
 	// explore: the workload runs once under each schedule, every one with
-	// its own crash points; 0 means 1. A workload of one thread has one
-	// interleaving and runs once whatever it says.
+	// its own crash points; 0 means the scenario's Schedules, or 1. A
+	// workload of one thread has one interleaving and runs once whatever
+	// it says.
 	Schedules int
 	// Scheduler picks the thread that runs after each scheduling point;
 	// 0 means RandomScheduler.

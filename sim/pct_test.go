@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -148,36 +149,54 @@ func TestReplayRebuildsTheInterleaving(t *testing.T) {
 }
 
 // TestThreadsWorkersDoNotChangeResults: a run of several threads and
-// schedules is a function of (scenario, options, seed): the same result,
-// byte for byte, whatever the number of workers, run after run.
+// schedules is a function of (scenario, options, seed): 100 runs of each
+// concurrent scenario, under each scheduler, with 1, 2 and 4 workers in
+// turn, give byte for byte the same result and the same trace of every
+// schedule, threads included (docs/DESIGN.md section 5, issue 11 section
+// 4): threads that synchronise through storage and the scheduler
+// (ack-before-sync), and goroutines of the program's own on a channel and
+// a WaitGroup (channel-workers). The scenarios are small (a few threads,
+// a few steps each) so that the 100 runs stay cheap.
 func TestThreadsWorkersDoNotChangeResults(t *testing.T) {
-	for _, sc := range []*Scenario{ackBeforeSync(2), channelWorkers(3)} {
-		for _, opts := range []Options{
-			{Fault: PowerFailure, Strategy: Subsets, Schedules: 6, Seed: 5},
-			{Fault: ProcessCrash, Scheduler: PCTScheduler, Schedules: 6, Seed: 5},
-		} {
-			var want string
-			for run := range 6 {
-				opts.Workers = 1 + run%3
-				res, err := Explore(sc, opts)
-				if err != nil {
-					t.Fatal(err)
+	const runs = 100
+	workers := []int{1, 2, 4}
+	for _, c := range []struct {
+		sc   *Scenario
+		opts Options
+	}{
+		{ackBeforeSync(2), Options{Fault: PowerFailure, Strategy: Subsets, Schedules: 4, Seed: 5}},
+		{ackBeforeSync(2), Options{Fault: ProcessCrash, Scheduler: PCTScheduler, Schedules: 4, Seed: 5}},
+		{channelWorkers(2), Options{Fault: PowerFailure, Strategy: Prefixes, Scheduler: PCTScheduler, Schedules: 3, Seed: 5}},
+	} {
+		sc, opts := c.sc, c.opts
+		var want, wantTraces string
+		for run := range runs {
+			opts.Workers = workers[run%len(workers)]
+			res, traces, err := ExploreTraces(sc, opts)
+			if err != nil || res.RunError != "" {
+				t.Fatalf("%v %q", err, res.RunError)
+			}
+			res.Elapsed = 0
+			b, err := json.Marshal(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tb strings.Builder
+			for i, tr := range traces {
+				fmt.Fprintf(&tb, "== schedule %d\n%s", i, traceText(tr))
+			}
+			if run == 0 {
+				want, wantTraces = string(b), tb.String()
+				if res.Interleavings < 2 || len(traces) != opts.Schedules {
+					t.Errorf("%s: %d interleavings, %d traces", sc.Name, res.Interleavings, len(traces))
 				}
-				res.Elapsed = 0
-				b, err := json.Marshal(res)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if run == 0 {
-					want = string(b)
-					if res.Interleavings < 2 {
-						t.Errorf("%s: %d interleavings", sc.Name, res.Interleavings)
-					}
-					continue
-				}
-				if string(b) != want {
-					t.Fatalf("%s, %d workers: the result differs from the first run's:\n%s\n%s", sc.Name, opts.Workers, want, b)
-				}
+				continue
+			}
+			if string(b) != want {
+				t.Fatalf("%s %v, run %d, %d workers: the result differs from the first run's:\n%s\n%s", sc.Name, opts.Fault, run, opts.Workers, want, b)
+			}
+			if got := tb.String(); got != wantTraces {
+				t.Fatalf("%s %v, run %d, %d workers: the traces differ from the first run's:\n%s", sc.Name, opts.Fault, run, opts.Workers, firstDifference(wantTraces, got))
 			}
 		}
 	}

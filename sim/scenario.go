@@ -60,6 +60,12 @@ type Scenario struct {
 	// outside these packages, so it names the caller of the adapter. A
 	// path ending in "/..." covers the packages below it too.
 	Adapters []string
+	// Schedules, if set, is how many interleavings of the workload's
+	// threads a run explores when Options.Schedules is 0 (which otherwise
+	// means 1): a concurrent scenario whose bug only some interleavings
+	// show sets enough for a run with default options — the demo's — to
+	// catch it.
+	Schedules int
 }
 
 // Buggy reports whether the scenario is a deliberately broken variant that

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -66,6 +67,15 @@ type sched struct {
 	halted         chan struct{} // closed once the machine's processes are killed at the end
 	arrived        chan struct{} // a loose thread parked: settle looks again
 	newcomers      []*thread     // adopted at a scheduling point, waiting for an id (see adopt)
+
+	// looked says the caller of handOff has just seen every thread
+	// settled in a traceback (checkHolder): settle need not look again.
+	looked bool
+	// handoffs counts the decisions that gave the turn to another thread
+	// than last, the last to hold it (BenchmarkThreadSwitch).
+	handoffs int
+	last     *thread
+	looks    int // tracebacks taken (traceback)
 
 	progress atomic.Uint64 // scheduling points passed, for the watchdog
 	inLab    atomic.Int32  // crash points in progress: the holder is busy in the laboratory
@@ -304,7 +314,7 @@ func (s *sched) unscheduled(id, creator int64) bool {
 	}
 	// Walk up the chain of creators, through goroutines started since the
 	// last look, to a thread or to a goroutine that is none.
-	gs := goroutines()
+	gs := s.traceback()
 	byID := make(map[int64]*goroutine, len(gs))
 	for i := range gs {
 		byID[gs[i].id] = &gs[i]
@@ -452,6 +462,10 @@ func (s *sched) handOff(cur *thread) *thread {
 			}
 		}
 		s.setState(next, running)
+		if next != s.last {
+			s.handoffs++
+			s.last = next
+		}
 		s.holder = next
 		s.holderID.Store(int32(next.id))
 		if s.live() == 1 && s.blocked == 0 && s.loose == 0 {
@@ -574,23 +588,71 @@ func (s *sched) raceNote() string {
 // released while waiting.
 func (s *sched) settle() {
 	wait := 20 * time.Microsecond
-	for {
+	looked := s.looked
+	s.looked = false
+	for looks := 0; ; looks++ {
 		created := goroutinesCreated()
-		if s.blocked == 0 && s.loose == 0 && len(s.newcomers) == 0 && created == s.created {
+		if s.loose == 0 && len(s.newcomers) == 0 && created == s.created && (s.blocked == 0 || looked && looks == 0) {
 			return
 		}
-		if !s.look(goroutines()) {
+		if looks == 0 && s.loose+s.blocked > 0 && len(s.newcomers) == 0 && created == s.created {
+			// A thread that a Go primitive woke normally parks at its next
+			// scheduling point within microseconds, which settles it
+			// without a look at the runtime (a traceback of every
+			// goroutine, which stops the world: the dearest step of a
+			// switch). Give it that chance first.
+			s.mu.Unlock()
+			s.yieldFor(s.arrived)
+			s.mu.Lock()
+			if s.blocked == 0 && s.loose == 0 && len(s.newcomers) == 0 && goroutinesCreated() == s.created {
+				return
+			}
+		}
+		if !s.look(s.traceback()) {
 			s.created = created
 			return
 		}
 		s.mu.Unlock()
-		select {
-		case <-s.arrived:
-		case <-time.After(wait):
+		if looks < settleSpins {
+			s.yieldFor(s.arrived)
+		} else {
+			select {
+			case <-s.arrived:
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 2*time.Millisecond)
 		}
-		wait = min(2*wait, 2*time.Millisecond)
 		s.mu.Lock()
 	}
+}
+
+// settleSpins is how many times settle lets a loose thread run on by
+// yielding the processor (yieldFor) before it waits on a timer: a thread a
+// Go primitive woke normally parks or blocks again within microseconds,
+// and a timer of 20 µs takes a millisecond or more on a loaded machine
+// (Go's timers wait in epoll), which made every such wake-up cost that
+// much (docs/BENCHMARKS.md, thread switches).
+const settleSpins = 16
+
+// yieldFor yields the processor a few times, so that the goroutines that
+// may run do, and returns early once ch receives.
+func (s *sched) yieldFor(ch <-chan struct{}) {
+	for range 8 {
+		runtime.Gosched()
+		select {
+		case <-ch:
+			return
+		default:
+		}
+	}
+}
+
+// traceback returns every goroutine of the process (goroutines), counting
+// the looks: each stops the world, the dearest step of a switch through
+// a Go primitive (BenchmarkThreadSwitch reports them).
+func (s *sched) traceback() []goroutine {
+	s.looks++
+	return goroutines()
 }
 
 // look updates the threads' states from the runtime's goroutines gs,
@@ -742,7 +804,8 @@ func (s *sched) checkHolder(stalled time.Duration) bool {
 	if h == nil || s.ended || h.goid == 0 {
 		return false
 	}
-	gs := goroutines()
+	created := goroutinesCreated()
+	gs := s.traceback()
 	// While another thread runs outside a turn — one a Go primitive woke
 	// — the holder may be waiting for it, for a moment: only once every
 	// other thread is settled is a holder that waits for a goroutine
@@ -775,6 +838,12 @@ func (s *sched) checkHolder(stalled time.Duration) bool {
 	default:
 		return false
 	}
+	// Every thread was settled in gs, the holder now blocked too: the
+	// decision needs no other look, unless a goroutine started since.
+	// (Set only now: a holder alone reads created without the lock, at
+	// its scheduling points, which it is not at while blocked.)
+	s.created = created
+	s.looked = true
 	s.handOff(nil)
 	return true
 }

@@ -90,7 +90,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.shard, "shard", "", "judge only part `i/n` of each run's distinct crash states, to spread it over n machines\n('crashsim report' merges the parts); auto: the batch system's part, from the environment")
 	fs.IntVar(&f.shards, "shards", 0, "with --shard auto: the number of shards, where the environment has only an index\n(a Kubernetes Indexed Job's completions; or set CRASHSIM_SHARDS)")
 	fs.BoolVar(&f.recoveryCrashes, "recovery-crashes", false, "also crash each recovery at its own crash points and recover again")
-	fs.IntVar(&f.schedules, "schedules", 1, "interleavings of a workload's threads to explore: the workload runs once per schedule\n(a workload of one thread runs once)")
+	fs.IntVar(&f.schedules, "schedules", 0, "interleavings of a workload's threads to explore: the workload runs once per schedule\n(0: the scenario's default, 1 for most; a workload of one thread runs once)")
 	fs.StringVar(&f.scheduler, "scheduler", "random", "which thread runs at each scheduling point: random, or pct (probabilistic concurrency testing)")
 	fs.IntVar(&f.depth, "pct-depth", 0, "with --scheduler pct: the depth d of the bugs to find (0: 3)")
 	fs.IntVar(&f.switches, "switch-bound", 0, "preemptions per schedule at most (0: no bound)")
@@ -203,7 +203,7 @@ func checkRunFlags(f *runFlags) error {
 		nonNegative{"shards", int64(f.shards), "from the environment"},
 		nonNegative{"pct-depth", int64(f.depth), "3"},
 		nonNegative{"switch-bound", int64(f.switches), "no bound"},
-		nonNegative{"schedules", int64(f.schedules), "1"},
+		nonNegative{"schedules", int64(f.schedules), "the scenario's default"},
 		nonNegative{"crash-depth", int64(f.crashDepth), "2 for a scenario with a continuation, 1 without"},
 		nonNegative{"max-chains", int64(f.maxChains), "16"},
 	); err != nil {

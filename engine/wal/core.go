@@ -40,6 +40,12 @@ type core struct {
 	sealing bool  // the round in flight seals seg: appends wait for it
 	broken  error // the failure that broke the log, wrapped in ErrBroken
 
+	// syncInFlight says the round in flight syncs, and syncRounds counts
+	// the sync rounds done: only the bug variant walbug.JoinSyncInFlight
+	// reads them.
+	syncInFlight bool
+	syncRounds   uint64
+
 	sealed []sealedSegment // segments sealed, oldest first
 }
 
@@ -91,14 +97,17 @@ func (c *core) next(sync, seal bool) round {
 	r.data = data
 	c.off += int64(len(data))
 	c.buf, c.spare = c.spare[:0], nil
-	c.busy, c.sealing = true, seal
+	c.busy, c.sealing, c.syncInFlight = true, seal, r.sync
 	return r
 }
 
 // done records the outcome of round r's writes and sync. The round stays
 // in flight if it must still create a segment ahead (see created).
 func (c *core) done(r round, err error) {
-	c.sealing = false
+	c.sealing, c.syncInFlight = false, false
+	if r.sync {
+		c.syncRounds++
+	}
 	if cap(r.data) <= c.spareCap {
 		c.spare = r.data[:0]
 	}

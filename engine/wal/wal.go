@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/internal/walbug"
 )
 
 // Options configure a WAL. The zero value picks every default.
@@ -43,6 +44,12 @@ type Options struct {
 	// segment, then offset). 0 means DefaultTornRetention; KeepAllTorn
 	// (any negative value) keeps them all.
 	TornRetention int
+
+	bug walbug.Bug // a deliberate protocol mistake, set only by the laboratory
+}
+
+func init() {
+	walbug.Set = func(opts any, b walbug.Bug) { opts.(*Options).bug = b }
 }
 
 // DefaultTornRetention is the default Options.TornRetention and
@@ -426,6 +433,14 @@ func (w *WAL[E]) FlushAndSync() error {
 			return err
 		}
 		if w.c.busy {
+			if w.opts.bug == walbug.JoinSyncInFlight && w.c.syncInFlight {
+				// The bug: the round in flight is taken for one that
+				// covers target, though it may have started before.
+				for n := w.c.syncRounds; w.c.syncRounds == n && w.c.broken == nil; {
+					w.cond.Wait()
+				}
+				return w.c.broken
+			}
 			w.cond.Wait()
 			continue
 		}

@@ -1,11 +1,13 @@
 package scenarios
 
 import (
+	"fmt"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/sim"
 )
 
@@ -112,4 +114,37 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkThreads measures what threads cost an exploration (issue 11
+// section 5): crash states judged per second of wal-group's workload —
+// four threads appending two entries each to one WAL, each made durable
+// by FlushAndSync, whose fsyncs they share — against the same eight
+// appends by one thread, each run under one schedule, one worker, one
+// crash. The four threads hand the turn over at every storage operation
+// and marker, and wait for each other on the WAL's sync.Cond, which the
+// scheduler learns of from the runtime.
+func BenchmarkThreads(b *testing.B) {
+	for _, fault := range []sim.Fault{sim.ProcessCrash, sim.PowerFailure} {
+		for _, threads := range []int{4, 1} {
+			entries := 2 * 4 / threads
+			sc := walScenario("wal-threads", "", func(env *sim.Env, fsys engine.FS) error {
+				return walGroup(env, fsys, walOptions(), threads, entries)
+			}, nil)
+			b.Run(fmt.Sprintf("%v/threads=%d", fault, threads), func(b *testing.B) {
+				opts := sim.Options{Fault: fault, MaxStates: 64, Workers: 1, CrashDepth: 1}
+				states, points := 0, 0
+				for b.Loop() {
+					res, err := sim.Explore(sc, opts)
+					if err != nil || !res.OK() {
+						b.Fatal(err, res.RunError, res.Violations)
+					}
+					states += res.Unique
+					points += res.CrashPoints
+				}
+				b.ReportMetric(float64(states)/b.Elapsed().Seconds(), "states/s")
+				b.ReportMetric(float64(points)/float64(b.N), "points/op")
+			})
+		}
+	}
 }

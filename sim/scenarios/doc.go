@@ -36,6 +36,13 @@
 //     after creating a segment; a checkpoint renamed into place before it
 //     is fsynced; covered segments removed before the checkpoint is
 //     durable.
+//   - wal-group: four threads appending to one WAL, each entry made
+//     durable by FlushAndSync, whose fsyncs the engine's group commit
+//     shares, under the deterministic scheduler (4 schedules by default,
+//     Scenario.Schedules). Bug (internal/walbug): a FlushAndSync that
+//     finds a sync round in flight returns when it ends, though the round
+//     started before its caller appended — caught only in the
+//     interleavings where an append falls inside another's round.
 //   - wal-fsync-eio, wal-enospc, wal-short-write: the log under an injected
 //     media fault (docs/DESIGN.md F3): the append reports it, the log
 //     refuses to go on, and recovery keeps every acknowledged entry. Bug:

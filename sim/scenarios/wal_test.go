@@ -132,8 +132,8 @@ func TestWALBugVariantsCaught(t *testing.T) {
 			t.Errorf("%s: caught by a process crash: %v, want %v (%d violations)", c.name, caught, c.processCrash, len(res.Violations))
 		}
 	}
-	if got := len(walScenarios(true)); got != 6 {
-		t.Errorf("%d WAL bug variants, want the 5 above and wal-bug-resume-keeps-tear (TestDepthTwoBugs)", got)
+	if got := len(walScenarios(true)); got != 7 {
+		t.Errorf("%d WAL bug variants, want the 5 above, wal-bug-resume-keeps-tear (TestDepthTwoBugs) and wal-bug-group-early-ack (TestWALGroupEarlyAckFound)", got)
 	}
 }
 
