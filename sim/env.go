@@ -45,6 +45,34 @@ type checker struct {
 	// base is how many operations of the history came before this epoch:
 	// 0 in the workload; in a continuation, those its recovery returned.
 	base int
+
+	// For a scenario judged by linearizability (Scenario.Check), the
+	// clients' history, and per client its operation not returned yet
+	// and its last operation; nil otherwise.
+	lin  *clientHistory
+	open map[int]int
+	last map[int]int
+}
+
+// newChecker returns the checker of a run of sc's workload.
+func newChecker(sc *Scenario) *checker {
+	ck := &checker{prefix: models.NewPrefix(sc.Model)}
+	if sc.Check.linearizable() {
+		ck.lin = &clientHistory{model: sc.Model, hist: models.NewHistory(), buffered: sc.Check == BufferedDurableLinearizability}
+		ck.open, ck.last = map[int]int{}, map[int]int{}
+	}
+	return ck
+}
+
+// snapshotLin returns a frozen copy of the clients' history, or nil for a
+// scenario judged by the prefix property. ck.mu is held.
+func (ck *checker) snapshotLin() *clientHistory {
+	if ck.lin == nil {
+		return nil
+	}
+	c := *ck.lin
+	c.hist = ck.lin.hist.Clone()
+	return &c
 }
 
 // Process returns the simulated process the code runs in.
@@ -63,6 +91,13 @@ func (e *Env) point() {
 // Invoke marks the start of the next operation of the workload, with its
 // input in the model's terms, and returns the output the model gives for it.
 // During recovery it only marks the trace.
+//
+// In a scenario judged by linearizability (Scenario.Check) the operation
+// is the calling thread's client's (Env.Client), recorded in the clients'
+// history, and Invoke returns nil: outputs are judged from Return, not
+// compared with one sequential order. A client invokes one operation at a
+// time; one it invokes before it returned the last ends the last, with
+// no output judged.
 func (e *Env) Invoke(input any) (want any) {
 	e.point()
 	note := e.describe(input)
@@ -73,21 +108,79 @@ func (e *Env) Invoke(input any) (want any) {
 	e.ck.mu.Lock()
 	defer e.ck.mu.Unlock()
 	e.proc.mark("invoke", note)
-	e.ck.history = mix(e.ck.history, xxh3.HashString(note)^uint64(e.Client()))
+	client := e.Client()
+	e.ck.history = mix(e.ck.history, xxh3.HashString(note)^uint64(client))
+	if ck := e.ck; ck.lin != nil {
+		if id, ok := ck.open[client]; ok {
+			ck.lin.hist.End(id)
+		}
+		id := ck.lin.hist.Call(client, input)
+		ck.open[client], ck.last[client] = id, id
+		return nil
+	}
 	return e.ck.prefix.Invoke(input)
 }
 
-// Return marks the end of the current operation, with its output.
+// Return marks the end of the calling thread's current operation, with
+// its output. In a scenario judged by linearizability the output is
+// judged (Scenario.Check); otherwise it only marks the trace.
 func (e *Env) Return(output any) {
 	e.point()
-	e.proc.mark("return", fmt.Sprint(output))
+	if e.ck == nil || e.ck.lin == nil {
+		e.proc.mark("return", fmt.Sprint(output))
+		return
+	}
+	ck := e.ck
+	ck.mu.Lock()
+	defer ck.mu.Unlock()
+	note := fmt.Sprint(output)
+	e.proc.mark("return", note)
+	client := e.Client()
+	if id, ok := ck.open[client]; ok {
+		ck.lin.hist.Return(id, output)
+		delete(ck.open, client)
+		// Which operations returned, and with what, is part of the
+		// history an image is judged against (judged.history).
+		ck.history = mix(ck.history, xxh3.HashString(note)^uint64(client)^returnMark)
+	}
+}
+
+// returnMark and syncMark tell a return and a sync from an invocation in
+// the history's digest.
+const (
+	returnMark = 1 << 63
+	syncMark   = 1 << 62
+)
+
+// Synced marks that the calling thread's last operation was a sync
+// barrier and that it completed: every operation that returned before
+// that operation was called is durable. Only a scenario judged by
+// BufferedDurableLinearizability uses it; elsewhere it marks the trace.
+func (e *Env) Synced() {
+	e.point()
+	if e.ck == nil || e.ck.lin == nil {
+		e.proc.mark("synced", "")
+		return
+	}
+	ck := e.ck
+	ck.mu.Lock()
+	defer ck.mu.Unlock()
+	client := e.Client()
+	id, ok := ck.last[client]
+	e.proc.mark("synced", fmt.Sprintf("op %d of client %d", id+1, client))
+	if ok {
+		ck.lin.hist.Synced(id)
+		ck.history = mix(ck.history, uint64(id)|syncMark)
+	}
 }
 
 // Durable marks operations 1..n as acknowledged durable: the system
 // under test has promised they survive a crash. Operations are numbered
 // in the order they were invoked, by every client. In a continuation
 // (Scenario.Continue) n counts the continuation's own operations: those
-// the recovery before it returned are durable already.
+// the recovery before it returned are durable already. A scenario judged
+// by linearizability needs no such markers (every operation that returned
+// must survive): there they only mark the trace.
 func (e *Env) Durable(n int) {
 	e.point()
 	if e.ck == nil {
@@ -97,6 +190,9 @@ func (e *Env) Durable(n int) {
 	e.ck.mu.Lock()
 	defer e.ck.mu.Unlock()
 	e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
+	if e.ck.lin != nil {
+		return // durable linearizability needs no markers: what returned is durable
+	}
 	e.ck.prefix.Durable(e.ck.base + n)
 }
 
@@ -110,6 +206,10 @@ func (e *Env) DurableAll() {
 	}
 	e.ck.mu.Lock()
 	defer e.ck.mu.Unlock()
+	if e.ck.lin != nil {
+		e.proc.mark("durable", "all")
+		return
+	}
 	n := e.ck.prefix.Invoked() - e.ck.base
 	e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
 	e.ck.prefix.Durable(e.ck.base + n)
