@@ -3,7 +3,6 @@ package sim
 import (
 	"slices"
 	"strings"
-
 )
 
 // Culprits (issue 10 section 4): each violation names the unit that

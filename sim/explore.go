@@ -122,7 +122,7 @@ type job struct {
 	img    *faultfs.FS
 	check  *models.Prefix
 	hist   *clientHistory // the clients' history, for a scenario judged by linearizability
-	died   string // a death of the workload since the last crash point (see pointWork)
+	died   string         // a death of the workload since the last crash point (see pointWork)
 	// base seeds the recoveries and the sampled states of the crash
 	// point (stateSeed, pointSeed): the run's seed in the workload; in a
 	// continuation, the recovery seed of the state it went on from.
