@@ -3,6 +3,7 @@ package models
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -60,6 +61,50 @@ func (h *History) Clone() *History {
 
 // Pending reports whether operation id was called and has not returned.
 func (h *History) Pending(id int) bool { return h.pending[id] }
+
+// Describe renders the history for a report, one operation a line in
+// call order: its client, input and output ("pending" for one that has
+// not returned), with at most the last max operations.
+func (h *History) Describe(m Model, max int) string {
+	var b strings.Builder
+	first := 0
+	if len(h.ops) > max {
+		first = len(h.ops) - max
+		fmt.Fprintf(&b, "… %d operations before\n", first)
+	}
+	for id := first; id < len(h.ops); id++ {
+		op := h.ops[id]
+		out := "pending"
+		switch {
+		case h.pending[id]:
+		case op.Output == unknown{}:
+			out = "returned"
+		default:
+			out = "-> " + describeOutput(m, op.Output)
+		}
+		fmt.Fprintf(&b, "client %d: %s %s\n", op.ClientId, m.describeInput(op.Input), out)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// describeOutput renders an output as a state if it is one, else with %v.
+func describeOutput(m Model, out any) string {
+	if m.DescribeState != nil {
+		if s, ok := describeAsState(m, out); ok {
+			return s
+		}
+	}
+	return fmt.Sprint(out)
+}
+
+func describeAsState(m Model, out any) (s string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			s, ok = "", false
+		}
+	}()
+	return m.DescribeState(out), true
+}
 
 // Synced records that a sync barrier called at the time of operation
 // callID's call completed: every operation that returned before it was called

@@ -104,7 +104,7 @@ func judgeLinearizable(h *clientHistory, state any) (bad *judgement) {
 		return &judgement{
 			problem:  fmt.Sprintf("not linearizable, crash or not: no order of the %d operations before the crash explains their outputs", h.hist.Len()),
 			expected: "outputs of a linearizable history",
-			observed: observed,
+			observed: h.hist.Describe(h.model, 12),
 			lin:      &linFailure{h: h},
 		}
 	}
