@@ -149,3 +149,46 @@ func TestLinearizableReadsJudged(t *testing.T) {
 		t.Fatalf("replay %s: %v, want the problem %q", v.ReplayID, r.Verdict, v.Problem)
 	}
 }
+
+// TestStepsIgnoreOtherGoroutines: a goroutine started outside the
+// threads while one thread runs alone — as porcupine's checks start
+// goroutines in the explorer's workers — is no decision of the
+// scheduler: the steps, which PCT's change points count, are those of
+// the same run without it.
+func TestStepsIgnoreOtherGoroutines(t *testing.T) {
+	steps := func(others bool) int {
+		sc := &Scenario{
+			Name:  "steps",
+			Model: models.Register(),
+			Run: func(env *Env) error {
+				r, done, err := durableRegion(env, "/pmem/steps", 64)
+				if err != nil {
+					return err
+				}
+				defer done()
+				for i := range 4 {
+					if others {
+						Unscheduled(func() {}) // a goroutine no thread started
+					}
+					if err := r.Store64(0, uint64(i)); err != nil {
+						return err
+					}
+				}
+				th := env.Go(func(env *Env) error { return r.Store64(8, 1) })
+				return th.Wait()
+			},
+			Recover: func(env *Env) (any, error) { return uint64(0), nil },
+		}
+		res, err := Explore(sc, Options{Fault: ProcessCrash, Strategy: KeepAll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.RunError != "" {
+			t.Fatal(res.RunError)
+		}
+		return res.Steps
+	}
+	if quiet, busy := steps(false), steps(true); quiet != busy || quiet == 0 {
+		t.Errorf("steps %d with goroutines started beside the thread, %d without", busy, quiet)
+	}
+}
