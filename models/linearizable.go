@@ -110,7 +110,18 @@ func describeAsState(m Model, out any) (s string, ok bool) {
 // callID's call completed: every operation that returned before it was called
 // is durable. It matters only for buffered durable linearizability.
 func (h *History) Synced(callID int) {
-	if t := h.ops[callID].Call; t > h.lastSync {
+	h.SyncedAt(h.ops[callID].Call)
+}
+
+// Now returns the history's logical time, a tick of its own: the time a
+// sync barrier is called, for SyncedAt.
+func (h *History) Now() int64 { return h.tick() }
+
+// SyncedAt records that a sync barrier called at time t (Now, or an
+// operation's call) completed: every operation that returned before t is
+// durable.
+func (h *History) SyncedAt(t int64) {
+	if t > h.lastSync {
 		h.lastSync = t
 	}
 }

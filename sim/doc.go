@@ -256,10 +256,10 @@
 //     plus the recovered state as a final observation, is linearizable;
 //     an operation that returned must survive, one pending may or may not.
 //   - BufferedDurableLinearizability, for APIs that make writes durable in
-//     batches: a thread calls Env.Synced after its sync operation returned
-//     (an operation of the history, invoked and returned as the others),
-//     and operations that returned after that sync was called may be lost,
-//     but only as a suffix of a linearization.
+//     batches: a thread marks the call of its sync barrier with
+//     Env.Syncing and its completion with the function Syncing returned;
+//     operations that returned after the call of the last completed sync
+//     may be lost, but only as a suffix of a linearization.
 //
 // Durable and DurableAll only mark the trace in such a scenario (what
 // returned is durable by definition), and Invoke returns nil. A violation

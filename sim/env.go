@@ -47,11 +47,10 @@ type checker struct {
 	base int
 
 	// For a scenario judged by linearizability (Scenario.Check), the
-	// clients' history, and per client its operation not returned yet
-	// and its last operation; nil otherwise.
+	// clients' history, and per client its operation not returned yet;
+	// nil otherwise.
 	lin  *clientHistory
 	open map[int]int
-	last map[int]int
 }
 
 // newChecker returns the checker of a run of sc's workload.
@@ -59,7 +58,7 @@ func newChecker(sc *Scenario) *checker {
 	ck := &checker{prefix: models.NewPrefix(sc.Model)}
 	if sc.Check.linearizable() {
 		ck.lin = &clientHistory{model: sc.Model, hist: models.NewHistory(), buffered: sc.Check == BufferedDurableLinearizability}
-		ck.open, ck.last = map[int]int{}, map[int]int{}
+		ck.open = map[int]int{}
 	}
 	return ck
 }
@@ -115,7 +114,7 @@ func (e *Env) Invoke(input any) (want any) {
 			ck.lin.hist.End(id)
 		}
 		id := ck.lin.hist.Call(client, input)
-		ck.open[client], ck.last[client] = id, id
+		ck.open[client] = id
 		return nil
 	}
 	return e.ck.prefix.Invoke(input)
@@ -152,25 +151,41 @@ const (
 	syncMark   = 1 << 62
 )
 
-// Synced marks that the calling thread's last operation was a sync
-// barrier and that it completed: every operation that returned before
-// that operation was called is durable. Only a scenario judged by
-// BufferedDurableLinearizability uses it; elsewhere it marks the trace.
-func (e *Env) Synced() {
+// Syncing marks that the calling thread calls a sync barrier now, and
+// returns the function to call once the barrier completed: every
+// operation that returned before Syncing is then durable.
+//
+//	synced := env.Syncing()
+//	if err := f.Sync(); err != nil {
+//		return err
+//	}
+//	synced()
+//
+// Only a scenario judged by BufferedDurableLinearizability uses it:
+// operations that returned after the call of the last completed sync may
+// be lost, as a suffix of a linearization. Elsewhere it marks the trace.
+func (e *Env) Syncing() (synced func()) {
 	e.point()
 	if e.ck == nil || e.ck.lin == nil {
-		e.proc.mark("synced", "")
-		return
+		e.proc.mark("sync-call", "")
+		return func() {
+			e.point()
+			e.proc.mark("synced", "")
+		}
 	}
 	ck := e.ck
 	ck.mu.Lock()
-	defer ck.mu.Unlock()
-	client := e.Client()
-	id, ok := ck.last[client]
-	e.proc.mark("synced", fmt.Sprintf("op %d of client %d", id+1, client))
-	if ok {
-		ck.lin.hist.Synced(id)
-		ck.history = mix(ck.history, uint64(id)|syncMark)
+	t := ck.lin.hist.Now()
+	e.proc.mark("sync-call", fmt.Sprintf("at %d", t))
+	ck.history = mix(ck.history, uint64(t)|syncMark)
+	ck.mu.Unlock()
+	return func() {
+		e.point()
+		ck.mu.Lock()
+		defer ck.mu.Unlock()
+		e.proc.mark("synced", fmt.Sprintf("the sync called at %d", t))
+		ck.lin.hist.SyncedAt(t)
+		ck.history = mix(ck.history, uint64(t)|syncMark|returnMark)
 	}
 }
 

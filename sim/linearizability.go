@@ -30,7 +30,7 @@ const (
 	DurableLinearizability
 	// BufferedDurableLinearizability, for APIs that make writes durable
 	// in batches: as DurableLinearizability, but operations that returned
-	// after the call of the last completed sync (Env.Synced) may be lost,
+	// after the call of the last completed sync (Env.Syncing) may be lost,
 	// as a suffix of a linearization.
 	BufferedDurableLinearizability
 )
