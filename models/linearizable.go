@@ -62,15 +62,15 @@ func (h *History) Clone() *History {
 // Pending reports whether operation id was called and has not returned.
 func (h *History) Pending(id int) bool { return h.pending[id] }
 
-// Describe renders the history for a report, one operation a line in
-// call order: its client, input and output ("pending" for one that has
-// not returned), with at most the last max operations.
+// Describe renders the history for a report on one line, the operations
+// in call order separated by "; ": each one's client, input and output
+// ("pending" for one that has not returned), at most the last max.
 func (h *History) Describe(m Model, max int) string {
 	var b strings.Builder
 	first := 0
 	if len(h.ops) > max {
 		first = len(h.ops) - max
-		fmt.Fprintf(&b, "… %d operations before\n", first)
+		fmt.Fprintf(&b, "… %d operations before; ", first)
 	}
 	for id := first; id < len(h.ops); id++ {
 		op := h.ops[id]
@@ -82,9 +82,9 @@ func (h *History) Describe(m Model, max int) string {
 		default:
 			out = "-> " + describeOutput(m, op.Output)
 		}
-		fmt.Fprintf(&b, "client %d: %s %s\n", op.ClientId, m.describeInput(op.Input), out)
+		fmt.Fprintf(&b, "client %d: %s %s; ", op.ClientId, m.describeInput(op.Input), out)
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	return strings.TrimSuffix(b.String(), "; ")
 }
 
 // describeOutput renders an output as a state if it is one, else with %v.
