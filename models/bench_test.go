@@ -3,6 +3,7 @@ package models
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/anishathalye/porcupine"
 )
@@ -91,21 +92,33 @@ func BenchmarkCheckDurable(b *testing.B) {
 	h, value := counterHistory(1)
 	m := Counter()
 	b.ReportAllocs()
+	start := cpuTime()
 	for b.Loop() {
 		if v := CheckDurable(m, h, value, false, 0); v.Result != porcupine.Ok {
 			b.Fatalf("%v: %s", v.Result, v.Problem)
 		}
+	}
+	reportCPU(b, start)
+}
+
+// reportCPU reports the process's CPU time per operation since start
+// (cpu-ns/op), the figure to compare on a machine shared with other work.
+func reportCPU(b *testing.B, start time.Duration) {
+	if d := cpuTime() - start; d > 0 {
+		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
 
 func BenchmarkPorcupineAlone(b *testing.B) {
 	h, value := counterHistory(1)
 	b.ReportAllocs()
+	start := cpuTime()
 	for b.Loop() {
 		if !porcupine.CheckOperations(nativeCounter, nativeOperations(h, value)) {
 			b.Fatal("not linearizable")
 		}
 	}
+	reportCPU(b, start)
 }
 
 // TestBenchmarkHistoryIsJudged: the benchmarks' history is linearizable

@@ -149,3 +149,19 @@ func TestVisualize(t *testing.T) {
 		t.Errorf("visualization lacks the page or the operation: %.200s", b.String())
 	}
 }
+
+// TestAmendInput: an append's handle, known at its return, amends its
+// input; a resolve of that handle after the return must see the blob.
+func TestAmendInput(t *testing.T) {
+	h := NewHistory()
+	a := h.Call(0, BlobAppend{Blob: "x"})
+	h.Amend(a, BlobAppend{Handle: "h1", Blob: "x"})
+	h.Return(a, nil)
+	h.Return(h.Call(1, BlobResolve{Handle: "h1"}), BlobValue{})
+	if v := CheckLinearizable(BlobStore(), h, 0); v.Result != porcupine.Illegal {
+		t.Errorf("resolve missed a returned append: %v, want Illegal", v.Result)
+	}
+	if v := CheckDurable(BlobStore(), h, map[string]BlobEntry{"h1": {Blob: "x"}}, false, 0); v.Result != porcupine.Illegal {
+		t.Errorf("durable: %v, want Illegal", v.Result)
+	}
+}

@@ -3,6 +3,7 @@ package models
 import (
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -38,6 +39,14 @@ func (h *History) Return(id int, output any) {
 	h.ops[id].Output = output
 	h.ops[id].Return = h.tick()
 	delete(h.pending, id)
+}
+
+// Amend replaces the input of operation id, called or returned: for an
+// operation whose input the client learns only when it returns, such as
+// an append that returns the handle the store chose (BlobAppend). The
+// call time stays the call's.
+func (h *History) Amend(id int, input any) {
+	h.ops[id].Input = input
 }
 
 // End records that operation id returned with no output given: the model
@@ -140,18 +149,28 @@ type observation struct{}
 // porcupineModel adapts m for porcupine, with the two inputs the crash
 // checks add.
 func porcupineModel(m Model) porcupine.Model {
+	// The functions porcupine calls at every step of its search, taken
+	// out of m once: a call through the Model's methods copies it each
+	// time (BenchmarkCheckDurable).
+	apply, equal, equalOutput := m.Apply, m.Equal, m.EqualOutput
+	if equal == nil {
+		equal = reflect.DeepEqual
+	}
+	if equalOutput == nil {
+		equalOutput = reflect.DeepEqual
+	}
 	return porcupine.Model{
 		Init:  m.Init,
-		Equal: m.equal,
+		Equal: equal,
 		Step: func(state, input, output any) (bool, any) {
 			if _, ok := input.(observation); ok {
-				return m.equal(state, output), state
+				return equal(state, output), state
 			}
-			next, out := m.Apply(state, input)
+			next, out := apply(state, input)
 			if _, ok := output.(unknown); ok {
 				return true, next
 			}
-			return m.equalOutput(out, output), next
+			return equalOutput(out, output), next
 		},
 		DescribeOperation: func(input, output any) string {
 			if _, ok := input.(observation); ok {

@@ -144,6 +144,23 @@ func (e *Env) Return(output any) {
 	}
 }
 
+// ReturnWith ends the calling thread's current operation as Return does,
+// and replaces the input its Invoke gave with input: for an operation
+// whose input is known only when it returns, such as an append to a blob
+// store that returns the handle the store chose (models.BlobAppend
+// records it). In a scenario judged by the prefix property it is Return.
+func (e *Env) ReturnWith(input, output any) {
+	if e.ck != nil && e.ck.lin != nil {
+		e.ck.mu.Lock()
+		if id, ok := e.ck.open[e.Client()]; ok {
+			e.ck.lin.hist.Amend(id, input)
+			e.ck.history = mix(e.ck.history, xxh3.HashString(e.describe(input))^uint64(e.Client()))
+		}
+		e.ck.mu.Unlock()
+	}
+	e.Return(output)
+}
+
 // returnMark and syncMark tell a return and a sync from an invocation in
 // the history's digest.
 const (

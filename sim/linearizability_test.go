@@ -309,3 +309,40 @@ func TestBufferedDurableLinearizability(t *testing.T) {
 		t.Fatalf("unbuffered: %d violations (%v), want lost appends reported", len(res.Violations), res.Violations)
 	}
 }
+
+// TestReturnWithAmendsInput: an append whose handle is known only at its
+// return records it with ReturnWith, and the recovered store is judged
+// against the amended input: keeping the blob under that handle passes,
+// losing it after the append returned does not.
+func TestReturnWithAmendsInput(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		sc := &Scenario{
+			Name:   "return-with",
+			Faults: []Fault{ProcessCrash},
+			Model:  models.BlobStore(),
+			Check:  DurableLinearizability,
+			Run: func(env *Env) error {
+				th := env.Go(func(env *Env) error {
+					env.Invoke(models.BlobAppend{Blob: "x"})
+					env.Yield()
+					env.ReturnWith(models.BlobAppend{Handle: "h7", Blob: "x"}, nil)
+					return nil
+				})
+				return th.Wait()
+			},
+			Recover: func(env *Env) (any, error) {
+				if keep {
+					return map[string]models.BlobEntry{"h7": {Blob: "x"}}, nil
+				}
+				return map[string]models.BlobEntry{}, nil
+			},
+		}
+		res, err := Explore(sc, Options{Fault: ProcessCrash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(res.Violations) == 0; got != keep {
+			t.Errorf("recovery keeps the blob %v: %d violations (%v)", keep, len(res.Violations), res.Violations)
+		}
+	}
+}
