@@ -244,7 +244,9 @@
 // of a models.History, call and return in the order the scheduler ran
 // them, with the output Return gave; a thread invokes one operation at a
 // time (an Invoke before the last returned ends that one with its output
-// unjudged). Then:
+// unjudged). An operation whose input is known only when it returns — a
+// blob store's append and the handle it chose (models.BlobAppend) — ends
+// with Env.ReturnWith(input, output), which amends it. Then:
 //
 //   - The run's history must be linearizable: what Return gave must be
 //     what some order of the operations, consistent with real time, gives.
