@@ -1,8 +1,8 @@
 // Package models holds the reference models of crashsim and the checks of
 // docs/DESIGN.md section 6 that judge a state recovered after a crash against them.
 //
-// A Model is a sequential specification — Register, Log, KV and BlobStore
-// here — written as a struct of pure functions in the shape of
+// A Model is a sequential specification — Register, Log, KV, BlobStore,
+// Queue, Set and Counter here — written as a struct of pure functions in the shape of
 // porcupine.Model. Two checks use it:
 //
 //   - Prefix, for one client: the recovered state equals the model after
@@ -12,7 +12,8 @@
 //     checker of its next epoch: operations 1..k, which the recovery
 //     returned, all durable, then the operations invoked after it.
 //   - CheckDurable, for concurrent clients: durable linearizability, and with
-//     buffered set, buffered durable linearizability, decided by porcupine.
+//     buffered set, buffered durable linearizability, decided by porcupine;
+//     CheckLinearizable, the history alone (a run that did not crash).
 //
 // A verdict is not an error: a violation is what the laboratory looks for.
 // This package imports nothing else of crashsim.
@@ -34,8 +35,9 @@
 //	lv := models.CheckDurable(models.KV(), h, recoveredMap, false, time.Second)
 //	fmt.Println(lv.Result)                          // Ok
 //
-// Package sim checks the prefix property of every crash state it explores;
-// it does not call CheckDurable yet (docs/DESIGN.md section 6).
+// Package sim checks the prefix property of every crash state it explores,
+// or, for a scenario whose Check asks for it, judges the clients' History
+// with CheckLinearizable and CheckDurable (docs/DESIGN.md section 6).
 //
 // # Implementation notes
 //

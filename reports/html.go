@@ -6,6 +6,9 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/crashsim/crashsim/sim"
 )
@@ -29,6 +32,52 @@ const maxMarks = 400
 // and observed state, kept and lost units, trace excerpt and replay command.
 // Everything taken from the results is escaped by html/template.
 func HTML(w io.Writer, results []*sim.Result) error {
+	return html(w, results, nil)
+}
+
+// HTMLFile writes HTML's page to the file path and, for each violation
+// of linearizability (sim.Violation.Linearization), porcupine's page of
+// its history to a file beside it — path without ".html", then
+// "-r<run>-v<violation>.porcupine.html" — which the violation on the
+// page links by that relative name. It returns the files it wrote beside
+// the page.
+func HTMLFile(path string, results []*sim.Result) (written []string, err error) {
+	base := strings.TrimSuffix(path, ".html")
+	links := map[*sim.Violation]string{}
+	for ri, r := range results {
+		if r == nil {
+			continue
+		}
+		for vi := range r.Violations {
+			v := &r.Violations[vi]
+			if v.Linearization == "" || vi >= maxViolationsShown {
+				continue
+			}
+			name := fmt.Sprintf("%s-r%d-v%d.porcupine.html", base, ri, vi+1)
+			if err := os.WriteFile(name, []byte(v.Linearization), 0o644); err != nil {
+				return written, fmt.Errorf("reports: html: %w", err)
+			}
+			written = append(written, name)
+			links[v] = filepath.Base(name)
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return written, fmt.Errorf("reports: html: %w", err)
+	}
+	if err := html(f, results, links); err != nil {
+		f.Close()
+		return written, err
+	}
+	if err := f.Close(); err != nil {
+		return written, fmt.Errorf("reports: html: %w", err)
+	}
+	return written, nil
+}
+
+// html writes the page; links names the file of each violation's
+// porcupine page, if it has one.
+func html(w io.Writer, results []*sim.Result, links map[*sim.Violation]string) error {
 	var p pageView
 	p.Correct, p.Bugs = tally(results)
 	verdictOf := verdicts(results)
@@ -36,7 +85,7 @@ func HTML(w io.Writer, results []*sim.Result) error {
 		if r == nil {
 			continue
 		}
-		p.Results = append(p.Results, resultOf(r, verdictOf[i], fmt.Sprintf("r%d", len(p.Results))))
+		p.Results = append(p.Results, resultOf(r, verdictOf[i], fmt.Sprintf("r%d", len(p.Results)), links))
 		p.Violations += len(r.Violations)
 	}
 	p.Counts = fmt.Sprintf("%d %s, %d %s", len(p.Results), plural(len(p.Results), "run", "runs"), p.Violations, plural(p.Violations, "violation", "violations"))
@@ -157,6 +206,9 @@ type violationView struct {
 	Kept, Lost                      []string
 	Excerpt                         []eventView
 	HasExpectation                  bool
+	// Linearization is the relative name of the file holding porcupine's
+	// page of a violation of linearizability, if written (HTMLFile).
+	Linearization string
 	// Epochs are the program's lives the violation spans, when more than
 	// one: each with where it ended — a crash, or a continuation that
 	// could not go on — and, after the first, its trace excerpt.
@@ -184,7 +236,7 @@ type eventView struct {
 // cause as well as all of them.
 const maxViolationsShown = 50
 
-func resultOf(r *sim.Result, v, id string) resultView {
+func resultOf(r *sim.Result, v, id string, links map[*sim.Violation]string) resultView {
 	class := "good"
 	switch {
 	case v == VerdictError:
@@ -215,7 +267,9 @@ func resultOf(r *sim.Result, v, id string) resultView {
 			if _, ok := firstAt[viol.Point]; !ok {
 				firstAt[viol.Point] = vid
 			}
-			rv.Violations = append(rv.Violations, violationOf(viol, vid, i+1))
+			vv := violationOf(viol, vid, i+1)
+			vv.Linearization = links[viol]
+			rv.Violations = append(rv.Violations, vv)
 		}
 	}
 	rv.Unshown = len(r.Violations) - len(rv.Violations)

@@ -168,7 +168,7 @@ func (x *explorer) continueChain(j job) {
 	x.recoveries.Add(1)
 	seed := j.seedOf(j.choice)
 	out := x.recoverMachine(m, seed)
-	k, bad := judge(j.check, "", out)
+	k, bad := judge(j.check, nil, "", out)
 	if bad != nil {
 		return
 	}
@@ -278,7 +278,7 @@ func (c *chain) judgeItem(it chainItem, epoch int, links []chainLink, deeper *bo
 	defer img.Release()
 	seed := it.j.seedOf(it.j.choice)
 	out := x.recoverMachine(m, seed)
-	k, bad := judge(it.j.check, "", out)
+	k, bad := judge(it.j.check, nil, "", out)
 	it.j.img = nil
 	chain := append(links[:len(links):len(links)], chainLink{j: it.j, at: it.at, excerpt: it.excerpt})
 	if bad != nil {

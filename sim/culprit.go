@@ -3,8 +3,6 @@ package sim
 import (
 	"slices"
 	"strings"
-
-	"github.com/crashsim/crashsim/models"
 )
 
 // Culprits (issue 10 section 4): each violation names the unit that
@@ -146,7 +144,7 @@ func (x *explorer) workloadSources(schedule int) map[uint64]string {
 	m.startRecording(x.sc.Adapters)
 	m.hook = quietHook{&x.opts}
 	m.seed = x.opts.Seed
-	m.ck = &checker{prefix: models.NewPrefix(x.sc.Model)}
+	m.ck = newChecker(x.sc)
 	p := m.Start("workload")
 	s := newSched(m, newPlan(x.opts.Scheduler, scheduleSeed(x.opts.Seed, schedule), x.opts.Depth, x.opts.Switches, x.steps))
 	m.sched.Store(s)

@@ -218,6 +218,66 @@
 // call failing with ErrKilled and end; a process started afterwards
 // recovers beside the survivors.
 //
+// # Many clients: linearizability
+//
+// The prefix property (the default, Scenario.Check = PrefixCheck) judges
+// one client: operations numbered in the order they are invoked, their
+// durability acknowledged by markers, their outputs not judged. A
+// scenario of concurrent clients opts into porcupine's judgement with one
+// field:
+//
+//	sc := &sim.Scenario{
+//		Model: models.Counter(),
+//		Check: sim.DurableLinearizability, // or BufferedDurableLinearizability
+//		Run: func(env *sim.Env) error {
+//			t := env.Go(func(env *sim.Env) error {
+//				env.Invoke(models.CounterRead{}) // this thread's client
+//				v, err := r.Load64(0)
+//				...
+//				env.Return(v)                    // the output is judged
+//				return err
+//			})
+//			...
+//		},
+//		Recover: ..., // returns the state in the model's form, as always
+//	}
+//
+// Each thread is a client, numbered by its thread number (Env.Client; the
+// workload's first thread is 0). Its Invoke and Return make one operation
+// of a models.History, call and return in the order the scheduler ran
+// them, with the output Return gave; a thread invokes one operation at a
+// time (an Invoke before the last returned ends that one with its output
+// unjudged). An operation whose input is known only when it returns — a
+// blob store's append and the handle it chose (models.BlobAppend) — ends
+// with Env.ReturnWith(input, output), which amends it. Then:
+//
+//   - The run's history must be linearizable: what Return gave must be
+//     what some order of the operations, consistent with real time, gives.
+//     A read that returns a torn or impossible value is a violation with
+//     no crash at all; it is reported at every crash point after the read,
+//     "not linearizable, crash or not".
+//   - At a crash point the recovered state is judged by durable
+//     linearizability (models.CheckDurable): the history up to the crash,
+//     plus the recovered state as a final observation, is linearizable;
+//     an operation that returned must survive, one pending may or may not.
+//   - BufferedDurableLinearizability, for APIs that make writes durable in
+//     batches: a thread marks the call of its sync barrier with
+//     Env.Syncing and its completion with the function Syncing returned;
+//     operations that returned after the call of the last completed sync
+//     may be lost, but only as a suffix of a linearization.
+//
+// Durable and DurableAll only mark the trace in such a scenario (what
+// returned is durable by definition), and Invoke returns nil. A violation
+// of linearizability carries porcupine's HTML page of the history
+// (Violation.Linearization), which reports.HTMLFile writes beside the
+// report. A scenario so judged has no Continue yet: crashes after the
+// first are judged by the prefix property only.
+//
+// The judgement is porcupine's, with no time limit, so that the verdict
+// does not depend on the machine's speed: keep such workloads to tens of
+// operations (porcupine's search is exponential in the concurrency of
+// the history, not its length, in the worst case).
+//
 // Recovery and a continuation (Scenario.Continue, crash depth 2 and more)
 // run as one thread on a machine without a scheduler: only the
 // workload's run is explored under Options.Schedules. One that starts a
@@ -578,8 +638,13 @@
 // the machine's in one step (explorer.snapshot, under the checker's lock,
 // while the other threads are parked), so no operation falls between the
 // history and the image. The judged key includes a digest of the
-// invocations and their clients: the same counts of operations in two
-// schedules are different histories. Crash points are numbered through
+// invocations and their clients (and, for a scenario judged by
+// linearizability, of the returns with their outputs and the syncs): the
+// same counts of operations in two schedules are different histories.
+// The clients' history (checker.lin) is cloned at each crash point under
+// that lock, as the prefix checker is snapshot: its cost is one copy of
+// the operations so far per crash point, paid only by scenarios that opt
+// in. Crash points are numbered through
 // every schedule (Point.Schedule); a replay id names the schedule and the
 // point's place in that schedule's run.
 //

@@ -45,6 +45,33 @@ type checker struct {
 	// base is how many operations of the history came before this epoch:
 	// 0 in the workload; in a continuation, those its recovery returned.
 	base int
+
+	// For a scenario judged by linearizability (Scenario.Check), the
+	// clients' history, and per client its operation not returned yet;
+	// nil otherwise.
+	lin  *clientHistory
+	open map[int]int
+}
+
+// newChecker returns the checker of a run of sc's workload.
+func newChecker(sc *Scenario) *checker {
+	ck := &checker{prefix: models.NewPrefix(sc.Model)}
+	if sc.Check.linearizable() {
+		ck.lin = &clientHistory{model: sc.Model, hist: models.NewHistory(), buffered: sc.Check == BufferedDurableLinearizability}
+		ck.open = map[int]int{}
+	}
+	return ck
+}
+
+// snapshotLin returns a frozen copy of the clients' history, or nil for a
+// scenario judged by the prefix property. ck.mu is held.
+func (ck *checker) snapshotLin() *clientHistory {
+	if ck.lin == nil {
+		return nil
+	}
+	c := *ck.lin
+	c.hist = ck.lin.hist.Clone()
+	return &c
 }
 
 // Process returns the simulated process the code runs in.
@@ -63,6 +90,13 @@ func (e *Env) point() {
 // Invoke marks the start of the next operation of the workload, with its
 // input in the model's terms, and returns the output the model gives for it.
 // During recovery it only marks the trace.
+//
+// In a scenario judged by linearizability (Scenario.Check) the operation
+// is the calling thread's client's (Env.Client), recorded in the clients'
+// history, and Invoke returns nil: outputs are judged from Return, not
+// compared with one sequential order. A client invokes one operation at a
+// time; one it invokes before it returned the last ends the last, with
+// no output judged.
 func (e *Env) Invoke(input any) (want any) {
 	e.point()
 	note := e.describe(input)
@@ -73,21 +107,112 @@ func (e *Env) Invoke(input any) (want any) {
 	e.ck.mu.Lock()
 	defer e.ck.mu.Unlock()
 	e.proc.mark("invoke", note)
-	e.ck.history = mix(e.ck.history, xxh3.HashString(note)^uint64(e.Client()))
+	client := e.Client()
+	e.ck.history = mix(e.ck.history, xxh3.HashString(note)^uint64(client))
+	if ck := e.ck; ck.lin != nil {
+		if id, ok := ck.open[client]; ok {
+			ck.lin.hist.End(id)
+		}
+		id := ck.lin.hist.Call(client, input)
+		ck.open[client] = id
+		return nil
+	}
 	return e.ck.prefix.Invoke(input)
 }
 
-// Return marks the end of the current operation, with its output.
+// Return marks the end of the calling thread's current operation, with
+// its output. In a scenario judged by linearizability the output is
+// judged (Scenario.Check); otherwise it only marks the trace.
 func (e *Env) Return(output any) {
 	e.point()
-	e.proc.mark("return", fmt.Sprint(output))
+	if e.ck == nil || e.ck.lin == nil {
+		e.proc.mark("return", fmt.Sprint(output))
+		return
+	}
+	ck := e.ck
+	ck.mu.Lock()
+	defer ck.mu.Unlock()
+	note := fmt.Sprint(output)
+	e.proc.mark("return", note)
+	client := e.Client()
+	if id, ok := ck.open[client]; ok {
+		ck.lin.hist.Return(id, output)
+		delete(ck.open, client)
+		// Which operations returned, and with what, is part of the
+		// history an image is judged against (judged.history).
+		ck.history = mix(ck.history, xxh3.HashString(note)^uint64(client)^returnMark)
+	}
+}
+
+// ReturnWith ends the calling thread's current operation as Return does,
+// and replaces the input its Invoke gave with input: for an operation
+// whose input is known only when it returns, such as an append to a blob
+// store that returns the handle the store chose (models.BlobAppend
+// records it). In a scenario judged by the prefix property it is Return.
+func (e *Env) ReturnWith(input, output any) {
+	if e.ck != nil && e.ck.lin != nil {
+		e.ck.mu.Lock()
+		if id, ok := e.ck.open[e.Client()]; ok {
+			e.ck.lin.hist.Amend(id, input)
+			e.ck.history = mix(e.ck.history, xxh3.HashString(e.describe(input))^uint64(e.Client()))
+		}
+		e.ck.mu.Unlock()
+	}
+	e.Return(output)
+}
+
+// returnMark and syncMark tell a return and a sync from an invocation in
+// the history's digest.
+const (
+	returnMark = 1 << 63
+	syncMark   = 1 << 62
+)
+
+// Syncing marks that the calling thread calls a sync barrier now, and
+// returns the function to call once the barrier completed: every
+// operation that returned before Syncing is then durable.
+//
+//	synced := env.Syncing()
+//	if err := f.Sync(); err != nil {
+//		return err
+//	}
+//	synced()
+//
+// Only a scenario judged by BufferedDurableLinearizability uses it:
+// operations that returned after the call of the last completed sync may
+// be lost, as a suffix of a linearization. Elsewhere it marks the trace.
+func (e *Env) Syncing() (synced func()) {
+	e.point()
+	if e.ck == nil || e.ck.lin == nil {
+		e.proc.mark("sync-call", "")
+		return func() {
+			e.point()
+			e.proc.mark("synced", "")
+		}
+	}
+	ck := e.ck
+	ck.mu.Lock()
+	t := ck.lin.hist.Now()
+	e.proc.mark("sync-call", fmt.Sprintf("at %d", t))
+	ck.history = mix(ck.history, uint64(t)|syncMark)
+	ck.mu.Unlock()
+	return func() {
+		e.point()
+		ck.mu.Lock()
+		defer ck.mu.Unlock()
+		e.proc.mark("synced", fmt.Sprintf("the sync called at %d", t))
+		ck.lin.hist.SyncedAt(t)
+		ck.history = mix(ck.history, uint64(t)|syncMark|returnMark)
+	}
 }
 
 // Durable marks operations 1..n as acknowledged durable: the system
 // under test has promised they survive a crash. Operations are numbered
 // in the order they were invoked, by every client. In a continuation
 // (Scenario.Continue) n counts the continuation's own operations: those
-// the recovery before it returned are durable already.
+// the recovery before it returned are durable already. A scenario judged
+// by linearizability needs no such markers (every operation that returned
+// must survive): there they only mark the trace.
 func (e *Env) Durable(n int) {
 	e.point()
 	if e.ck == nil {
@@ -97,6 +222,9 @@ func (e *Env) Durable(n int) {
 	e.ck.mu.Lock()
 	defer e.ck.mu.Unlock()
 	e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
+	if e.ck.lin != nil {
+		return // durable linearizability needs no markers: what returned is durable
+	}
 	e.ck.prefix.Durable(e.ck.base + n)
 }
 
@@ -110,6 +238,10 @@ func (e *Env) DurableAll() {
 	}
 	e.ck.mu.Lock()
 	defer e.ck.mu.Unlock()
+	if e.ck.lin != nil {
+		e.proc.mark("durable", "all")
+		return
+	}
 	n := e.ck.prefix.Invoked() - e.ck.base
 	e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
 	e.ck.prefix.Durable(e.ck.base + n)

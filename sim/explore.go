@@ -121,7 +121,8 @@ type job struct {
 	pend   *faultfs.Pending // nil for a process crash
 	img    *faultfs.FS
 	check  *models.Prefix
-	died   string // a death of the workload since the last crash point (see pointWork)
+	hist   *clientHistory // the clients' history, for a scenario judged by linearizability
+	died   string         // a death of the workload since the last crash point (see pointWork)
 	// base seeds the recoveries and the sampled states of the crash
 	// point (stateSeed, pointSeed): the run's seed in the workload; in a
 	// continuation, the recovery seed of the state it went on from.
@@ -286,7 +287,7 @@ func (x *explorer) crashPoint(at Event) {
 		tail: x.opts.Tail,
 		died: died,
 	}
-	pw.check, pw.history, pw.prebuilt, pw.pend = x.snapshot()
+	pw.check, pw.hist, pw.history, pw.prebuilt, pw.pend = x.snapshot()
 	x.mu.Lock()
 	pw.slot = len(x.res.Points)
 	x.res.Points = append(x.res.Points, pw.pt)
@@ -316,14 +317,14 @@ func (x *explorer) crashPoint(at Event) {
 // as one: no marker falls between them (and, the scheduler running one
 // thread at a time, no operation either). For a process crash it is the
 // crash image, for a power failure the pending units.
-func (x *explorer) snapshot() (check *models.Prefix, history uint64, img *faultfs.FS, pend *faultfs.Pending) {
+func (x *explorer) snapshot() (check *models.Prefix, hist *clientHistory, history uint64, img *faultfs.FS, pend *faultfs.Pending) {
 	x.ck.mu.Lock()
 	defer x.ck.mu.Unlock()
-	check, history = x.check.Snapshot(), x.ck.history
+	check, hist, history = x.check.Snapshot(), x.ck.snapshotLin(), x.ck.history
 	if x.opts.Fault == ProcessCrash {
-		return check, history, x.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll}), nil
+		return check, hist, history, x.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll}), nil
 	}
-	return check, history, nil, x.m.disk.PendingUnder(x.prof, x.opts.Granularity)
+	return check, hist, history, nil, x.m.disk.PendingUnder(x.prof, x.opts.Granularity)
 }
 
 // pointsInFlight bounds the crash points between the workload and the
@@ -338,6 +339,7 @@ type pointWork struct {
 	slot     int
 	key      int // pointKey
 	check    *models.Prefix
+	hist     *clientHistory
 	history  uint64           // the checker's history digest
 	pend     *faultfs.Pending // nil for a process crash
 	prebuilt *faultfs.FS      // the one image of a process crash
@@ -385,7 +387,7 @@ func (x *explorer) sequence() {
 			x.explored++
 			key := judged{pw.fps[i], pw.check.DurableCount(), pw.check.Invoked(), pw.history, pw.died != ""}
 			mine := false
-			j := job{point: pw.key, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check, died: pw.died, base: x.opts.Seed}
+			j := job{point: pw.key, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check, hist: pw.hist, died: pw.died, base: x.opts.Seed}
 			if !x.seen[key] {
 				x.seen[key] = true
 				mine = x.opts.Shard.judges(x.unique)
@@ -561,7 +563,7 @@ func (x *explorer) judgeJob(j job) {
 	// of the recovery, if any, are of base): its writes need no history.
 	j.img.Untrack()
 	out := x.recoverOn(j.img, j.seedOf(j.choice))
-	if _, bad := judge(j.check, j.died, out); bad != nil {
+	if _, bad := judge(j.check, j.hist, j.died, out); bad != nil {
 		x.fail(&failure{job: j, out: out, problem: *bad})
 		return
 	}
@@ -642,6 +644,7 @@ func (x *explorer) recoverMachine(m *Machine, seed uint64) (out outcome) {
 // judgement is why a recovered state is wrong.
 type judgement struct {
 	problem, expected, observed, diff, panic string
+	lin                                      *linFailure // a violation of linearizability, for its picture
 }
 
 // judge applies docs/DESIGN.md section 6 to one recovery: no error, no panic,
@@ -651,8 +654,10 @@ type judgement struct {
 // its storage. It returns nil when all is well.
 //
 // A good state is the state after operations 1..k of the history (the
-// Verdict's Prefix), which judge returns with it.
-func judge(check *models.Prefix, died string, out outcome) (k int, bad *judgement) {
+// Verdict's Prefix), which judge returns with it. With hist, the clients'
+// history of a scenario judged by linearizability, the state is judged
+// against that instead (judgeLinearizable), and k is 0.
+func judge(check *models.Prefix, hist *clientHistory, died string, out outcome) (k int, bad *judgement) {
 	switch {
 	case died != "":
 		return -1, &judgement{problem: "the workload crashed: " + died}
@@ -661,6 +666,9 @@ func judge(check *models.Prefix, died string, out outcome) (k int, bad *judgemen
 		return -1, &judgement{problem: "recovery panicked: " + first, panic: out.panic}
 	case out.err != nil:
 		return -1, &judgement{problem: "recovery failed: " + out.err.Error()}
+	}
+	if hist != nil {
+		return 0, judgeLinearizable(hist, out.state)
 	}
 	v, err := checkGuarded(check, out.state)
 	if err != nil {

@@ -80,7 +80,7 @@ func (h *nestedHook) point(at Event) {
 			h.x.recoveries.Add(1)
 		}
 		out := h.x.recoverMachine(untracedMachineOn(img), h.j.seedOf(h.j.choice))
-		if _, bad := judge(h.check, h.j.died, out); bad != nil {
+		if _, bad := judge(h.check, h.j.hist, h.j.died, out); bad != nil {
 			h.fail = &failure{job: h.j, out: out, problem: *bad,
 				rec: &recoveryCrash{point: k, at: at, choice: c, pend: pend, excerpt: h.m.excerpt()}}
 			return false
@@ -151,7 +151,7 @@ func (x *explorer) violation(f *failure) Violation {
 			}
 			m := untracedMachineOn(last.pend.Clone(c, x.opts.Tail))
 			out := x.recoverMachine(m, last.seedOf(c))
-			_, bad := judge(last.check, "", out)
+			_, bad := judge(last.check, last.hist, "", out)
 			if f.memo != nil {
 				f.memo[c.Key()] = memoized{out, bad}
 			}
@@ -170,6 +170,9 @@ func (x *explorer) violation(f *failure) Violation {
 	markUnits(f, v.Lost, v.Kept)
 	v.ReplayID = id.String()
 	v.Problem, v.Expected, v.Observed, v.Diff, v.Panic = bad.problem, bad.expected, bad.observed, bad.diff, bad.panic
+	if bad.lin != nil {
+		v.Linearization = bad.lin.visualize()
+	}
 	return v
 }
 

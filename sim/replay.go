@@ -119,7 +119,7 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 			return
 		}
 	}
-	check, _, img, pend := x.snapshot()
+	check, hist, _, img, pend := x.snapshot()
 	var choice faultfs.Choice
 	if pend != nil {
 		var err error
@@ -134,7 +134,7 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 	key := pointKey(id.Schedule, k) // the crash point's seeds are the schedule's
 	v := Violation{Point: k, Trace: at.Index, At: x.describePoint(at), ReplayID: id.String(), Kept: []Unit{}, Lost: []Unit{}, Liveness: id.Continuation}
 	v.Excerpt = tail(r.Trace, excerptLen)
-	f := &failure{job: job{point: key, choice: choice, pend: pend, check: check, died: died, base: x.opts.Seed}, liveness: id.Continuation}
+	f := &failure{job: job{point: key, choice: choice, pend: pend, check: check, hist: hist, died: died, base: x.opts.Seed}, liveness: id.Continuation}
 	last, sources := f.job, r.Sources // the chain's last crash, and the sources of its trace
 	m := machineOn(img)
 	// Crashes after the first (docs/DESIGN.md F4): each crash's state is
@@ -142,7 +142,7 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 	for n := 0; n < len(id.Chain) || id.Continuation && n == len(id.Chain); n++ {
 		m.startRecording(x.sc.Adapters)
 		out := x.recoverMachine(m, last.seedOf(last.choice))
-		kk, bad := judge(last.check, last.died, out)
+		kk, bad := judge(last.check, last.hist, last.died, out)
 		if bad != nil {
 			x.replay.err = fmt.Errorf("%w: the state of the chain's crash %d no longer recovers correctly (%s): the program does not go on from it", ErrDiverged, n+1, bad.problem)
 			return
@@ -219,12 +219,15 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 		v.Lost[i].Source = sources[v.Lost[i].Trace]
 	}
 	v.Culprit = culprit(v.Lost, v.Kept)
-	_, bad := judge(last.check, last.died, out)
+	_, bad := judge(last.check, last.hist, last.died, out)
 	if bad == nil {
 		r.Verdict = "ok: the state recovers correctly"
 		return
 	}
 	v.Problem, v.Expected, v.Observed, v.Diff, v.Panic = bad.problem, bad.expected, bad.observed, bad.diff, bad.panic
+	if bad.lin != nil {
+		v.Linearization = bad.lin.visualize()
+	}
 	if len(f.chain) == 0 {
 		v.BreaksOn, v.NotOn = x.breaksOn(last, last.choice, id.RecoveryPoint >= 0)
 	} else {

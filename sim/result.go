@@ -185,6 +185,12 @@ type Violation struct {
 	// and a death break on every one.
 	BreaksOn []string `json:"breaks_on"`
 	NotOn    []string `json:"not_on"`
+	// Linearization is porcupine's HTML page of a violation of
+	// linearizability (Scenario.Check): every client's operations on a
+	// timeline with the longest linearizations porcupine found. The
+	// reports package writes it to a file of its own beside an HTML
+	// report and links it.
+	Linearization string `json:"linearization,omitempty"`
 }
 
 // Crash is one crash of a chain after the first: a crash point of the

@@ -25,6 +25,13 @@ type Scenario struct {
 	Faults []Fault
 	// Model is the reference model the recovered state is judged against.
 	Model models.Model
+	// Check is how runs are judged against Model: PrefixCheck, the
+	// default, for one client whose operations are numbered in the order
+	// they are invoked; DurableLinearizability or
+	// BufferedDurableLinearizability for concurrent clients, one per
+	// thread, whose Invoke and Return make a history that porcupine
+	// judges, outputs included (docs/DESIGN.md section 6).
+	Check CheckKind
 	// Run is the workload. It runs on a fresh simulated machine in one
 	// process, and marks its operations with Env.Invoke and its durability
 	// acknowledgements with Env.Durable or Env.DurableAll. A crash may stop
@@ -98,6 +105,10 @@ func (s *Scenario) Validate() error {
 		return fmt.Errorf("%w: scenario %s has no Recover", ErrUsage, s.Name)
 	case s.Model.Init == nil || s.Model.Apply == nil:
 		return fmt.Errorf("%w: scenario %s has no Model (its Init or Apply is nil)", ErrUsage, s.Name)
+	case s.Check < PrefixCheck || s.Check > BufferedDurableLinearizability:
+		return fmt.Errorf("%w: scenario %s: unknown Check %d", ErrUsage, s.Name, int(s.Check))
+	case s.Check.linearizable() && s.Continue != nil:
+		return fmt.Errorf("%w: scenario %s: a scenario judged by %v has no Continue (crashes after the first are judged by the prefix property only)", ErrUsage, s.Name, s.Check)
 	}
 	return nil
 }

@@ -435,12 +435,26 @@ func (s *sched) handOff(cur *thread) *thread {
 		}
 	}
 	s.decisions++
+	// A thread that runs alone passes its scheduling points without a
+	// decision (point's fast path), unless a goroutine was created since
+	// — anywhere in the process: the explorer's workers' (porcupine's
+	// checks start goroutines), a parallel test's. Such a point is no
+	// decision either, or the count of decisions, which PCT's change
+	// points and the schedule's digest use, would depend on what other
+	// goroutines did meanwhile.
+	alone := cur != nil && s.solo.Load() == cur
 	// Nobody's turn while deciding: the watchdog leaves it alone.
 	s.holder = nil
 	s.holderID.Store(-1)
 	for {
 		s.settle()
 		ready := s.eligible()
+		if alone {
+			alone = false
+			if len(ready) == 1 && ready[0] == cur && s.live() == 1 && s.blocked == 0 && s.loose == 0 {
+				s.decisions--
+			}
+		}
 		if len(ready) == 0 && s.wakeSleepers() {
 			continue
 		}

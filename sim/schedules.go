@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/crashsim/crashsim/models"
 )
 
 // runSchedules runs the workload once under each schedule
@@ -69,8 +67,8 @@ func (x *explorer) runWorkload(i int) (*sched, string) {
 	m.hook = x
 	m.skip = x.sc.Adapters
 	m.seed = x.opts.Seed
-	x.check = models.NewPrefix(x.sc.Model)
-	x.ck = &checker{prefix: x.check}
+	x.ck = newChecker(x.sc)
+	x.check = x.ck.prefix
 	m.ck = x.ck
 	x.schedule, x.local = i, 0
 	proc := m.Start("workload")
@@ -143,7 +141,7 @@ func (x *explorer) measureSteps() int {
 	m := NewMachine()
 	m.hook = stepCounter{&x.opts}
 	m.seed = x.opts.Seed
-	m.ck = &checker{prefix: models.NewPrefix(x.sc.Model)}
+	m.ck = newChecker(x.sc)
 	proc := m.Start("workload")
 	s := newSched(m, newPlan(RandomScheduler, scheduleSeed(x.opts.Seed, 0), 0, 0, 0))
 	m.sched.Store(s)

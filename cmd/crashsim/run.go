@@ -331,7 +331,11 @@ func writeOutputs(outFile, htmlFile *os.File, results []*sim.Result) error {
 		errs = append(errs, reports.JSON(outFile, results), outFile.Close())
 	}
 	if htmlFile != nil {
-		errs = append(errs, reports.HTML(htmlFile, results), htmlFile.Close())
+		// Written again by name, with porcupine's pages of violations
+		// of linearizability beside it.
+		errs = append(errs, htmlFile.Close())
+		_, err := reports.HTMLFile(htmlFile.Name(), results)
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/internal/txbug"
 )
 
 // Pool is a pool file holding a root object of type Root. Tag is a type
@@ -164,8 +165,10 @@ func (p *Pool[Tag, Root]) newTx(gen uint64) *Tx[Tag] {
 // repeat.
 func (p *Pool[Tag, Root]) View(fn func(tx *Tx[Tag]) error) error {
 	c := p.c
-	c.applyMu.RLock()
-	defer c.applyMu.RUnlock()
+	if c.opts.bug != txbug.ViewUnlocked {
+		c.applyMu.RLock()
+		defer c.applyMu.RUnlock()
+	}
 	if c.closed.Load() {
 		return fmt.Errorf("%w: pool %s", ErrClosed, c.name)
 	}

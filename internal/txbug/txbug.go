@@ -52,6 +52,12 @@ const (
 	// never free again. A bug of recovery that shows only when the
 	// program goes on after it (docs/DESIGN.md F4).
 	EpochReused
+	// ViewUnlocked runs a View without keeping out of the commits of this
+	// process: a reader may see a transaction's writes in place while the
+	// commit is still making them, half of a transaction that has not
+	// returned. A bug of concurrency, which only a check of what readers
+	// return (linearizability) can see.
+	ViewUnlocked
 )
 
 func (b Bug) String() string {
@@ -78,6 +84,8 @@ func (b Bug) String() string {
 		return "redo-word-alone"
 	case EpochReused:
 		return "epoch-reused"
+	case ViewUnlocked:
+		return "view-unlocked"
 	}
 	return "Bug(?)"
 }

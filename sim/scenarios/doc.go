@@ -95,6 +95,22 @@
 //     which after a power failure views a stale handle's place in the
 //     fresh namespace (ABA).
 //
+// Judged by durable linearizability (sim.Scenario.Check: every thread a
+// client, what each operation returned judged by porcupine, and each
+// recovered state as the history's final observation):
+//
+//   - pool-readers: a pool's writer commits transactions of two puts
+//     while two readers read the whole map in Views. Bug (internal/txbug
+//     ViewUnlocked): a View that does not keep out of the commits of its
+//     process, which can return half of a transaction — a history not
+//     linearizable whether or not anything crashes.
+//   - pmem-counter: a writer's atomic adds to a counter in persistent
+//     memory, each persisted before it returns, beside readers that
+//     persist what they loaded before they return it. Bug, Durinn-style:
+//     readers return the value as loaded, visible before the writer's
+//     flush made it durable, so a crash takes back a value a client saw.
+//     The prefix property cannot see it (TestDurinnBugMissedByPrefix).
+//
 // # Implementation notes
 //
 // Each on-disk format is drawn where it is written. Workloads are short — a

@@ -83,6 +83,9 @@ func TestPoolBugVariantsCaught(t *testing.T) {
 		"pool-bug-redo-one-slot":     {txbug.RedoOneSlot, false},
 		"pool-bug-redo-unchecked":    {txbug.RedoUnchecked, true},
 		"pool-bug-redo-word-alone":   {txbug.RedoWordAlone, true},
+		// A concurrency bug, whatever the crash: a reader returns half a
+		// transaction.
+		"pool-bug-view-uncommitted": {txbug.ViewUnlocked, true},
 	}
 
 	for _, sc := range poolScenarios(t, true) {
