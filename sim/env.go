@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 
 	"github.com/zeebo/xxh3"
@@ -45,7 +46,27 @@ type checker struct {
 	// base is how many operations of the history came before this epoch:
 	// 0 in the workload; in a continuation, those its recovery returned.
 	base int
+	// open maps a client to its operation invoked and not yet returned,
+	// by number (from 1): what a kill leaves pending (kill.go).
+	open map[int]int
 }
+
+// openOps lists the operations invoked and not returned, in order.
+// ck.mu is held.
+func (ck *checker) openOps() []int {
+	ops := make([]int, 0, len(ck.open))
+	for _, op := range ck.open {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	return ops
+}
+
+// gone reports whether the markers of e are void: its process was killed
+// by the explorer (ProcessKill), and a process killed with kill -9 runs
+// no more code. Its goroutine runs on to its next storage call, which
+// fails, and whatever it marks meanwhile is not the process's doing.
+func (e *Env) gone() bool { return e.proc.lab.Load() }
 
 // Process returns the simulated process the code runs in.
 func (e *Env) Process() *Process { return e.proc }
@@ -65,6 +86,9 @@ func (e *Env) point() {
 // During recovery it only marks the trace.
 func (e *Env) Invoke(input any) (want any) {
 	e.point()
+	if e.gone() {
+		return nil
+	}
 	note := e.describe(input)
 	if e.ck == nil {
 		e.proc.mark("invoke", note)
@@ -74,13 +98,28 @@ func (e *Env) Invoke(input any) (want any) {
 	defer e.ck.mu.Unlock()
 	e.proc.mark("invoke", note)
 	e.ck.history = mix(e.ck.history, xxh3.HashString(note)^uint64(e.Client()))
-	return e.ck.prefix.Invoke(input)
+	want = e.ck.prefix.Invoke(input)
+	if e.ck.open == nil {
+		e.ck.open = map[int]int{}
+	}
+	e.ck.open[e.Client()] = e.ck.prefix.Invoked()
+	return want
 }
 
 // Return marks the end of the current operation, with its output.
 func (e *Env) Return(output any) {
 	e.point()
+	if e.gone() {
+		return
+	}
+	if e.ck == nil {
+		e.proc.mark("return", fmt.Sprint(output))
+		return
+	}
+	e.ck.mu.Lock()
+	defer e.ck.mu.Unlock()
 	e.proc.mark("return", fmt.Sprint(output))
+	delete(e.ck.open, e.Client())
 }
 
 // Durable marks operations 1..n as acknowledged durable: the system
@@ -90,6 +129,9 @@ func (e *Env) Return(output any) {
 // the recovery before it returned are durable already.
 func (e *Env) Durable(n int) {
 	e.point()
+	if e.gone() {
+		return
+	}
 	if e.ck == nil {
 		e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
 		return
@@ -104,6 +146,9 @@ func (e *Env) Durable(n int) {
 // durable, as when a sync barrier returns.
 func (e *Env) DurableAll() {
 	e.point()
+	if e.gone() {
+		return
+	}
 	if e.ck == nil {
 		e.proc.mark("durable", "all")
 		return

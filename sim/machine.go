@@ -376,6 +376,7 @@ type Process struct {
 	fs     *procFS
 	killed atomic.Bool
 	death  atomic.Pointer[string] // why the machine killed it (die), if it did
+	lab    atomic.Bool            // the explorer killed it (ProcessKill): its markers are void
 	pid    atomic.Int64           // SetPID
 }
 
@@ -786,7 +787,7 @@ func (f *procFile) Close() error {
 // crash points fall inside copies too.
 func (p *Process) splits() bool {
 	h := p.m.hook
-	return h != nil && h.options().Fault == ProcessCrash
+	return h != nil && h.options().Fault.f1()
 }
 
 // splitCopy writes b at off with write, in pieces that end at the aligned
