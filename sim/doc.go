@@ -222,9 +222,11 @@
 // starts processes of its own (Machine.Start, Process.Go) from its
 // workload, and the explorer kills any one of them — never the
 // workload's own process, which stands for the shell or supervisor that
-// started them — just after any of its operations, or inside any of its
-// copies (the crash points of ProcessCrash that are that process's),
-// while the others go on to the end of the workload:
+// started them — just after any of its operations, or inside its copies
+// (the crash points of ProcessCrash that are that process's, but of a
+// copy split into more than four pieces only the first, one drawn from
+// the seed, the one before the last and the last: each kill costs a run
+// of the workload), while the others go on to the end of the workload:
 //
 //	sc := &sim.Scenario{
 //		Name:   "two-writers",

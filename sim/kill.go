@@ -85,7 +85,7 @@ func (x *explorer) killPoint(p *Process, at Event) {
 	x.local++
 	switch {
 	case x.kill == nil:
-		if p != x.proc {
+		if p != x.proc && x.killsInside(p.copyPiece, p.copyPieces, local) {
 			x.candidates = append(x.candidates, killTarget{local: local, pid: p.ID})
 		}
 	case local == x.kill.local && !x.kill.reached:
@@ -212,4 +212,26 @@ func describeOps(check *models.Prefix, ops []int) string {
 		parts = append(parts, fmt.Sprintf("#%d %s", op, desc))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// killsPerCopy bounds the places one copy gives to ProcessKill.
+const killsPerCopy = 4
+
+// killsInside reports whether ProcessKill kills after piece i of a copy
+// split into n pieces (0 of 0: no copy), at crash point local. Each kill
+// costs a run of the whole workload, where a process crash's state costs
+// an image: so a copy of more than killsPerCopy pieces gives only the
+// places that tell its states apart for a reader — after its first
+// piece, after one drawn from the seed and the crash point among those
+// in between, after the one before its last, and after its last (the
+// copy whole) — rather than one per word. ProcessCrash still crashes
+// the machine inside every piece.
+func (x *explorer) killsInside(i, n, local int) bool {
+	if n <= killsPerCopy || i == 1 || i >= n-1 {
+		return true
+	}
+	// One of 2..n-2, drawn once per copy: its first piece's crash
+	// point is local-(i-1).
+	pick := 2 + int(mix(x.opts.Seed, uint64(local-(i-1)))%uint64(n-3))
+	return i == pick
 }
