@@ -134,8 +134,8 @@ func twoWriters(name string, bBug bool) *Scenario {
 
 // TestProcessKill: under ProcessKill the explorer kills a, then b, at each
 // of their operations while the other goes on; the bug of b shows only
-// when b is killed, every violation's id names b (p3), two runs give the
-// same result, and the id replays it.
+// when b is killed, every violation's id names b (p3), two runs (with
+// two workers and one) give the same result, and the id replays it.
 func TestProcessKill(t *testing.T) {
 	opts := Options{Fault: ProcessKill, Schedules: 2, Workers: 2}
 	good, err := Explore(twoWriters("two-writers", false), opts)
@@ -170,7 +170,7 @@ func TestProcessKill(t *testing.T) {
 			t.Errorf("violation at %q, id %s: want b (p3) killed", v.At, v.ReplayID)
 		}
 	}
-	again, err := Explore(sc, opts)
+	again, err := Explore(sc, Options{Fault: ProcessKill, Schedules: 2, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,5 +250,39 @@ func TestParseKillChoice(t *testing.T) {
 		if got != want || (err == nil) != (want > 0) {
 			t.Errorf("parseKillChoice(%q) = %d, %v; want %d", s, got, err, want)
 		}
+	}
+}
+
+// TestKillsInsideCopy: a copy of more than killsPerCopy pieces gives
+// killsPerCopy places — after its first piece, one drawn from the seed,
+// the one before the last, the last — the same in every run; shorter
+// copies give every piece.
+func TestKillsInsideCopy(t *testing.T) {
+	places := func(seed uint64, first, n int) []int {
+		x := &explorer{opts: Options{Seed: seed}}
+		var got []int
+		for i := 1; i <= n; i++ {
+			if x.killsInside(i, n, first+i-1) {
+				got = append(got, i)
+			}
+		}
+		return got
+	}
+	if got := places(0, 7, 3); !slices.Equal(got, []int{1, 2, 3}) {
+		t.Errorf("3 pieces: places %v, want all", got)
+	}
+	drawn := map[int]bool{}
+	for seed := range uint64(20) {
+		got := places(seed, 40, 12)
+		if len(got) != killsPerCopy || got[0] != 1 || got[2] != 11 || got[3] != 12 || got[1] < 2 || got[1] > 10 {
+			t.Fatalf("seed %d, 12 pieces: places %v", seed, got)
+		}
+		if again := places(seed, 40, 12); !slices.Equal(got, again) {
+			t.Fatalf("seed %d: places %v, then %v", seed, got, again)
+		}
+		drawn[got[1]] = true
+	}
+	if len(drawn) < 3 {
+		t.Errorf("the piece drawn in between is %v over 20 seeds: not drawn", drawn)
 	}
 }
