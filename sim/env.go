@@ -46,16 +46,16 @@ type checker struct {
 	// base is how many operations of the history came before this epoch:
 	// 0 in the workload; in a continuation, those its recovery returned.
 	base int
-	// open maps a client to its operation invoked and not yet returned,
-	// by number (from 1): what a kill leaves pending (kill.go).
-	open map[int]int
+	// pending maps a client to its operation invoked and not yet
+	// returned, by number (from 1): what a kill leaves pending (kill.go).
+	pending map[int]int
 }
 
 // openOps lists the operations invoked and not returned, in order.
 // ck.mu is held.
 func (ck *checker) openOps() []int {
-	ops := make([]int, 0, len(ck.open))
-	for _, op := range ck.open {
+	ops := make([]int, 0, len(ck.pending))
+	for _, op := range ck.pending {
 		ops = append(ops, op)
 	}
 	slices.Sort(ops)
@@ -99,10 +99,10 @@ func (e *Env) Invoke(input any) (want any) {
 	e.proc.mark("invoke", note)
 	e.ck.history = mix(e.ck.history, xxh3.HashString(note)^uint64(e.Client()))
 	want = e.ck.prefix.Invoke(input)
-	if e.ck.open == nil {
-		e.ck.open = map[int]int{}
+	if e.ck.pending == nil {
+		e.ck.pending = map[int]int{}
 	}
-	e.ck.open[e.Client()] = e.ck.prefix.Invoked()
+	e.ck.pending[e.Client()] = e.ck.prefix.Invoked()
 	return want
 }
 
@@ -119,7 +119,7 @@ func (e *Env) Return(output any) {
 	e.ck.mu.Lock()
 	defer e.ck.mu.Unlock()
 	e.proc.mark("return", fmt.Sprint(output))
-	delete(e.ck.open, e.Client())
+	delete(e.ck.pending, e.Client())
 }
 
 // Durable marks operations 1..n as acknowledged durable: the system
