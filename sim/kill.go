@@ -30,6 +30,10 @@ func (t *killTarget) describe(end Event) string {
 	return fmt.Sprintf("p%d killed after %s; the others went on to the end of the workload (#%d)", t.pid, t.at, end.Index)
 }
 
+// labKilled reports whether the explorer killed t's process
+// (ProcessKill).
+func (t *thread) labKilled() bool { return t.proc != nil && t.proc.lab.Load() }
+
 // killChoice is the choice field of a replay id under ProcessKill: the
 // process killed, "p3".
 func killChoice(pid int) string { return "p" + strconv.Itoa(pid) }

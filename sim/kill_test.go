@@ -286,3 +286,90 @@ func TestKillsInsideCopy(t *testing.T) {
 		t.Errorf("the piece drawn in between is %v over 20 seeds: not drawn", drawn)
 	}
 }
+
+// TestProcessKillSurvivorFails: a survivor that fails after a kill — a
+// reader that finds a record flagged whole but torn, left by a writer
+// killed between its flag and its data — is a violation of that kill,
+// whatever the recovery returns; the run without a kill is no error.
+func TestProcessKillSurvivorFails(t *testing.T) {
+	const rec = "0123456789abcdef"
+	sc := &Scenario{
+		Name:   "torn-for-reader",
+		Faults: []Fault{ProcessKill},
+		Model:  recordSet(),
+		Run: func(env *Env) error {
+			f, err := env.FS.OpenFile(killSlots, os.O_RDWR|os.O_CREATE, 0o600)
+			if err != nil {
+				return err
+			}
+			if err := f.Truncate(engine.PageSize); err != nil {
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			mapped := func(env *Env, f func(r engine.Region) error) error {
+				file, err := env.FS.OpenFile(killSlots, os.O_RDWR, 0)
+				if err != nil {
+					return err
+				}
+				defer file.Close()
+				r, err := env.FS.Map(file, engine.PageSize)
+				if err != nil {
+					return err
+				}
+				defer r.Close()
+				return f(r)
+			}
+			m := env.Machine()
+			w := m.Start("writer").Go(func(env *Env) error {
+				return mapped(env, func(r engine.Region) error {
+					if err := r.Store64(0, flagFilled); err != nil { // the flag first: wrong
+						return err
+					}
+					_, err := r.WriteAt([]byte(rec), 8)
+					return err
+				})
+			})
+			if err := w.Wait(); err != nil && !errors.Is(err, ErrKilled) {
+				return err
+			}
+			err = m.Start("reader").Go(func(env *Env) error {
+				return mapped(env, func(r engine.Region) error {
+					flag, err := r.Load64(0)
+					if err != nil {
+						return err
+					}
+					b := make([]byte, len(rec))
+					if _, err := r.ReadAt(b, 8); err != nil {
+						return err
+					}
+					if flag == flagFilled && string(b) != rec {
+						return fmt.Errorf("reader: a record flagged whole reads %q", b)
+					}
+					return nil
+				})
+			}).Wait()
+			if errors.Is(err, ErrKilled) {
+				return nil
+			}
+			return err
+		},
+		Recover: func(env *Env) (any, error) { return []string{}, nil },
+	}
+	res, err := Explore(sc, Options{Fault: ProcessKill})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RunError != "" || len(res.Violations) == 0 {
+		t.Fatalf("run error %q, %d violations: want the reader's failure", res.RunError, len(res.Violations))
+	}
+	for _, v := range res.Violations {
+		if !strings.HasPrefix(v.Problem, "after p2 was killed, the workload failed: reader: a record flagged whole reads") {
+			t.Errorf("%s: %s", v.At, v.Problem)
+		}
+	}
+	if !slices.ContainsFunc(res.Points, func(p Point) bool { return strings.HasPrefix(p.At, "p3 killed") }) {
+		t.Errorf("the reader (p3) was never killed")
+	}
+}

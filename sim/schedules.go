@@ -232,7 +232,7 @@ func (m *Machine) endRecovery() {
 // as the workload's own does. s.mu is held.
 func (s *sched) unwaitedFailure() string {
 	for _, t := range s.threads[1:] {
-		if t.err != nil && !t.waited && !t.proc.lab.Load() { // a process the explorer killed fails as it may
+		if t.err != nil && !t.waited && !t.labKilled() { // a process the explorer killed fails as it may
 			return fmt.Sprintf("%v: %v", t, t.err)
 		}
 	}
