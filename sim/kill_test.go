@@ -135,7 +135,8 @@ func twoWriters(name string, bBug bool) *Scenario {
 // TestProcessKill: under ProcessKill the explorer kills a, then b, at each
 // of their operations while the other goes on; the bug of b shows only
 // when b is killed, every violation's id names b (p3), two runs (with
-// two workers and one) give the same result, and the id replays it.
+// two workers and one) give the same result, as do two shards merged,
+// and the id replays it.
 func TestProcessKill(t *testing.T) {
 	opts := Options{Fault: ProcessKill, Schedules: 2, Workers: 2}
 	good, err := Explore(twoWriters("two-writers", false), opts)
@@ -176,6 +177,19 @@ func TestProcessKill(t *testing.T) {
 	}
 	if ids(res) != ids(again) || res.CrashPoints != again.CrashPoints || res.Unique != again.Unique {
 		t.Fatalf("two runs differ:\n%s (%d points, %d unique)\n%s (%d points, %d unique)", ids(res), res.CrashPoints, res.Unique, ids(again), again.CrashPoints, again.Unique)
+	}
+
+	// Two shards, merged, are the whole run.
+	var parts []*Result
+	for i := range 2 {
+		r, err := Explore(sc, Options{Fault: ProcessKill, Schedules: 2, Workers: 2, Shard: Shard{I: i, N: 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, r)
+	}
+	if merged, err := Merge(parts...); err != nil || ids(merged) != ids(res) {
+		t.Fatalf("two shards merged (%v):\n%s\nthe whole run:\n%s", err, ids(merged), ids(res))
 	}
 
 	v := res.Violations[0]
