@@ -188,8 +188,12 @@ func TestProcessKill(t *testing.T) {
 		}
 		parts = append(parts, r)
 	}
-	if merged, err := Merge(parts...); err != nil || ids(merged) != ids(res) {
-		t.Fatalf("two shards merged (%v):\n%s\nthe whole run:\n%s", err, ids(merged), ids(res))
+	merged, err := Merge(parts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids(merged) != ids(res) {
+		t.Fatalf("two shards merged:\n%s\nthe whole run:\n%s", ids(merged), ids(res))
 	}
 
 	v := res.Violations[0]
