@@ -287,6 +287,9 @@
 // process the id names is ErrDiverged. Ids of the other fault models are
 // unchanged. The cost is one run of the workload per place and
 // schedule: keep such workloads small (Budget.States bounds the kills).
+// One kill per run: a process started after the kill (a replacement) is
+// not killed in turn, and no continuation (Scenario.Continue) follows
+// the recovery.
 //
 // Recovery and a continuation (Scenario.Continue, crash depth 2 and more)
 // run as one thread on a machine without a scheduler: only the
