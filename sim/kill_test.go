@@ -146,6 +146,11 @@ func TestProcessKill(t *testing.T) {
 	if good.RunError != "" || len(good.Violations) != 0 {
 		t.Fatalf("correct writers: run error %q, %d violations, first %+v", good.RunError, len(good.Violations), good.Violations)
 	}
+	// Their recovery crashed too: it is judged with the operations the
+	// kill left open as the recovery it crashed.
+	if rc, err := Explore(twoWriters("two-writers", false), Options{Fault: ProcessKill, RecoveryCrashes: true}); err != nil || !rc.OK() {
+		t.Fatalf("correct writers with crashes of the recovery: %v, %+v", err, rc.Violations)
+	}
 	killed := map[string]bool{}
 	for _, p := range good.Points {
 		killed[strings.Fields(p.At)[0]] = true

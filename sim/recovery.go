@@ -80,7 +80,7 @@ func (h *nestedHook) point(at Event) {
 			h.x.recoveries.Add(1)
 		}
 		out := h.x.recoverMachine(untracedMachineOn(img), h.j.seedOf(h.j.choice))
-		if _, bad := judge(h.check, h.j.died, out); bad != nil {
+		if bad := h.j.judge(out); bad != nil { // h.check is h.j.check
 			h.fail = &failure{job: h.j, out: out, problem: *bad,
 				rec: &recoveryCrash{point: k, at: at, choice: c, pend: pend, excerpt: h.m.excerpt()}}
 			return false
