@@ -82,12 +82,13 @@ func (x *explorer) runKills(i int) (*sched, string) {
 // the run that finds where to kill, it notes the place; in a run that
 // kills, it kills p at its place. The caller holds x.hookMu.
 func (x *explorer) killPoint(p *Process, at Event) {
-	if x.stopped.Load() || p.Killed() {
+	if x.stopped.Load() {
 		return
 	}
 	local := x.local
 	x.local++
 	switch {
+	case p.Killed():
 	case x.kill == nil:
 		if p != x.proc && x.killsInside(p.copyPiece, p.copyPieces, local) {
 			x.candidates = append(x.candidates, killTarget{local: local, pid: p.ID})
