@@ -333,7 +333,7 @@ func (h *chainHook) before(p *Process, at Event) {
 }
 
 func (h *chainHook) after(p *Process, at Event) {
-	if h.x.opts.Fault == ProcessCrash {
+	if h.x.opts.Fault.f1() {
 		h.point(at)
 	}
 }
@@ -349,7 +349,7 @@ func (h *chainHook) point(at Event) {
 	ck := h.env.ck
 	ck.mu.Lock()
 	it := chainItem{j: job{point: k, check: ck.prefix.Snapshot(), base: h.base}, history: ck.history, at: at, excerpt: h.m.excerpt()}
-	if h.x.opts.Fault == ProcessCrash {
+	if h.x.opts.Fault.f1() {
 		it.j.img = h.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
 		ck.mu.Unlock()
 		h.offer(it)
@@ -513,7 +513,7 @@ func (h *replayLaterHook) before(p *Process, at Event) {
 }
 
 func (h *replayLaterHook) after(p *Process, at Event) {
-	if h.x.opts.Fault == ProcessCrash {
+	if h.x.opts.Fault.f1() {
 		h.point(p, at)
 	}
 }
@@ -529,7 +529,7 @@ func (h *replayLaterHook) point(p *Process, at Event) {
 	ck.mu.Lock()
 	h.check = ck.prefix.Snapshot()
 	h.at, h.trace = at, append([]Event(nil), h.m.full...)
-	if h.x.opts.Fault == ProcessCrash {
+	if h.x.opts.Fault.f1() {
 		h.img = h.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
 		ck.mu.Unlock()
 		return

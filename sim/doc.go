@@ -277,6 +277,81 @@
 // does not depend on the machine's speed: keep such workloads to tens of
 // operations (porcupine's search is exponential in the concurrency of
 // the history, not its length, in the worst case).
+// # Killing one process
+//
+// Under the fault model ProcessKill ("kill"), the explorer itself kills
+// one process of several: a scenario that lists it in Scenario.Faults
+// starts processes of its own (Machine.Start, Process.Go) from its
+// workload, and the explorer kills any one of them — never the
+// workload's own process, which stands for the shell or supervisor that
+// started them — just after any of its operations, or inside its copies
+// (the crash points of ProcessCrash that are that process's, but of a
+// copy split into more than four pieces only the first, one drawn from
+// the seed, the one before the last and the last: each kill costs a run
+// of the workload), while the others go on to the end of the workload:
+//
+//	sc := &sim.Scenario{
+//		Name:   "two-writers",
+//		Faults: []sim.Fault{sim.ProcessKill},
+//		Run: func(env *sim.Env) error {
+//			m := env.Machine()
+//			a := m.Start("writer-a").Go(writer("a"))
+//			b := m.Start("writer-b").Go(writer("b"))
+//			for _, t := range []*sim.Thread{a, b} {
+//				if err := t.Wait(); err != nil && !errors.Is(err, sim.ErrKilled) {
+//					return err // a survivor failed: a violation of the kill
+//				}
+//			}
+//			return nil
+//		},
+//		...
+//	}
+//
+// For each schedule (Options.Schedules) one run finds the places — every
+// operation of every process but the first — and then one run per place,
+// on a fresh machine under the same schedule, kills that process there:
+// its flocks are released, what it stored in the page cache and in
+// shared memory stays, its threads find every later call failing with
+// ErrKilled, and Thread.Wait of one of them returns an error wrapping
+// ErrKilled whatever its function made of that. Its markers after the
+// kill are void (a process killed with kill -9 runs no more code): the
+// operation it was inside stays open. The survivors run to the end of
+// the workload, scheduled as the seed says: they see the dead process's
+// leftovers — a lock released, a half-made reservation, a chunk half
+// freed — and go on past them. An error the workload returns then (a
+// survivor that failed, a reader that saw a torn blob, a deadlock on the
+// dead process) is a violation of that kill, not an error of the run.
+//
+// The recovery runs after the run: at the end of the workload, on the
+// machine the survivors left (a process crash's image: every process
+// gone, the page cache and shared memory whole), in a new process, as
+// under ProcessCrash. The run's end is the kill's one crash point,
+// judged against the history of every process: an operation left open
+// by the kill — or by any thread still inside one at the end — may or
+// may not have taken effect, at its place in the history (durable
+// linearizability's rule for pending operations), so the recovered state
+// passes if it is the state after the history with or without each of
+// them. A process that recovers while the survivors still run is the
+// workload's own to start: Thread.Wait tells it that a process was
+// killed, and a new Machine.Start beside the survivors goes on from
+// there (sim/scenarios' shm-procs starts a replacement cleaner so).
+//
+// A violation names the kill: its crash point reads "p3 killed after #51
+// p3 region-write /dev/shm/… [80,88); the others went on to the end of
+// the workload (#210)", and its replay id has the fault "kill", the
+// place as its crash point (the schedule's F1 crash point, counted over
+// every process as ProcessCrash counts them) and the process killed as
+// its choice, "p3" where a process crash has "keep":
+//
+//	two-writers-bug@c159f7263e40933f:kill:posix:keep-all:0:0:zero:4:p3
+//
+// A replay runs that one kill; a place that is not an operation of the
+// process the id names is ErrDiverged. Ids of the other fault models are
+// unchanged. The cost is one run of the workload per place and
+// schedule: keep such workloads small (Budget.States bounds the kills).
+// One kill per run: a process started after the kill (a replacement) is
+// not killed in turn, and no continuation (Scenario.Continue) follows
+// the recovery.
 //
 // Recovery and a continuation (Scenario.Continue, crash depth 2 and more)
 // run as one thread on a machine without a scheduler: only the
@@ -650,7 +725,8 @@
 //
 // Limits. A recovery that never returns blocks its worker: there is no way
 // to stop a goroutine. Processes are goroutines of this one. F1 at a crash
-// point kills the whole machine (every process), as before; killing one
-// process at any of its operations while the others go on is done by the
-// workload itself (Process.Kill), not yet enumerated by the explorer.
+// point of ProcessCrash kills the whole machine (every process); killing
+// one process at any of its operations while the others go on is
+// ProcessKill (kill.go), which reruns the workload once per place, and
+// explores no continuation (Scenario.Continue) after it.
 package sim

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 
 	"github.com/zeebo/xxh3"
@@ -51,6 +52,10 @@ type checker struct {
 	// nil otherwise.
 	lin  *clientHistory
 	open map[int]int
+
+	// pending maps a client to its operation invoked and not yet
+	// returned, by number (from 1): what a kill leaves pending (kill.go).
+	pending map[int]int
 }
 
 // newChecker returns the checker of a run of sc's workload.
@@ -73,6 +78,23 @@ func (ck *checker) snapshotLin() *clientHistory {
 	c.hist = ck.lin.hist.Clone()
 	return &c
 }
+
+// openOps lists the operations invoked and not returned, in order.
+// ck.mu is held.
+func (ck *checker) openOps() []int {
+	ops := make([]int, 0, len(ck.pending))
+	for _, op := range ck.pending {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	return ops
+}
+
+// gone reports whether the markers of e are void: its process was killed
+// by the explorer (ProcessKill), and a process killed with kill -9 runs
+// no more code. Its goroutine runs on to its next storage call, which
+// fails, and whatever it marks meanwhile is not the process's doing.
+func (e *Env) gone() bool { return e.proc.lab.Load() }
 
 // Process returns the simulated process the code runs in.
 func (e *Env) Process() *Process { return e.proc }
@@ -99,6 +121,9 @@ func (e *Env) point() {
 // no output judged.
 func (e *Env) Invoke(input any) (want any) {
 	e.point()
+	if e.gone() {
+		return nil
+	}
 	note := e.describe(input)
 	if e.ck == nil {
 		e.proc.mark("invoke", note)
@@ -109,15 +134,21 @@ func (e *Env) Invoke(input any) (want any) {
 	e.proc.mark("invoke", note)
 	client := e.Client()
 	e.ck.history = mix(e.ck.history, xxh3.HashString(note)^uint64(client))
+	if e.ck.pending == nil {
+		e.ck.pending = map[int]int{}
+	}
 	if ck := e.ck; ck.lin != nil {
 		if id, ok := ck.open[client]; ok {
 			ck.lin.hist.End(id)
 		}
 		id := ck.lin.hist.Call(client, input)
 		ck.open[client] = id
+		ck.pending[client] = id + 1
 		return nil
 	}
-	return e.ck.prefix.Invoke(input)
+	want = e.ck.prefix.Invoke(input)
+	e.ck.pending[client] = e.ck.prefix.Invoked()
+	return want
 }
 
 // Return marks the end of the calling thread's current operation, with
@@ -125,7 +156,10 @@ func (e *Env) Invoke(input any) (want any) {
 // judged (Scenario.Check); otherwise it only marks the trace.
 func (e *Env) Return(output any) {
 	e.point()
-	if e.ck == nil || e.ck.lin == nil {
+	if e.gone() {
+		return
+	}
+	if e.ck == nil {
 		e.proc.mark("return", fmt.Sprint(output))
 		return
 	}
@@ -135,6 +169,10 @@ func (e *Env) Return(output any) {
 	note := fmt.Sprint(output)
 	e.proc.mark("return", note)
 	client := e.Client()
+	delete(ck.pending, client)
+	if ck.lin == nil {
+		return
+	}
 	if id, ok := ck.open[client]; ok {
 		ck.lin.hist.Return(id, output)
 		delete(ck.open, client)
@@ -150,6 +188,9 @@ func (e *Env) Return(output any) {
 // store that returns the handle the store chose (models.BlobAppend
 // records it). In a scenario judged by the prefix property it is Return.
 func (e *Env) ReturnWith(input, output any) {
+	if e.gone() {
+		return
+	}
 	if e.ck != nil && e.ck.lin != nil {
 		e.ck.mu.Lock()
 		if id, ok := e.ck.open[e.Client()]; ok {
@@ -215,6 +256,9 @@ func (e *Env) Syncing() (synced func()) {
 // must survive): there they only mark the trace.
 func (e *Env) Durable(n int) {
 	e.point()
+	if e.gone() {
+		return
+	}
 	if e.ck == nil {
 		e.proc.mark("durable", fmt.Sprintf("ops 1..%d", n))
 		return
@@ -232,6 +276,9 @@ func (e *Env) Durable(n int) {
 // durable, as when a sync barrier returns.
 func (e *Env) DurableAll() {
 	e.point()
+	if e.gone() {
+		return
+	}
 	if e.ck == nil {
 		e.proc.mark("durable", "all")
 		return

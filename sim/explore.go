@@ -104,7 +104,11 @@ type explorer struct {
 	done     int              // crash points the sequencer finished
 
 	replay *replayTarget // set when replaying one state
-	traces [][]Event     // set by tests: every schedule's whole trace, recorded
+	// Under ProcessKill (kill.go): the run's kill, nil in the run that
+	// finds where to kill, and the places found there.
+	kill       *killTarget
+	candidates []killTarget
+	traces     [][]Event // set by tests: every schedule's whole trace, recorded
 
 	// causes holds, per crash point (slot), its failing states that are
 	// each shrunk to a cause (culprit.go); under mu.
@@ -123,6 +127,11 @@ type job struct {
 	check  *models.Prefix
 	hist   *clientHistory // the clients' history, for a scenario judged by linearizability
 	died   string         // a death of the workload since the last crash point (see pointWork)
+	// killed, failed, open and alts are pointWork's (ProcessKill).
+	killed int
+	failed string
+	open   []int
+	alts   []*models.Prefix
 	// base seeds the recoveries and the sampled states of the crash
 	// point (stateSeed, pointSeed): the run's seed in the workload; in a
 	// continuation, the recovery seed of the state it went on from.
@@ -246,14 +255,20 @@ func (x *explorer) before(p *Process, at Event) {
 }
 
 // after is the crash point of a process crash: just after a change made by
-// any process of the machine.
+// any process of the machine; under ProcessKill, the place where one
+// process may be killed (kill.go).
 func (x *explorer) after(p *Process, at Event) {
-	if x.opts.Fault == ProcessCrash {
+	if x.opts.Fault.f1() {
 		x.hookMu.Lock()
 		defer x.hookMu.Unlock()
-		if x.live.Load() == p.m {
-			x.crashPoint(at)
+		if x.live.Load() != p.m {
+			return
 		}
+		if x.opts.Fault == ProcessKill {
+			x.killPoint(p, at)
+			return
+		}
+		x.crashPoint(at)
 	}
 }
 
@@ -273,6 +288,11 @@ func (x *explorer) crashPoint(at Event) {
 	x.local++
 	var died string
 	x.deaths, died = x.m.deathsSince(x.deaths)
+	if x.kill != nil {
+		// The end of a run that killed one process: named by the point
+		// where it was killed (kill.go).
+		local = x.kill.local
+	}
 	if x.replay != nil {
 		x.replayPoint(local, at, died)
 		return
@@ -287,7 +307,17 @@ func (x *explorer) crashPoint(at Event) {
 		tail: x.opts.Tail,
 		died: died,
 	}
-	pw.check, pw.hist, pw.history, pw.prebuilt, pw.pend = x.snapshot()
+	var open []int
+	pw.check, pw.hist, pw.history, pw.prebuilt, pw.pend, open = x.snapshot()
+	if x.kill != nil {
+		pw.killed, pw.failed, pw.open = x.kill.pid, x.kill.failed, open
+		if pw.hist == nil {
+			// Durable linearizability takes pending operations as
+			// either; the prefix check tries each way.
+			pw.alts = withoutEach(pw.check, open)
+		}
+		pw.history = mix(pw.history, killDigest(x.kill, open))
+	}
 	x.mu.Lock()
 	pw.slot = len(x.res.Points)
 	x.res.Points = append(x.res.Points, pw.pt)
@@ -295,7 +325,7 @@ func (x *explorer) crashPoint(at Event) {
 	x.digests = append(x.digests, x.m.workloadDigest())
 	x.keys = append(x.keys, pw.key)
 	x.mu.Unlock()
-	if x.opts.Fault == ProcessCrash {
+	if x.opts.Fault.f1() {
 		pw.pt.States = 1
 		pw.choices = []faultfs.Choice{{}}
 	} else {
@@ -316,15 +346,19 @@ func (x *explorer) crashPoint(at Event) {
 // snapshot takes the checker's state and the machine's at a crash point
 // as one: no marker falls between them (and, the scheduler running one
 // thread at a time, no operation either). For a process crash it is the
-// crash image, for a power failure the pending units.
-func (x *explorer) snapshot() (check *models.Prefix, hist *clientHistory, history uint64, img *faultfs.FS, pend *faultfs.Pending) {
+// crash image, for a power failure the pending units. open lists the
+// operations invoked and not returned, by number (from 1).
+func (x *explorer) snapshot() (check *models.Prefix, hist *clientHistory, history uint64, img *faultfs.FS, pend *faultfs.Pending, open []int) {
 	x.ck.mu.Lock()
 	defer x.ck.mu.Unlock()
 	check, hist, history = x.check.Snapshot(), x.ck.snapshotLin(), x.ck.history
-	if x.opts.Fault == ProcessCrash {
-		return check, hist, history, x.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll}), nil
+	if x.kill != nil {
+		open = x.ck.openOps()
 	}
-	return check, hist, history, nil, x.m.disk.PendingUnder(x.prof, x.opts.Granularity)
+	if x.opts.Fault.f1() {
+		return check, hist, history, x.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll}), nil, open
+	}
+	return check, hist, history, nil, x.m.disk.PendingUnder(x.prof, x.opts.Granularity), open
 }
 
 // pointsInFlight bounds the crash points between the workload and the
@@ -349,6 +383,14 @@ type pointWork struct {
 	// last crash point, or "": a correct program never dies of its
 	// storage, so every state of the point is then a violation.
 	died string
+	// Under ProcessKill (kill.go): the process killed, what the survivors
+	// failed with ("" if nothing), and the checkers of the histories
+	// without some of the operations left open, which may or may not
+	// have taken effect.
+	killed int
+	failed string
+	open   []int
+	alts   []*models.Prefix
 
 	next atomic.Int64   // the next image to build
 	left sync.WaitGroup // images not built yet
@@ -387,7 +429,8 @@ func (x *explorer) sequence() {
 			x.explored++
 			key := judged{pw.fps[i], pw.check.DurableCount(), pw.check.Invoked(), pw.history, pw.died != ""}
 			mine := false
-			j := job{point: pw.key, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check, hist: pw.hist, died: pw.died, base: x.opts.Seed}
+			j := job{point: pw.key, slot: pw.slot, idx: i, choice: c, pend: pw.pend, img: pw.imgs[i], check: pw.check, hist: pw.hist, died: pw.died, base: x.opts.Seed,
+				killed: pw.killed, failed: pw.failed, open: pw.open, alts: pw.alts}
 			if !x.seen[key] {
 				x.seen[key] = true
 				mine = x.opts.Shard.judges(x.unique)
@@ -427,9 +470,11 @@ func (x *explorer) sequence() {
 // an operation (F1), or at the end.
 func (x *explorer) describePoint(at Event) string {
 	switch {
+	case at.Kind == "end" && x.kill != nil:
+		return x.kill.describe(at)
 	case at.Kind == "end":
 		return "at the end of the workload"
-	case x.opts.Fault == ProcessCrash:
+	case x.opts.Fault.f1():
 		return "after " + at.String()
 	}
 	return "before " + at.String()
@@ -563,7 +608,7 @@ func (x *explorer) judgeJob(j job) {
 	// of the recovery, if any, are of base): its writes need no history.
 	j.img.Untrack()
 	out := x.recoverOn(j.img, j.seedOf(j.choice))
-	if _, bad := judge(j.check, j.hist, j.died, out); bad != nil {
+	if bad := j.judge(out); bad != nil {
 		x.fail(&failure{job: j, out: out, problem: *bad})
 		return
 	}

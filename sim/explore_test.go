@@ -131,6 +131,9 @@ func movingRecovery(env *Env) (any, error) {
 func TestRecoveryCrashes(t *testing.T) {
 	sc := appendLog([][]byte{[]byte("one"), []byte("two")}, movingRecovery)
 	for _, fault := range Faults {
+		if !sc.Applies(fault) {
+			continue
+		}
 		plain, err := Explore(sc, Options{Fault: fault})
 		if err != nil || !plain.OK() {
 			t.Fatalf("%v without recovery crashes: %v %+v", fault, err, plain.Violations)
@@ -471,6 +474,9 @@ func TestConcurrentWorkload(t *testing.T) {
 		Recover: func(env *Env) (any, error) { return uint64(0), nil },
 	}
 	for _, f := range Faults {
+		if !sc.Applies(f) {
+			continue
+		}
 		res, err := Explore(sc, Options{Fault: f})
 		if err != nil || !res.OK() || res.CrashPoints == 0 {
 			t.Fatalf("%v: %v %+v", f, err, res)

@@ -376,7 +376,12 @@ type Process struct {
 	fs     *procFS
 	killed atomic.Bool
 	death  atomic.Pointer[string] // why the machine killed it (die), if it did
-	pid    atomic.Int64           // SetPID
+	lab    atomic.Bool            // the explorer killed it (ProcessKill): its markers are void
+	// copyPiece of copyPieces is the piece of a split copy (splitCopy)
+	// just made, at its crash point; 0 of 0 outside one. Only the
+	// process's thread inside the copy reads or writes them.
+	copyPiece, copyPieces int
+	pid                   atomic.Int64 // SetPID
 }
 
 // SetPID says that the simulated process stands for the real process pid
@@ -786,7 +791,7 @@ func (f *procFile) Close() error {
 // crash points fall inside copies too.
 func (p *Process) splits() bool {
 	h := p.m.hook
-	return h != nil && h.options().Fault == ProcessCrash
+	return h != nil && h.options().Fault.f1()
 }
 
 // splitCopy writes b at off with write, in pieces that end at the aligned
@@ -812,6 +817,8 @@ func splitCopy(p *Process, op, name string, b []byte, off int64, unit int64, wri
 		return n, err
 	}
 	done := 0
+	p.copyPieces = int((off+int64(len(b))-1)/unit - off/unit + 1)
+	defer func() { p.copyPiece, p.copyPieces = 0, 0 }()
 	for done < len(b) {
 		if p.Killed() {
 			return done, p.killedErr(op, name)
@@ -820,6 +827,7 @@ func splitCopy(p *Process, op, name string, b []byte, off int64, unit int64, wri
 		end := min((at/unit+1)*unit, off+int64(len(b)))
 		n, err := write(b[done:done+int(end-at)], at)
 		done += n
+		p.copyPiece++
 		p.after()
 		if err != nil {
 			return done, err

@@ -22,10 +22,24 @@ const (
 	// PowerFailure is F2: only what the medium's rules make durable
 	// survives, plus a choice among the pending units; shared memory is lost.
 	PowerFailure
+	// ProcessKill is F1 of one process among several: the explorer kills
+	// one of the processes the workload started (never the workload's
+	// own) just after one of its operations, or inside a copy, while the
+	// others go on to the end of the workload; its locks are released,
+	// what it stored in the page cache and in shared memory stays. The
+	// recovery then runs on what the survivors left (see the package doc,
+	// "Killing one process"). It applies only to a scenario that lists it
+	// in Scenario.Faults.
+	ProcessKill
 )
 
 // Faults lists the fault models in the order reports show them.
-var Faults = []Fault{ProcessCrash, PowerFailure}
+var Faults = []Fault{ProcessCrash, PowerFailure, ProcessKill}
+
+// f1 reports whether f crashes processes (F1), whose crash points are
+// after operations and whose one state keeps the page cache and shared
+// memory whole.
+func (f Fault) f1() bool { return f == ProcessCrash || f == ProcessKill }
 
 func (f Fault) String() string {
 	switch f {
@@ -33,19 +47,23 @@ func (f Fault) String() string {
 		return "process"
 	case PowerFailure:
 		return "power"
+	case ProcessKill:
+		return "kill"
 	}
 	return "Fault(" + strconv.Itoa(int(f)) + ")"
 }
 
-// ParseFault parses "process" (or "F1") and "power" (or "F2").
+// ParseFault parses "process" (or "F1"), "power" (or "F2") and "kill".
 func ParseFault(s string) (Fault, error) {
 	switch strings.ToLower(s) {
 	case "process", "f1":
 		return ProcessCrash, nil
 	case "power", "f2":
 		return PowerFailure, nil
+	case "kill":
+		return ProcessKill, nil
 	}
-	return 0, fmt.Errorf("%w: unknown fault model %q (want process or power)", ErrUsage, s)
+	return 0, fmt.Errorf("%w: unknown fault model %q (want process, power or kill)", ErrUsage, s)
 }
 
 // Strategy says which crash states of a crash point the explorer builds
@@ -245,7 +263,7 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Strategy == 0 {
 		o.Strategy = Subsets
-		if o.Fault == ProcessCrash {
+		if o.Fault.f1() {
 			o.Strategy = KeepAll
 		}
 	}
@@ -279,8 +297,8 @@ func (o Options) chainStates() int { return min(o.MaxStates, ChainStates) }
 // Options.CrashDepth).
 func (o Options) depthFor(sc *Scenario) int {
 	switch {
-	case sc.Continue == nil:
-		return 1
+	case sc.Continue == nil, o.Fault == ProcessKill:
+		return 1 // no continuation after a kill of one process (yet)
 	case o.CrashDepth <= 0:
 		return 2
 	}

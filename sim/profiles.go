@@ -73,7 +73,7 @@ func (x *explorer) failsUnder(j job, q *faultfs.Pending, c faultfs.Choice, img *
 	}
 	img.Untrack()
 	out := x.recoverMachine(untracedMachineOn(img), j.seedOf(c))
-	if _, bad := judge(j.check, j.hist, j.died, out); bad != nil {
+	if bad := j.judge(out); bad != nil {
 		return true
 	}
 	img.Release()

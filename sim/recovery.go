@@ -59,7 +59,7 @@ func (h *nestedHook) before(p *Process, at Event) {
 }
 
 func (h *nestedHook) after(p *Process, at Event) {
-	if h.x.opts.Fault == ProcessCrash {
+	if h.x.opts.Fault.f1() {
 		h.point(at)
 	}
 }
@@ -80,14 +80,14 @@ func (h *nestedHook) point(at Event) {
 			h.x.recoveries.Add(1)
 		}
 		out := h.x.recoverMachine(untracedMachineOn(img), h.j.seedOf(h.j.choice))
-		if _, bad := judge(h.check, h.j.hist, h.j.died, out); bad != nil {
+		if bad := h.j.judge(out); bad != nil { // h.check is h.j.check
 			h.fail = &failure{job: h.j, out: out, problem: *bad,
 				rec: &recoveryCrash{point: k, at: at, choice: c, pend: pend, excerpt: h.m.excerpt()}}
 			return false
 		}
 		return true
 	}
-	if h.x.opts.Fault == ProcessCrash {
+	if h.x.opts.Fault.f1() {
 		try(h.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll}), faultfs.Choice{}, nil)
 		return
 	}
@@ -112,6 +112,9 @@ func (x *explorer) violation(f *failure) Violation {
 	id := ReplayID{Scenario: x.sc.Name, Workload: x.digests[f.job.slot], Fault: x.opts.Fault, Profile: x.opts.Profile, Strategy: x.opts.Strategy, Seed: x.opts.Seed,
 		Scheduler: x.opts.Scheduler, Depth: x.opts.Depth, Switches: x.opts.Switches, Schedule: schedule,
 		Granularity: x.opts.Granularity, GarbageTail: x.opts.Tail.Garbage, Point: local, Choice: choiceKey(f.job.pend, f.job.choice), RecoveryPoint: -1, Continuation: f.liveness}
+	if f.job.killed > 0 {
+		id.Choice = killChoice(f.job.killed)
+	}
 	last := f.job // the chain's last crash
 	for i, l := range f.chain {
 		v.Chain = append(v.Chain, Crash{Epoch: i + 2, Point: l.j.point, Trace: l.at.Index, At: x.describeLater(l.at), Excerpt: l.excerpt})

@@ -60,9 +60,10 @@ type Epoch struct {
 
 // replayTarget is what a replaying explorer looks for, and what it found.
 type replayTarget struct {
-	id  ReplayID
-	out *Replay
-	err error
+	id   ReplayID
+	kill int // under ProcessKill, the process the id kills
+	out  *Replay
+	err  error
 }
 
 // RunReplay rebuilds the crash state id names by running sc again with the
@@ -82,6 +83,11 @@ func RunReplay(sc *Scenario, id ReplayID) (*Replay, error) {
 		return nil, err
 	}
 	x.replay = &replayTarget{id: id}
+	if id.Fault == ProcessKill {
+		if x.replay.kill, err = parseKillChoice(id.Choice); err != nil {
+			return nil, err
+		}
+	}
 	x.run()
 	switch {
 	case x.replay.err != nil:
@@ -119,7 +125,7 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 			return
 		}
 	}
-	check, hist, _, img, pend := x.snapshot()
+	check, hist, _, img, pend, open := x.snapshot()
 	var choice faultfs.Choice
 	if pend != nil {
 		var err error
@@ -135,6 +141,12 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 	v := Violation{Point: k, Trace: at.Index, At: x.describePoint(at), ReplayID: id.String(), Kept: []Unit{}, Lost: []Unit{}, Liveness: id.Continuation}
 	v.Excerpt = tail(r.Trace, excerptLen)
 	f := &failure{job: job{point: key, choice: choice, pend: pend, check: check, hist: hist, died: died, base: x.opts.Seed}, liveness: id.Continuation}
+	if x.kill != nil {
+		f.job.killed, f.job.failed, f.job.open = x.kill.pid, x.kill.failed, open
+		if hist == nil {
+			f.job.alts = withoutEach(check, open)
+		}
+	}
 	last, sources := f.job, r.Sources // the chain's last crash, and the sources of its trace
 	m := machineOn(img)
 	// Crashes after the first (docs/DESIGN.md F4): each crash's state is
@@ -219,7 +231,7 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 		v.Lost[i].Source = sources[v.Lost[i].Trace]
 	}
 	v.Culprit = culprit(v.Lost, v.Kept)
-	_, bad := judge(last.check, last.hist, last.died, out)
+	bad := last.judge(out)
 	if bad == nil {
 		r.Verdict = "ok: the state recovers correctly"
 		return
@@ -261,7 +273,7 @@ func (h *replayNested) before(p *Process, at Event) {
 }
 
 func (h *replayNested) after(p *Process, at Event) {
-	if h.x.opts.Fault == ProcessCrash {
+	if h.x.opts.Fault.f1() {
 		h.point(p, at)
 	}
 }
@@ -274,7 +286,7 @@ func (h *replayNested) point(p *Process, at Event) {
 	}
 	defer p.Kill() // the crashed recovery stops here
 	var img *faultfs.FS
-	if h.x.opts.Fault == ProcessCrash {
+	if h.x.opts.Fault.f1() {
 		img = p.m.disk.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
 	} else {
 		h.pend = p.m.disk.PendingUnder(h.x.prof, h.x.opts.Granularity)

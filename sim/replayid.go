@@ -25,7 +25,9 @@ import (
 // tail is "zero" or "garbage" (Options.Tail.Garbage: garbage always;
 // zero: as the profile and the choice say); choice is the faultfs choice
 // key (prefix/sizes/data, e.g. 0/1/0,2, with /g when the state reads stale
-// bytes as garbage), or "keep" for a process crash; and rpoint and rchoice
+// bytes as garbage), "keep" for a process crash, or under a kill of one
+// process (ProcessKill, fault "kill") the process killed, "p3", whose
+// operation the crash point is; and rpoint and rchoice
 // name a crash inside the recovery of that state when
 // Options.RecoveryCrashes found it. Scenario names cannot hold ':' or '@'
 // (Scenario.Validate).

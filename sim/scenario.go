@@ -21,7 +21,9 @@ type Scenario struct {
 	// Doc says in one line what the workload does and, for a bug variant,
 	// what is wrong with it.
 	Doc string
-	// Faults lists the fault models that apply; nil means all.
+	// Faults lists the fault models that apply; nil means ProcessCrash
+	// and PowerFailure. ProcessKill applies only when listed: its
+	// workload starts processes of its own to kill (Machine.Start).
 	Faults []Fault
 	// Model is the reference model the recovered state is judged against.
 	Model models.Model
@@ -82,7 +84,7 @@ func (s *Scenario) Buggy() bool { return strings.Contains(s.Name, "-bug-") }
 // Applies reports whether fault model f applies to the scenario.
 func (s *Scenario) Applies(f Fault) bool {
 	if s.Faults == nil {
-		return true
+		return f != ProcessKill
 	}
 	for _, g := range s.Faults {
 		if g == f {

@@ -25,7 +25,13 @@ func (x *explorer) runSchedules() {
 	var threads, steps, runs int
 	var note string
 	for i := first; i < last && !x.stopped.Load(); i++ {
-		s, err := x.runWorkload(i)
+		var s *sched
+		var err string
+		if x.opts.Fault == ProcessKill {
+			s, err = x.runKills(i)
+		} else {
+			s, err = x.runWorkload(i)
+		}
 		runs++
 		threads, steps = max(threads, s.maxThreads), max(steps, s.decisions)
 		interleavings[s.schedule] = true
@@ -101,7 +107,19 @@ func (x *explorer) runWorkload(i int) (*sched, string) {
 		runErr = s.unwaitedFailure()
 	}
 	s.mu.Unlock()
-	if !x.stopped.Load() && runErr == "" {
+	if x.opts.Fault == ProcessKill && x.kill != nil {
+		// A run that killed one process: what its survivors failed with
+		// is a verdict on the kill (kill.go).
+		if !x.stopped.Load() {
+			runErr = x.killEnd(m, proc, runErr)
+		}
+	} else if x.opts.Fault == ProcessKill {
+		// The run that finds where to kill has no crash point; a fault it
+		// injected must fire, as in any run.
+		if unfired := m.unfired(); len(unfired) > 0 && runErr == "" && !x.stopped.Load() {
+			runErr = "an injected fault never fired: " + strings.Join(unfired, "; ")
+		}
+	} else if !x.stopped.Load() && runErr == "" {
 		x.hookMu.Lock()
 		x.crashPoint(Event{Index: m.lastOp().Index + 1, Proc: proc.ID, Kind: "end"})
 		x.hookMu.Unlock()
@@ -212,7 +230,7 @@ func (m *Machine) endRecovery() {
 // as the workload's own does. s.mu is held.
 func (s *sched) unwaitedFailure() string {
 	for _, t := range s.threads[1:] {
-		if t.err != nil && !t.waited {
+		if t.err != nil && !t.waited && !t.labKilled() { // a process the explorer killed fails as it may
 			return fmt.Sprintf("%v: %v", t, t.err)
 		}
 	}

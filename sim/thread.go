@@ -40,6 +40,11 @@ func (th *Thread) Wait() error {
 		th.t.joiners = append(th.t.joiners, me)
 		s.block(me, fmt.Sprintf("Wait for %v", th.t))
 	}
+	if err := th.t.err; err != nil && th.t.labKilled() && !errors.Is(err, ErrKilled) {
+		// Its process was killed (ProcessKill): what its goroutine made
+		// of the failing calls after is not the process's doing.
+		return fmt.Errorf("%w: %v, whose process was killed, returned: %v", ErrKilled, th.t, err)
+	}
 	return th.t.err
 }
 

@@ -77,7 +77,7 @@ type runFlags struct {
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs := newFlags("run", "[flags] [scenario...]", runAbout, stderr)
-	fs.StringVar(&f.fault, "fault", "all", "fault `model`: process, power or all (every one that applies to each scenario)")
+	fs.StringVar(&f.fault, "fault", "all", "fault `model`: process, power, kill (one process of several) or all (every one that applies to each scenario)")
 	fs.StringVar(&f.strategy, "strategy", "all", "crash-state `strategy`: drop-all, keep-all, prefixes, subsets or all\n(every one that applies to the fault model)")
 	fs.StringVar(&f.profile, "profile", sim.DefaultProfile, "file-system `profile` whose crash states a power failure leaves: "+sim.ProfileNames()+"\n(posix-4k: the rules before profiles, 4 KiB units and zero tails)")
 	fs.IntVar(&f.maxStates, "max-states", 0, "states of one crash point enumerated under subsets before sampling (0: the simulator's 256)")

@@ -87,6 +87,9 @@ func BenchmarkExploreDepth(b *testing.B) {
 			b.Fatalf("no scenario %s", name)
 		}
 		for _, fault := range sim.Faults {
+			if !sc.Applies(fault) {
+				continue
+			}
 			for _, depth := range []int{1, 2} {
 				b.Run(name+"/"+fault.String()+"/depth="+strconv.Itoa(depth), func(b *testing.B) {
 					opts := sim.Options{Fault: fault, CrashDepth: depth}

@@ -94,6 +94,11 @@
 //     all acknowledged; a zero-copy View without the generation check,
 //     which after a power failure views a stale handle's place in the
 //     fresh namespace (ABA).
+//   - shm-procs, shm-procs-power: the same store shared by two writer
+//     processes (three threads), a reader process and a cleaner process
+//     under the scheduler; under ProcessKill each is killed at each of its
+//     operations while the others go on, the supervisor restarting a dead
+//     cleaner. The same bugs in that setting (shm-procs-bug-*).
 //
 // Judged by durable linearizability (sim.Scenario.Check: every thread a
 // client, what each operation returned judged by porcupine, and each

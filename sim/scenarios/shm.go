@@ -57,9 +57,8 @@ import (
 //     catch the same bug after a slot is recycled and after a free while
 //     a view is in use.
 //
-// What waits for the deterministic scheduler (issue 11): several writers,
-// readers and cleaners in several processes, one of them killed while
-// the others go on, judged by durable linearizability.
+// Several writers, readers and cleaners in several processes, one of
+// them killed while the others go on, are shm-procs (shm_procs.go).
 const (
 	shmDir       = "/dev/shm"
 	shmName      = "scn"
@@ -381,49 +380,72 @@ func shmPower(name, doc string, bug shmbug.Bug) *sim.Scenario {
 				return nil, err
 			}
 			defer s.Close()
-			var stale []shm.Handle
-			if b, err := engine.ReadFile(env.FS, shmHandles); err == nil {
-				for k := 0; k+shm.HandleLen <= len(b); k += shm.HandleLen {
-					var h shm.Handle
-					if err := h.UnmarshalBinary(b[k : k+shm.HandleLen]); err != nil {
-						return nil, err
-					}
-					stale = append(stale, h)
-				}
-			} else if !errors.Is(err, fs.ErrNotExist) {
+			stale, err := shmKeptHandles(env)
+			if err != nil {
 				return nil, err
 			}
-			// The new namespace holds blobs of the same sizes where the
-			// old one did: a stale handle must still name none of them.
-			for _, h := range stale {
-				if h.Size > uint32(s.MaxBlob()) {
-					continue // garbage where a write did not persist
-				}
-				if _, err := s.Append(make([]byte, h.Size)); err != nil {
-					return nil, err
-				}
-			}
-			for _, h := range stale {
-				b, err := s.Resolve(h)
-				if err == nil {
-					return nil, fmt.Errorf("a handle from before the power failure, %v, resolves in the new namespace to %q", h, shmShort(string(b)))
-				}
-				if !errors.Is(err, shm.ErrNotFound) && !errors.Is(err, shm.ErrGone) && !errors.Is(err, shm.ErrHandle) {
-					return nil, fmt.Errorf("a handle from before the power failure, %v: %w", h, err)
-				}
-				// And in place: View checks the generation too.
-				var seen []byte
-				err = s.View(h, func(v []byte) { seen = append(seen, v...) })
-				if seen != nil || err == nil {
-					return nil, fmt.Errorf("a handle from before the power failure, %v, views in the new namespace %q (%v)", h, shmShort(string(seen)), err)
-				}
-				if !errors.Is(err, shm.ErrNotFound) && !errors.Is(err, shm.ErrGone) && !errors.Is(err, shm.ErrHandle) {
-					return nil, fmt.Errorf("a handle from before the power failure, %v, in View: %w", h, err)
-				}
+			if err := shmStaleHandlesResolveNot(s, stale); err != nil {
+				return nil, err
 			}
 			// The blobs of before are lost with shared memory: none is
 			// pending.
 			return []string{}, s.Check()
 		},
 	}
+}
+
+// shmKeptHandles reads the handles a workload kept in shmHandles, as a
+// power failure left them: none if the file is gone.
+func shmKeptHandles(env *sim.Env) ([]shm.Handle, error) {
+	var stale []shm.Handle
+	b, err := engine.ReadFile(env.FS, shmHandles)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for k := 0; k+shm.HandleLen <= len(b); k += shm.HandleLen {
+		var h shm.Handle
+		if err := h.UnmarshalBinary(b[k : k+shm.HandleLen]); err != nil {
+			return nil, err
+		}
+		stale = append(stale, h)
+	}
+	return stale, nil
+}
+
+// shmStaleHandlesResolveNot checks that handles from before a power
+// failure name nothing in s, a namespace created since, even once it
+// holds blobs of the same sizes where the old one did: it appends those
+// blobs, in the order of stale, then resolves and views each stale
+// handle (nothing stale attached).
+func shmStaleHandlesResolveNot(s *shm.Store, stale []shm.Handle) error {
+	for _, h := range stale {
+		if h.Size > uint32(s.MaxBlob()) {
+			continue // garbage where a write did not persist
+		}
+		if _, err := s.Append(make([]byte, h.Size)); err != nil {
+			return err
+		}
+	}
+	for _, h := range stale {
+		b, err := s.Resolve(h)
+		if err == nil {
+			return fmt.Errorf("a handle from before the power failure, %v, resolves in the new namespace to %q", h, shmShort(string(b)))
+		}
+		if !errors.Is(err, shm.ErrNotFound) && !errors.Is(err, shm.ErrGone) && !errors.Is(err, shm.ErrHandle) {
+			return fmt.Errorf("a handle from before the power failure, %v: %w", h, err)
+		}
+		// And in place: View checks the generation too.
+		var seen []byte
+		err = s.View(h, func(v []byte) { seen = append(seen, v...) })
+		if seen != nil || err == nil {
+			return fmt.Errorf("a handle from before the power failure, %v, views in the new namespace %q (%v)", h, shmShort(string(seen)), err)
+		}
+		if !errors.Is(err, shm.ErrNotFound) && !errors.Is(err, shm.ErrGone) && !errors.Is(err, shm.ErrHandle) {
+			return fmt.Errorf("a handle from before the power failure, %v, in View: %w", h, err)
+		}
+	}
+	return nil
 }
