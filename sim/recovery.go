@@ -170,6 +170,7 @@ func (x *explorer) violation(f *failure) Violation {
 	markUnits(f, v.Lost, v.Kept)
 	v.ReplayID = id.String()
 	v.Problem, v.Expected, v.Observed, v.Diff, v.Panic = bad.problem, bad.expected, bad.observed, bad.diff, bad.panic
+	x.keepState(f, id)
 	return v
 }
 

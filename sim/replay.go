@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/crashsim/crashsim/faultfs"
+	"github.com/crashsim/crashsim/models"
 )
 
 // Replay is one crash state rebuilt from its ReplayID, recovered again with
@@ -40,6 +41,10 @@ type Replay struct {
 	// through more than one crash, or a continuation that failed
 	// (docs/DESIGN.md F4).
 	Epochs []Epoch
+	// Saved is set when the crash image came from a saved execution
+	// (RunSavedReplay) rather than from running the workload again: it
+	// says from where. Trace is then the saved excerpt, without Sources.
+	Saved string
 }
 
 // Epoch is one later life of the program in a Replay: the trace of the
@@ -134,6 +139,19 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 	key := pointKey(id.Schedule, k) // the crash point's seeds are the schedule's
 	v := Violation{Point: k, Trace: at.Index, At: x.describePoint(at), ReplayID: id.String(), Kept: []Unit{}, Lost: []Unit{}, Liveness: id.Continuation}
 	v.Excerpt = tail(r.Trace, excerptLen)
+	x.replayState(r, v, key, check, died, img, pend, choice)
+}
+
+// replayState recovers the workload's crash image img of crash point key
+// (a pointKey), whose state is choice of pend (nil for a process crash, or
+// a saved image), goes on through the crashes of the id's chain, and
+// judges the last recovery against check; v is the violation's crash
+// point. It fills r, or sets x.replay.err.
+func (x *explorer) replayState(r *Replay, v Violation, key int, check *models.Prefix, died string, img *faultfs.FS, pend *faultfs.Pending, choice faultfs.Choice) {
+	id := r.ID
+	if onReplayImage != nil {
+		onReplayImage(img)
+	}
 	f := &failure{job: job{point: key, choice: choice, pend: pend, check: check, died: died, base: x.opts.Seed}, liveness: id.Continuation}
 	last, sources := f.job, r.Sources // the chain's last crash, and the sources of its trace
 	m := machineOn(img)

@@ -58,6 +58,9 @@ type Result struct {
 	// schedule in which two threads were blocked on Go primitives at once
 	// (see the package doc, "Threads and the scheduler").
 	Nondeterministic string `json:"nondeterministic,omitempty"`
+	// Execution is the recorded execution the violations depend on, with
+	// Options.SaveExecution; WriteExecution saves it beside the results.
+	Execution *Execution `json:"-"`
 
 	// CrashPoints is how many crash points the workload reached (each
 	// shard reaches them all).
