@@ -215,7 +215,7 @@ func resultOf(r *sim.Result, v, id string) resultView {
 			if _, ok := firstAt[viol.Point]; !ok {
 				firstAt[viol.Point] = vid
 			}
-			rv.Violations = append(rv.Violations, violationOf(viol, vid, i+1))
+			rv.Violations = append(rv.Violations, violationOf(viol, vid, i+1, r.ReplayCommand(viol)))
 		}
 	}
 	rv.Unshown = len(r.Violations) - len(rv.Violations)
@@ -269,12 +269,12 @@ func marksOf(points []sim.Point, firstAt map[int]string, deepAt map[int]bool) ([
 // violationOf builds a violation's view. v.At says where the crash
 // strikes — "after #12 …" for a process crash, "before #74 …" for a power
 // failure, which strikes just before a barrier the excerpt then lacks.
-func violationOf(v *sim.Violation, id string, n int) violationView {
+func violationOf(v *sim.Violation, id string, n int, replay string) violationView {
 	vv := violationView{
 		ID: id, N: n, Point: v.Point, Trace: v.Trace, At: v.At,
 		Problem: v.Problem, Expected: v.Expected, Observed: v.Observed, Diff: v.Diff,
 		Panic: v.Panic, RecoveryCrash: v.RecoveryCrash, Profiles: v.ProfilesText(), Culprit: v.CulpritText(),
-		Replay:         "crashsim replay " + v.ReplayID,
+		Replay:         replay,
 		HasExpectation: v.Expected != "" || v.Observed != "",
 	}
 	// A unit of a recovery that crashed indexes that recovery's trace,

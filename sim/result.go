@@ -61,6 +61,9 @@ type Result struct {
 	// Execution is the recorded execution the violations depend on, with
 	// Options.SaveExecution; WriteExecution saves it beside the results.
 	Execution *Execution `json:"-"`
+	// ExecutionFile is the file the command that ran it saved Execution
+	// in, which ReplayCommand names.
+	ExecutionFile string `json:"execution_file,omitempty"`
 
 	// CrashPoints is how many crash points the workload reached (each
 	// shard reaches them all).

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/crashsim/crashsim/faultfs"
@@ -60,6 +61,21 @@ func (x *explorer) keepState(f *failure, id ReplayID) {
 	x.saver.mu.Lock()
 	x.saver.states[id.String()] = ps
 	x.saver.mu.Unlock()
+}
+
+// ReplayCommand is the crashsim command that replays v, a violation of
+// r: `crashsim replay <id>`, from r's saved execution when r has an
+// ExecutionFile that holds its state (or, read back from JSON, when it
+// has one at all).
+func (r *Result) ReplayCommand(v *Violation) string {
+	cmd := "crashsim replay " + v.ReplayID
+	if r.ExecutionFile == "" {
+		return cmd
+	}
+	if r.Execution != nil && !slices.ContainsFunc(r.Execution.States, func(s SavedState) bool { return s.ID == v.ReplayID }) {
+		return cmd
+	}
+	return "crashsim replay --execution " + shellWord(r.ExecutionFile) + " " + v.ReplayID
 }
 
 // saveExecution fills r.Execution, when the run saves its execution, with
