@@ -565,8 +565,8 @@
 // read), needs no re-execution of every kind of storage operation, and
 // is smaller — a run's images share most of their blocks, which the file
 // stores once (4 KiB blocks by content; blocks of zeros and holes cost a
-// few bytes), and the body is DEFLATE-compressed. The 1,381
-// violations of the built-in bug variants fit in 489 KiB, 81 files of a
+// few bytes), and the body is DEFLATE-compressed. The 1,398
+// violations of the built-in bug variants fit in 497 KiB, 82 files of a
 // median 3.9 KiB (docs/BENCHMARKS.md). A power
 // failure's image is built again, when the run ends, from the violation's
 // shrunk choice; a process crash's is a copy made before its recovery
@@ -577,8 +577,7 @@
 // BreaksOn and NotOn the run found and judges everything else again. The
 // recovery, the continuations of a chain and a crashed recovery are code
 // and run again: a continuation that is not deterministic may diverge
-// (ErrDiverged). Not saved either: the first image of a chain of process
-// crashes, which the continuation changed (Execution.Unsaved says so).
+// (ErrDiverged).
 // The history is gob-encoded; models' inputs are registered here, the
 // built-in scenarios' by package scenarios, and a program's own input
 // types need gob.Register in the process that replays (the saving one

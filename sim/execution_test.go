@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"os"
 	"reflect"
 	"slices"
 	"testing"
@@ -260,5 +261,72 @@ func TestSavedHistoryOfOwnTypes(t *testing.T) {
 	}
 	if _, err := savedCheck(models.Register(), &SavedState{Inputs: b}); err == nil {
 		t.Errorf("a history the model refuses was rebuilt")
+	}
+}
+
+// TestSavedReplayOfChains: a violation reached through two crashes saves
+// the image of the first, the workload's, under both fault models; the
+// saved replay runs the recovery and the continuation again from it to
+// the second crash, and gives the rerun's verdict from the same image.
+func TestSavedReplayOfChains(t *testing.T) {
+	// Its recovery is right until the continuation has run once; after
+	// that it forgets the last record.
+	sc := appendLog([][]byte{[]byte("one"), []byte("two")}, func(env *Env) (any, error) {
+		recs, err := readLog(env.FS, "/log")
+		if _, serr := env.FS.Stat("/restarted"); serr == nil && len(recs) > 0 {
+			recs = recs[:len(recs)-1]
+		}
+		return recs, err
+	})
+	sc.Name = "forgets-after-restart"
+	sc.Continue = func(env *Env) error {
+		f, err := env.FS.OpenFile("/restarted", os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return env.FS.SyncDir("/")
+	}
+	images := replayImages(t)
+	for _, fault := range []Fault{ProcessCrash, PowerFailure} {
+		res, err := Explore(sc, Options{Fault: fault, CrashDepth: 2, SaveExecution: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := res.Execution
+		if len(e.States) != len(res.Violations) || len(e.Unsaved) != 0 {
+			t.Fatalf("%v: %d of %d violations saved, unsaved %q", fault, len(e.States), len(res.Violations), e.Unsaved)
+		}
+		chains := 0
+		for _, v := range res.Violations {
+			if len(v.Chain) == 0 {
+				continue
+			}
+			chains++
+			id, _ := ParseReplayID(v.ReplayID)
+			*images = nil
+			again, err := RunReplay(sc, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved, err := RunSavedReplay(sc, id, e)
+			if err != nil {
+				t.Fatalf("%v: %s: %v", fault, id, err)
+			}
+			if len(*images) != 2 || !reflect.DeepEqual((*images)[0], (*images)[1]) {
+				t.Fatalf("%v: %s: the saved replay started from another image than the rerun", fault, id)
+			}
+			if saved.Violation == nil || saved.Verdict != again.Verdict || saved.Violation.Problem != v.Problem || len(saved.Epochs) != 1 {
+				t.Errorf("%v: %s: saved %q (%d epochs), rerun %q, run %q", fault, id, saved.Verdict, len(saved.Epochs), again.Verdict, v.Problem)
+			}
+		}
+		if chains == 0 {
+			t.Fatalf("%v: no violation through two crashes: %+v", fault, res.Violations)
+		}
 	}
 }

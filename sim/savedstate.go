@@ -54,9 +54,7 @@ func (x *explorer) keepState(f *failure, id ReplayID) {
 	case f.saved != nil:
 		ps.img = f.saved
 	default:
-		// A chain of process crashes goes on from the first image, which
-		// its continuation changed.
-		ps.why = "the image of a process crash that a continuation went on from is not kept"
+		ps.why = "no image of the workload's crash was kept"
 	}
 	x.saver.mu.Lock()
 	x.saver.states[id.String()] = ps
