@@ -582,7 +582,7 @@
 // built-in scenarios' by package scenarios, and a program's own input
 // types need gob.Register in the process that replays (the saving one
 // registers them itself). Each shard of a sharded run saves its own
-// violations' states.
+// violations' states, in its own file; Merge's result names none.
 //
 // Replay of a chain. RunReplay runs the workload to the first crash point,
 // builds its state, recovers it, runs the continuation to the crash point

@@ -60,7 +60,7 @@ func RunSavedReplay(sc *Scenario, id ReplayID, e *Execution) (*Replay, error) {
 	x.replay = &replayTarget{id: id}
 	sv := s.Violation
 	r := &Replay{ID: id, Doc: sc.Doc, Trace: sv.Excerpt,
-		Saved: fmt.Sprintf("a saved execution: the crash image and the history up to crash point %d were saved by the run; the workload was not run again", id.Point)}
+		Saved: fmt.Sprintf("a saved execution: the crash image and the history up to crash point %d were saved by the run, and the workload was not run again (its trace is the run's excerpt); the recovery ran", id.Point)}
 	x.replay.out = r
 	v := Violation{Point: sv.Point, Trace: sv.Trace, At: sv.At, ReplayID: id.String(), Kept: []Unit{}, Lost: []Unit{}, Liveness: id.Continuation, Excerpt: sv.Excerpt}
 	func() {
