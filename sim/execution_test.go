@@ -330,3 +330,44 @@ func TestSavedReplayOfChains(t *testing.T) {
 		}
 	}
 }
+
+// TestSavedReplayOfRecoveryCrashes: a violation found by crashing a
+// recovery saves the workload's image; the saved replay runs the
+// recovery to the same crash point of its own and recovers again, from
+// the rerun's image and with its verdict, under both fault models.
+func TestSavedReplayOfRecoveryCrashes(t *testing.T) {
+	sc := appendLog([][]byte{[]byte("one"), []byte("two")}, movingRecovery)
+	images := replayImages(t)
+	for _, fault := range Faults {
+		res, err := Explore(sc, Options{Fault: fault, RecoveryCrashes: true, SaveExecution: true})
+		if err != nil || len(res.Violations) == 0 || len(res.Execution.States) != len(res.Violations) {
+			t.Fatalf("%v: %v, %d violations, %d saved", fault, err, len(res.Violations), len(res.Execution.States))
+		}
+		crashed := 0
+		for _, v := range res.Violations {
+			id, _ := ParseReplayID(v.ReplayID)
+			if id.RecoveryPoint < 0 {
+				continue
+			}
+			crashed++
+			*images = nil
+			again, err := RunReplay(sc, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved, err := RunSavedReplay(sc, id, res.Execution)
+			if err != nil {
+				t.Fatalf("%v: %s: %v", fault, id, err)
+			}
+			if len(*images) != 2 || !reflect.DeepEqual((*images)[0], (*images)[1]) {
+				t.Fatalf("%v: %s: the saved replay started from another image than the rerun", fault, id)
+			}
+			if saved.Violation == nil || saved.Verdict != again.Verdict || saved.Violation.RecoveryCrash != again.Violation.RecoveryCrash || saved.Crashed == nil {
+				t.Errorf("%v: %s: saved %q, rerun %q", fault, id, saved.Verdict, again.Verdict)
+			}
+		}
+		if crashed == 0 {
+			t.Fatalf("%v: no violation in a crashed recovery", fault)
+		}
+	}
+}
