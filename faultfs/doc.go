@@ -52,6 +52,13 @@
 //		log.Fatal("the fault was never injected")
 //	}
 //
+// A crash image as plain data, and back (package sim saves it so that a
+// replay needs no rerun of the workload): the same names, inode ids,
+// sizes, blocks and bytes, every one durable, and the same Fingerprint.
+//
+//	saved := img.Image()
+//	again, err := faultfs.FromImage(saved) // ErrImage for one no file system holds
+//
 // The same injection wraps any engine.FS, real files included (Wrap):
 //
 //	fsys := faultfs.Wrap(engine.OSFS{}, faultfs.NewRules(faultfs.Rule{

@@ -221,3 +221,21 @@ func ExampleWrap() {
 	// write: false false
 	// write: true true
 }
+
+// The package doc's image example: a crash image as plain data, and the
+// file system rebuilt from it.
+func ExampleFromImage() {
+	fsys := faultfs.New(faultfs.Options{})
+	f, _ := engine.Create(fsys, "/log")
+	f.WriteAt([]byte("record"), 0)
+	f.Sync()
+	fsys.SyncDir("/")
+	img := fsys.CrashClone(faultfs.CrashOptions{Mode: faultfs.LoseAll})
+
+	saved := img.Image()
+	again, err := faultfs.FromImage(saved) // ErrImage for one no file system holds
+	b, _ := engine.ReadFile(again, "/log")
+	fmt.Println(err, again.Fingerprint() == img.Fingerprint(), string(b))
+	// Output:
+	// <nil> true record
+}

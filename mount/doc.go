@@ -91,20 +91,31 @@
 // trace. The simulated file is closed when the mount closes, in the order
 // the kernel released them; a flock it held is released at once.
 //
-// Replay. A replay (sim.RunReplay, -crashsim.replay) reruns the workload
-// up to its crash point and checks that it is the same workload (the
-// digest of sim.ReplayID), so it needs a program that makes the same calls
-// in the same order each time: a sequential program does. The digest
-// leaves a real process's stats out, which the kernel makes or not as its
-// caches decide. A program whose threads race for the disk may trace
-// otherwise on a rerun: the replay then fails with sim.ErrOtherWorkload,
-// never rebuilds another state. Saving the recorded execution with the
-// results, so that a replay needs no rerun, is not built yet. While
-// replaying, the trace gives each call of Go code in the mounting process
-// its source line: the innermost frame outside the standard library's I/O
-// of the one goroutine in a system call (a stack dump cannot tell which
-// thread a goroutine runs on; with more than one such goroutine there is
-// no line). A child process's calls have none.
+// Replay. A real process is not deterministic: it may write other data
+// (a time, a random id) or race other threads for the disk on another
+// run. Explore it with sim.Options.SaveExecution (under go test,
+// -crashsim.save=DIR; the CLI's run --save DIR) and the recorded
+// execution each violation depends on — the crash image the program left,
+// and the history it is judged against — is saved with the results, so
+// that sim.RunSavedReplay (-crashsim.execution=FILE, crashsim replay
+// --execution FILE) rebuilds the exact image from the file without
+// running the program again; the recovery, which is code, runs on a fresh
+// mount of it, and the report says the state came from a saved execution
+// (TestSavedExecutionReplaysARealProcess: a program writing random
+// records). Without it, a replay (sim.RunReplay, -crashsim.replay) reruns
+// the workload up to its crash point and checks that it is the same
+// workload (the digest of sim.ReplayID), which a sequential program that
+// writes the same data each time is. The digest leaves a real process's
+// stats out, which the kernel makes or not as its caches decide. Any
+// other program may trace otherwise on a rerun: the replay then fails
+// with sim.ErrOtherWorkload, never rebuilds another state. While
+// replaying by a rerun, the trace gives each call of Go code in the
+// mounting process its source line: the innermost frame outside the
+// standard library's I/O of the one goroutine in a system call (a stack
+// dump cannot tell which thread a goroutine runs on; with more than one
+// such goroutine there is no line). A child process's calls have none,
+// and a replay from a saved execution has the violation's excerpt of the
+// trace only, without lines: the program did not run.
 //
 // Shared mappings. With direct I/O, mmap(MAP_SHARED) of a file needs
 // FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6); Serve asks for it and

@@ -267,7 +267,7 @@ func resultOf(r *sim.Result, v, id string, links map[*sim.Violation]string) resu
 			if _, ok := firstAt[viol.Point]; !ok {
 				firstAt[viol.Point] = vid
 			}
-			vv := violationOf(viol, vid, i+1)
+			vv := violationOf(viol, vid, i+1, r.ReplayCommand(viol))
 			vv.Linearization = links[viol]
 			rv.Violations = append(rv.Violations, vv)
 		}
@@ -323,12 +323,12 @@ func marksOf(points []sim.Point, firstAt map[int]string, deepAt map[int]bool) ([
 // violationOf builds a violation's view. v.At says where the crash
 // strikes — "after #12 …" for a process crash, "before #74 …" for a power
 // failure, which strikes just before a barrier the excerpt then lacks.
-func violationOf(v *sim.Violation, id string, n int) violationView {
+func violationOf(v *sim.Violation, id string, n int, replay string) violationView {
 	vv := violationView{
 		ID: id, N: n, Point: v.Point, Trace: v.Trace, At: v.At,
 		Problem: v.Problem, Expected: v.Expected, Observed: v.Observed, Diff: v.Diff,
 		Panic: v.Panic, RecoveryCrash: v.RecoveryCrash, Profiles: v.ProfilesText(), Culprit: v.CulpritText(),
-		Replay:         "crashsim replay " + v.ReplayID,
+		Replay:         replay,
 		HasExpectation: v.Expected != "" || v.Observed != "",
 	}
 	// A unit of a recovery that crashed indexes that recovery's trace,

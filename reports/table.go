@@ -130,7 +130,7 @@ func Violations(w io.Writer, results []*sim.Result, max int) error {
 		}
 		for i := range shown {
 			v := &r.Violations[i]
-			if _, err := fmt.Fprintf(w, "\n== %s: violation %d of %d\n%s", runName(r), i+1, n, v.WithReplay("crashsim replay "+v.ReplayID)); err != nil {
+			if _, err := fmt.Fprintf(w, "\n== %s: violation %d of %d\n%s", runName(r), i+1, n, v.WithReplay(r.ReplayCommand(v))); err != nil {
 				return err
 			}
 		}

@@ -164,6 +164,14 @@ type chain struct {
 func (x *explorer) continueChain(j job) {
 	img := j.start.image(j, x.opts.Tail)
 	defer img.Release()
+	first := j
+	first.img = img
+	saved := x.keepImage(first) // with Options.SaveExecution, a process crash's image before its recovery
+	defer func() {
+		if saved != nil {
+			saved.Release()
+		}
+	}()
 	m := machineOn(img)
 	x.recoveries.Add(1)
 	seed := j.seedOf(j.choice)
@@ -174,6 +182,7 @@ func (x *explorer) continueChain(j job) {
 	}
 	c := &chain{x: x, first: j}
 	if f := c.goOn(m, j.check.Restart(k), 2, seed, nil); f != nil {
+		f.saved, saved = saved, nil
 		x.fail(f)
 	}
 }

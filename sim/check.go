@@ -55,17 +55,19 @@ func check(t TB, sc *Scenario, opts Options, p *property) *Result {
 		replayCheck(t, sc, opts, p)
 		return nil
 	}
+	opts.SaveExecution = opts.SaveExecution || saveDirFlag != ""
 	res, err := Explore(sc, opts)
 	if err != nil {
 		t.Fatalf("sim.Check(%s): %v", sc.Name, err)
 		return nil
 	}
+	saved := saveForCheck(t, sc, res)
 	if res.RunError != "" {
 		t.Errorf("%s: the workload failed: %s", sc.Name, res.RunError)
 	}
 	for i := range res.Violations {
 		v := &res.Violations[i]
-		t.Errorf("%s under a %v crash (%v): violation\n%s", sc.Name, res.Fault, res.Strategy, v.WithReplay(replayCommand(t, v.ReplayID, p)))
+		t.Errorf("%s under a %v crash (%v): violation\n%s", sc.Name, res.Fault, res.Strategy, v.WithReplay(savedReplayCommand(replayCommand(t, v.ReplayID, p), saved, v.ReplayID, res.Execution)))
 	}
 	for _, w := range res.Warnings {
 		t.Logf("%s: warning: %s", sc.Name, w) // a misuse, not a verdict: see Warning

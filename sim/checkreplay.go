@@ -85,7 +85,7 @@ func replayCheck(t TB, sc *Scenario, opts Options, p *property) {
 		otherExploration(t, tr, sc, why, p)
 		return
 	}
-	rp, err := RunReplay(sc, id)
+	rp, err := runReplayForCheck(sc, id)
 	switch {
 	case errors.Is(err, ErrDiverged):
 		otherExploration(t, tr, sc, err.Error(), p)

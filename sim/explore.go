@@ -63,6 +63,7 @@ type explorer struct {
 	// workload) is no crash point.
 	live   atomic.Pointer[Machine]
 	ck     *checker // the current schedule's checker, x.check its prefix
+	saver  *saver   // with Options.SaveExecution (savedstate.go)
 	points int      // crash points reached, in every shard and schedule
 	deaths int      // the machine's deaths (Process.Death) crash points have seen
 	// The schedule whose run is going on (see runSchedules): its number,
@@ -157,6 +158,9 @@ type failure struct {
 	chain    []chainLink
 	liveness bool
 	memo     shrinkMemo // shared by the causes of one crash point, if set
+	// saved is a copy of a process crash's image before its recovery,
+	// with Options.SaveExecution (savedstate.go).
+	saved *faultfs.FS
 }
 
 func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
@@ -199,6 +203,9 @@ func newExplorer(sc *Scenario, opts Options) (*explorer, error) {
 			RecoveryCrashes: opts.RecoveryCrashes, CrashDepth: opts.depthFor(sc), Shard: opts.Shard.String(),
 			StatesExact: true, Violations: []Violation{},
 		},
+	}
+	if opts.SaveExecution {
+		x.saver = &saver{states: map[string]pendingState{}}
 	}
 	x.depth = x.res.CrashDepth
 	if x.depth > 1 {
@@ -604,12 +611,13 @@ func (x *explorer) judgeJob(j job) {
 	if x.opts.RecoveryCrashes {
 		base = j.img.CrashClone(faultfs.CrashOptions{Mode: faultfs.KeepAll})
 	}
+	saved := x.keepImage(j)
 	// Nobody asks for a power-failure state of this image again (crashes
 	// of the recovery, if any, are of base): its writes need no history.
 	j.img.Untrack()
 	out := x.recoverOn(j.img, j.seedOf(j.choice))
 	if bad := j.judge(out); bad != nil {
-		x.fail(&failure{job: j, out: out, problem: *bad})
+		x.fail(&failure{job: j, out: out, problem: *bad, saved: saved})
 		return
 	}
 	// Judged and found good: nobody looks at this image again, so its
@@ -618,8 +626,12 @@ func (x *explorer) judgeJob(j job) {
 	j.img.Release()
 	if base != nil {
 		if rc := x.crashRecovery(j, base, x.prof, true); rc != nil {
+			rc.saved, saved = saved, nil
 			x.fail(rc)
 		}
+	}
+	if saved != nil {
+		saved.Release()
 	}
 }
 
@@ -781,6 +793,7 @@ func (x *explorer) report() {
 	wg.Wait()
 	r.Violations = append([]Violation{}, slices.Concat(vs...)...)
 	x.nameCulprits(r.Violations)
+	x.saveExecution(r)
 	r.Recoveries = int(x.recoveries.Load())
 	r.Continuations, r.ContinuationStates = int(x.continuations.Load()), int(x.contStates.Load())
 	r.Elapsed = time.Since(x.start)

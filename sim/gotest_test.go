@@ -147,3 +147,33 @@ func sameState(t *testing.T, found, replayed, id string) {
 		t.Errorf("the replay's trace does not end with the excerpt found:\nfound\n%s\nreplayed\n%s", strings.Join(excerpt, "\n"), strings.Join(trace, "\n"))
 	}
 }
+
+// TestSavedReplayFromGoTest: a test whose workload writes random data,
+// run with -crashsim.save=DIR, prints with each violation a command that
+// names the saved execution; run as printed, it rebuilds the state from
+// the file and fails the test alone with the same judgement, saying it
+// came from a saved execution. Without the file, the replay runs the
+// workload again, finds another workload, and says so.
+func TestSavedReplayFromGoTest(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out, failed := runIn(t, root, "go test ./sim/testdata/userpkg -run '^TestUserRandom$' -count=1 -v -crashsim.save="+shellQuote(dir))
+	if !failed || !strings.Contains(out, "--- FAIL: TestUserRandom") {
+		t.Fatalf("the random scenario did not fail its test:\n%s", out)
+	}
+	found, cmd := violationWith(t, out, regexp.QuoteMeta(`go test ./sim/testdata/userpkg -run '^TestUserRandom$' -v -crashsim.replay='`)+
+		`(user-random@[^']+)' -crashsim\.execution='`+regexp.QuoteMeta(dir)+`/TestUserRandom\.user-random\.1\.crashexec'`)
+	replayed, failed := runIn(t, root, cmd[0])
+	if !failed || !strings.Contains(replayed, "--- FAIL: TestUserRandom") || !strings.Contains(replayed, "from     a saved execution") {
+		t.Fatalf("%s: the saved state does not fail its test:\n%s", cmd[0], replayed)
+	}
+	sameState(t, found, replayed, cmd[1])
+
+	rerun, failed := runIn(t, root, strings.Split(cmd[0], " -crashsim.execution=")[0])
+	if !failed || !strings.Contains(rerun, "another workload") {
+		t.Errorf("a replay that runs the random workload again:\n%s", rerun)
+	}
+}

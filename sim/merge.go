@@ -99,6 +99,8 @@ func Merge(shards ...*Result) (*Result, error) {
 
 	m := *byIndex[0]
 	m.Shard = Shard{}.String()
+	// Each shard saved its own violations' states, in its own file.
+	m.Execution, m.ExecutionFile = nil, ""
 	m.Points = slices.Clone(m.Points)
 	for k := range m.Points {
 		m.Points[k].Violations = 0

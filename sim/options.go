@@ -210,6 +210,11 @@ type Options struct {
 	MaxChains int
 	// Progress, if set, is called after each crash point is explored.
 	Progress func(Progress)
+	// SaveExecution saves, in Result.Execution, the recorded execution
+	// each violation depends on: the crash image the workload left and
+	// the history it is judged against, so that RunSavedReplay rebuilds
+	// the state without running the workload (execution.go).
+	SaveExecution bool
 }
 
 // ProfileNames lists the profiles Options.Profile names, as a user reads

@@ -176,6 +176,7 @@ func (x *explorer) violation(f *failure) Violation {
 	if bad.lin != nil {
 		v.Linearization = bad.lin.visualize()
 	}
+	x.keepState(f, id)
 	return v
 }
 

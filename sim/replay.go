@@ -40,6 +40,10 @@ type Replay struct {
 	// through more than one crash, or a continuation that failed
 	// (docs/DESIGN.md F4).
 	Epochs []Epoch
+	// Saved is set when the crash image came from a saved execution
+	// (RunSavedReplay) rather than from running the workload again: it
+	// says from where. Trace is then the saved excerpt, without Sources.
+	Saved string
 }
 
 // Epoch is one later life of the program in a Replay: the trace of the
@@ -140,13 +144,28 @@ func (x *explorer) replayPoint(k int, at Event, died string) {
 	key := pointKey(id.Schedule, k) // the crash point's seeds are the schedule's
 	v := Violation{Point: k, Trace: at.Index, At: x.describePoint(at), ReplayID: id.String(), Kept: []Unit{}, Lost: []Unit{}, Liveness: id.Continuation}
 	v.Excerpt = tail(r.Trace, excerptLen)
-	f := &failure{job: job{point: key, choice: choice, pend: pend, check: check, hist: hist, died: died, base: x.opts.Seed}, liveness: id.Continuation}
+	j := job{point: key, choice: choice, pend: pend, check: check, hist: hist, died: died, base: x.opts.Seed}
 	if x.kill != nil {
-		f.job.killed, f.job.failed, f.job.open = x.kill.pid, x.kill.failed, open
+		j.killed, j.failed, j.open = x.kill.pid, x.kill.failed, open
 		if hist == nil {
-			f.job.alts = withoutEach(check, open)
+			j.alts = withoutEach(check, open)
 		}
 	}
+	x.replayState(r, v, j, img)
+}
+
+// replayState recovers the workload's crash image img of crash point
+// j.point (a pointKey), whose state is j.choice of j.pend (nil for a
+// process crash, or a saved image), goes on through the crashes of the
+// id's chain, and judges the last recovery as j says (j.check, j.hist,
+// j.died, a kill's); v is the violation's crash point. It fills r, or
+// sets x.replay.err.
+func (x *explorer) replayState(r *Replay, v Violation, j job, img *faultfs.FS) {
+	id := r.ID
+	if onReplayImage != nil {
+		onReplayImage(img)
+	}
+	f := &failure{job: j, liveness: id.Continuation}
 	last, sources := f.job, r.Sources // the chain's last crash, and the sources of its trace
 	m := machineOn(img)
 	// Crashes after the first (docs/DESIGN.md F4): each crash's state is

@@ -30,6 +30,9 @@ func (r *Replay) Format(w io.Writer, last int, more string) error {
 		verdict = "VIOLATION: the state still recovers wrongly (see below)"
 	}
 	fmt.Fprintf(&b, "verdict  %s\n", verdict)
+	if r.Saved != "" {
+		fmt.Fprintf(&b, "from     %s\n", r.Saved)
+	}
 	crashAt := uint64(0)
 	haveCrash := false
 	crashLine := ""

@@ -58,6 +58,12 @@ type Result struct {
 	// schedule in which two threads were blocked on Go primitives at once
 	// (see the package doc, "Threads and the scheduler").
 	Nondeterministic string `json:"nondeterministic,omitempty"`
+	// Execution is the recorded execution the violations depend on, with
+	// Options.SaveExecution; WriteExecution saves it beside the results.
+	Execution *Execution `json:"-"`
+	// ExecutionFile is the file the command that ran it saved Execution
+	// in, which ReplayCommand names.
+	ExecutionFile string `json:"execution_file,omitempty"`
 
 	// CrashPoints is how many crash points the workload reached (each
 	// shard reaches them all).

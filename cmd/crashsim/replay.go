@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/crashsim/crashsim/sim"
 	"github.com/crashsim/crashsim/sim/scenarios"
@@ -14,9 +15,18 @@ violation), recovers it again and judges it: prints the verdict, the
 violation, the trace up to the crash point with the source location of each
 storage operation, and the trace of the recovery.
 
+By default the workload runs again up to the crash point, which rebuilds
+the state of a deterministic workload. With --execution FILE, a saved
+execution ('run --save DIR' writes one per run with violations, and its
+replay commands name it), the crash image and the history it is judged
+against come from the file: the workload is not run again, the recovery
+is, and the report says so. A real process (a program on a FUSE mount) is
+not deterministic: its violations replay from their saved execution.
+
 Built-in scenarios only: a scenario of your own replays in its own test,
 with the go test command sim.Check prints for each violation
-(go test ./yourpkg -run '^TestYours$' -v -crashsim.replay='<id>').
+(go test ./yourpkg -run '^TestYours$' -v -crashsim.replay='<id>', and
+-crashsim.save=DIR adds -crashsim.execution=FILE to it).
 
 Exit code: 1 if the state still violates, 0 if it now recovers correctly,
 2 on a usage error or when the scenario no longer reaches that state (the
@@ -27,8 +37,9 @@ scenario or the engine changed since the id was printed).`
 const replayEvents = 40
 
 func replayCmd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("replay", "<id> [--all]", replayAbout, stderr)
+	fs := newFlags("replay", "[--execution FILE] <id> [--all]", replayAbout, stderr)
 	all := fs.Bool("all", false, "show every event of the traces, not only the last 40")
+	execution := fs.String("execution", "", "rebuild the state from this saved execution `file` ('run --save'), without running the workload")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return flagsExit(err)
@@ -53,8 +64,21 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 			"  go test ./yourpkg -run '^TestYours$' -v -crashsim.replay='%s'\n", id.Scenario, id)
 		return exitUsageErr
 	}
-	rp, err := sim.RunReplay(sc, id)
+	var rp *sim.Replay
+	if *execution != "" {
+		e, rerr := sim.ReadExecution(*execution)
+		if rerr != nil {
+			fmt.Fprintf(stderr, "crashsim: --execution: %s\n", executionProblem(rerr))
+			return exitUsageErr
+		}
+		rp, err = sim.RunSavedReplay(sc, id, e)
+	} else {
+		rp, err = sim.RunReplay(sc, id)
+	}
 	switch {
+	case errors.Is(err, sim.ErrNotSaved):
+		fmt.Fprintf(stderr, "crashsim: --execution: %s\n", executionProblem(err))
+		return exitUsageErr
 	case errors.Is(err, sim.ErrOtherWorkload):
 		fmt.Fprintf(stderr, "crashsim: the id is of another %s workload than this build runs (%s): the scenario or the engine changed since the id was printed\n",
 			id.Scenario, reason(err, sim.ErrOtherWorkload))
@@ -81,4 +105,15 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		return exitProblem
 	}
 	return exitOK
+}
+
+// executionProblem says what is wrong with a saved execution, in the
+// words of its error's class, without the package's prefix.
+func executionProblem(err error) string {
+	for _, class := range []error{sim.ErrExecutionTruncated, sim.ErrExecutionCorrupt, sim.ErrExecutionVersion, sim.ErrNotSaved} {
+		if errors.Is(err, class) {
+			return strings.TrimPrefix(class.Error(), "sim: ") + ": " + reason(err, class)
+		}
+	}
+	return err.Error()
 }

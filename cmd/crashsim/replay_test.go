@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/crashsim/crashsim/reports"
+	"github.com/crashsim/crashsim/sim"
 )
 
 // TestReplayCorrect replays a state of the correct scenario: it recovers,
@@ -75,5 +79,43 @@ func TestGoldenReplay(t *testing.T) {
 		// or another workload.
 		[]string{"replay", "pmem-log:power:subsets:0:0:zero:100000:0//1"},
 		[]string{"replay", "pmem-log@00c0ffee12345678:power:subsets:0:0:zero:1:0//1"},
+		// A saved execution that is no file, or one cut short.
+		[]string{"replay", "--execution", "testdata/no-such.crashexec", "pmem-log:power:subsets:0:0:zero:1:0//1"},
+		[]string{"replay", "--execution", "testdata/truncated.crashexec", "pmem-log:power:subsets:0:0:zero:1:0//1"},
 	)
+}
+
+// TestReplaySavedExecution: run --save writes each run's saved execution
+// and its replay commands name it; replay --execution rebuilds the state
+// from the file, judges it as the run did and says where it came from.
+func TestReplaySavedExecution(t *testing.T) {
+	dir := t.TempDir()
+	r := crashsim(append([]string{"run", "--save", dir, "--violations", "1"}, goldenBug...)...)
+	if r.code != exitProblem {
+		t.Fatalf("%s", r.transcript())
+	}
+	file := filepath.Join(dir, "file-log-bug-no-crc.power.subsets"+sim.ExecutionExt)
+	m := regexp.MustCompile(`replay:   crashsim replay --execution ` + regexp.QuoteMeta(file) + ` (\S+)\n`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("no replay command with the saved execution %s:\n%s", file, r.stdout)
+	}
+	saved := crashsim("replay", "--execution", file, m[1])
+	again := crashsim("replay", m[1])
+	if saved.code != exitProblem || again.code != exitProblem || !strings.Contains(saved.stdout, "from     a saved execution") {
+		t.Fatalf("%s\n%s", saved.transcript(), again.transcript())
+	}
+	problem := regexp.MustCompile(`(?m)^  (problem|expected|observed): .*$`)
+	if a, b := problem.FindAllString(saved.stdout, -1), problem.FindAllString(again.stdout, -1); len(a) == 0 || strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Errorf("saved replay judges\n%s\nthe rerun\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	// A damaged file, and an id it does not hold, are usage errors.
+	b, _ := os.ReadFile(file)
+	os.WriteFile(file, b[:len(b)-1], 0o644)
+	if c := crashsim("replay", "--execution", file, m[1]); c.code != exitUsageErr || !strings.Contains(c.stderr, "truncated") {
+		t.Errorf("a truncated file: %s", c.transcript())
+	}
+	os.WriteFile(file, b, 0o644)
+	if c := crashsim("replay", "--execution", file, "file-log-bug-no-crc:power:subsets:0:0:zero:100000:0//1"); c.code != exitUsageErr || !strings.Contains(c.stderr, "none of") {
+		t.Errorf("an id not saved: %s", c.transcript())
+	}
 }

@@ -6,8 +6,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/crashsim/crashsim/faultfs"
@@ -72,6 +74,7 @@ type runFlags struct {
 	json            bool
 	out, html       string
 	violations      int
+	save            string
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -100,6 +103,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.out, "out", "", "also write the results as JSON to this `file`")
 	fs.StringVar(&f.html, "html", "", "also write an HTML report with a timeline of each run to this `file`")
 	fs.IntVar(&f.violations, "violations", 3, "violations shown in detail per run (-1: all)")
+	fs.StringVar(&f.save, "save", "", "save the recorded execution of each run with violations in this `dir`\n(<scenario>.<fault>.<strategy>"+sim.ExecutionExt+"), so that 'crashsim replay --execution FILE <id>'\nrebuilds a state from it without running the workload again")
 	names, err := parseFlags(fs, args)
 	if err != nil {
 		return flagsExit(err)
@@ -143,6 +147,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		RecoveryCrashes: f.recoveryCrashes,
 		CrashDepth:      f.crashDepth,
 		MaxChains:       f.maxChains,
+		SaveExecution:   f.save != "",
 	}
 	switch {
 	case f.shard == "auto":
@@ -170,6 +175,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			discardOutputs(outFile, htmlFile)
 			return usageError(stderr, "run", err)
 		}
+		fmt.Fprintf(stderr, "crashsim run: %v\n", err)
+		return exitProblem
+	}
+	if err := saveExecutions(f.save, results); err != nil {
 		fmt.Fprintf(stderr, "crashsim run: %v\n", err)
 		return exitProblem
 	}
@@ -345,4 +354,31 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// saveExecutions writes, in dir, the saved execution of each result that
+// has violations, and names the file in the result (its replay commands
+// and its JSON say it). Nothing is written without dir.
+func saveExecutions(dir string, results []*sim.Result) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, r := range results {
+		if r.Execution == nil || len(r.Execution.States) == 0 {
+			continue
+		}
+		name := r.Scenario + "." + r.FaultName + "." + r.StrategyName
+		if r.Shard != "" && r.Shard != "all" {
+			name += ".shard-" + strings.ReplaceAll(r.Shard, "/", "-of-")
+		}
+		file := filepath.Join(dir, name+sim.ExecutionExt)
+		if err := sim.WriteExecution(file, r.Execution); err != nil {
+			return err
+		}
+		r.ExecutionFile = file
+	}
+	return nil
 }

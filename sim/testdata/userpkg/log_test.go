@@ -1,6 +1,7 @@
 package userpkg
 
 import (
+	"crypto/rand"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -51,4 +52,20 @@ func TestUserProperty(t *testing.T) {
 		records := rapid.SliceOfN(rapid.SliceOfN(rapid.Byte(), 1, 16), 1, 4).Draw(rt, "records")
 		return scenario(records), sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets}
 	})
+}
+
+// TestUserRandom is scenario with records a real process would write:
+// random, drawn at every run, so that running the workload again is
+// another workload; only a saved execution (-crashsim.save) replays it.
+func TestUserRandom(t *testing.T) {
+	sc := scenario(nil)
+	sc.Name = "user-random"
+	sc.Run = func(env *sim.Env) error {
+		recs := [][]byte{make([]byte, 8), make([]byte, 8)}
+		for _, r := range recs {
+			rand.Read(r)
+		}
+		return scenario(recs).Run(env)
+	}
+	sim.Check(t, sc, sim.Options{Fault: sim.PowerFailure, Strategy: sim.Subsets})
 }
