@@ -46,8 +46,8 @@
 // A request from the process that mounted (Go code of the scenario) is an
 // operation of the Env's own process; a request from another process, a
 // child started with exec.Command, is one of a simulated process started
-// for it on first sight ("pid 4711 (sqlite3)"). A violation's crash point
-// and excerpt say which:
+// for it on first sight, named after its program ("#3 p2 pid 4711 start
+// sqlite3"). A violation's crash point and excerpt say which:
 //
 //	#14 p1 pid 80211 sync /log.tmp
 //
@@ -96,7 +96,11 @@
 // digest of sim.ReplayID), so it needs a program that makes the same calls
 // in the same order each time: a sequential program does. The digest
 // leaves a real process's stats out, which the kernel makes or not as its
-// caches decide. A program whose threads race for the disk may trace
+// caches decide, and its pid (sim.Machine.StartPID), which a rerun
+// changes; it keeps the bytes the program writes, so a program that
+// writes the time or other values of its own run is another workload on
+// every run, and its replay ids can replay only without their digest
+// (sim.ReplayID), which is then not checked. A program whose threads race for the disk may trace
 // otherwise on a rerun: the replay then fails with sim.ErrOtherWorkload,
 // never rebuilds another state. Saving the recorded execution with the
 // results, so that a replay needs no rerun, is not built yet. While
