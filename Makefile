@@ -99,11 +99,14 @@ sqlite3:
 	@command -v sqlite3 >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq sqlite3; }
 
-## real-programs: programs nobody here wrote (bbolt, SQLite's sqlite3),
-## explored through the FUSE mount of the simulated disk (bench/boltcrash,
-## bench/sqlitecrash; docs/MOUNT.md).
+## real-programs: programs nobody here wrote (bbolt, SQLite's sqlite3,
+## hashicorp/raft-wal), explored through the FUSE mount of the simulated
+## disk (bench/boltcrash, bench/sqlitecrash, bench/raftwalcrash;
+## docs/MOUNT.md), and bbolt's historical torn-meta-page bug in boltdb/bolt
+## v1.2.0, a module of its own (bench/boltcrash/old).
 real-programs: fuse3 sqlite3
-	cd bench && $(GO) test -count=1 ./boltcrash ./sqlitecrash
+	cd bench && $(GO) test -count=1 ./boltcrash ./sqlitecrash ./raftwalcrash
+	cd bench/boltcrash/old && $(GO) test -count=1 .
 
 ## bench-mount: the FUSE mount's cost per call against engine.FS on the
 ## same simulated machine (mount BenchmarkCalls), and the crash states

@@ -81,7 +81,8 @@ func runChild(args ...string) (int, error) {
 
 // TestChildProcesses explores writeLog run by other processes, one per
 // record: the planted bug is caught at the crash point of a call of one
-// of them, named by its pid, and the correct version passes.
+// of them, named by its pid, the replay of its id rebuilds it, and the
+// correct version passes.
 func TestChildProcesses(t *testing.T) {
 	requireMountable(t)
 	var pids []int
@@ -134,6 +135,21 @@ func TestChildProcesses(t *testing.T) {
 		t.Fatalf("first violation at %q, want the child's fsync of /log.tmp", v.At)
 	}
 	t.Logf("first violation at %s: %s", v.At, v.Problem)
+
+	// Each run starts the children with other pids: the replay id's
+	// workload digest leaves them out, so the replay, a rerun, is the
+	// same workload and rebuilds the state.
+	id, err := sim.ParseReplayID(v.ReplayID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := sim.RunReplay(sc("os-log-children-bug-no-dirsync", noDirSync), id)
+	if err != nil {
+		t.Fatalf("replay %s: %v", v.ReplayID, err)
+	}
+	if rep.Violation == nil || rep.Violation.Problem != v.Problem {
+		t.Fatalf("replay %s: verdict %q, want %q", v.ReplayID, rep.Verdict, v.Problem)
+	}
 }
 
 // TestSharedMapping maps a file of the mount shared, with direct I/O

@@ -46,8 +46,8 @@
 // A request from the process that mounted (Go code of the scenario) is an
 // operation of the Env's own process; a request from another process, a
 // child started with exec.Command, is one of a simulated process started
-// for it on first sight ("pid 4711 (sqlite3)"). A violation's crash point
-// and excerpt say which:
+// for it on first sight, named after its program ("#3 p2 pid 4711 start
+// sqlite3"). A violation's crash point and excerpt say which:
 //
 //	#14 p1 pid 80211 sync /log.tmp
 //
@@ -105,17 +105,18 @@
 // records). Without it, a replay (sim.RunReplay, -crashsim.replay) reruns
 // the workload up to its crash point and checks that it is the same
 // workload (the digest of sim.ReplayID), which a sequential program that
-// writes the same data each time is. The digest leaves a real process's
-// stats out, which the kernel makes or not as its caches decide. Any
-// other program may trace otherwise on a rerun: the replay then fails
-// with sim.ErrOtherWorkload, never rebuilds another state. While
-// replaying by a rerun, the trace gives each call of Go code in the
-// mounting process its source line: the innermost frame outside the
-// standard library's I/O of the one goroutine in a system call (a stack
-// dump cannot tell which thread a goroutine runs on; with more than one
-// such goroutine there is no line). A child process's calls have none,
-// and a replay from a saved execution has the violation's excerpt of the
-// trace only, without lines: the program did not run.
+// writes the same data each time is. The digest leaves out a real
+// process's stats, which the kernel makes or not as its caches decide,
+// and its pid (sim.Machine.StartPID), which a rerun changes. Any other
+// program may trace otherwise on a rerun: the replay then fails with
+// sim.ErrOtherWorkload, never rebuilds another state. While replaying by
+// a rerun, the trace gives each call of Go code in the mounting process
+// its source line: the innermost frame outside the standard library's I/O
+// of the one goroutine in a system call (a stack dump cannot tell which
+// thread a goroutine runs on; with more than one such goroutine there is
+// no line). A child process's calls have none, and a replay from a saved
+// execution has the violation's excerpt of the trace only, without lines:
+// the program did not run.
 //
 // Shared mappings. With direct I/O, mmap(MAP_SHARED) of a file needs
 // FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6); Serve asks for it and

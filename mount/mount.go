@@ -87,21 +87,21 @@ func Env(env *sim.Env, opts Options) (*Mount, error) {
 		if f, ok := procs[pid]; ok {
 			return f
 		}
-		p := env.Machine().Start(processName(pid))
-		p.SetPID(pid)
+		p := env.Machine().StartPID(programName(pid), pid)
 		procs[pid] = p.FS()
 		return p.FS()
 	}, opts)
 }
 
-// processName names a simulated process after the real one: "pid 4711
-// (sqlite3)".
-func processName(pid int) string {
+// programName is the name of the program the real process pid runs, as
+// the kernel knows it ("sqlite3"), or "?" once it is gone. It leaves the
+// pid out: the trace shows it beside (sim.Machine.StartPID).
+func programName(pid int) string {
 	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	if err != nil {
-		return fmt.Sprintf("pid %d", pid)
+		return "?"
 	}
-	return fmt.Sprintf("pid %d (%s)", pid, trimNewline(string(comm)))
+	return trimNewline(string(comm))
 }
 
 func trimNewline(s string) string {

@@ -343,9 +343,20 @@ func (m *Machine) deathsSince(seen int) (int, string) {
 }
 
 // Start starts a new process.
-func (m *Machine) Start(name string) *Process {
+func (m *Machine) Start(name string) *Process { return m.start(name, 0) }
+
+// StartPID starts a new process that stands for the real process pid of
+// this machine's operating system from its start on, as SetPID says:
+// name is the program's ("sqlite3"), and the trace's start event carries
+// the pid beside it. A name that held the pid would put it in the
+// workload's digest (ReplayID), which a rerun, with another pid, would
+// never match.
+func (m *Machine) StartPID(name string, pid int) *Process { return m.start(name, pid) }
+
+func (m *Machine) start(name string, pid int) *Process {
 	m.mu.Lock()
 	p := &Process{m: m, ID: len(m.procs) + 1, Name: name}
+	p.pid.Store(int64(pid))
 	m.procs = append(m.procs, p)
 	m.mu.Unlock()
 	p.view = m.disk.View(p.ID)

@@ -15,7 +15,7 @@ import (
 // of the explorations, the workload's run included. explored/op is the
 // states built (Result.Explored).
 func BenchmarkExplore(b *testing.B) {
-	requireMountable(b)
+	RequireMountable(b)
 	for _, c := range []struct {
 		name  string
 		fault sim.Fault
@@ -26,7 +26,7 @@ func BenchmarkExplore(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			explored, judged := 0, 0
 			for b.Loop() {
-				res, err := sim.Explore(boltScenario("bolt-put", 2, true), sim.Options{Fault: c.fault, MaxStates: 16})
+				res, err := sim.Explore(Scenario("bolt-put", 2, true), sim.Options{Fault: c.fault, MaxStates: 16})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,187 +1,13 @@
 package boltcrash
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	bolt "go.etcd.io/bbolt"
-
-	"github.com/crashsim/crashsim/engine"
-	"github.com/crashsim/crashsim/faultfs"
-	"github.com/crashsim/crashsim/models"
-	"github.com/crashsim/crashsim/mount"
 	"github.com/crashsim/crashsim/sim"
 )
 
-const childEnv = "CRASHSIM_BOLT_CHILD"
-
-func TestMain(m *testing.M) {
-	if args := os.Getenv(childEnv); args != "" {
-		out, err := child(strings.Fields(args))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Stdout.Write(out)
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
-var bucket = []byte("b")
-
-// child runs one bbolt program:
-//
-//	put DB KEY VALUE  one Update that puts KEY=VALUE
-//	dump DB           the bucket as JSON ({} when there is no database)
-func child(args []string) ([]byte, error) {
-	switch args[0] {
-	case "put":
-		db, err := bolt.Open(args[1], 0o600, &bolt.Options{Timeout: time.Second})
-		if err != nil {
-			return nil, err
-		}
-		err = db.Update(func(tx *bolt.Tx) error {
-			b, err := tx.CreateBucketIfNotExists(bucket)
-			if err != nil {
-				return err
-			}
-			return b.Put([]byte(args[2]), []byte(args[3]))
-		})
-		if cerr := db.Close(); err == nil {
-			err = cerr
-		}
-		return nil, err
-	case "dump":
-		state := map[string]string{}
-		if _, err := os.Stat(args[1]); errors.Is(err, fs.ErrNotExist) {
-			return json.Marshal(state)
-		}
-		db, err := bolt.Open(args[1], 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
-		if err != nil {
-			return nil, err
-		}
-		defer db.Close()
-		err = db.View(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucket)
-			if b == nil {
-				return nil
-			}
-			return b.ForEach(func(k, v []byte) error {
-				state[string(k)] = string(v)
-				return nil
-			})
-		})
-		if err != nil {
-			return nil, err
-		}
-		if err := checkDB(db); err != nil {
-			return nil, err
-		}
-		return json.Marshal(state)
-	}
-	return nil, fmt.Errorf("no child program %q", args[0])
-}
-
-// checkDB runs bbolt's own consistency check (Tx.Check).
-func checkDB(db *bolt.DB) error {
-	return db.View(func(tx *bolt.Tx) error {
-		var errs []error
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		return errors.Join(errs...)
-	})
-}
-
-func run(args ...string) ([]byte, error) {
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, " "), "GORACE=atexit_sleep_ms=0")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("bbolt %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
-	}
-	return out, nil
-}
-
-// boltScenario puts n keys, one transaction (one child) each. With
-// created, the database is created, and its name made durable with an
-// fsync of its directory, before the first acknowledged transaction: bbolt
-// itself never syncs the directory it creates its file in.
-func boltScenario(name string, n int, created bool) *sim.Scenario {
-	return &sim.Scenario{
-		Name:  name,
-		Model: models.KV(),
-		Run: func(env *sim.Env) error {
-			mnt, err := mount.Env(env, mount.Options{})
-			if err != nil {
-				return err
-			}
-			defer mnt.Close()
-			db := mnt.Path("db")
-			if created {
-				env.Invoke(models.KVPut{Key: "init", Value: "0"})
-				_, err := run("put", db, "init", "0")
-				env.Return(err)
-				if err != nil {
-					return err
-				}
-				d, err := os.Open(mnt.Dir())
-				if err != nil {
-					return err
-				}
-				err = d.Sync()
-				d.Close()
-				if err != nil {
-					return err
-				}
-				env.DurableAll()
-			}
-			for i := 1; i <= n; i++ {
-				k, v := fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)
-				env.Invoke(models.KVPut{Key: k, Value: v})
-				_, err := run("put", db, k, v)
-				env.Return(err)
-				if err != nil {
-					return err
-				}
-				env.DurableAll()
-			}
-			return nil
-		},
-		Recover: func(env *sim.Env) (any, error) {
-			mnt, err := mount.Env(env, mount.Options{})
-			if err != nil {
-				return nil, err
-			}
-			defer mnt.Close()
-			out, err := run("dump", filepath.Join(mnt.Dir(), "db"))
-			if err != nil {
-				return nil, err
-			}
-			state := map[string]string{}
-			return state, json.Unmarshal(out, &state)
-		},
-	}
-}
-
-func requireMountable(t testing.TB) {
-	t.Helper()
-	disk := faultfs.New(faultfs.Options{})
-	mnt, err := mount.Serve(func(int) engine.FS { return disk }, mount.Options{})
-	mount.Require(t, err)
-	mnt.Close()
-}
+func TestMain(m *testing.M) { Main(m) }
 
 // TestBolt explores bbolt v1.5.0 under power failures and process
 // crashes, two transactions after the database was made, and pins what
@@ -198,7 +24,7 @@ func requireMountable(t testing.TB) {
 //     failure can lose the database whole with every acknowledged
 //     transaction (bolt-create).
 func TestBolt(t *testing.T) {
-	requireMountable(t)
+	RequireMountable(t)
 	for _, c := range []struct {
 		name    string
 		created bool
@@ -209,7 +35,7 @@ func TestBolt(t *testing.T) {
 		{"bolt-put", true, sim.ProcessCrash, false},
 		{"bolt-create", false, sim.PowerFailure, true},
 	} {
-		res, err := sim.Explore(boltScenario(c.name, 2, c.created), sim.Options{Fault: c.fault, MaxStates: 16})
+		res, err := sim.Explore(Scenario(c.name, 2, c.created), sim.Options{Fault: c.fault, MaxStates: 16})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,5 +58,28 @@ func TestBolt(t *testing.T) {
 		if lost != c.lost {
 			t.Errorf("%s under %v: acknowledged transactions lost: %v, want %v", c.name, c.fault, lost, c.lost)
 		}
+	}
+}
+
+// TestBoltTornMeta explores RenamedScenario under power failures that
+// tear writes at 8 bytes (Options.Granularity), so that a meta page
+// written at a crash can be left half old, half new: bbolt then opens the
+// database from its other meta page, the transaction before, and no state
+// explored recovers wrongly. boltdb v1.2.0, before the fix of boltdb/bolt
+// issue 548, refuses to open such a database ("checksum error"):
+// bench/boltcrash/old, TestTornMeta, and docs/MOUNT.md.
+func TestBoltTornMeta(t *testing.T) {
+	RequireMountable(t)
+	res, err := sim.Explore(RenamedScenario("bolt-renamed", 2), sim.Options{Fault: sim.PowerFailure, MaxStates: 16, Granularity: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("bolt-renamed, torn at 8 bytes: %d crash points, %d states explored, %d recovered, %d violations, %v",
+		res.CrashPoints, res.Explored, res.Recoveries, len(res.Violations), res.Elapsed)
+	if res.RunError != "" {
+		t.Fatal(res.RunError)
+	}
+	for _, v := range res.Violations {
+		t.Errorf("crash point %d at %s: %s", v.Point, v.At, v.Problem)
 	}
 }
