@@ -65,7 +65,7 @@ type content struct {
 	drained map[int64]int64   // blocks Drain made durable since durSeq, and when (rule 5)
 	lines   map[int64]int64   // PMem lines Drain made durable since durSeq, and when, where rule 5 can tell (rule 13)
 
-	allocs []extent // ranges Allocate gave blocks since the last Sync (rule 16)
+	allocs []extent // runs of blocks Allocate gave since the last Sync (rule 16), in blocks
 
 	// replaced are the seqs of the renames since the last Sync that gave
 	// the file the name of another, which a profile with RenameFlush
@@ -224,6 +224,7 @@ func (c *content) truncate(size int64, seq int64, e owners) {
 		c.space.freed() // the blocks cut are free again (rule 17)
 	}
 	c.vol.cut(cutFrom, e.vol)
+	c.cutAllocs(cutFrom)
 	c.resize(size, seq)
 }
 

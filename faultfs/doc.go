@@ -216,7 +216,12 @@
 //     the block is a hole, there is nothing to write back: the change is a
 //     cut of the whole block, which puts no data there, so a crash that
 //     loses it reads as one from before it. The size history is kept: the
-//     size is inode metadata, which the next Sync commits.
+//     size is inode metadata, which the next Sync commits, and so are the
+//     blocks Allocate gave (rule 16), as blocks of zeros: a block Allocate
+//     gave and a write then filled is durable after the next Sync without
+//     the data the failed Sync dropped: the allocation is metadata, the
+//     page the data; a block the page cache held before Allocate is not
+//     Allocate's, and stays a hole.
 //
 //  8. Namespace history (F2 "creates, renames, removes ... are durable only
 //     after SyncDir of the parent"). Every create (OpenFile with O_CREATE,
@@ -316,7 +321,15 @@
 //     change of rule 4). The blocks it gave are durable with the size,
 //     after File.Sync: a power failure before it finds the holes again
 //     (blocks that data made durable meanwhile excepted), a process crash
-//     keeps them (rule 11).
+//     keeps them (rule 11). They are durable as Allocate gave them, zeros,
+//     where no data made them durable: the allocation is metadata, the data
+//     written into them since are not. So a block whose data a failed Sync
+//     dropped (rule 7) reads as zeros after the next Sync, and the sync of
+//     an O_DSYNC write to another block (rule 20) leaves a write to an
+//     allocated block pending. Only the holes Allocate filled are its
+//     blocks: one of its range that the page cache held already (a write
+//     or a store gave it) is durable with its data, and one a truncate
+//     then cut whole is freed, Allocate's no more.
 //
 //  17. Capacity (DESIGN.md F2 "mapped pages on a full disk", F3 ENOSPC).
 //     Mount.Capacity, or FS.SetCapacity, limits a file system (a mount, or

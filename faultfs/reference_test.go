@@ -233,6 +233,7 @@ func (f *refFile) truncate(size int64, seq int64) {
 			clear(f.vol[b*BlockSize+from : (b+1)*BlockSize])
 			if from == 0 {
 				f.volAlloc[b] = false
+				delete(f.allocs, b) // freed: a later write's block is the write's
 			}
 			f.addDelta(b, refDelta{seq: seq, off: int(from), data: make([]byte, BlockSize-from), zero: true})
 		}
@@ -266,13 +267,7 @@ func (f *refFile) sync(seq int64) {
 	for b := range f.hist {
 		f.promote(b)
 	}
-	// The blocks allocate gave are durable too, as holes no more.
-	for b := range f.allocs {
-		if f.volAlloc[b] && !f.durAlloc[b] {
-			f.promote(b)
-		}
-	}
-	clear(f.allocs)
+	f.syncAllocs()
 	f.durSize, f.durSeq, f.sizes = f.size, seq, nil
 	clear(f.drained)
 	clear(f.lineDone)
@@ -331,15 +326,25 @@ func (f *refFile) syncRange(off, end int64, seq int64) {
 			f.hist[b] = rest
 		}
 	}
-	for b := range f.allocs {
-		if f.volAlloc[b] && !f.durAlloc[b] {
-			f.promote(b)
-		}
-	}
-	clear(f.allocs)
+	f.syncAllocs()
 	f.durSize, f.durSeq, f.sizes = f.size, seq, nil
 	clear(f.drained)
 	clear(f.lineDone)
+}
+
+// syncAllocs makes the blocks allocate gave durable as it gave them,
+// blocks of zeros, where no data made them durable: a block whose data a
+// failed Sync dropped (rule 7), or whose writes are still pending after
+// the sync of another range (rule 20), keeps the allocation without the
+// data (rule 16).
+func (f *refFile) syncAllocs() {
+	for b := range f.allocs {
+		if f.volAlloc[b] && !f.durAlloc[b] {
+			f.durAlloc[b] = true
+			clear(f.dur[b*BlockSize : (b+1)*BlockSize])
+		}
+	}
+	clear(f.allocs)
 }
 
 func (f *refFile) failSync() {

@@ -156,6 +156,9 @@ func (c *content) backed(off, n, room int64) int64 {
 // allocate gives each hole of [off, end) a block of zeros, in order, while
 // room lasts, and grows the file to end, or, if room ran out first (and it
 // returns false), over the blocks it allocated, as ext4 does (rule 16).
+// It records the blocks it gave, not the range: a block of the range the
+// page cache held already is not Allocate's, and a failed Sync may have
+// dropped its data (rule 7).
 func (c *content) allocate(off, end, room int64, seq int64, e owners) bool {
 	reached := end
 	took := false
@@ -173,26 +176,52 @@ func (c *content) allocate(off, end, room int64, seq int64, e owners) bool {
 		if c.space != nil && c.space.counting() {
 			c.space.used++
 		}
+		if c.tracked() {
+			c.addAlloc(b)
+		}
 	}
 	c.fp = nil
-	if took && c.tracked() {
-		c.allocs = append(c.allocs, extent{off, reached})
-	}
 	if (reached == end || took) && reached > c.size {
 		c.resize(reached, seq)
 	}
 	return reached == end
 }
 
-// syncAllocs makes the blocks Allocate gave since the last Sync durable:
-// the durable tree gets the page cache's block where it has a hole and the
-// page cache a block no pending change touches, which is Allocate's block
-// of zeros (rule 16). It is called after the dirty blocks were promoted.
+// addAlloc records that Allocate gave block b, as a run of blocks, so
+// that a large range costs a few extents.
+func (c *content) addAlloc(b int64) {
+	if n := len(c.allocs); n > 0 && c.allocs[n-1].end == b {
+		c.allocs[n-1].end = b + 1
+		return
+	}
+	c.allocs = append(c.allocs, extent{b, b + 1})
+}
+
+// cutAllocs forgets the blocks Allocate gave from block b on, which a
+// shrinking truncate freed: a block a later write puts there is the
+// write's, durable with its data.
+func (c *content) cutAllocs(b int64) {
+	kept := c.allocs[:0:0]
+	for _, x := range c.allocs {
+		if x.off < b {
+			kept = append(kept, extent{x.off, min(x.end, b)})
+		}
+	}
+	c.allocs = kept
+}
+
+// syncAllocs makes the blocks Allocate gave since the last Sync durable
+// as what Allocate gave: a block of zeros where the durable tree has a
+// hole (rule 16). It is called after the dirty blocks were promoted, so a
+// hole left is a block whose data is not durable: data a failed Sync
+// dropped (rule 7), which this Sync does not make durable either, or, on
+// an O_DSYNC write's sync of another range, data still pending (rule 20),
+// whose history, on zeros, stays as it is.
 func (c *content) syncAllocs(e owners) {
 	for _, x := range c.allocs {
-		for b := x.off >> blockBits; b<<blockBits < x.end; b++ {
+		for b := x.off; b < x.end; b++ {
 			if c.vol.get(b) != nil && c.dur.get(b) == nil {
-				c.promote(b, e)
+				c.dur.set(b, zeroBlock, e.dur)
 			}
 		}
 	}

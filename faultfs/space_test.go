@@ -3,7 +3,11 @@ package faultfs
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
+	"path"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -205,4 +209,189 @@ func TestCapacityClones(t *testing.T) {
 			wantErrno(t, err, "fallocate", syscall.ENOSPC)
 		}
 	}
+}
+
+// TestRule16AllocationOfDroppedData: the Sync after a failed one makes
+// durable the blocks Allocate gave as Allocate gave them, blocks of zeros,
+// never data a failed Sync dropped (rule 7), and only those blocks. A block
+// the page cache held before Allocate is not Allocate's: its data were
+// dropped, so it is a hole again, as a write's block is until its data are
+// durable (the draw of rapid seed 13199422373242645202 of
+// TestProfileEnumerationMatchesReference, where faultfs made the dropped
+// stores durable). A block Allocate gave and a write then filled keeps the
+// allocation without the data. The sync of an O_DSYNC write to another
+// block makes the allocation durable and leaves the pending write pending
+// (rule 20). Each case checks the bytes and the blocks of every crash
+// state, and the states against the reference.
+func TestRule16AllocationOfDroppedData(t *testing.T) {
+	zeros := func(n int) string { return strings.Repeat("\x00", n) }
+	for _, tc := range []struct {
+		name     string
+		file     string
+		steps    func(t *testing.T, d *driver, f engine.File, rf *refFile)
+		process  string          // the file after a process crash
+		states   map[string]bool // the file in the states of a power failure
+		durBlock int64           // blocks every state holds
+	}{
+		{
+			name: "pmem, stores then Allocate then failed Sync", file: "/pm/a",
+			steps: func(t *testing.T, d *driver, f engine.File, rf *refFile) {
+				r, err := d.fs.Map(f, 4)
+				ok(t, err)
+				defer r.Close()
+				rf.truncate(4, d.seq())
+				_, err = r.WriteAt([]byte("aaaa"), 0)
+				ok(t, err)
+				rf.store([]byte("aaaa"), 0, d.seq())
+				stepAllocate(t, d, f, rf, 0, 4097)
+				stepFailSync(t, d, f, rf)
+				stepSync(t, d, f, rf)
+			},
+			process:  "aaaa" + zeros(4093),
+			states:   map[string]bool{zeros(4097): true},
+			durBlock: 1, // block 1; block 0 is the stores', a hole
+		},
+		{
+			name: "disk, write then Allocate then failed Sync", file: "/d/a",
+			steps: func(t *testing.T, d *driver, f engine.File, rf *refFile) {
+				stepWrite(t, d, f, rf, "aaaa", 0)
+				stepAllocate(t, d, f, rf, 0, 4097)
+				stepFailSync(t, d, f, rf)
+				stepSync(t, d, f, rf)
+			},
+			process:  "aaaa" + zeros(4093),
+			states:   map[string]bool{zeros(4097): true},
+			durBlock: 1,
+		},
+		{
+			name: "pmem, Allocate then write then failed Sync", file: "/pm/a",
+			steps: func(t *testing.T, d *driver, f engine.File, rf *refFile) {
+				stepAllocate(t, d, f, rf, 0, 4097)
+				stepWrite(t, d, f, rf, "data", 10)
+				stepFailSync(t, d, f, rf)
+				stepSync(t, d, f, rf)
+			},
+			process:  zeros(10) + "data" + zeros(4083),
+			states:   map[string]bool{zeros(4097): true},
+			durBlock: 2, // both, of zeros
+		},
+		{
+			name: "disk, Allocate then write then failed Sync", file: "/d/a",
+			steps: func(t *testing.T, d *driver, f engine.File, rf *refFile) {
+				stepAllocate(t, d, f, rf, 0, 4097)
+				stepWrite(t, d, f, rf, "data", 10)
+				stepFailSync(t, d, f, rf)
+				stepSync(t, d, f, rf)
+			},
+			process:  zeros(10) + "data" + zeros(4083),
+			states:   map[string]bool{zeros(4097): true},
+			durBlock: 2,
+		},
+		{
+			name: "disk, Allocate then write then Sync", file: "/d/a",
+			steps: func(t *testing.T, d *driver, f engine.File, rf *refFile) {
+				stepAllocate(t, d, f, rf, 0, 4097)
+				stepWrite(t, d, f, rf, "data", 10)
+				stepSync(t, d, f, rf)
+			},
+			process:  zeros(10) + "data" + zeros(4083),
+			states:   map[string]bool{zeros(10) + "data" + zeros(4083): true},
+			durBlock: 2,
+		},
+		{
+			name: "disk, Allocate then write then O_DSYNC write of another block", file: "/d/a",
+			steps: func(t *testing.T, d *driver, f engine.File, rf *refFile) {
+				stepAllocate(t, d, f, rf, 0, 2*blk)
+				stepWrite(t, d, f, rf, "data", 10)
+				g, err := d.fs.OpenFile("/d/a", os.O_RDWR|engine.O_DSYNC, 0)
+				ok(t, err)
+				defer g.Close()
+				writeAt(t, g, "sync", blk)
+				rf.write([]byte("sync"), blk, d.seq()-1)
+				rf.syncRange(blk, blk+4, d.seq())
+			},
+			process: zeros(10) + "data" + zeros(4082) + "sync" + zeros(4092),
+			states: map[string]bool{
+				zeros(4096) + "sync" + zeros(4092):                      true,
+				zeros(10) + "data" + zeros(4082) + "sync" + zeros(4092): true,
+			},
+			durBlock: 2,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &driver{ref: newRefFS(driverMounts...), log: new(Log), inject: new(failNextSync)}
+			d.fs = New(Options{Observe: d.log.Observe, Injector: d.inject, Mounts: driverMounts})
+			dir := path.Dir(tc.file)
+			if dir != "/pm" {
+				ok(t, d.fs.MkdirAll(dir, 0o755))
+				d.ref.mkdir(dir, d.seq())
+			}
+			d.fs.SetCapacity(dir, 100*blk) // so that clones count their blocks
+			f := create(t, d.fs, tc.file)
+			defer f.Close()
+			d.ref.create(tc.file, d.seq())
+			for _, dir := range []string{dir, "/"} {
+				ok(t, d.fs.SyncDir(dir))
+				d.ref.syncDir(dir)
+			}
+			tc.steps(t, d, f, d.ref.file(tc.file))
+
+			if got := fileText(t, d.fs.CrashClone(CrashOptions{Mode: KeepAll}), tc.file); got != tc.process {
+				t.Errorf("a process crash: %q, want %q", got, tc.process)
+			}
+			lost := lostAll(d.fs)
+			if got := fileText(t, lost, tc.file); !tc.states[got] {
+				t.Errorf("a power failure losing all: %q", got)
+			}
+			wantSpace(t, lost, dir, tc.durBlock, 100, "a power failure losing all")
+			p := d.fs.Pending(0)
+			want, fits := d.ref.images(0, Tail{Seed: 7}, 2000)
+			if !fits {
+				t.Fatal("the reference has too many states")
+			}
+			got, texts := map[string]bool{}, map[string]bool{}
+			for c := range p.Choices(AllSubsets, 0, 0) {
+				img := p.Clone(c, Tail{Seed: 7})
+				got[image(t, img)] = true
+				texts[fileText(t, img, tc.file)] = true
+				wantSpace(t, img, dir, tc.durBlock, 100, "state "+c.Key())
+			}
+			if !maps.Equal(texts, tc.states) {
+				t.Errorf("the file in the crash states: %q, want %q", slices.Sorted(maps.Keys(texts)), slices.Sorted(maps.Keys(tc.states)))
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("crash states %v, the reference's %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
+			}
+		})
+	}
+}
+
+// The steps of TestRule16AllocationOfDroppedData, on the FS and the
+// reference.
+
+func stepAllocate(t *testing.T, d *driver, f engine.File, rf *refFile, off, end int64) {
+	t.Helper()
+	ok(t, engine.Allocate(f, off, end-off))
+	rf.allocate(off, end, d.seq())
+}
+
+func stepWrite(t *testing.T, d *driver, f engine.File, rf *refFile, s string, off int64) {
+	t.Helper()
+	writeAt(t, f, s, off)
+	rf.write([]byte(s), off, d.seq())
+}
+
+func stepFailSync(t *testing.T, d *driver, f engine.File, rf *refFile) {
+	t.Helper()
+	d.inject.armed = true
+	if f.Sync() == nil {
+		t.Fatal("Sync did not fail")
+	}
+	rf.failSync()
+}
+
+func stepSync(t *testing.T, d *driver, f engine.File, rf *refFile) {
+	t.Helper()
+	ok(t, f.Sync())
+	rf.sync(d.seq())
 }
