@@ -21,9 +21,10 @@ build:
 ## minutes under the race detector on two cores, longer on a loaded machine:
 ## TESTTIMEOUT (per package) is above go test's default of 10 minutes so that
 ## load alone does not fail a run; CI's own limit is 20 minutes for the whole.
-## In CI (CI=true) it first runs fuse3, which the mount's non-root test needs.
+## It first runs fuse3 (installed when missing), which the mount's non-root
+## test needs: make test on a fresh machine does everything.
 TESTTIMEOUT ?= 30m
-test: lint $(if $(filter true,$(CI)),fuse3)
+test: lint fuse3
 	$(GO) test -race -count=1 -timeout $(TESTTIMEOUT) ./...
 
 ## test-heavy: every test with the heavier property and exploration runs
@@ -92,10 +93,9 @@ bench: pmdk fuse3 sqlite3
 ## when missing, and it must be setuid root; and /dev/fuse made 0666, as
 ## Debian's udev rule makes it, for fusermount3 opens it as the user (a
 ## /dev without udev leaves it 0600). The targets that mount need it, and
-## make test in CI (CI=true), where mount's TestUnprivilegedMount runs the
-## mount as nobody and fails if it cannot; elsewhere make test does not
-## need it (the mount's tests skip outside CI, saying why, when they
-## cannot mount).
+## make test, where mount's TestUnprivilegedMount runs the mount as nobody
+## (a bare go test of package mount skips it outside CI, saying why, when
+## it cannot mount; in CI it fails).
 fuse3:
 	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  command -v fusermount3 >/dev/null || { \
