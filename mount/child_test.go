@@ -38,6 +38,7 @@ func TestMain(m *testing.M) {
 //
 //	log DIR N BUG  writeLog of records 1..N in DIR, with logBug BUG
 //	mmap FILE      map FILE shared, store "mapped" at 0, msync, unmap
+//	nonroot        the mount as a user who is not root (unprivileged)
 func child(args []string) error {
 	switch args[0] {
 	case "log":
@@ -48,6 +49,8 @@ func child(args []string) error {
 			records = append(records, fmt.Appendf(nil, "record %d", i))
 		}
 		return writeLog(args[1], records, logBug(bug))
+	case "nonroot":
+		return unprivileged()
 	case "mmap":
 		f, err := os.OpenFile(args[1], os.O_RDWR, 0)
 		if err != nil {

@@ -146,6 +146,16 @@
 // kernel writing back a mapping's pages) goes to the mounting process.
 //
 // Mounting. As root, the server mounts with mount(2) itself (go-fuse's
-// DirectMount); otherwise through fusermount3 (Debian's fuse3). Close
-// unmounts; a file the workload left open makes the unmount lazy.
+// DirectMount) and Close unmounts with umount2(2). Any other user mounts
+// through fusermount3 (Debian's fuse3; make fuse3), looked for as go-fuse
+// does, on PATH, then in /bin (else fusermount, FUSE 2's): none is
+// ErrNoFusermount, an ErrMount. fusermount3 mounts as root only when
+// setuid root, and opens /dev/fuse as the user, which Debian's udev rule
+// lets everyone do (mode 0666) but a /dev without udev may not (0600):
+// Serve's error then says which, and make fuse3 sees to both. Close
+// unmounts with fusermount3 -u. Either way, a file the workload left open
+// makes the unmount lazy (MNT_DETACH, fusermount3 -u -z), where go-fuse's
+// own Server.Unmount would retry a busy mount and give up. The tests run
+// as root; TestUnprivilegedMount runs the non-root path for real, as
+// nobody, from a copy of the test binary.
 package mount

@@ -1,11 +1,14 @@
 package mount
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/faultfs"
@@ -23,6 +27,29 @@ import (
 // permission to mount and no fusermount3, or a kernel that refuses. Tests
 // skip on it outside CI (Skip).
 var ErrMount = errors.New("mount: cannot mount")
+
+// ErrNoFusermount is returned, wrapping ErrMount, when a user who is not
+// root would mount and finds no fusermount3 (nor the older
+// fusermount) on PATH or in /bin, where go-fuse looks for it.
+var ErrNoFusermount = fmt.Errorf("%w: no fusermount3 on PATH or in /bin (Debian's fuse3; make fuse3 installs it)", ErrMount)
+
+// fusermountDir is where go-fuse looks for fusermount3 when PATH has
+// none; a test changes it.
+var fusermountDir = "/bin"
+
+// fusermount returns the path of the program through which a user who is
+// not root mounts and unmounts, found as go-fuse finds it.
+func fusermount() (string, error) {
+	for _, name := range []string{"fusermount3", "fusermount"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+		if p, err := exec.LookPath(filepath.Join(fusermountDir, name)); err == nil {
+			return p, nil
+		}
+	}
+	return "", ErrNoFusermount
+}
 
 // Options says where and how to mount.
 type Options struct {
@@ -50,6 +77,9 @@ type Mount struct {
 	tmp    bool
 	procs  Processes
 	server *fuse.Server
+	// fusermount is the program that mounted and unmounts for a user
+	// who is not root; "" for root, which mounts with mount(2).
+	fusermount string
 
 	tgids sync.Map // thread id -> thread group id (int -> int)
 
@@ -118,6 +148,18 @@ func trimNewline(s string) string {
 // cache of a shared mapping has no caller).
 func Serve(procs Processes, opts Options) (*Mount, error) {
 	m := &Mount{procs: procs, root: path.Clean("/" + opts.Root), dir: opts.Dir}
+	// As root the server mounts with mount(2) itself; otherwise go-fuse
+	// runs fusermount3, which must be there (and setuid root, unless the
+	// user may mount in its own user namespace).
+	direct := os.Geteuid() == 0
+	var bin string
+	if !direct {
+		var err error
+		if bin, err = fusermount(); err != nil {
+			return nil, err
+		}
+		m.fusermount = bin
+	}
 	if m.dir == "" {
 		d, err := os.MkdirTemp("", "crashsim-mount-")
 		if err != nil {
@@ -140,7 +182,7 @@ func Serve(procs Processes, opts Options) (*Mount, error) {
 			FsName:      "crashsim",
 			Name:        "crashsim",
 			Debug:       opts.Debug,
-			DirectMount: os.Geteuid() == 0, // else fusermount3
+			DirectMount: direct, // else fusermount3
 			// flock(2) reaches faultfs; fcntl's POSIX locks the kernel keeps
 			// (engine.FS has whole-file locks only).
 			EnableLocks:          true,
@@ -161,10 +203,27 @@ func Serve(procs Processes, opts Options) (*Mount, error) {
 		if m.tmp {
 			os.Remove(m.dir)
 		}
-		return nil, fmt.Errorf("%w at %s: %w", ErrMount, m.dir, err)
+		return nil, fmt.Errorf("%w at %s: %w%s", ErrMount, m.dir, err, fusermountHint(bin))
 	}
 	m.server = server
 	return m, nil
+}
+
+// fusermountHint says why fusermount3 (bin; "" for root's own mount(2))
+// would fail for this user, if it can tell: fusermount3 mounts as root
+// only when setuid root, and opens /dev/fuse as the user, which Debian's
+// udev rule allows everyone (mode 0666) but a bare /dev may not.
+func fusermountHint(bin string) string {
+	if bin == "" {
+		return ""
+	}
+	if fi, err := os.Stat(bin); err == nil && fi.Mode()&os.ModeSetuid == 0 {
+		return fmt.Sprintf(" (%s is not setuid root)", bin)
+	}
+	if err := unix.Access("/dev/fuse", unix.R_OK|unix.W_OK); err != nil {
+		return fmt.Sprintf(" (uid %d cannot open /dev/fuse for reading and writing, as fusermount3 does: %v; make fuse3 makes it 0666)", os.Geteuid(), err)
+	}
+	return ""
 }
 
 // Dir returns the real directory the disk is mounted at.
@@ -202,15 +261,9 @@ func (m *Mount) Close() error {
 			m.done = nil
 			m.mu.Unlock()
 		}()
-		if os.Geteuid() != 0 {
-			// fusermount3 -u, which the server runs, retrying a busy mount.
-			if err := m.server.Unmount(); err != nil {
-				m.closeErr = fmt.Errorf("mount: unmount %s: %w", m.dir, err)
-				return
-			}
-		} else if err := syscall.Unmount(m.dir, 0); err == nil {
+		if err := m.unmount(false); err == nil {
 			m.server.Wait()
-		} else if err := syscall.Unmount(m.dir, syscall.MNT_DETACH); err != nil {
+		} else if err := m.unmount(true); err != nil {
 			m.closeErr = fmt.Errorf("mount: unmount %s: %w", m.dir, err)
 			return
 		}
@@ -221,6 +274,31 @@ func (m *Mount) Close() error {
 		}
 	})
 	return m.closeErr
+}
+
+// unmount unmounts the directory, with umount2(2) as root and with
+// fusermount3 -u otherwise; lazy detaches it even while a file is open on
+// it (MNT_DETACH, fusermount3 -z). (go-fuse's Server.Unmount would retry a
+// busy mount five times, sleeping, and then give up.)
+func (m *Mount) unmount(lazy bool) error {
+	if m.fusermount == "" {
+		flags := 0
+		if lazy {
+			flags = syscall.MNT_DETACH
+		}
+		return syscall.Unmount(m.dir, flags)
+	}
+	args := []string{"-u", m.dir}
+	if lazy {
+		args = []string{"-u", "-z", m.dir}
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(m.fusermount, args...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w: %s", m.fusermount, strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return nil
 }
 
 // Require stops a test that could not mount (err wraps ErrMount): in CI
