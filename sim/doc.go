@@ -346,7 +346,11 @@
 // may not have taken effect, at its place in the history (durable
 // linearizability's rule for pending operations), so the recovered state
 // passes if it is the state after the history with or without each of
-// them. A process that recovers while the survivors still run is the
+// them. A scenario judged by linearizability (Scenario.Check) gets that
+// from porcupine, for which such an operation is pending; what the
+// killed process marks after the kill — the Return of the operation it
+// was inside, any later Invoke, the completion of a sync (Env.Syncing) —
+// is void and never enters the clients' history. A process that recovers while the survivors still run is the
 // workload's own to start: Thread.Wait tells it that a process was
 // killed, and a new Machine.Start beside the survivors goes on from
 // there (sim/scenarios' shm-procs starts a replacement cleaner so).

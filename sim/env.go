@@ -222,13 +222,21 @@ const (
 // Only a scenario judged by BufferedDurableLinearizability uses it:
 // operations that returned after the call of the last completed sync may
 // be lost, as a suffix of a linearization. Elsewhere it marks the trace.
+// Both marks of a process the explorer killed are void, as its other
+// markers are: a sync whose completion the process did not live to see
+// is not a completed sync of the history.
 func (e *Env) Syncing() (synced func()) {
 	e.point()
+	if e.gone() {
+		return func() { e.point() }
+	}
 	if e.ck == nil || e.ck.lin == nil {
 		e.proc.mark("sync-call", "")
 		return func() {
 			e.point()
-			e.proc.mark("synced", "")
+			if !e.gone() {
+				e.proc.mark("synced", "")
+			}
 		}
 	}
 	ck := e.ck
@@ -239,6 +247,9 @@ func (e *Env) Syncing() (synced func()) {
 	ck.mu.Unlock()
 	return func() {
 		e.point()
+		if e.gone() {
+			return
+		}
 		ck.mu.Lock()
 		defer ck.mu.Unlock()
 		e.proc.mark("synced", fmt.Sprintf("the sync called at %d", t))

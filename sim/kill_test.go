@@ -396,3 +396,126 @@ func TestProcessKillSurvivorFails(t *testing.T) {
 		t.Errorf("the reader (p3) was never killed")
 	}
 }
+
+// TestProcessKillLinearizable: a scenario of several processes judged by
+// durable linearizability under ProcessKill. The two writers pass and
+// b's bug is caught only by a kill of b, by the history (no withoutEach
+// alternatives: porcupine takes an operation the kill left open as
+// pending). And in markedAfterKill, the operation the killed process was
+// inside stays pending — its Return after the kill is void — and nothing
+// it marks after the kill enters the history: neither an operation
+// invoked and returned then, nor the completion of a sync (buffered).
+func TestProcessKillLinearizable(t *testing.T) {
+	opts := Options{Fault: ProcessKill, Schedules: 2, Workers: 2}
+	good := twoWriters("two-writers", false)
+	good.Check = DurableLinearizability
+	if res, err := Explore(good, opts); err != nil || !res.OK() {
+		t.Fatalf("correct writers: %v, run error %q, violations %+v", err, res.RunError, res.Violations)
+	}
+	bug := twoWriters("two-writers-bug", true)
+	bug.Check = DurableLinearizability
+	res, err := Explore(bug, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RunError != "" || len(res.Violations) == 0 {
+		t.Fatalf("b publishing before its data: run error %q, no violation", res.RunError)
+	}
+	for _, v := range res.Violations {
+		if !strings.HasPrefix(v.At, "p3 killed after ") || !strings.Contains(v.Problem, "not durably linearizable") {
+			t.Errorf("%q at %q: want not durably linearizable, b (p3) killed", v.Problem, v.At)
+		}
+	}
+
+	// markedAfterKill: where a kill after each file's operations must
+	// be caught (true) or not, by kind.
+	for _, c := range []struct {
+		kind   CheckKind
+		caught map[string]bool
+	}{
+		{DurableLinearizability, map[string]bool{"/x": false, "/s": true, "/y": true}},
+		{BufferedDurableLinearizability, map[string]bool{"/x": false, "/s": false, "/y": true}},
+	} {
+		res, err := Explore(markedAfterKill(c.kind), Options{Fault: ProcessKill})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.RunError != "" {
+			t.Fatalf("%v: run error %q", c.kind, res.RunError)
+		}
+		killedAt, caught := map[string]bool{}, map[string]bool{}
+		for _, p := range res.Points {
+			killedAt[fileOf(p.At)] = true
+		}
+		for _, v := range res.Violations {
+			caught[fileOf(v.At)] = true
+		}
+		for file, want := range c.caught {
+			if !killedAt[file] {
+				t.Errorf("%v: never killed after an operation on %s (points %+v)", c.kind, file, res.Points)
+			}
+			if caught[file] != want {
+				t.Errorf("%v: killed after %s: caught %v, want %v (violations %+v)", c.kind, file, caught[file], want, res.Violations)
+			}
+		}
+	}
+}
+
+// fileOf returns which of markedAfterKill's files a kill's place names.
+func fileOf(at string) string {
+	for _, f := range []string{"/x", "/s", "/y"} {
+		if strings.Contains(at, " "+f+" ") {
+			return f
+		}
+	}
+	return ""
+}
+
+// markedAfterKill is a workload whose process a invokes x, writes /x
+// and returns x; calls a sync, writes /s and completes the sync; invokes
+// and returns y and writes /y. Recovery always finds the record set
+// empty. Killed after /x, x is pending (its Return is void) and the rest
+// never happened: nothing to miss. Killed after /s, x returned and is
+// lost, which durable linearizability catches; buffered, the sync never
+// completed (its completion is void) and x may be lost. Killed after
+// /y, x returned before a completed sync and is lost: caught either way.
+func markedAfterKill(kind CheckKind) *Scenario {
+	write := func(env *Env, path string) error {
+		f, err := env.FS.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return err
+		}
+		if _, err := f.WriteAt([]byte{1}, 0); err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	return &Scenario{
+		Name:   "marked-after-kill",
+		Faults: []Fault{ProcessKill},
+		Model:  recordSet(),
+		Check:  kind,
+		Run: func(env *Env) error {
+			t := env.Machine().Start("a").Go(func(env *Env) error {
+				env.Invoke("x")
+				if err := write(env, "/x"); err != nil {
+					return err
+				}
+				env.Return(nil)
+				synced := env.Syncing()
+				if err := write(env, "/s"); err != nil {
+					return err
+				}
+				synced()
+				env.Invoke("y")
+				env.Return(nil)
+				return write(env, "/y")
+			})
+			if err := t.Wait(); err != nil && !errors.Is(err, ErrKilled) {
+				return err
+			}
+			return nil
+		},
+		Recover: func(env *Env) (any, error) { return []string{}, nil },
+	}
+}

@@ -97,7 +97,9 @@
 // protocols at every crash point of a writer (sim/scenarios, shm-*,
 // with bug variants it catches) and, with several writer processes, a
 // reader and a cleaner sharing a namespace, kills each of them at each
-// of its operations while the others go on (shm-procs); this package's
+// of its operations while the others go on, judging their appends,
+// resolves and acknowledgements by durable linearizability against the
+// blob-store model with freeing (shm-procs); this package's
 // tests kill writers with
 // SIGKILL at every step and at random instructions, and many writers in
 // many processes are checked linearizable against models.BlobStore.

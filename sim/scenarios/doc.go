@@ -94,11 +94,6 @@
 //     all acknowledged; a zero-copy View without the generation check,
 //     which after a power failure views a stale handle's place in the
 //     fresh namespace (ABA).
-//   - shm-procs, shm-procs-power: the same store shared by two writer
-//     processes (three threads), a reader process and a cleaner process
-//     under the scheduler; under ProcessKill each is killed at each of its
-//     operations while the others go on, the supervisor restarting a dead
-//     cleaner. The same bugs in that setting (shm-procs-bug-*).
 //
 // Judged by durable linearizability (sim.Scenario.Check: every thread a
 // client, what each operation returned judged by porcupine, and each
@@ -115,6 +110,23 @@
 //     readers return the value as loaded, visible before the writer's
 //     flush made it durable, so a crash takes back a value a client saw.
 //     The prefix property cannot see it (TestDurinnBugMissedByPrefix).
+//   - shm-procs, shm-procs-power: the blob store of shm-append shared by
+//     two writer processes (three threads), a reader process and a
+//     cleaner process under the scheduler; under ProcessKill each is
+//     killed at each of its operations while the others go on, the
+//     supervisor restarting a dead cleaner. Appends, resolves and
+//     acknowledgements are judged against shmProcsModel, models.BlobStore
+//     with freeing (a cleaner may free a blob once it is acknowledged, so
+//     its state is the blobs not acknowledged, by name); an operation the
+//     kill left open is pending. After a power failure, which loses
+//     shared memory and which no sync survives, buffered durable
+//     linearizability: every blob may be lost, as the whole suffix, while
+//     the reader's outputs before it are still judged. The same bugs in
+//     that setting (shm-procs-bug-*): the writers' two caught by a kill
+//     of a writer only (not durably linearizable, or the chunk corrupt),
+//     the cleaner's by the history alone (the slow reader resolves a blob
+//     freed under it: not linearizable, crash or not), View's after a
+//     power failure.
 //
 // # Implementation notes
 //

@@ -49,7 +49,8 @@ import (
 //     hurt: no writer fails past a dead writer's reservation, and the
 //     reader never resolves a torn or foreign blob, nor loses one not
 //     acknowledged (it writes each bad read to /data/bad-reads, which the
-//     recovery returns). Recovery attaches as a process would, runs
+//     recovery returns, so that it is judged even when it does not
+//     show in an output). Recovery attaches as a process would, runs
 //     Check, and returns the blobs not acknowledged, each checked
 //     against its name (shmProcsModel); a blob appended by an operation
 //     the kill left open may be there or not.
@@ -74,7 +75,21 @@ import (
 // Each operation is recorded with its input and output (Env.Invoke,
 // Env.Return), resolves included, in the terms of models.BlobStore:
 // blobs are named by their head (writer, thread, index), handles by
-// their text.
+// their text. Each thread is a client, and the history is judged by
+// durable linearizability (sim.DurableLinearizability) against
+// shmProcsModel: the outputs, crash or not — a resolve that finds a
+// blob gone, or another blob, is no output of any order of the
+// operations — and the recovered blobs as the history's final
+// observation, an operation the kill left open pending (it may or may
+// not have taken effect). models.BlobStore itself does not fit: it
+// models no freeing, and the cleaner frees acknowledged blobs at a time
+// of its own. shm-procs-power is judged by buffered durable
+// linearizability: no sync makes a blob in shared memory durable (none
+// is marked, Env.Syncing), so a power failure may lose every operation,
+// as a suffix of a linearization, and the recovery's fresh namespace
+// ([]) is the state before all of them; the reader's outputs are judged
+// still. (Plain durable linearizability would demand every returned
+// append back from memory that a power failure wipes.)
 const (
 	shmProcsAppends = 3 // per writer thread
 	shmProcsMinBlob = 600
@@ -314,9 +329,12 @@ func (p *shmProcsPipe) isSet(flag *bool) bool {
 
 // shmProcsRun is the workload of the shm-procs scenarios: the supervisor
 // (the workload's own process) creates the namespace and starts the
-// writers, the reader and the cleaner. With durable, every operation
-// that returned is durable (shared memory outlives a process); keep
-// makes the reader keep each handle it receives in shmHandles, synced.
+// writers, the reader and the cleaner. With durable, each append and
+// acknowledgement is followed by Env.DurableAll, saying that shared
+// memory outlives the process: under durable linearizability it only
+// marks the trace (what returned is durable by definition), but it is a
+// scheduling point, which the explored schedules keep. keep makes the
+// reader keep each handle it receives in shmHandles, synced.
 func shmProcsRun(env *sim.Env, bug shmbug.Bug, durable, keep bool) error {
 	if err := engine.MkdirAllDurable(env.FS, "/data", 0o755); err != nil {
 		return err
@@ -494,7 +512,9 @@ func shmProcs(name, doc string, bug shmbug.Bug) *sim.Scenario {
 		Doc:    doc,
 		Faults: []sim.Fault{sim.ProcessKill},
 		Model:  shmProcsModel(),
-		Run:    func(env *sim.Env) error { return shmProcsRun(env, bug, true, false) },
+		// Shared memory outlives a killed process: what returned stays.
+		Check: sim.DurableLinearizability,
+		Run:   func(env *sim.Env) error { return shmProcsRun(env, bug, true, false) },
 		Recover: func(env *sim.Env) (any, error) {
 			state := []string{}
 			if b, err := engine.ReadFile(env.FS, shmProcsBad); err == nil {
@@ -555,9 +575,13 @@ func shmProcsPower(name, doc string, bug shmbug.Bug) *sim.Scenario {
 		Doc:    doc,
 		Faults: []sim.Fault{sim.PowerFailure},
 		Model:  shmProcsModel(),
-		// Nothing is durable: shared memory does not survive a power
-		// failure.
-		Run: func(env *sim.Env) error { return shmProcsRun(env, shmbug.None, false, true) },
+		// Shared memory does not survive a power failure and no sync
+		// makes a blob durable (Env.Syncing is never called): any
+		// suffix of a linearization may be lost — here all of it, to
+		// the empty namespace of the recovery — while the outputs the
+		// reader saw before the failure are still judged.
+		Check: sim.BufferedDurableLinearizability,
+		Run:   func(env *sim.Env) error { return shmProcsRun(env, shmbug.None, false, true) },
 		Recover: func(env *sim.Env) (any, error) {
 			o := shmProcsOptions(env, shmProcsLater, bug) // the bug is the reader's
 			if _, err := shm.CleanupNamespace(shmName, o); err != nil && !errors.Is(err, fs.ErrNotExist) {
