@@ -124,16 +124,24 @@ func poolOptions(env *sim.Env, bug txbug.Bug) *tx.Options {
 	return o
 }
 
+// makePoolDir makes the directory of a pool in a file on the disk,
+// durably, before the pool is created there; a pool in persistent memory
+// needs none.
+func makePoolDir(env *sim.Env, name string) error {
+	if name != poolDiskFile {
+		return nil
+	}
+	if err := env.FS.MkdirAll(poolDiskDir, 0o755); err != nil {
+		return err
+	}
+	return env.FS.SyncDir("/")
+}
+
 // createPool creates the pool and the root's structures, before the first
 // operation.
 func createPool(env *sim.Env, name string, bug txbug.Bug) (*tx.Pool[poolTag, poolRoot], error) {
-	if name == poolDiskFile {
-		if err := env.FS.MkdirAll(poolDiskDir, 0o755); err != nil {
-			return nil, err
-		}
-		if err := env.FS.SyncDir("/"); err != nil {
-			return nil, err
-		}
+	if err := makePoolDir(env, name); err != nil {
+		return nil, err
 	}
 	p, err := tx.Create[poolTag, poolRoot](env.FS, name, poolOptions(env, bug))
 	if err != nil {

@@ -94,13 +94,8 @@ func poolApart(name, doc, file string) *sim.Scenario {
 		Doc:   doc,
 		Model: poolKV(),
 		Run: func(env *sim.Env) error {
-			if file == poolDiskFile {
-				if err := env.FS.MkdirAll(poolDiskDir, 0o755); err != nil {
-					return err
-				}
-				if err := env.FS.SyncDir("/"); err != nil {
-					return err
-				}
+			if err := makePoolDir(env, file); err != nil {
+				return err
 			}
 			p, err := tx.Create[poolTag, apartRoot](env.FS, file, poolOptions(env, txbug.None))
 			if err != nil {
@@ -160,13 +155,8 @@ func poolApart(name, doc, file string) *sim.Scenario {
 func continueApart(env *sim.Env, file string) error {
 	p, err := tx.Open[poolTag, apartRoot](env.FS, file, &tx.Options{Rand: envReader{env}})
 	if errors.Is(err, fs.ErrNotExist) {
-		if file == poolDiskFile {
-			if err := env.FS.MkdirAll(poolDiskDir, 0o755); err != nil {
-				return err
-			}
-			if err := env.FS.SyncDir("/"); err != nil {
-				return err
-			}
+		if err := makePoolDir(env, file); err != nil {
+			return err
 		}
 		p, err = tx.Create[poolTag, apartRoot](env.FS, file, poolOptions(env, txbug.None))
 	}

@@ -61,13 +61,8 @@ func poolWordsBug(name, doc, file string, bug txbug.Bug) *sim.Scenario {
 		Doc:   doc,
 		Model: poolKV(),
 		Run: func(env *sim.Env) error {
-			if file == poolDiskFile {
-				if err := env.FS.MkdirAll(poolDiskDir, 0o755); err != nil {
-					return err
-				}
-				if err := env.FS.SyncDir("/"); err != nil {
-					return err
-				}
+			if err := makePoolDir(env, file); err != nil {
+				return err
 			}
 			p, err := tx.Create[poolTag, wordsRoot](env.FS, file, poolOptions(env, txbug.None))
 			if err != nil {
