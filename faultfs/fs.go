@@ -70,6 +70,8 @@ type FS struct {
 	ops   []*metaOp            // namespace changes from the first non-durable one on
 	byDir map[*inode][]*metaOp // non-durable changes touching each directory
 	locks map[*lockHandle]bool // locks held
+	// recordNodes are the inodes that may hold record locks.
+	recordNodes map[*inode]bool
 
 	untracked bool // file data no longer becomes durable (Untrack)
 	linked    bool // a file may have several names: Fingerprint says which (rule 22)
@@ -98,12 +100,13 @@ func New(opts Options) *FS {
 // newFS returns a file system without a root.
 func newFS(opts Options, mounts []mountPoint) *FS {
 	return &FS{
-		opts:   opts,
-		mounts: mounts,
-		space:  newSpaces(mounts),
-		owners: owners{vol: newEpoch(), dur: newEpoch()},
-		byDir:  map[*inode][]*metaOp{},
-		locks:  map[*lockHandle]bool{},
+		opts:        opts,
+		mounts:      mounts,
+		space:       newSpaces(mounts),
+		owners:      owners{vol: newEpoch(), dur: newEpoch()},
+		byDir:       map[*inode][]*metaOp{},
+		locks:       map[*lockHandle]bool{},
+		recordNodes: map[*inode]bool{},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 type lockState struct {
 	exclusive *lockHandle
 	shared    map[*lockHandle]bool
+	records   []recordLocked // fcntl record locks (recordlock.go)
 }
 
 // lockHandle is a held lock; Close releases it.
@@ -41,8 +42,9 @@ func (fsys *FS) Lock(name string, mode engine.LockMode) (io.Closer, error) {
 	return fsys.lock(0, name, mode)
 }
 
-// ReleaseLocks releases every lock held by owner, as the kernel does when a
-// process dies, and returns how many it released. Their handles' Close then
+// ReleaseLocks releases every lock held by owner, flock and record locks
+// alike, as the kernel does when a process dies, and returns how many it
+// released. Their handles' Close then
 // returns an error wrapping engine.ErrClosed.
 func (fsys *FS) ReleaseLocks(owner int) int {
 	fsys.mu.Lock()
@@ -54,7 +56,7 @@ func (fsys *FS) ReleaseLocks(owner int) int {
 			n++
 		}
 	}
-	return n
+	return n + fsys.releaseRecords(owner)
 }
 
 func (fsys *FS) lock(owner int, name string, mode engine.LockMode) (_ io.Closer, err error) {

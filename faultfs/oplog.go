@@ -26,7 +26,7 @@ type Op struct {
 	// Owner is the simulated process that made the operation: the owner of
 	// the View it came through (0 for the plain FS), or of a Mark.
 	Owner int
-	// Note is the text of a Mark.
+	// Note is the text of a Mark, or the type of a record lock ("rd", "wr").
 	Note string
 }
 
@@ -51,6 +51,15 @@ func (op Op) String() string {
 		s += fmt.Sprintf(" %d", op.Off)
 	case OpMap, OpGrow:
 		s += fmt.Sprintf(" %d", op.Len)
+	case OpRecordLock, OpRecordUnlock:
+		end := "EOF"
+		if op.Off+op.Len != RecordEOF {
+			end = strconv.FormatInt(op.Off+op.Len, 10)
+		}
+		s += fmt.Sprintf(" [%d,%s]", op.Off, end)
+		if op.Note != "" {
+			s += " " + op.Note
+		}
 	}
 	return s
 }
@@ -88,6 +97,8 @@ const (
 	OpAppend                         // File.Append: Off is where it writes, the end (0 through Wrap, which cannot know it)
 	OpWriteSync                      // the sync that ends a write to an O_DSYNC or O_SYNC file: Off and Len are the range written
 	OpLink                           // FS.Link: Path is the existing name, NewPath the new one
+	OpRecordLock                     // RecordLocker.RecordLock: Off and Off+Len are the range, both included (Off+Len = RecordEOF: to the end of the file), Note "rd" or "wr"
+	OpRecordUnlock                   // RecordLocker.RecordUnlock: the range as for OpRecordLock
 )
 
 var opNames = [...]string{
@@ -100,6 +111,7 @@ var opNames = [...]string{
 	OpFlush: "flush", OpDrain: "drain", OpGrow: "grow", OpUnmap: "unmap",
 	OpMark: "mark", OpAllocate: "allocate", OpDatasync: "datasync",
 	OpAppend: "append", OpWriteSync: "write-sync", OpLink: "link",
+	OpRecordLock: "setlk", OpRecordUnlock: "unlk",
 }
 
 // String returns the kind's name, as Op.String shows it.
