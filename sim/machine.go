@@ -672,6 +672,41 @@ func (f *procFS) Lock(name string, mode engine.LockMode) (io.Closer, error) {
 	return l, nil
 }
 
+// RecordLock, RecordUnlock and TestRecordLock are the process's fcntl(2)
+// record locks (faultfs.RecordLocker), which the mount forwards: a set is
+// a point of the explorer as a flock Lock is, and the process's death
+// releases its locks.
+func (f *procFS) RecordLock(name string, l faultfs.RecordLock) error {
+	f.p.point()
+	if f.p.Killed() {
+		return f.p.killedErr("setlk", name)
+	}
+	if err := f.p.view.(faultfs.RecordLocker).RecordLock(name, l); err != nil {
+		return err
+	}
+	f.p.after()
+	return nil
+}
+
+func (f *procFS) RecordUnlock(name string, owner uint64, start, end int64) error {
+	f.p.point()
+	if f.p.Killed() {
+		return f.p.killedErr("unlock", name)
+	}
+	if err := f.p.view.(faultfs.RecordLocker).RecordUnlock(name, owner, start, end); err != nil {
+		return err
+	}
+	f.p.after()
+	return nil
+}
+
+func (f *procFS) TestRecordLock(name string, l faultfs.RecordLock) (faultfs.RecordLock, bool, error) {
+	if f.p.Killed() {
+		return faultfs.RecordLock{}, false, f.p.killedErr("getlk", name)
+	}
+	return f.p.view.(faultfs.RecordLocker).TestRecordLock(name, l)
+}
+
 func (f *procFS) Map(file engine.File, length int64) (engine.Region, error) {
 	f.p.point()
 	pf, ok := file.(*procFile)
@@ -701,6 +736,8 @@ var (
 	_ engine.Datasyncer = (*procFile)(nil)
 	_ engine.Appender   = (*procFile)(nil)
 	_ engine.Linker     = (*procFS)(nil)
+
+	_ faultfs.RecordLocker = (*procFS)(nil)
 )
 
 func (f *procFile) Name() string { return f.f.Name() }
