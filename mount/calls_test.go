@@ -1,10 +1,15 @@
 package mount_test
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -233,4 +238,92 @@ func TestFlock(t *testing.T) {
 	}
 	must(t, unix.Flock(int(a.Fd()), unix.LOCK_UN))
 	must(t, unix.Flock(int(b.Fd()), unix.LOCK_SH|unix.LOCK_NB))
+}
+
+// TestFcntlLocks checks that fcntl(2)'s record locks reach the simulated
+// disk: a child holds a write lock on bytes [0,99]; this process's
+// F_SETLK over them fails with EAGAIN and F_GETLK names the child, a
+// range beside them is free; the child's exit releases its lock, which
+// F_SETLKW was waiting for, as does
+// this process's close of any descriptor of the file; the trace has each
+// lock call with its process.
+func TestFcntlLocks(t *testing.T) {
+	requireMountable(t)
+	ops := new(faultfs.Log)
+	fsys := faultfs.New(faultfs.Options{Observe: ops.Observe})
+	mnt, err := mount.Serve(fsys.View, mount.Options{})
+	mount.Require(t, err)
+	defer mnt.Close()
+	a, err := os.Create(mnt.Path("LOCKS"))
+	must(t, err)
+	defer a.Close()
+
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), childEnv+"=fcntl "+mnt.Path("LOCKS"), "GORACE=atexit_sleep_ms=0")
+	stdin, err := cmd.StdinPipe()
+	must(t, err)
+	stdout, err := cmd.StdoutPipe()
+	must(t, err)
+	cmd.Stderr = os.Stderr
+	must(t, cmd.Start())
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if line != "locked\n" {
+		stdin.Close()
+		cmd.Wait()
+		t.Fatalf("child said %q, %v; want \"locked\"", line, err)
+	}
+	child := cmd.Process.Pid
+
+	setlk := func(start, n int64) error {
+		return unix.FcntlFlock(a.Fd(), unix.F_SETLK, &unix.Flock_t{Type: unix.F_WRLCK, Start: start, Len: n})
+	}
+	if err := setlk(50, 10); !errors.Is(err, syscall.EAGAIN) {
+		t.Errorf("F_SETLK over the child's lock: %v, want EAGAIN", err)
+	}
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Start: 50, Len: 10}
+	must(t, unix.FcntlFlock(a.Fd(), unix.F_GETLK, &lk))
+	if lk.Type != unix.F_WRLCK || int(lk.Pid) != child || lk.Start != 0 || lk.Len != 100 {
+		t.Errorf("F_GETLK = type %d pid %d [%d,+%d), want the child's write lock: type %d pid %d [0,+100)", lk.Type, lk.Pid, lk.Start, lk.Len, unix.F_WRLCK, child)
+	}
+	must(t, setlk(200, 10))
+
+	// F_SETLKW over the child's lock returns once its exit released it
+	// (whether or not it had to wait: the trace is the same).
+	waited := make(chan error, 1)
+	go func() {
+		waited <- unix.FcntlFlock(a.Fd(), unix.F_SETLKW, &unix.Flock_t{Type: unix.F_WRLCK, Start: 50, Len: 10})
+	}()
+	stdin.Close()
+	must(t, cmd.Wait())
+	if err := <-waited; err != nil {
+		t.Errorf("F_SETLKW over the child's lock: %v, want the lock once its exit released it", err)
+	}
+	// A close of another descriptor of the file releases this process's
+	// locks, whichever descriptor took them (POSIX).
+	b, err := os.Open(mnt.Path("LOCKS"))
+	must(t, err)
+	must(t, b.Close())
+	if c, busy, err := fsys.TestRecordLock("/LOCKS", faultfs.RecordLock{Owner: 1, Start: 0, End: faultfs.RecordEOF, Exclusive: true}); err != nil || busy {
+		t.Errorf("after a close: lock %v held (%v, %v), want none", c, busy, err)
+	}
+
+	var got []string
+	for _, op := range ops.Ops() {
+		if op.Kind == faultfs.OpRecordLock || op.Kind == faultfs.OpRecordUnlock {
+			op.Index = 0
+			got = append(got, op.String())
+		}
+	}
+	self := os.Getpid()
+	want := []string{
+		fmt.Sprintf("#0 p%d setlk /LOCKS [0,99] wr", child),
+		fmt.Sprintf("#0 p%d setlk /LOCKS [50,59] wr", self), // refused
+		fmt.Sprintf("#0 p%d setlk /LOCKS [200,209] wr", self),
+		fmt.Sprintf("#0 p%d unlk /LOCKS [0,EOF]", child),    // its exit
+		fmt.Sprintf("#0 p%d setlk /LOCKS [50,59] wr", self), // F_SETLKW
+		fmt.Sprintf("#0 p%d unlk /LOCKS [0,EOF]", self),     // the close of b
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("lock calls traced:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

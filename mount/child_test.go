@@ -2,6 +2,7 @@ package mount_test
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -39,8 +40,22 @@ func TestMain(m *testing.M) {
 //	log DIR N BUG  writeLog of records 1..N in DIR, with logBug BUG
 //	mmap FILE      map FILE shared, store "mapped" at 0, msync, unmap
 //	nonroot        the mount as a user who is not root (unprivileged)
+//	fcntl FILE     fcntl write lock on FILE's bytes [0,99], "locked" on
+//	               stdout, then hold it until stdin ends, and exit
 func child(args []string) error {
 	switch args[0] {
+	case "fcntl":
+		f, err := os.OpenFile(args[1], os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 0, Len: 100}
+		if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
+			return fmt.Errorf("F_SETLK: %w", err)
+		}
+		fmt.Println("locked")
+		io.Copy(io.Discard, os.Stdin)
+		return nil // the exit releases the lock (the kernel's flush)
 	case "log":
 		n, _ := strconv.Atoi(args[2])
 		bug, _ := strconv.Atoi(args[3])

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -86,6 +87,12 @@ type Mount struct {
 	mu   sync.Mutex
 	done []engine.File // files released by the kernel, closed by Close
 
+	recMu sync.Mutex
+	// records are the fcntl lock owners that set record locks on a file
+	// (its name on the disk), each with its process (thread group): a
+	// close of the file by that process releases them (handle.Flush).
+	records map[string]map[uint64]int
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -147,7 +154,7 @@ func trimNewline(s string) string {
 // to the process that opened it (a write the kernel makes from the page
 // cache of a shared mapping has no caller).
 func Serve(procs Processes, opts Options) (*Mount, error) {
-	m := &Mount{procs: procs, root: path.Clean("/" + opts.Root), dir: opts.Dir}
+	m := &Mount{procs: procs, root: path.Clean("/" + opts.Root), dir: opts.Dir, records: map[string]map[uint64]int{}}
 	// As root the server mounts with mount(2) itself; otherwise go-fuse
 	// runs fusermount3, which must be there (and setuid root, unless the
 	// user may mount in its own user namespace).
@@ -183,10 +190,9 @@ func Serve(procs Processes, opts Options) (*Mount, error) {
 			Name:        "crashsim",
 			Debug:       opts.Debug,
 			DirectMount: direct, // else fusermount3
-			// flock(2) reaches faultfs; fcntl's POSIX locks the kernel keeps
-			// (engine.FS has whole-file locks only).
-			EnableLocks:          true,
-			DisabledCapabilities: fuse.CAP_POSIX_LOCKS,
+			// flock(2) and fcntl(2)'s POSIX record locks reach faultfs
+			// (FUSE_FLOCK_LOCKS and FUSE_POSIX_LOCKS).
+			EnableLocks: true,
 			// A file opened with FOPEN_DIRECT_IO can still be mapped shared
 			// (kernel 6.6 and later), through the page cache.
 			ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
@@ -313,4 +319,30 @@ func Require(tb testing.TB, err error) {
 	default:
 		tb.Fatal(err)
 	}
+}
+
+// heldRecord notes that owner, of process pid, set a record lock on name.
+func (m *Mount) heldRecord(name string, owner uint64, pid int) {
+	m.recMu.Lock()
+	defer m.recMu.Unlock()
+	if m.records[name] == nil {
+		m.records[name] = map[uint64]int{}
+	}
+	m.records[name][owner] = pid
+}
+
+// releaseRecords forgets, and returns in order, the lock owners of process
+// pid that set record locks on name.
+func (m *Mount) releaseRecords(name string, pid int) []uint64 {
+	m.recMu.Lock()
+	defer m.recMu.Unlock()
+	var owners []uint64
+	for o, p := range m.records[name] {
+		if p == pid {
+			owners = append(owners, o)
+			delete(m.records[name], o)
+		}
+	}
+	slices.Sort(owners)
+	return owners
 }

@@ -9,11 +9,13 @@ import (
 	"path"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/crashsim/crashsim/engine"
+	"github.com/crashsim/crashsim/faultfs"
 )
 
 // node is a file or directory of the mount. It holds no state of its own:
@@ -299,6 +301,7 @@ var (
 	_ fs.FileSetlker   = (*handle)(nil)
 	_ fs.FileSetlkwer  = (*handle)(nil)
 	_ fs.FileGetlker   = (*handle)(nil)
+	_ fs.FileFlusher   = (*handle)(nil)
 )
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -370,16 +373,23 @@ func (h *handle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
 	return 0
 }
 
-// Setlk is flock(2) without LOCK_NB's wait: the simulated disk's Lock of
-// the file's name, EWOULDBLOCK when another handle holds it. The kernel
-// keeps fcntl(2)'s byte-range locks itself (Serve negotiates flock only).
+// Setlk is flock(2) with LOCK_NB (flags has FUSE_LK_FLOCK): the simulated
+// disk's Lock of the file's name, EWOULDBLOCK when another handle holds
+// it; otherwise fcntl(2)'s F_SETLK, a record lock of the lock owner
+// (setRecord).
 func (h *handle) Setlk(ctx context.Context, owner uint64, lk *fuse.FileLock, flags uint32) syscall.Errno {
+	if flags&fuse.FUSE_LK_FLOCK == 0 {
+		return h.setRecord(ctx, owner, lk, false)
+	}
 	return h.setlk(ctx, lk, false)
 }
 
-// Setlkw is flock(2) that waits (engine.WaitLock), until the lock is free
-// or the caller is interrupted.
+// Setlkw is flock(2) that waits (engine.WaitLock), or fcntl's F_SETLKW,
+// until the lock is free or the caller is interrupted.
 func (h *handle) Setlkw(ctx context.Context, owner uint64, lk *fuse.FileLock, flags uint32) syscall.Errno {
+	if flags&fuse.FUSE_LK_FLOCK == 0 {
+		return h.setRecord(ctx, owner, lk, true)
+	}
 	return h.setlk(ctx, lk, true)
 }
 
@@ -417,11 +427,136 @@ func (h *handle) setlk(ctx context.Context, lk *fuse.FileLock, wait bool) syscal
 	return 0
 }
 
-// Getlk is never asked for a flock lock (F_GETLK is fcntl's); it says
-// the range is free.
+// recordRetry is how long F_SETLKW waits before it looks again at a
+// record lock that was taken.
+const recordRetry = time.Millisecond
+
+// recordLocker returns the record locks of the request's caller, a
+// process (thread group), and the process; ENOLCK if its file system
+// has none.
+func (h *handle) recordLocker(ctx context.Context) (faultfs.RecordLocker, int, syscall.Errno) {
+	pid := 0
+	if c, ok := fuse.FromContext(ctx); ok {
+		pid = h.m.tgid(int(c.Pid))
+	}
+	rl, ok := h.m.procs(pid).(faultfs.RecordLocker)
+	if !ok {
+		return nil, pid, syscall.ENOLCK
+	}
+	return rl, pid, 0
+}
+
+// setRecord is F_SETLK (F_SETLKW with wait): owner, the kernel's lock
+// owner, sets or removes its record lock over lk's range as the caller's
+// process. The lock carries the pid the kernel gave (the caller's
+// process), which F_GETLK reports. A wait asks TestRecordLock, which the
+// trace does not show, until the range is free, and only then sets the
+// lock: the trace has one setlk however long it waited.
+func (h *handle) setRecord(ctx context.Context, owner uint64, lk *fuse.FileLock, wait bool) syscall.Errno {
+	rl, pid, e := h.recordLocker(ctx)
+	if e != 0 {
+		return e
+	}
+	start, end, e := recordRange(lk)
+	if e != 0 {
+		return e
+	}
+	if lk.Typ == syscall.F_UNLCK {
+		return errno(rl.RecordUnlock(h.name, owner, start, end))
+	}
+	holder := pid
+	if lk.Pid != 0 {
+		holder = int(lk.Pid)
+	}
+	l := faultfs.RecordLock{Owner: owner, Pid: holder, Start: start, End: end, Exclusive: lk.Typ == syscall.F_WRLCK}
+	var t *time.Timer
+	for {
+		_, busy, err := rl.TestRecordLock(h.name, l)
+		if err != nil {
+			return errno(err)
+		}
+		if !busy || !wait {
+			err = rl.RecordLock(h.name, l)
+			if err == nil {
+				h.m.heldRecord(h.name, owner, pid)
+			}
+			if err == nil || !wait || !errors.Is(err, engine.ErrLocked) {
+				return errno(err)
+			}
+		}
+		if t == nil {
+			t = time.NewTimer(recordRetry)
+			defer t.Stop()
+		} else {
+			t.Reset(recordRetry)
+		}
+		select {
+		case <-ctx.Done():
+			return syscall.EINTR
+		case <-t.C:
+		}
+	}
+}
+
+// Getlk is fcntl's F_GETLK: the first lock of another owner that conflicts
+// with lk, with its holder's pid, or F_UNLCK when lk could be set. flock
+// has no such query.
 func (h *handle) Getlk(ctx context.Context, owner uint64, lk *fuse.FileLock, flags uint32, out *fuse.FileLock) syscall.Errno {
+	rl, _, e := h.recordLocker(ctx)
+	if e != 0 {
+		return e
+	}
+	start, end, e := recordRange(lk)
+	if e != 0 {
+		return e
+	}
+	c, busy, err := rl.TestRecordLock(h.name, faultfs.RecordLock{Owner: owner, Start: start, End: end, Exclusive: lk.Typ == syscall.F_WRLCK})
+	if err != nil {
+		return errno(err)
+	}
 	*out = *lk
-	out.Typ = syscall.F_UNLCK
+	if !busy {
+		out.Typ = syscall.F_UNLCK
+		return 0
+	}
+	out.Start, out.End, out.Pid = uint64(c.Start), uint64(c.End), uint32(c.Pid)
+	out.Typ = syscall.F_RDLCK
+	if c.Exclusive {
+		out.Typ = syscall.F_WRLCK
+	}
+	return 0
+}
+
+// recordRange is lk's range as a record lock's: the kernel sends the end
+// included, OFFSET_MAX (faultfs.RecordEOF) for "to the end of the file".
+func recordRange(lk *fuse.FileLock) (start, end int64, e syscall.Errno) {
+	if lk.Start > faultfs.RecordEOF || lk.End > faultfs.RecordEOF || lk.End < lk.Start {
+		return 0, 0, syscall.EINVAL
+	}
+	return int64(lk.Start), int64(lk.End), 0
+}
+
+// Flush is the kernel's word that a process closed a descriptor of the
+// file (close(2), or its exit): as POSIX says, that releases every record
+// lock the process holds on the file, through whichever descriptor it set
+// them. The kernel leaves this to the file system (it sends no unlock).
+func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	pid := 0
+	if c, ok := fuse.FromContext(ctx); ok {
+		pid = h.m.tgid(int(c.Pid))
+	}
+	owners := h.m.releaseRecords(h.name, pid)
+	if len(owners) == 0 {
+		return 0
+	}
+	rl, ok := h.m.procs(pid).(faultfs.RecordLocker)
+	if !ok {
+		return 0
+	}
+	for _, o := range owners {
+		// A killed process's calls fail, but its locks are gone already.
+		rl.RecordUnlock(h.name, o, 0, faultfs.RecordEOF)
+	}
 	return 0
 }
 
