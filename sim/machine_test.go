@@ -6,6 +6,7 @@ import (
 
 	"github.com/crashsim/crashsim/engine"
 	"github.com/crashsim/crashsim/engine/storagetest"
+	"github.com/crashsim/crashsim/faultfs"
 )
 
 // The simulated machine is a backend like any other: a behaviour that
@@ -101,5 +102,32 @@ func TestRing(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestKillReleasesRecordLocks: a process's fcntl record locks conflict
+// with another's until it is killed; then its calls fail with ErrKilled.
+func TestKillReleasesRecordLocks(t *testing.T) {
+	m := NewMachine()
+	a, b := m.Start("a"), m.Start("b")
+	f, err := engine.Create(a.FS(), "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ra, rb := a.FS().(faultfs.RecordLocker), b.FS().(faultfs.RecordLocker)
+	if err := ra.RecordLock("/data", faultfs.RecordLock{Owner: 1, Pid: 1, Start: 0, End: 9, Exclusive: true}); err != nil {
+		t.Fatal(err)
+	}
+	l := faultfs.RecordLock{Owner: 2, Pid: 2, Start: 5, End: faultfs.RecordEOF}
+	if err := rb.RecordLock("/data", l); !errors.Is(err, engine.ErrLocked) {
+		t.Fatalf("b's lock over a's: %v, want ErrLocked", err)
+	}
+	a.Kill()
+	if err := rb.RecordLock("/data", l); err != nil {
+		t.Fatalf("b's lock after a was killed: %v", err)
+	}
+	if err := ra.RecordLock("/data", faultfs.RecordLock{Owner: 1, Start: 0, End: 0}); !errors.Is(err, ErrKilled) {
+		t.Fatalf("a killed process's lock: %v, want ErrKilled", err)
 	}
 }
