@@ -106,6 +106,8 @@
 //
 //	p1 := fsys.View(1)
 //	l, err := p1.Lock("/db/LOCK", engine.Exclusive)
+//	rl := p1.(faultfs.RecordLocker) // fcntl's byte-range locks, for the mount
+//	err = rl.RecordLock("/db/LOCK", faultfs.RecordLock{Owner: 1, Pid: 1, End: faultfs.RecordEOF, Exclusive: true})
 //	fsys.Mark(1, "invoke put k1")   // an Op of kind OpMark, with its Index
 //	...
 //	fsys.ReleaseLocks(1)            // process 1 was killed
@@ -492,6 +494,17 @@
 // ReleaseLocks can do what the kernel does when a process dies. A View is a
 // small value holding the FS and an owner; files, regions and locks keep
 // the owner they were opened with, and every Op they log carries it.
+// Beside them, each inode keeps fcntl's POSIX record locks
+// (recordlock.go, RecordLocker, which *FS and its Views implement apart
+// from engine.FS): a list of (owner, pid, range, type) and the simulated
+// process that set each. Setting a range removes the owner's locks over it
+// (splitting those that stick out) and adds the new one merged with the
+// owner's touching locks of the same type; an owner never conflicts with
+// itself; two owners conflict where they overlap and one lock is
+// exclusive. Sets and unlocks are operations of the trace (OpRecordLock
+// "setlk", OpRecordUnlock "unlk", with the range and type); a test of a
+// range (F_GETLK) changes nothing and is not logged. ReleaseLocks drops a
+// process's record locks too; a crash clone has none.
 // Marks (FS.Mark) are operations that change nothing: they take an Index
 // so that the simulator's markers and the storage operations share one
 // order, and a fault injected on them is ignored.

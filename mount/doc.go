@@ -61,15 +61,16 @@
 // fdatasync (FUSE's FSYNC with FUSE_FSYNC_FDATASYNC), fsync of a
 // directory (FSYNCDIR: engine.FS's SyncDir), rename, unlink, mkdir,
 // rmdir, link, truncate and ftruncate (SETATTR with a size),
-// posix_fallocate (FALLOCATE in mode 0: engine.Allocate) and flock(2)
-// (SETLK and SETLKW with FUSE_LK_FLOCK: engine.FS's Lock) are the
-// simulated disk's. A file is opened with the flags engine.FS takes
+// posix_fallocate (FALLOCATE in mode 0: engine.Allocate), flock(2)
+// (SETLK and SETLKW with FUSE_LK_FLOCK: engine.FS's Lock) and fcntl(2)'s
+// record locks (F_SETLK, F_SETLKW, F_GETLK: SETLK, SETLKW and GETLK
+// without it; faultfs.RecordLocker, see Locks below) are the simulated
+// disk's. A file is opened with the flags engine.FS takes
 // (O_APPEND, O_SYNC, O_DSYNC, O_TRUNC, O_EXCL, …); the others are dropped.
 // A write to a file opened with O_APPEND is engine.Append, at the end the
 // simulated disk knows (faultfs rule 21). Not forwarded: symlinks, mknod,
 // xattrs, renameat2's flags (EINVAL), fallocate's other modes
-// (EOPNOTSUPP), and fcntl(2)'s byte-range locks, which the kernel keeps
-// itself (only flock is negotiated). Chmod, chown and utimes succeed and
+// (EOPNOTSUPP). Chmod, chown and utimes succeed and
 // change nothing: the simulated disk keeps no owners or times and a mode
 // only from its create.
 //
@@ -90,6 +91,24 @@
 // returned, while the caller goes on, so the release falls anywhere in the
 // trace. The simulated file is closed when the mount closes, in the order
 // the kernel released them; a flock it held is released at once.
+//
+// Locks. Both FUSE_FLOCK_LOCKS and FUSE_POSIX_LOCKS are negotiated, so
+// the kernel keeps no lock of its own. A record lock belongs to the
+// kernel's lock owner (one per process's file table) and is set as the
+// caller's process, which the trace names (setlk, unlk with the range);
+// it carries the pid the kernel gives, which F_GETLK reports to another
+// process. F_SETLKW asks faultfs's TestRecordLock, which the trace does
+// not show, until the range is free, every millisecond, and then sets the
+// lock, so the trace has one setlk however long it waited; an interrupt
+// (a signal) ends the wait with EINTR. POSIX releases a process's record
+// locks on a file when it closes any descriptor of it, and at its exit;
+// the kernel leaves that to the file system and sends FLUSH, so Flush
+// unlocks the range [0, EOF] of each lock owner of the calling process
+// that set a record lock on the file through the mount (an unlk in the
+// trace, only then). The mount finds a file's locks by the name it was
+// opened with: a file renamed while locked, or locked through two hard
+// links, is not followed. A simulated process's death (sim's Kill)
+// releases its record locks with its flocks (faultfs.FS.ReleaseLocks).
 //
 // Replay. A real process is not deterministic: it may write other data
 // (a time, a random id) or race other threads for the disk on another
@@ -140,7 +159,8 @@
 //
 // Callers. The kernel puts the calling thread's id in a request; the
 // process is the thread group of /proc/<tid>/status. A request through an
-// open file (read, write, fsync, ftruncate, fallocate, flock) goes to the
+// open file (read, write, fsync, ftruncate, fallocate, flock; not an
+// fcntl record lock, which is the caller's) goes to the
 // file the opening process opened, as the open file description is shared
 // with a child that inherits it; a request with no caller (pid 0, the
 // kernel writing back a mapping's pages) goes to the mounting process.
