@@ -61,7 +61,7 @@ func TestRecordLockSemantics(t *testing.T) {
 				{proc: 1, owner: 1, start: 20, end: 20, wantLocked: true}},
 			want: []string{"rd [0,9] owner 0x1 pid 1", "rd [5,14] owner 0x2 pid 2", "wr [15,EOF] owner 0x3 pid 3"}},
 		{name: "the death of a process releases its locks only",
-			steps: []recStep{{proc: 1, owner: 1, start: 0, end: 9, excl: true}, {proc: 2, owner: 2, start: 10, end: 19, excl: true}},
+			steps:   []recStep{{proc: 1, owner: 1, start: 0, end: 9, excl: true}, {proc: 2, owner: 2, start: 10, end: 19, excl: true}},
 			release: 1,
 			want:    []string{"wr [10,19] owner 0x2 pid 2"}},
 	}
