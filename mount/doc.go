@@ -104,8 +104,8 @@
 // locks on a file when it closes any descriptor of it, and at its exit;
 // the kernel leaves that to the file system and sends FLUSH, so Flush
 // unlocks the range [0, EOF] of each lock owner of the calling process
-// that set a record lock on the file through the mount (an unlk in the
-// trace, only then). The mount finds a file's locks by the name it was
+// that set a record lock on the file through the mount since the
+// process's last close of it (an unlk in the trace, only for those). The mount finds a file's locks by the name it was
 // opened with: a file renamed while locked, or locked through two hard
 // links, is not followed. A simulated process's death (sim's Kill)
 // releases its record locks with its flocks (faultfs.FS.ReleaseLocks).

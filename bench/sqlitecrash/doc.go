@@ -12,8 +12,8 @@
 // # Implementation notes
 //
 // A transaction is acknowledged when its sqlite3 process exited with
-// success. SQLite's fcntl locks stay in the kernel (the mount negotiates
-// flock only), which is right for one machine: locks never survive a
-// crash. The -shm file of WAL mode is mapped shared, through the mount's
+// success. SQLite's fcntl locks reach the simulated disk through the
+// mount (faultfs's record locks), each in the trace with the sqlite3
+// process's pid; they never survive a crash. The -shm file of WAL mode is mapped shared, through the mount's
 // direct-I/O mappings.
 package sqlitecrash
