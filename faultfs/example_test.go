@@ -147,12 +147,21 @@ func ExampleFS_View() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	rl := p1.(faultfs.RecordLocker) // fcntl's byte-range locks, for the mount
+	err = rl.RecordLock("/db/LOCK", faultfs.RecordLock{Owner: 1, Pid: 1, End: faultfs.RecordEOF, Exclusive: true})
+	if err != nil {
+		log.Fatal(err)
+	}
 	fsys.Mark(1, "invoke put k1") // an Op of kind OpMark, with its Index
 	_, err = fsys.View(2).Lock("/db/LOCK", engine.Exclusive)
 	fmt.Println("process 2:", errors.Is(err, engine.ErrLocked))
+	holder, held, _ := fsys.TestRecordLock("/db/LOCK", faultfs.RecordLock{Owner: 2, End: 9})
+	fmt.Println("bytes 0-9 held by pid", holder.Pid, held)
 	fsys.ReleaseLocks(1) // process 1 was killed
 	_, err = fsys.View(2).Lock("/db/LOCK", engine.Exclusive)
 	fmt.Println("process 2 after the kill:", err)
+	_, held, _ = fsys.TestRecordLock("/db/LOCK", faultfs.RecordLock{Owner: 2, End: 9})
+	fmt.Println("bytes 0-9 held after the kill:", held)
 	_ = l
 
 	seen := map[faultfs.Fingerprint]bool{}
@@ -162,7 +171,9 @@ func ExampleFS_View() {
 	fmt.Println("seen before:", seen[again.Fingerprint()])
 	// Output:
 	// process 2: true
+	// bytes 0-9 held by pid 1 true
 	// process 2 after the kill: <nil>
+	// bytes 0-9 held after the kill: false
 	// seen before: true
 }
 
