@@ -29,34 +29,41 @@ func benchDir(b *testing.B) string {
 	return dir
 }
 
+// benchPool creates a pool of 1,024 zeroed 64-byte objects on medium m,
+// closed when the benchmark ends, and returns it with their pointers.
+func benchPool(b *testing.B, m engine.Medium, path string, o *Options) (*Pool[benchTag, benchRoot], []Ptr[benchTag, benchObj]) {
+	p, err := Create[benchTag, benchRoot](engine.OSFS{Medium: m}, path, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Close() })
+	var ptrs []Ptr[benchTag, benchObj]
+	root := p.Root()
+	if err := p.Update(func(t *Tx[benchTag]) error {
+		r, err := root.Get(t)
+		if err != nil {
+			return err
+		}
+		for i := range r.Objs {
+			if r.Objs[i], err = NewBox(t, benchObj{}); err != nil {
+				return err
+			}
+			ptrs = append(ptrs, r.Objs[i].Ptr())
+		}
+		return root.Set(t, r)
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return p, ptrs
+}
+
 // BenchmarkUpdateCPU is bench's BenchmarkTxUpdate64 on shared memory,
 // where Flush and Drain do nothing (the CPU cost of a transaction), and
 // on forced persistent memory (the same plus two CLWB+SFENCE drains).
 func BenchmarkUpdateCPU(b *testing.B) {
 	for _, m := range []engine.Medium{engine.SharedMemory, engine.PMem} {
 		b.Run(m.String(), func(b *testing.B) {
-			p, err := Create[benchTag, benchRoot](engine.OSFS{Medium: m}, filepath.Join(benchDir(b), "p"), &Options{Size: 8 << 20})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer p.Close()
-			var ptrs []Ptr[benchTag, benchObj]
-			root := p.Root()
-			if err := p.Update(func(t *Tx[benchTag]) error {
-				r, err := root.Get(t)
-				if err != nil {
-					return err
-				}
-				for i := range r.Objs {
-					if r.Objs[i], err = NewBox(t, benchObj{}); err != nil {
-						return err
-					}
-					ptrs = append(ptrs, r.Objs[i].Ptr())
-				}
-				return root.Set(t, r)
-			}); err != nil {
-				b.Fatal(err)
-			}
+			p, ptrs := benchPool(b, m, filepath.Join(benchDir(b), "p"), &Options{Size: 8 << 20})
 			var obj benchObj
 			var ptr Ptr[benchTag, benchObj]
 			update := func(t *Tx[benchTag]) error { return ptr.Set(t, obj) }
@@ -400,28 +407,7 @@ func BenchmarkUpdateProtocols(b *testing.B) {
 			dir := benchDir(b)
 			var updates [2]func(i int)
 			for side, format := range []uint32{5, Version} {
-				p, err := Create[benchTag, benchRoot](engine.OSFS{Medium: m}, filepath.Join(dir, fmt.Sprint(format)), &Options{Size: 8 << 20, format: format})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer p.Close()
-				var ptrs []Ptr[benchTag, benchObj]
-				root := p.Root()
-				if err := p.Update(func(t *Tx[benchTag]) error {
-					r, err := root.Get(t)
-					if err != nil {
-						return err
-					}
-					for i := range r.Objs {
-						if r.Objs[i], err = NewBox(t, benchObj{}); err != nil {
-							return err
-						}
-						ptrs = append(ptrs, r.Objs[i].Ptr())
-					}
-					return root.Set(t, r)
-				}); err != nil {
-					b.Fatal(err)
-				}
+				p, ptrs := benchPool(b, m, filepath.Join(dir, fmt.Sprint(format)), &Options{Size: 8 << 20, format: format})
 				var obj benchObj
 				var ptr Ptr[benchTag, benchObj]
 				update := func(t *Tx[benchTag]) error { return ptr.Set(t, obj) }
