@@ -174,7 +174,7 @@ func shmShort(s string) string {
 }
 
 // shmOptions are the store's options on the simulated machine.
-func shmOptions(env *sim.Env, clock *shm.ManualClock, bug shmbug.Bug) *shm.Options {
+func shmOptions(env *sim.Env, clock shm.Clock, bug shmbug.Bug) *shm.Options {
 	o := &shm.Options{
 		FS: env.FS, Dir: shmDir, ChunkSize: shmChunkSize, MaxChunks: 6,
 		Decay: time.Second, TTL: time.Hour, Prefetch: shm.PrefetchInline, Clock: clock,

@@ -258,14 +258,7 @@ func (c simClock) Now() time.Time { return c.m.Now().Add(c.later) }
 const shmProcsLater = 10 * time.Minute
 
 func shmProcsOptions(env *sim.Env, later time.Duration, bug shmbug.Bug) *shm.Options {
-	o := &shm.Options{
-		FS: env.FS, Dir: shmDir, ChunkSize: shmChunkSize, MaxChunks: 6,
-		Decay: time.Second, TTL: time.Hour, Prefetch: shm.PrefetchInline, Clock: simClock{env.Machine(), later},
-	}
-	if bug != shmbug.None {
-		shmbug.Set(o, bug)
-	}
-	return o
+	return shmOptions(env, simClock{env.Machine(), later}, bug)
 }
 
 // shmProcsMsg is a handle on its way from a writer to the reader.
